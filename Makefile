@@ -1,0 +1,112 @@
+# Makefile: builds libnub (static + shared), the nub CLI, tests and fuzzers.
+#   make            build everything into $(B)/ (default build/)
+#   make test       build and run the whole test suite (summary: N passed, N failed)
+#   make SAN=1 ...  the same with ASan + UBSan (into build-san/)
+#   make WERROR=0   do not turn warnings into errors
+#   make V=1        show the commands
+#   make fuzz       libFuzzer targets (clang) into build-fuzz/
+#   make install PREFIX=/usr/local
+CC      ?= cc
+PREFIX  ?= /usr/local
+WERROR  ?= 1
+SAN     ?= 0
+V       ?= 0
+
+ifeq ($(SAN),1)
+B       ?= build-san
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+B       ?= build
+SANFLAGS =
+endif
+
+WARN    = -Wall -Wextra -Wconversion -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+          -Wno-sign-conversion -Wvla -Wformat=2
+ifeq ($(WERROR),1)
+WARN   += -Werror
+endif
+OPT     ?= -O2 -g
+CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) -fPIC -fvisibility=hidden -Iinclude -Isrc $(SANFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+# ---- sources (listed explicitly; each area may add to these in its module.mk)
+ENGINE_SRCS = src/pvm/pvm_decode.c src/pvm/pvm_spi.c src/pvm/pvm_mem.c src/pvm/pvm_interp.c \
+              src/pvm/pvm_disasm.c src/pvm/pvm_util.c
+LIB_SRCS    = $(ENGINE_SRCS) src/local/platform_libc.c
+CLI_SRCS    = src/cli/main.c src/cli/util.c src/cli/vector.c src/cli/cmd_run.c src/cli/cmd_disasm.c \
+              src/cli/cmd_conformance.c src/cli/cmd_bench.c
+CLI_LIBS    = -ljson-c
+TEST_PROGS  = test_pvm
+# name of a test binary -> its sources: TEST_SRCS_<name>
+TEST_SRCS_test_pvm = tests/test_pvm.c
+TEST_LIBS   =
+FUZZ_TARGETS = fuzz_blob fuzz_spi fuzz_run
+EXTRA_BINS  =
+
+-include src/cap/module.mk
+-include src/local/module.mk
+-include src/host/module.mk
+-include src/link/module.mk
+
+LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
+CLI_OBJS = $(CLI_SRCS:%.c=$(B)/obj/%.o)
+
+all: $(B)/libnub.a $(B)/libnub.so $(B)/nub $(EXTRA_BINS) $(TEST_PROGS:%=$(B)/tests/%)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(B)/libnub.a: $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/libnub.so: $(LIB_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
+
+$(B)/nub: $(CLI_OBJS) $(B)/libnub.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $(CLI_OBJS) $(B)/libnub.a $(LDFLAGS_ALL) $(CLI_LIBS)
+
+define TEST_RULE
+$(B)/tests/$(1): $$(TEST_SRCS_$(1):%.c=$(B)/obj/%.o) $(B)/libnub.a
+	@mkdir -p $$(dir $$@)
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$$(CC) -o $$@ $$(TEST_SRCS_$(1):%.c=$(B)/obj/%.o) $(B)/libnub.a $$(LDFLAGS_ALL) $$(TEST_LIBS) $(CLI_LIBS)
+endef
+$(foreach t,$(TEST_PROGS),$(eval $(call TEST_RULE,$(t))))
+
+test: all
+	$(Q)B=$(B) tests/run.sh
+
+# ---- fuzzing (clang + libFuzzer)
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -std=gnu11 -g -O1 -Iinclude -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz: $(FUZZ_TARGETS:%=build-fuzz/%)
+build-fuzz/%: fuzz/%.c $(LIB_SRCS)
+	@mkdir -p build-fuzz
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS)
+
+# ---- install
+install: $(B)/libnub.a $(B)/libnub.so $(B)/nub
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/nub $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(B)/nub $(DESTDIR)$(PREFIX)/bin/nub
+	install -m 644 $(B)/libnub.a $(DESTDIR)$(PREFIX)/lib/libnub.a
+	install -m 755 $(B)/libnub.so $(DESTDIR)$(PREFIX)/lib/libnub.so
+	install -m 644 include/nub/*.h $(DESTDIR)$(PREFIX)/include/nub/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' nub.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nub.pc
+
+clean:
+	rm -rf build build-san build-fuzz
+
+.PHONY: all test fuzz install clean
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
