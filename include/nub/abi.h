@@ -1,0 +1,241 @@
+/* abi.h: the nub wire ABI shared by host and guest (DESIGN.md section 2).
+ *
+ * Self-contained: C11 freestanding headers only (<stdint.h>, <stddef.h>), no
+ * libc, no host types. Every size and offset is pinned by a _Static_assert
+ * below, so host and guest (and a future Rust side) agree byte for byte.
+ * All integers on the wire are little-endian; the structs below are the
+ * little-endian repr(C) bytes (x86-64 and aarch64 hosts are little-endian).
+ *
+ * Addresses that live in the guest are typed nub_gva (an integer), never a
+ * pointer: the host must translate and bounds-check them before any access.
+ *
+ * Contents:
+ *   NUB_ABI_VERSION, fn ids (RPC numbers), CapHash, InvokePacket,
+ *   InvocationResult, BootInfo, ParallelInvokeSlot + slot statuses, exit
+ *   reasons, cap kinds and limits (section 4), and the one error list
+ *   NUB_ERRORS whose codes travel in exit_arg when exit_reason is
+ *   NUB_EXIT_ERROR (0xFFFFFFFF).
+ */
+#ifndef NUB_ABI_H
+#define NUB_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bumped on any incompatible change of this file. */
+#define NUB_ABI_VERSION 1u
+
+/* A guest virtual address (never dereferenced by the host directly). */
+typedef uint64_t nub_gva;
+
+/* ---- RPC numbers ---------------------------------------------------------
+ * fn_id band [0, 0x100) belongs to the substrate; test probes may use 100..255.
+ * 0 and 1 are reserved (never assigned). */
+enum nub_fn_id {
+	NUB_FN_ID_HEAP_STATS = 2,     /* IN: empty.  OUT: NubHeapStats (32 B) */
+	NUB_FN_ID_INVOKE_CACHED = 3,  /* IN: InvokePacket.  OUT: InvocationResult */
+	NUB_FN_ID_PUT_CAP = 4,        /* IN: one encoded cap.  OUT: CapHash (32 B) */
+	NUB_FN_ID_GET_BOOT_INFO = 5,  /* IN: empty.  OUT: BootInfo */
+	NUB_FN_ID_EVICT_JIT_ALL = 6,  /* IN: empty.  OUT: empty */
+	NUB_FN_ID_INVOKE_WORKER = 7,  /* IN: LE u32 lane.  serves ParallelInvokeSlot[lane] */
+	NUB_FN_ID_MAX
+};
+#define NUB_FN_ID_SUBSTRATE_END 0x100u
+#define NUB_FN_ID_TEST_PROBE_FIRST 100u
+#define NUB_FN_ID_TEST_PROBE_LAST 255u
+
+/* ---- sizes --------------------------------------------------------------- */
+#define NUB_CAP_HASH_LEN 32u
+#define SCRATCHPAD_HEAD_LEN 128u
+#define MAX_EXECUTION_LANES 64u
+#define NUB_INVOKE_ARGS 4u          /* args[] overlay phi7..phi10 */
+#define NUB_NUM_REGS 13u            /* phi0..phi12 */
+#define NUB_PAGE_SIZE 4096u
+#define NUB_MIN_VA 0x10000u         /* accesses below panic */
+#define NUB_HALT_ADDR 0xFFFF0000u   /* dynamic jump here halts */
+
+/* ---- exit reasons (InvocationResult.exit_reason) ------------------------- */
+#define NUB_EXIT_HALT 0u        /* exit_arg 0 */
+#define NUB_EXIT_PANIC 1u       /* exit_arg 0 */
+#define NUB_EXIT_OUT_OF_GAS 2u  /* exit_arg 0 */
+#define NUB_EXIT_PAGE_FAULT 3u  /* exit_arg = page-aligned fault address */
+#define NUB_EXIT_HOST_CALL 4u   /* exit_arg = ecalli immediate */
+#define NUB_EXIT_ERROR 0xFFFFFFFFu /* refused/failed; exit_arg = NUB_E_* code */
+
+/* ---- CapHash: BLAKE2b-256 of a cap's canonical encoding ------------------ */
+typedef struct nub_cap_hash {
+	uint8_t bytes[NUB_CAP_HASH_LEN];
+} CapHash;
+
+/* ---- InvokePacket (80 bytes): IN of INVOKE_CACHED and of a lane slot ----- */
+typedef struct nub_invoke_packet {
+	uint8_t instance_hash[NUB_CAP_HASH_LEN]; /* @0  IN: published Instance cap */
+	uint32_t endpoint_idx;                  /* @32 IN: index into the Image's endpoints */
+	uint32_t _pad;                          /* @36 must be 0 */
+	uint64_t args[NUB_INVOKE_ARGS];         /* @40 IN: overlay phi7..phi10 */
+	uint64_t initial_gas;                   /* @72 IN: <= 2^63-1 */
+} InvokePacket;
+
+/* ---- InvocationResult (152 bytes): OUT of INVOKE_CACHED ------------------ */
+typedef struct nub_invocation_result {
+	uint32_t exit_reason;                     /* @0  NUB_EXIT_* */
+	uint32_t exit_arg;                        /* @4  see the exit table */
+	uint64_t return_value;                    /* @8  phi7 at exit */
+	uint64_t gas_remaining;                   /* @16 gas left, >= 0 */
+	uint8_t scratchpad_head[SCRATCHPAD_HEAD_LEN]; /* @24 slot-0 head at HALT, else 0 */
+} InvocationResult;
+
+/* ---- HEAP_STATS reply (32 bytes = four LE u64) --------------------------- */
+typedef struct nub_heap_stats {
+	uint64_t allocated_bytes;  /* @0 */
+	uint64_t allocation_count; /* @8 */
+	uint64_t fragment_count;   /* @16 */
+	uint64_t available_bytes;  /* @24 */
+} NubHeapStats;
+
+/* ---- BootInfo (128 bytes, guest linker section .boot_info) --------------- */
+#define NUB_BOOT_INFO_MAGIC 0x4A41525F424F4F54ull /* "JAR_BOOT" read big-endian */
+typedef struct nub_boot_info {
+	uint64_t magic;             /* @0  NUB_BOOT_INFO_MAGIC */
+	nub_gva directory_va;       /* @8  guest address of the cap directory */
+	uint64_t directory_type_id; /* @16 layout id of that directory */
+	nub_gva guest_va_base;      /* @24 */
+	uint64_t _reserved[12];     /* @32 zero */
+} BootInfo;
+
+/* ---- ParallelInvokeSlot (align 64, stride 512): one per execution lane ----
+ * Protocol: host writes job_id + packet, stores READY (release); guest CASes
+ * READY->RUNNING, runs, writes result, stores DONE (release); host reads DONE
+ * (acquire), copies result, stores EMPTY. STARTING: host mark before the
+ * worker is up (guest flips it to EMPTY). STOP: worker returns.
+ * EVICT_JIT_READY: worker evicts all compiled code, then answers DONE. */
+enum nub_slot_status {
+	NUB_SLOT_EMPTY = 0,
+	NUB_SLOT_READY = 1,
+	NUB_SLOT_RUNNING = 2,
+	NUB_SLOT_DONE = 3,
+	NUB_SLOT_STOP = 4,
+	NUB_SLOT_STARTING = 5,
+	NUB_SLOT_EVICT_JIT_READY = 6,
+};
+#define NUB_PARALLEL_SLOT_STRIDE 512u
+typedef struct nub_parallel_invoke_slot {
+	_Alignas(64) uint32_t status; /* @0  enum nub_slot_status (atomic) */
+	uint32_t _pad0;               /* @4  */
+	uint64_t job_id;              /* @8  IN: host's tag, echoed */
+	InvokePacket packet;          /* @16 IN */
+	InvocationResult result;      /* @96 OUT */
+	uint8_t _reserved[NUB_PARALLEL_SLOT_STRIDE - 248]; /* @248 pad to the stride */
+} ParallelInvokeSlot;
+
+/* ---- caps (DESIGN section 4; byte layout in docs/caps.md) ---------------- */
+#define NUB_CAP_KIND_INSTANCE 0u
+#define NUB_CAP_KIND_IMAGE 1u
+#define NUB_CAP_KIND_DATA 2u
+#define NUB_CAP_VERSION 1u
+#define NUB_CAP_MAX_ENDPOINTS 64u
+#define NUB_CAP_MAX_MAPPINGS 64u
+#define NUB_CAP_MAX_SLOTS 64u          /* slot indices 0..63; slot 0 = scratchpad */
+#define NUB_CAP_LAYOUT_BARE 0u         /* nothing mapped but the mappings */
+#define NUB_CAP_LAYOUT_SPI 1u          /* JAM standard program layout (GP A.7) */
+#define NUB_CAP_MAPPING_WRITABLE 1u    /* mapping flags bit 0 */
+
+/* ---- errors ---------------------------------------------------------------
+ * One list: name, stable wire code (travels in exit_arg with NUB_EXIT_ERROR),
+ * message. Codes are never reused; append new ones at the end. */
+#define NUB_ERRORS(X)                                                                      \
+	X(OK, 0, "success")                                                                \
+	X(INVALID_ARG, 1, "invalid argument (NULL pointer or value out of range)")        \
+	X(NOMEM, 2, "out of memory")                                                       \
+	X(KVM_UNAVAILABLE, 3, "kvm backend: /dev/kvm not available")                      \
+	X(NOT_IMPLEMENTED, 4, "kvm backend: not built yet")                               \
+	X(BAD_BACKEND, 5, "unknown backend")                                               \
+	X(STORE_FULL, 6, "cap store: memory budget exhausted")                            \
+	X(CAP_TRUNCATED, 7, "cap: truncated encoding")                                     \
+	X(CAP_TRAILING, 8, "cap: trailing bytes after the encoding")                      \
+	X(CAP_KIND, 9, "cap: unknown kind")                                                \
+	X(CAP_VERSION, 10, "cap: unsupported version")                                     \
+	X(IMAGE_LAYOUT, 11, "image: unknown layout")                                       \
+	X(IMAGE_NO_ENDPOINTS, 12, "image: no endpoints")                                   \
+	X(IMAGE_TOO_MANY_ENDPOINTS, 13, "image: more than 64 endpoints")                   \
+	X(IMAGE_TOO_MANY_MAPPINGS, 14, "image: more than 64 mappings")                     \
+	X(IMAGE_BARE_LAYOUT_FIELDS, 15, "image: bare layout with non-zero ro/rw/heap/stack") \
+	X(IMAGE_SPI_FIELD_RANGE, 16, "image: spi field exceeds its width (ro, rw, stack < 2^24; heap pages < 2^16)") \
+	X(IMAGE_SPI_TOO_LARGE, 17, "image: spi memory layout exceeds 2^32")               \
+	X(IMAGE_CODE, 18, "image: code blob rejected by the PVM decoder")                 \
+	X(MAPPING_ALIGN, 19, "image mapping: va not page-aligned")                         \
+	X(MAPPING_LOW, 20, "image mapping: va below 0x10000")                              \
+	X(MAPPING_EMPTY, 21, "image mapping: zero pages")                                  \
+	X(MAPPING_RANGE, 22, "image mapping: region wraps past 2^32")                      \
+	X(MAPPING_ORDER, 23, "image mapping: not sorted by va or overlapping")             \
+	X(MAPPING_FLAGS, 24, "image mapping: unknown flag bits")                           \
+	X(MAPPING_SLOT, 25, "image mapping: slot index >= 64")                             \
+	X(MAPPING_SPI_OVERLAP, 26, "image mapping: overlaps the spi ro/heap/stack regions") \
+	X(INSTANCE_TOO_MANY_SLOTS, 27, "instance: more than 64 slots")                    \
+	X(INSTANCE_SLOT_RANGE, 28, "instance: slot index >= 64")                           \
+	X(INSTANCE_SLOT_ORDER, 29, "instance: slot indices not strictly increasing")      \
+	X(CAP_HAS_REF, 30, "instance: names a cap that was never published (CapHasRefError)") \
+	X(CAP_REF_KIND, 31, "instance: image hash names no Image, or a slot names no Data") \
+	X(INSTANCE_SLOT_MISSING, 32, "instance: the image maps a slot the instance does not fill") \
+	X(INSTANCE_DATA_TOO_LARGE, 33, "instance: slot data longer than the region mapping it") \
+	X(UNKNOWN_INSTANCE, 34, "invoke: instance hash not published")                     \
+	X(BAD_ENDPOINT, 35, "invoke: endpoint index out of range")                         \
+	X(BAD_PACKET, 36, "invoke: packet padding not zero")                               \
+	X(BAD_GAS, 37, "invoke: initial_gas above 2^63-1")                                 \
+	X(ENGINE, 38, "invoke: the PVM engine refused to build the frame")                \
+	X(TIMEOUT, 39, "invoke: per-call timeout expired")                                 \
+	X(NOT_INSTANCE, 40, "invoke: hash names a cap that is not an Instance")
+
+typedef enum nub_err {
+#define NUB_ERR_ENUM_(name, code, msg) NUB_E_##name = code,
+	NUB_ERRORS(NUB_ERR_ENUM_)
+#undef NUB_ERR_ENUM_
+	NUB_E_MAX_
+} nub_err;
+
+/* ---- layout pins ---------------------------------------------------------- */
+_Static_assert(NUB_FN_ID_MAX == 8, "fn ids 2..7");
+_Static_assert(NUB_FN_ID_MAX <= NUB_FN_ID_SUBSTRATE_END, "substrate band");
+_Static_assert(sizeof(CapHash) == 32, "CapHash 32 B");
+
+_Static_assert(sizeof(InvokePacket) == 80, "InvokePacket 80 B");
+_Static_assert(offsetof(InvokePacket, instance_hash) == 0, "");
+_Static_assert(offsetof(InvokePacket, endpoint_idx) == 32, "");
+_Static_assert(offsetof(InvokePacket, _pad) == 36, "");
+_Static_assert(offsetof(InvokePacket, args) == 40, "");
+_Static_assert(offsetof(InvokePacket, initial_gas) == 72, "");
+
+_Static_assert(sizeof(InvocationResult) == 152, "InvocationResult 152 B");
+_Static_assert(offsetof(InvocationResult, exit_reason) == 0, "");
+_Static_assert(offsetof(InvocationResult, exit_arg) == 4, "");
+_Static_assert(offsetof(InvocationResult, return_value) == 8, "");
+_Static_assert(offsetof(InvocationResult, gas_remaining) == 16, "");
+_Static_assert(offsetof(InvocationResult, scratchpad_head) == 24, "");
+
+_Static_assert(sizeof(NubHeapStats) == 32, "heap stats 32 B");
+_Static_assert(offsetof(NubHeapStats, allocated_bytes) == 0, "");
+_Static_assert(offsetof(NubHeapStats, allocation_count) == 8, "");
+_Static_assert(offsetof(NubHeapStats, fragment_count) == 16, "");
+_Static_assert(offsetof(NubHeapStats, available_bytes) == 24, "");
+
+_Static_assert(sizeof(BootInfo) == 128, "BootInfo 128 B");
+_Static_assert(offsetof(BootInfo, magic) == 0, "");
+_Static_assert(offsetof(BootInfo, directory_va) == 8, "");
+_Static_assert(offsetof(BootInfo, directory_type_id) == 16, "");
+_Static_assert(offsetof(BootInfo, guest_va_base) == 24, "");
+_Static_assert(offsetof(BootInfo, _reserved) == 32, "");
+
+_Static_assert(_Alignof(ParallelInvokeSlot) == 64, "slot align 64");
+_Static_assert(sizeof(ParallelInvokeSlot) == NUB_PARALLEL_SLOT_STRIDE, "slot stride 512");
+_Static_assert(offsetof(ParallelInvokeSlot, status) == 0, "");
+_Static_assert(offsetof(ParallelInvokeSlot, _pad0) == 4, "");
+_Static_assert(offsetof(ParallelInvokeSlot, job_id) == 8, "");
+_Static_assert(offsetof(ParallelInvokeSlot, packet) == 16, "");
+_Static_assert(offsetof(ParallelInvokeSlot, result) == 96, "");
+_Static_assert(offsetof(ParallelInvokeSlot, _reserved) == 248, "");
+_Static_assert(NUB_SLOT_EVICT_JIT_READY == 6, "slot statuses 0..6");
+
+_Static_assert(NUB_E_OK == 0, "OK is zero");
+_Static_assert(NUB_E_MAX_ == 41, "error codes are dense; update when appending");
+
+#endif /* NUB_ABI_H */

@@ -1,0 +1,241 @@
+/* nub.h: the public host API of libnub (run JAM PVM programs in a sandbox).
+ *
+ * A sandbox holds published, content-addressed caps (DESIGN section 4):
+ *   Data     (kind 2)  a byte string;
+ *   Image    (kind 1)  a PVM code blob + memory layout + endpoints + mappings;
+ *   Instance (kind 0)  an Image hash + slots (slot index -> Data hash).
+ * You build cap encodings with the nub_cap_* builders, publish them with
+ * nub_put_cap (which returns their CapHash), then run an Instance's endpoint
+ * with nub_invoke. Every invocation starts from the published state.
+ *
+ * Call order:
+ *   nub_options_init(&o); (edit o); nub_open(&o, &sb);
+ *   nub_put_cap(Data ...)*, nub_put_cap(Image), nub_put_cap(Instance)
+ *       -- an Instance only after every cap it names (else NUB_E_CAP_HAS_REF)
+ *   nub_invoke(...)*  nub_boot_info / nub_heap_stats / nub_evict_jit_all any time
+ *   nub_close(sb).
+ *
+ * Errors: every function that can fail returns nub_err (NUB_E_OK == 0); the
+ * list, with stable numeric codes, is NUB_ERRORS in nub/abi.h, and
+ * nub_strerror / nub_err_name name them. A failed call changes nothing.
+ *
+ * Threads: one sandbox may be used from several threads at once (calls are
+ * serialised where needed); nub_close must not race with other calls.
+ *
+ * Backends: "kvm" (micro-VM, not built yet: nub_open fails with
+ * NUB_E_KVM_UNAVAILABLE without /dev/kvm, NUB_E_NOT_IMPLEMENTED with it) and
+ * "local" (in-process engine, no isolation; the differential reference).
+ * "auto" tries kvm and falls back to local, announcing it via the notice
+ * callback (stderr when none is set). It never falls back silently.
+ */
+#ifndef NUB_NUB_H
+#define NUB_NUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nub/abi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define NUB_API __attribute__((visibility("default")))
+#else
+#define NUB_API
+#endif
+
+/* ---- errors --------------------------------------------------------------- */
+
+/* Message of an error code ("unknown error" for codes outside the list). */
+NUB_API const char *nub_strerror(nub_err e);
+/* Its name without the prefix, e.g. "CAP_HAS_REF"; "UNKNOWN" outside the list. */
+NUB_API const char *nub_err_name(nub_err e);
+/* "halt", "panic", "out-of-gas", "page-fault", "host-call", "error", "unknown". */
+NUB_API const char *nub_exit_name(uint32_t exit_reason);
+
+/* ---- sandbox -------------------------------------------------------------- */
+
+typedef struct nub_sandbox nub_sandbox;
+
+typedef enum nub_backend {
+	NUB_BACKEND_AUTO = 0,  /* kvm when it works, else local (with a notice) */
+	NUB_BACKEND_LOCAL = 1, /* in-process engine */
+	NUB_BACKEND_KVM = 2,   /* KVM micro-VM */
+} nub_backend;
+
+typedef struct nub_options {
+	nub_backend backend;
+	/* Execution lanes (vCPUs), 1..MAX_EXECUTION_LANES; 0 = default (4).
+	 * local: validated only (invocations run on the calling thread). */
+	uint32_t vcpus;
+	/* Guest memory in bytes; 0 = default (256 MiB). local: the budget of the
+	 * cap store (nub_put_cap fails with NUB_E_STORE_FULL beyond it), which
+	 * nub_heap_stats reports against. Minimum 1 MiB. */
+	uint64_t memory_bytes;
+	/* Per-call timeout in milliseconds, 0 = none. A nub_invoke that runs
+	 * longer ends with exit_reason NUB_EXIT_ERROR, exit_arg NUB_E_TIMEOUT. */
+	uint32_t timeout_ms;
+	/* Receives human-readable notices (e.g. the auto fallback). NULL: they
+	 * are written to stderr as "nub: <msg>\n". */
+	void (*notice)(void *ctx, const char *msg);
+	void *notice_ctx;
+} nub_options;
+
+/* Fill *o with the defaults (backend auto, everything else 0 = default). */
+NUB_API void nub_options_init(nub_options *o);
+
+/* Open a sandbox. o may be NULL (defaults). On success *out is a new sandbox
+ * that the caller frees with nub_close. Errors: NUB_E_INVALID_ARG (bad
+ * option), NUB_E_BAD_BACKEND, NUB_E_KVM_UNAVAILABLE, NUB_E_NOT_IMPLEMENTED,
+ * NUB_E_NOMEM. */
+NUB_API nub_err nub_open(const nub_options *o, nub_sandbox **out);
+/* Free everything the sandbox owns. NULL is ignored. */
+NUB_API void nub_close(nub_sandbox *sb);
+/* The backend actually in use (never AUTO). */
+NUB_API nub_backend nub_sandbox_backend(const nub_sandbox *sb);
+/* "auto", "local", "kvm"; NULL for an unknown value. */
+NUB_API const char *nub_backend_name(nub_backend b);
+/* Parse a backend name ("auto", "local", "kvm"); NUB_E_BAD_BACKEND if unknown. */
+NUB_API nub_err nub_backend_parse(const char *name, nub_backend *out);
+
+/* ---- cap builders (no sandbox needed) ------------------------------------
+ * Each builder validates its input with the rules of the decoder and writes
+ * one canonical encoding into a malloc'd buffer that the caller releases with
+ * nub_cap_buf_free. On error the buffer is left {NULL, 0}. */
+
+typedef struct nub_cap_buf {
+	uint8_t *bytes;
+	size_t len;
+} nub_cap_buf;
+
+NUB_API void nub_cap_buf_free(nub_cap_buf *b);
+
+/* Data cap of len bytes (len < 2^32). */
+NUB_API nub_err nub_cap_data(const void *bytes, size_t len, nub_cap_buf *out);
+
+/* One entry of an Image's endpoint table: the start pc and all 13 initial
+ * registers (the invoke packet's args then overlay phi7..phi10). */
+typedef struct nub_endpoint {
+	uint32_t pc;
+	uint64_t regs[NUB_NUM_REGS];
+} nub_endpoint;
+
+/* Map an instance slot's Data at va (page-aligned, >= 0x10000) over `pages`
+ * pages, read-only or writable. The Data's bytes are copied to va, the rest
+ * of the region is zero; the Data must not be longer than the region (checked
+ * when the Instance is published). Regions must not overlap each other (nor
+ * the ro/heap/stack regions of an spi image). */
+typedef struct nub_mapping {
+	uint32_t va;
+	uint32_t pages;
+	uint8_t slot;   /* 0..63; slot 0 is the scratchpad */
+	bool writable;
+} nub_mapping;
+
+typedef enum nub_layout {
+	NUB_LAYOUT_BARE = NUB_CAP_LAYOUT_BARE, /* only the mappings are accessible */
+	NUB_LAYOUT_SPI = NUB_CAP_LAYOUT_SPI,   /* JAM standard program memory (GP A.7) */
+} nub_layout;
+
+/* An Image description. The code is a generic program blob (deblob format,
+ * conformance/pvm/FORMATS.md section 2); it is decoded when the Image is
+ * published (a bad blob gives NUB_E_IMAGE_CODE then).
+ * Layout BARE: ro/rw/heap_pages/stack_size must be 0/NULL; memory is exactly
+ * the mappings; the sbrk heap starts at the end of the highest mapping.
+ * Layout SPI: ro data at 0x10000 (read-only), rw data + heap_pages at the
+ * heap base, stack_size bytes of stack below 0xFEFE0000, as GP A.7 with an
+ * empty argument; mappings may be added outside those regions (e.g. slot data
+ * at 0xFEFF0000 as the argument area). Mappings may be given in any order
+ * (the builder sorts them by va). */
+typedef struct nub_image_desc {
+	nub_layout layout;
+	const uint8_t *code;
+	size_t code_len;
+	const uint8_t *ro;
+	uint32_t ro_len;
+	const uint8_t *rw;
+	uint32_t rw_len;
+	uint32_t heap_pages;
+	uint32_t stack_size;
+	const nub_endpoint *endpoints; /* 1..64 entries, index = endpoint_idx */
+	size_t endpoint_count;
+	const nub_mapping *mappings;   /* 0..64 entries */
+	size_t mapping_count;
+} nub_image_desc;
+
+NUB_API nub_err nub_cap_image(const nub_image_desc *d, nub_cap_buf *out);
+
+/* An spi Image from a JAM standard program (FORMATS.md section 3, without the
+ * metadata prefix): one endpoint per entry pc (e.g. 0 refine, 5 accumulate),
+ * each with the registers of GP A.7 for an empty argument: phi0 = 0xFFFF0000,
+ * phi1 = 0xFEFE0000, phi7 = 0xFEFF0000, others 0. Optional mappings as above.
+ * Errors: NUB_E_IMAGE_SPI_* / NUB_E_CAP_TRUNCATED / NUB_E_CAP_TRAILING for a
+ * malformed program, plus those of nub_cap_image. */
+NUB_API nub_err nub_cap_image_from_spi(const uint8_t *spi, size_t spi_len, const uint32_t *entry_pcs,
+                                       size_t entry_count, const nub_mapping *mappings,
+                                       size_t mapping_count, nub_cap_buf *out);
+
+typedef struct nub_slot {
+	uint8_t index;                 /* 0..63, each at most once */
+	uint8_t hash[NUB_CAP_HASH_LEN]; /* a Data cap's hash */
+} nub_slot;
+
+/* Instance of the Image image_hash with the given slots (any order; the
+ * builder sorts them). The references are checked only at nub_put_cap. */
+NUB_API nub_err nub_cap_instance(const uint8_t image_hash[NUB_CAP_HASH_LEN], const nub_slot *slots,
+                                 size_t slot_count, nub_cap_buf *out);
+
+/* CapHash of an encoding: BLAKE2b-256 of the bytes (what nub_put_cap returns). */
+NUB_API void nub_cap_hash(const uint8_t *bytes, size_t len, uint8_t out[NUB_CAP_HASH_LEN]);
+/* Validate an encoding alone (no references, no code decoding). */
+NUB_API nub_err nub_cap_check(const uint8_t *bytes, size_t len);
+
+/* ---- sandbox calls --------------------------------------------------------
+ * (fn ids of abi.h in brackets) */
+
+/* [PUT_CAP] Validate, hash and store one cap encoding; writes its CapHash to
+ * hash_out. Publishing the same bytes again succeeds and stores nothing new.
+ * An Instance is refused with NUB_E_CAP_HAS_REF when its Image or a slot's
+ * Data was never published, NUB_E_CAP_REF_KIND when a hash names the wrong
+ * kind, NUB_E_INSTANCE_SLOT_MISSING / NUB_E_INSTANCE_DATA_TOO_LARGE when the
+ * slots do not fit the Image's mappings. An Image whose code blob does not
+ * decode is refused with NUB_E_IMAGE_CODE. */
+NUB_API nub_err nub_put_cap(nub_sandbox *sb, const uint8_t *bytes, size_t len,
+                            uint8_t hash_out[NUB_CAP_HASH_LEN]);
+
+/* [INVOKE_CACHED] Run endpoint p->endpoint_idx of Instance p->instance_hash
+ * from its published state: a fresh memory per the Image (layout, then each
+ * mapping with its slot's Data), the endpoint's pc and registers, p->args over
+ * phi7..phi10, gas p->initial_gas. Runs until halt, panic, out of gas, page
+ * fault or host call (a host call ends the invocation: the result says
+ * NUB_EXIT_HOST_CALL with the ecalli immediate in exit_arg).
+ * *r is always written. Returns NUB_E_OK when the program ran (r->exit_reason
+ * 0..4), else the error, which is also in r (exit_reason NUB_EXIT_ERROR,
+ * exit_arg = the code): NUB_E_UNKNOWN_INSTANCE, NUB_E_NOT_INSTANCE,
+ * NUB_E_BAD_ENDPOINT, NUB_E_BAD_PACKET, NUB_E_BAD_GAS, NUB_E_TIMEOUT, ... */
+NUB_API nub_err nub_invoke(nub_sandbox *sb, const InvokePacket *p, InvocationResult *r);
+
+/* [GET_BOOT_INFO] The guest's BootInfo. local backend: a synthetic BootInfo,
+ * magic = NUB_BOOT_INFO_MAGIC, directory_va = 0 (the local cap directory is a
+ * host hash table, not guest memory), directory_type_id = 0,
+ * guest_va_base = 0, reserved zero. */
+NUB_API nub_err nub_boot_info(nub_sandbox *sb, BootInfo *out);
+
+/* [HEAP_STATS] Allocator figures of the cap store. local backend: bytes and
+ * count of the live allocations of the cap store (cap copies + directory),
+ * fragment_count 0 (caps are never freed, so the store has no free
+ * fragments), available_bytes = memory_bytes - allocated_bytes. */
+NUB_API nub_err nub_heap_stats(nub_sandbox *sb, NubHeapStats *out);
+
+/* [EVICT_JIT_ALL] Drop all compiled/decoded code (local: the decoded program
+ * cached per Image). Published caps are kept; the next invoke decodes again. */
+NUB_API nub_err nub_evict_jit_all(nub_sandbox *sb);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NUB_NUB_H */
