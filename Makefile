@@ -26,7 +26,7 @@ ifeq ($(WERROR),1)
 WARN   += -Werror
 endif
 OPT     ?= -O2 -g
-CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) -fPIC -fvisibility=hidden -Iinclude -Isrc $(SANFLAGS) $(CFLAGS)
+CFLAGS_ALL = -DNUB_SOURCE_DIR='"$(CURDIR)"' -std=gnu11 $(OPT) $(WARN) -fPIC -fvisibility=hidden -Iinclude -Isrc $(SANFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 ifeq ($(V),1)
@@ -39,8 +39,8 @@ endif
 ENGINE_SRCS = src/pvm/pvm_decode.c src/pvm/pvm_spi.c src/pvm/pvm_mem.c src/pvm/pvm_interp.c \
               src/pvm/pvm_disasm.c src/pvm/pvm_util.c
 LIB_SRCS    = $(ENGINE_SRCS) src/local/platform_libc.c
-CLI_SRCS    = src/cli/main.c src/cli/util.c src/cli/vector.c src/cli/cmd_run.c src/cli/cmd_disasm.c \
-              src/cli/cmd_conformance.c src/cli/cmd_bench.c
+CLI_SRCS    = src/cli/main.c src/cli/util.c src/cli/vector.c src/cli/program.c src/cli/cmd_run.c \
+              src/cli/cmd_disasm.c src/cli/cmd_conformance.c src/cli/cmd_bench.c src/cli/cmd_demo.c
 CLI_LIBS    = -ljson-c
 TEST_PROGS  = test_pvm
 # name of a test binary -> its sources: TEST_SRCS_<name>
@@ -49,10 +49,8 @@ TEST_LIBS   =
 FUZZ_TARGETS = fuzz_blob fuzz_spi fuzz_run
 EXTRA_BINS  =
 
--include src/cap/module.mk
--include src/local/module.mk
--include src/host/module.mk
--include src/link/module.mk
+MODULES ?= src/cap/module.mk src/local/module.mk src/host/module.mk src/link/module.mk
+-include $(MODULES)
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
 CLI_OBJS = $(CLI_SRCS:%.c=$(B)/obj/%.o)

@@ -1,0 +1,41 @@
+/* cmd.h: the nub subcommands and the small helpers they share (host code). */
+#ifndef NUB_CLI_CMD_H
+#define NUB_CLI_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pvm/pvm.h"
+
+/* Each subcommand: argv[0] is the subcommand's name. Returns the exit code:
+ * 0 success, 1 a check failed (conformance), 2 bad usage or input. */
+int cmd_run(int argc, char **argv);
+int cmd_disasm(int argc, char **argv);
+int cmd_conformance(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_link(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+/* ---- util.c ---- */
+#define NUB_MAX_INPUT (256u << 20) /* largest input file we read */
+
+/* Print "nub: <fmt>" and a newline to stderr; returns 2 (usage/input error). */
+int cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Read a whole file (NUB_MAX_INPUT at most). On failure prints why, returns NULL. */
+uint8_t *cli_read_file(const char *path, size_t *len);
+/* Strict number parsing: decimal or 0x-hex, whole string, in range. */
+bool cli_parse_u64(const char *s, uint64_t *v);
+bool cli_parse_u32(const char *s, uint32_t *v);
+/* Parse hex bytes ("0a0b..", optional 0x prefix). Returns malloc'd buffer or NULL. */
+uint8_t *cli_parse_hex(const char *s, size_t *len);
+/* True if argv has -h/--help. */
+bool cli_wants_help(int argc, char **argv);
+/* Monotonic time in seconds. */
+double cli_now(void);
+
+/* A loaded program as the CLI sees it. */
+typedef enum { PROG_BLOB, PROG_SPI, PROG_VECTOR } prog_kind;
+
+#endif

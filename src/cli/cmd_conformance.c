@@ -1,0 +1,274 @@
+/* cmd_conformance.c: `nub conformance`: run JSON test vectors and compare. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd.h"
+#include "vector.h"
+
+#ifndef NUB_SOURCE_DIR
+#define NUB_SOURCE_DIR "."
+#endif
+
+static const char usage[] =
+	"usage: nub conformance [options] [PATH...]\n"
+	"\n"
+	"Run PVM test vectors (JSON files, or folders of them) on the engine and\n"
+	"compare status, pc, all 13 registers, gas, the page-fault address and\n"
+	"every byte of every mapped page. Prints one line per failing vector, then\n"
+	"'N passed, N failed'. Exit status 0 when nothing failed, 1 otherwise.\n"
+	"\n"
+	"Default PATHs: the corpus in " NUB_SOURCE_DIR "/tests/conformance/pvm/\n"
+	"(vectors/, random/, random-ro-write/).\n"
+	"\n"
+	"options:\n"
+	"  --deviations FILE  known-deviations file (default\n"
+	"                     " NUB_SOURCE_DIR "/tests/conformance/known-deviations.txt;\n"
+	"                     'none' to allow no deviation)\n"
+	"  -v, --verbose      also print passing vectors\n"
+	"  -h, --help         this text\n";
+
+typedef struct {
+	char name[128];
+	char field[16];
+	char reason[256];
+	bool used;
+} deviation;
+
+typedef struct {
+	deviation *d;
+	size_t n;
+} deviations;
+
+static bool load_deviations(const char *path, deviations *ds)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		cli_err("conformance: cannot open deviations file %s", path);
+		return false;
+	}
+	char line[512];
+	unsigned ln = 0;
+	while (fgets(line, sizeof line, f)) {
+		ln++;
+		char *s = line;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '#' || *s == '\n' || !*s)
+			continue;
+		deviation dv = {0};
+		int used = 0;
+		if (sscanf(s, "%127s %15s %n", dv.name, dv.field, &used) < 2 || strcmp(dv.field, "gas") != 0) {
+			cli_err("conformance: %s:%u: expected 'NAME gas REASON'", path, ln);
+			fclose(f);
+			return false;
+		}
+		snprintf(dv.reason, sizeof dv.reason, "%s", s + used);
+		dv.reason[strcspn(dv.reason, "\n")] = 0;
+		deviation *nd = realloc(ds->d, (ds->n + 1) * sizeof *nd);
+		if (!nd) {
+			fclose(f);
+			return false;
+		}
+		ds->d = nd;
+		ds->d[ds->n++] = dv;
+	}
+	fclose(f);
+	return true;
+}
+
+static deviation *find_dev(deviations *ds, const char *name)
+{
+	for (size_t i = 0; i < ds->n; i++)
+		if (!strcmp(ds->d[i].name, name))
+			return &ds->d[i];
+	return NULL;
+}
+
+typedef struct {
+	unsigned passed, failed, deviated;
+	bool verbose;
+	deviations devs;
+} tally;
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+static void run_one(const char *path, tally *t)
+{
+	size_t len;
+	char err[256], diff[1024];
+	uint8_t *txt = cli_read_file(path, &len);
+	if (!txt) {
+		printf("FAIL %s: unreadable\n", path);
+		t->failed++;
+		return;
+	}
+	vector v;
+	if (!vector_parse((const char *)txt, len, &v, err, sizeof err)) {
+		free(txt);
+		printf("FAIL %s: %s\n", path, err);
+		t->failed++;
+		return;
+	}
+	free(txt);
+	const char *name = v.name ? v.name : base_name(path);
+	if (!v.has_expect) {
+		printf("FAIL %s: no expected-* fields\n", name);
+		t->failed++;
+		vector_free(&v);
+		return;
+	}
+	pvm_program *p = NULL;
+	pvm_instance *m = NULL;
+	pvm_exit ex;
+	pvm_err e = pvm_program_new(v.program, v.program_len, &p);
+	unsigned d;
+	if (e) {
+		/* GP: an undecodable blob makes Ψ panic at once, state unchanged */
+		snprintf(diff, sizeof diff, "program does not decode (%s)", pvm_strerror(e));
+		d = v.status == PVM_EXIT_PANIC ? 0 : VEC_D_STATUS;
+		if (d)
+			goto report;
+		goto pass;
+	}
+	if ((e = vector_instance(&v, p, &m)) != PVM_E_OK) {
+		snprintf(diff, sizeof diff, "cannot build initial state: %s", pvm_strerror(e));
+		d = VEC_D_MEM;
+		goto report;
+	}
+	ex = pvm_run(m);
+	d = vector_compare(&v, m, ex, diff, sizeof diff);
+	if (d == VEC_D_GAS) {
+		deviation *dv = find_dev(&t->devs, name);
+		if (dv) {
+			dv->used = true;
+			t->deviated++;
+			printf("deviation %s: %s (known: %s)\n", name, diff, dv->reason);
+			goto pass;
+		}
+	}
+	if (d) {
+	report:
+		printf("FAIL %s: %s\n", name, diff);
+		t->failed++;
+	} else {
+	pass:
+		if (t->verbose)
+			printf("ok   %s\n", name);
+		t->passed++;
+	}
+	pvm_instance_free(m);
+	pvm_program_free(p);
+	vector_free(&v);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool run_path(const char *path, tally *t)
+{
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		cli_err("conformance: %s: no such file or folder", path);
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		run_one(path, t);
+		return true;
+	}
+	DIR *dir = opendir(path);
+	if (!dir) {
+		cli_err("conformance: %s: cannot open folder", path);
+		return false;
+	}
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		size_t l = strlen(de->d_name);
+		if (l < 6 || strcmp(de->d_name + l - 5, ".json"))
+			continue;
+		char **nn = realloc(names, (n + 1) * sizeof *nn);
+		if (!nn)
+			break;
+		names = nn;
+		size_t pl = strlen(path) + l + 2;
+		names[n] = malloc(pl);
+		if (!names[n])
+			break;
+		snprintf(names[n++], pl, "%s/%s", path, de->d_name);
+	}
+	closedir(dir);
+	qsort(names, n, sizeof *names, cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		run_one(names[i], t);
+		free(names[i]);
+	}
+	free(names);
+	return true;
+}
+
+int cmd_conformance(int argc, char **argv)
+{
+	if (cli_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	tally t = {0};
+	const char *devpath = NUB_SOURCE_DIR "/tests/conformance/known-deviations.txt";
+	const char **paths = calloc((size_t)argc, sizeof *paths);
+	size_t np = 0;
+	if (!paths)
+		return cli_err("out of memory");
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--deviations")) {
+			if (++i >= argc) {
+				free(paths);
+				return cli_err("conformance: --deviations needs a FILE");
+			}
+			devpath = argv[i];
+		} else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+			t.verbose = true;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			free(paths);
+			return cli_err("conformance: unknown option '%s' (see nub conformance --help)", argv[i]);
+		} else {
+			paths[np++] = argv[i];
+		}
+	}
+	if (strcmp(devpath, "none") && !load_deviations(devpath, &t.devs)) {
+		free(paths);
+		return 2;
+	}
+	static const char *const defaults[] = {
+		NUB_SOURCE_DIR "/tests/conformance/pvm/vectors",
+		NUB_SOURCE_DIR "/tests/conformance/pvm/random",
+		NUB_SOURCE_DIR "/tests/conformance/pvm/random-ro-write",
+	};
+	int rc = 0;
+	if (np == 0) {
+		for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
+			if (!run_path(defaults[i], &t))
+				rc = 2;
+	} else {
+		for (size_t i = 0; i < np; i++)
+			if (!run_path(paths[i], &t))
+				rc = 2;
+	}
+	free(paths);
+	if (t.deviated)
+		printf("%u known deviation(s), gas only, listed in %s\n", t.deviated, devpath);
+	printf("%u passed, %u failed\n", t.passed, t.failed);
+	free(t.devs.d);
+	if (rc)
+		return rc;
+	return t.failed ? 1 : 0;
+}

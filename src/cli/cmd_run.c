@@ -1,0 +1,200 @@
+/* cmd_run.c: `nub run`: run one program on the engine and print the exit. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "program.h"
+
+static const char usage[] =
+	"usage: nub run [options] PROGRAM\n"
+	"\n"
+	"Run PROGRAM on the in-process engine until it halts, panics, runs out of\n"
+	"gas, page-faults or makes a host call, and print the exit reason, pc, gas\n"
+	"used and left, the 13 registers and the host-call number or fault address.\n"
+	"PROGRAM is a generic program blob, a JAM standard program (SPI) or a JSON\n"
+	"test vector (its initial state is used). Exit status: 0 when the program\n"
+	"ran (whatever its exit), 2 for bad usage or input.\n"
+	"\n"
+	"options:\n"
+	"  --format F      auto (default), blob, spi, spi-meta (SPI after a metadata\n"
+	"                  prefix), json\n"
+	"  --pc N          initial pc (default: the vector's, else 0)\n"
+	"  --gas N         initial gas, up to 2^63-1 (default: the vector's, else 10^9)\n"
+	"  --regs LIST     13 comma-separated initial register values r0..r12\n"
+	"  --reg I=V       set register I (0..12) to V; may repeat\n"
+	"  --arg HEX       SPI argument bytes (hex); sets r7/r8 per GP A.7\n"
+	"  --arg-file F    SPI argument bytes from a file\n"
+	"  --json          print the result as one JSON object\n"
+	"  -h, --help      this text\n"
+	"Numbers are decimal or 0x-hex.\n";
+
+static bool parse_regs(const char *s, uint64_t *regs)
+{
+	char *copy = strdup(s), *save = NULL, *tok;
+	unsigned n = 0;
+	bool ok = copy != NULL;
+	for (tok = copy ? strtok_r(copy, ",", &save) : NULL; ok && tok; tok = strtok_r(NULL, ",", &save)) {
+		if (n >= PVM_NUM_REGS || !cli_parse_u64(tok, &regs[n]))
+			ok = false;
+		n++;
+	}
+	free(copy);
+	return ok && n == PVM_NUM_REGS;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	if (cli_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	const char *path = NULL, *format = "auto";
+	bool json = false, have_pc = false, have_gas = false, have_regs = false;
+	uint32_t pc = 0;
+	uint64_t gas = 1000000000, regs[PVM_NUM_REGS] = {0}, v;
+	bool set_reg[PVM_NUM_REGS] = {0};
+	uint64_t reg_val[PVM_NUM_REGS] = {0};
+	uint8_t *args = NULL;
+	size_t args_len = 0;
+	int rc = 2;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *val = (i + 1 < argc) ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--json")) {
+			json = true;
+			continue;
+		}
+		if (a[0] != '-' || !a[1]) {
+			if (path) {
+				cli_err("run: more than one PROGRAM given ('%s')", a);
+				goto out;
+			}
+			path = a;
+			continue;
+		}
+		if (!val) {
+			cli_err("run: option %s needs a value", a);
+			goto out;
+		}
+		i++;
+		if (!strcmp(a, "--format")) {
+			format = val;
+		} else if (!strcmp(a, "--pc")) {
+			if (!cli_parse_u32(val, &pc)) {
+				cli_err("run: --pc '%s' is not a number below 2^32", val);
+				goto out;
+			}
+			have_pc = true;
+		} else if (!strcmp(a, "--gas")) {
+			if (!cli_parse_u64(val, &gas) || gas > INT64_MAX) {
+				cli_err("run: --gas '%s' is not a number up to 2^63-1", val);
+				goto out;
+			}
+			have_gas = true;
+		} else if (!strcmp(a, "--regs")) {
+			if (!parse_regs(val, regs)) {
+				cli_err("run: --regs needs exactly 13 comma-separated numbers");
+				goto out;
+			}
+			have_regs = true;
+		} else if (!strcmp(a, "--reg")) {
+			const char *eq = strchr(val, '=');
+			char idx[8];
+			uint32_t r;
+			if (!eq || (size_t)(eq - val) >= sizeof idx) {
+				cli_err("run: --reg needs I=V, got '%s'", val);
+				goto out;
+			}
+			memcpy(idx, val, (size_t)(eq - val));
+			idx[eq - val] = 0;
+			if (!cli_parse_u32(idx, &r) || r >= PVM_NUM_REGS || !cli_parse_u64(eq + 1, &v)) {
+				cli_err("run: --reg '%s': register must be 0..12 and the value a number", val);
+				goto out;
+			}
+			set_reg[r] = true;
+			reg_val[r] = v;
+		} else if (!strcmp(a, "--arg")) {
+			free(args);
+			args = cli_parse_hex(val, &args_len);
+			if (!args) {
+				cli_err("run: --arg '%s' is not an even-length hex string", val);
+				goto out;
+			}
+		} else if (!strcmp(a, "--arg-file")) {
+			free(args);
+			args = cli_read_file(val, &args_len);
+			if (!args)
+				goto out;
+		} else {
+			cli_err("run: unknown option '%s' (see nub run --help)", a);
+			goto out;
+		}
+	}
+	if (!path) {
+		cli_err("run: no PROGRAM given (see nub run --help)");
+		goto out;
+	}
+	if (args_len > PVM_INPUT_SIZE) {
+		cli_err("run: arguments longer than 2^24 bytes");
+		goto out;
+	}
+
+	loaded_prog lp;
+	if (!prog_load(path, format, &lp))
+		goto out;
+	if (args_len && lp.kind != PROG_SPI) {
+		cli_err("run: --arg needs a standard program (SPI); %s is a %s", path, prog_kind_name(lp.kind));
+		prog_free(&lp);
+		goto out;
+	}
+	pvm_instance *m = prog_instance(&lp, args, (uint32_t)args_len);
+	if (!m) {
+		prog_free(&lp);
+		goto out;
+	}
+	if (have_regs)
+		for (unsigned i = 0; i < PVM_NUM_REGS; i++)
+			pvm_set_reg(m, i, regs[i]);
+	for (unsigned i = 0; i < PVM_NUM_REGS; i++)
+		if (set_reg[i])
+			pvm_set_reg(m, i, reg_val[i]);
+	if (have_pc)
+		pvm_set_pc(m, pc);
+	if (have_gas || lp.kind != PROG_VECTOR)
+		pvm_set_gas(m, (int64_t)gas);
+	int64_t gas0 = pvm_gas(m);
+
+	pvm_exit ex = pvm_run(m);
+
+	int64_t left = pvm_gas(m);
+	if (json) {
+		printf("{\"status\":\"%s\",\"pc\":%u,\"gas-used\":%" PRId64 ",\"gas-left\":%" PRId64 ",\"regs\":[",
+		       pvm_exit_name(ex), pvm_pc(m), gas0 - left, left);
+		for (unsigned i = 0; i < PVM_NUM_REGS; i++)
+			printf("%s%" PRIu64, i ? "," : "", pvm_reg(m, i));
+		printf("]");
+		if (ex == PVM_EXIT_HOST)
+			printf(",\"host-call\":%u", pvm_exit_arg(m));
+		if (ex == PVM_EXIT_PAGE_FAULT)
+			printf(",\"page-fault-address\":%u", pvm_exit_arg(m));
+		printf("}\n");
+	} else {
+		printf("program: %s, %u code bytes\n", prog_kind_name(lp.kind), pvm_program_code_len(lp.prog));
+		printf("exit:    %s", pvm_exit_name(ex));
+		if (ex == PVM_EXIT_HOST)
+			printf(" (host call %u; resume at the next instruction)", pvm_exit_arg(m));
+		if (ex == PVM_EXIT_PAGE_FAULT)
+			printf(" at 0x%08x", pvm_exit_arg(m));
+		printf("\npc:      %u\ngas:     used %" PRId64 ", left %" PRId64 "\n", pvm_pc(m), gas0 - left, left);
+		for (unsigned i = 0; i < PVM_NUM_REGS; i++)
+			printf("r%-2u = 0x%016" PRIx64 " (%" PRIu64 ")\n", i, pvm_reg(m, i), pvm_reg(m, i));
+	}
+	pvm_instance_free(m);
+	prog_free(&lp);
+	rc = 0;
+out:
+	free(args);
+	return rc;
+}

@@ -1,0 +1,448 @@
+/* pvm_interp.c: the interpreter (GP 0.7.2 Ψ, one gas per instruction).
+ *
+ * Threaded dispatch over the decoded program: one label per instruction of
+ * the table, reached through a table generated from pvm_opcodes.h. Gas is
+ * checked before each instruction: an instruction that cannot be paid for
+ * stops with OUT_OF_GAS, pc on it, gas 0 and the state unchanged. A faulting
+ * load or store has been paid for (GP master, both reference interpreters).
+ */
+#include "pvm_mem.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the engine assumes a little-endian host"
+#endif
+
+static inline uint64_t sx32(uint64_t x)
+{
+	return (uint64_t)(int64_t)(int32_t)(uint32_t)x;
+}
+
+static inline uint64_t rotr64(uint64_t x, unsigned s)
+{
+	s &= 63;
+	return s ? (x >> s) | (x << (64 - s)) : x;
+}
+
+static inline uint32_t rotr32(uint32_t x, unsigned s)
+{
+	s &= 31;
+	return s ? (x >> s) | (x << (32 - s)) : x;
+}
+
+static inline uint64_t mulh_ss(uint64_t a, uint64_t b)
+{
+	return (uint64_t)(((__int128)(int64_t)a * (__int128)(int64_t)b) >> 64);
+}
+
+static inline uint64_t mulh_uu(uint64_t a, uint64_t b)
+{
+	return (uint64_t)(((unsigned __int128)a * b) >> 64);
+}
+
+static inline uint64_t mulh_su(uint64_t a, uint64_t b)
+{
+	return (uint64_t)(((__int128)(int64_t)a * (__int128)b) >> 64);
+}
+
+static uint64_t div_s64(uint64_t a, uint64_t b)
+{
+	if (b == 0)
+		return UINT64_MAX;
+	if ((int64_t)a == INT64_MIN && (int64_t)b == -1)
+		return a;
+	return (uint64_t)((int64_t)a / (int64_t)b);
+}
+
+static uint64_t rem_s64(uint64_t a, uint64_t b)
+{
+	if (b == 0)
+		return a;
+	if ((int64_t)a == INT64_MIN && (int64_t)b == -1)
+		return 0;
+	return (uint64_t)((int64_t)a % (int64_t)b);
+}
+
+static uint64_t div_s32(uint64_t a64, uint64_t b64)
+{
+	int32_t a = (int32_t)(uint32_t)a64, b = (int32_t)(uint32_t)b64;
+	if (b == 0)
+		return UINT64_MAX;
+	if (a == INT32_MIN && b == -1)
+		return (uint64_t)(int64_t)a;
+	return (uint64_t)(int64_t)(a / b);
+}
+
+static uint64_t rem_s32(uint64_t a64, uint64_t b64)
+{
+	int32_t a = (int32_t)(uint32_t)a64, b = (int32_t)(uint32_t)b64;
+	if (b == 0)
+		return (uint64_t)(int64_t)a;
+	if (a == INT32_MIN && b == -1)
+		return 0;
+	return (uint64_t)(int64_t)(a % b);
+}
+
+pvm_exit pvm_run(pvm_instance *m)
+{
+	static const void *const labels[PVM_I_COUNT] = {
+#define PVM_OP(name, code, fmt, flags) &&L_##name,
+#include "pvm_opcodes.h"
+#undef PVM_OP
+	};
+	const pvm_program *p = m->prog;
+	const pvm_insn *const base = p->insns;
+	const uint32_t *const jt = p->jt_idx;
+	const uint32_t jt_len = p->jt_len;
+	uint64_t *const r = m->regs;
+	uint64_t gas = m->gas < 0 ? 0 : (uint64_t)m->gas;
+	const pvm_insn *ip;
+	pvm_exit ex;
+	uint32_t idx = m->resume_idx;
+
+	m->resume_idx = PVM_NO_TARGET;
+	m->exit_arg = 0;
+	if (idx == PVM_NO_TARGET)
+		idx = pvm_insn_index(p, m->pc);
+	if (idx == PVM_NO_TARGET) {
+		/* pc is inside an instruction or past the code: reads as trap */
+		if (gas == 0) {
+			m->gas = 0;
+			return PVM_EXIT_OOG;
+		}
+		m->gas = (int64_t)(gas - 1);
+		return PVM_EXIT_PANIC;
+	}
+	ip = base + idx;
+
+#define DISPATCH()                                                                                                     \
+	do {                                                                                                           \
+		if (__builtin_expect(gas == 0, 0))                                                                     \
+			goto out_of_gas;                                                                               \
+		gas--;                                                                                                 \
+		goto *labels[ip->opi];                                                                                 \
+	} while (0)
+#define NEXT()                                                                                                         \
+	do {                                                                                                           \
+		ip++;                                                                                                  \
+		DISPATCH();                                                                                            \
+	} while (0)
+#define JUMP_TO(t)                                                                                                     \
+	do {                                                                                                           \
+		uint32_t t_ = (t);                                                                                     \
+		if (__builtin_expect(t_ == PVM_NO_TARGET, 0))                                                          \
+			goto panic;                                                                                    \
+		ip = base + t_;                                                                                        \
+		DISPATCH();                                                                                            \
+	} while (0)
+#define BRANCH(cond)                                                                                                   \
+	do {                                                                                                           \
+		if (cond)                                                                                              \
+			JUMP_TO(ip->target);                                                                           \
+		NEXT();                                                                                                \
+	} while (0)
+#define DJUMP(addr)                                                                                                    \
+	do {                                                                                                           \
+		uint32_t a_ = (uint32_t)(addr);                                                                        \
+		if (a_ == PVM_HALT_ADDR)                                                                               \
+			goto halt;                                                                                     \
+		if (a_ == 0 || (a_ & 1) || a_ / 2 > jt_len)                                                            \
+			goto panic;                                                                                    \
+		JUMP_TO(jt[a_ / 2 - 1]);                                                                               \
+	} while (0)
+#define LOAD(T, addr, dst, conv)                                                                                       \
+	do {                                                                                                           \
+		uint32_t a_ = (uint32_t)(addr);                                                                        \
+		const uint8_t *h_ = pvm_mem_fast(m, a_, sizeof(T), PVM_PTE_R);                                         \
+		uint64_t v_;                                                                                           \
+		if (__builtin_expect(h_ != 0, 1)) {                                                                    \
+			T t_;                                                                                          \
+			__builtin_memcpy(&t_, h_, sizeof(T));                                                          \
+			v_ = (uint64_t)t_;                                                                             \
+		} else {                                                                                               \
+			int e_ = pvm_mem_load_slow(m, a_, sizeof(T), &v_);                                             \
+			if (e_ >= 0) {                                                                                 \
+				ex = (pvm_exit)e_;                                                                     \
+				goto stop;                                                                             \
+			}                                                                                              \
+		}                                                                                                      \
+		r[dst] = conv(v_);                                                                                     \
+		NEXT();                                                                                                \
+	} while (0)
+#define STORE(T, addr, val)                                                                                            \
+	do {                                                                                                           \
+		uint32_t a_ = (uint32_t)(addr);                                                                        \
+		uint8_t *h_ = pvm_mem_fast(m, a_, sizeof(T), PVM_PTE_R | PVM_PTE_W);                                   \
+		if (__builtin_expect(h_ != 0, 1)) {                                                                    \
+			T t_ = (T)(val);                                                                               \
+			__builtin_memcpy(h_, &t_, sizeof(T));                                                          \
+		} else {                                                                                               \
+			int e_ = pvm_mem_store_slow(m, a_, sizeof(T), (uint64_t)(val));                                \
+			if (e_ >= 0) {                                                                                 \
+				ex = (pvm_exit)e_;                                                                     \
+				goto stop;                                                                             \
+			}                                                                                              \
+		}                                                                                                      \
+		NEXT();                                                                                                \
+	} while (0)
+#define U(x) ((uint64_t)(x))
+#define S8(x) ((uint64_t)(int64_t)(int8_t)(uint8_t)(x))
+#define S16(x) ((uint64_t)(int64_t)(int16_t)(uint16_t)(x))
+#define S32(x) sx32(x)
+#define OP2I(name, expr)                                                                                               \
+	L_##name:                                                                                                      \
+	{                                                                                                              \
+		uint64_t b = r[ip->b], i = ip->imm;                                                                    \
+		(void)b;                                                                                               \
+		(void)i;                                                                                               \
+		r[ip->a] = (expr);                                                                                     \
+		NEXT();                                                                                                \
+	}
+#define OP3(name, expr)                                                                                                \
+	L_##name:                                                                                                      \
+	{                                                                                                              \
+		uint64_t a = r[ip->a], b = r[ip->b];                                                                   \
+		r[ip->d] = (expr);                                                                                     \
+		NEXT();                                                                                                \
+	}
+#define OP2(name, expr)                                                                                                \
+	L_##name:                                                                                                      \
+	{                                                                                                              \
+		uint64_t a = r[ip->a];                                                                                 \
+		r[ip->d] = (expr);                                                                                     \
+		NEXT();                                                                                                \
+	}
+
+	DISPATCH();
+
+L_trap:
+	goto panic;
+L_fallthrough:
+	NEXT();
+L_ecalli:
+	m->exit_arg = (uint32_t)ip->imm;
+	m->resume_idx = (uint32_t)(ip - base) + 1;
+	ex = PVM_EXIT_HOST;
+	goto stop;
+L_load_imm_64:
+	r[ip->a] = ip->imm;
+	NEXT();
+L_store_imm_u8:
+	STORE(uint8_t, ip->imm2, ip->imm);
+L_store_imm_u16:
+	STORE(uint16_t, ip->imm2, ip->imm);
+L_store_imm_u32:
+	STORE(uint32_t, ip->imm2, ip->imm);
+L_store_imm_u64:
+	STORE(uint64_t, ip->imm2, ip->imm);
+L_jump:
+	JUMP_TO(ip->target);
+L_jump_ind:
+	DJUMP(r[ip->a] + ip->imm);
+L_load_imm:
+	r[ip->a] = ip->imm;
+	NEXT();
+L_load_u8:
+	LOAD(uint8_t, ip->imm, ip->a, U);
+L_load_i8:
+	LOAD(uint8_t, ip->imm, ip->a, S8);
+L_load_u16:
+	LOAD(uint16_t, ip->imm, ip->a, U);
+L_load_i16:
+	LOAD(uint16_t, ip->imm, ip->a, S16);
+L_load_u32:
+	LOAD(uint32_t, ip->imm, ip->a, U);
+L_load_i32:
+	LOAD(uint32_t, ip->imm, ip->a, S32);
+L_load_u64:
+	LOAD(uint64_t, ip->imm, ip->a, U);
+L_store_u8:
+	STORE(uint8_t, ip->imm, r[ip->a]);
+L_store_u16:
+	STORE(uint16_t, ip->imm, r[ip->a]);
+L_store_u32:
+	STORE(uint32_t, ip->imm, r[ip->a]);
+L_store_u64:
+	STORE(uint64_t, ip->imm, r[ip->a]);
+L_store_imm_ind_u8:
+	STORE(uint8_t, r[ip->a] + ip->imm2, ip->imm);
+L_store_imm_ind_u16:
+	STORE(uint16_t, r[ip->a] + ip->imm2, ip->imm);
+L_store_imm_ind_u32:
+	STORE(uint32_t, r[ip->a] + ip->imm2, ip->imm);
+L_store_imm_ind_u64:
+	STORE(uint64_t, r[ip->a] + ip->imm2, ip->imm);
+L_load_imm_jump:
+	r[ip->a] = ip->imm;
+	JUMP_TO(ip->target);
+L_branch_eq_imm:
+	BRANCH(r[ip->a] == ip->imm);
+L_branch_ne_imm:
+	BRANCH(r[ip->a] != ip->imm);
+L_branch_lt_u_imm:
+	BRANCH(r[ip->a] < ip->imm);
+L_branch_le_u_imm:
+	BRANCH(r[ip->a] <= ip->imm);
+L_branch_ge_u_imm:
+	BRANCH(r[ip->a] >= ip->imm);
+L_branch_gt_u_imm:
+	BRANCH(r[ip->a] > ip->imm);
+L_branch_lt_s_imm:
+	BRANCH((int64_t)r[ip->a] < (int64_t)ip->imm);
+L_branch_le_s_imm:
+	BRANCH((int64_t)r[ip->a] <= (int64_t)ip->imm);
+L_branch_ge_s_imm:
+	BRANCH((int64_t)r[ip->a] >= (int64_t)ip->imm);
+L_branch_gt_s_imm:
+	BRANCH((int64_t)r[ip->a] > (int64_t)ip->imm);
+	OP2(move_reg, a)
+L_sbrk:
+	m->gas = (int64_t)gas;
+	r[ip->d] = pvm_mem_sbrk(m, (uint32_t)r[ip->a]);
+	NEXT();
+	OP2(count_set_bits_64, U(__builtin_popcountll(a)))
+	OP2(count_set_bits_32, U(__builtin_popcount((uint32_t)a)))
+	OP2(leading_zero_bits_64, a ? U(__builtin_clzll(a)) : 64)
+	OP2(leading_zero_bits_32, (uint32_t)a ? U(__builtin_clz((uint32_t)a)) : 32)
+	OP2(trailing_zero_bits_64, a ? U(__builtin_ctzll(a)) : 64)
+	OP2(trailing_zero_bits_32, (uint32_t)a ? U(__builtin_ctz((uint32_t)a)) : 32)
+	OP2(sign_extend_8, S8(a))
+	OP2(sign_extend_16, S16(a))
+	OP2(zero_extend_16, a & 0xFFFF)
+	OP2(reverse_bytes, __builtin_bswap64(a))
+L_store_ind_u8:
+	STORE(uint8_t, r[ip->b] + ip->imm, r[ip->a]);
+L_store_ind_u16:
+	STORE(uint16_t, r[ip->b] + ip->imm, r[ip->a]);
+L_store_ind_u32:
+	STORE(uint32_t, r[ip->b] + ip->imm, r[ip->a]);
+L_store_ind_u64:
+	STORE(uint64_t, r[ip->b] + ip->imm, r[ip->a]);
+L_load_ind_u8:
+	LOAD(uint8_t, r[ip->b] + ip->imm, ip->a, U);
+L_load_ind_i8:
+	LOAD(uint8_t, r[ip->b] + ip->imm, ip->a, S8);
+L_load_ind_u16:
+	LOAD(uint16_t, r[ip->b] + ip->imm, ip->a, U);
+L_load_ind_i16:
+	LOAD(uint16_t, r[ip->b] + ip->imm, ip->a, S16);
+L_load_ind_u32:
+	LOAD(uint32_t, r[ip->b] + ip->imm, ip->a, U);
+L_load_ind_i32:
+	LOAD(uint32_t, r[ip->b] + ip->imm, ip->a, S32);
+L_load_ind_u64:
+	LOAD(uint64_t, r[ip->b] + ip->imm, ip->a, U);
+	OP2I(add_imm_32, S32(b + i))
+	OP2I(and_imm, b & i)
+	OP2I(xor_imm, b ^ i)
+	OP2I(or_imm, b | i)
+	OP2I(mul_imm_32, S32(b * i))
+	OP2I(set_lt_u_imm, U(b < i))
+	OP2I(set_lt_s_imm, U((int64_t)b < (int64_t)i))
+	OP2I(shlo_l_imm_32, S32((uint32_t)b << (i & 31)))
+	OP2I(shlo_r_imm_32, S32((uint32_t)b >> (i & 31)))
+	OP2I(shar_r_imm_32, U((int64_t)((int32_t)(uint32_t)b >> (i & 31))))
+	OP2I(neg_add_imm_32, S32(i - b))
+	OP2I(set_gt_u_imm, U(b > i))
+	OP2I(set_gt_s_imm, U((int64_t)b > (int64_t)i))
+	OP2I(shlo_l_imm_alt_32, S32((uint32_t)i << (b & 31)))
+	OP2I(shlo_r_imm_alt_32, S32((uint32_t)i >> (b & 31)))
+	OP2I(shar_r_imm_alt_32, U((int64_t)((int32_t)(uint32_t)i >> (b & 31))))
+	OP2I(cmov_iz_imm, b == 0 ? i : r[ip->a])
+	OP2I(cmov_nz_imm, b != 0 ? i : r[ip->a])
+	OP2I(add_imm_64, b + i)
+	OP2I(mul_imm_64, b * i)
+	OP2I(shlo_l_imm_64, b << (i & 63))
+	OP2I(shlo_r_imm_64, b >> (i & 63))
+	OP2I(shar_r_imm_64, U((int64_t)b >> (i & 63)))
+	OP2I(neg_add_imm_64, i - b)
+	OP2I(shlo_l_imm_alt_64, i << (b & 63))
+	OP2I(shlo_r_imm_alt_64, i >> (b & 63))
+	OP2I(shar_r_imm_alt_64, U((int64_t)i >> (b & 63)))
+	OP2I(rot_r_64_imm, rotr64(b, (unsigned)i))
+	OP2I(rot_r_64_imm_alt, rotr64(i, (unsigned)b))
+	OP2I(rot_r_32_imm, S32(rotr32((uint32_t)b, (unsigned)i)))
+	OP2I(rot_r_32_imm_alt, S32(rotr32((uint32_t)i, (unsigned)b)))
+L_branch_eq:
+	BRANCH(r[ip->a] == r[ip->b]);
+L_branch_ne:
+	BRANCH(r[ip->a] != r[ip->b]);
+L_branch_lt_u:
+	BRANCH(r[ip->a] < r[ip->b]);
+L_branch_lt_s:
+	BRANCH((int64_t)r[ip->a] < (int64_t)r[ip->b]);
+L_branch_ge_u:
+	BRANCH(r[ip->a] >= r[ip->b]);
+L_branch_ge_s:
+	BRANCH((int64_t)r[ip->a] >= (int64_t)r[ip->b]);
+L_load_imm_jump_ind:
+{
+	uint64_t t = r[ip->b] + sx32(ip->imm2);
+	r[ip->a] = ip->imm;
+	DJUMP(t);
+}
+	OP3(add_32, S32(a + b))
+	OP3(sub_32, S32(a - b))
+	OP3(mul_32, S32(a * b))
+	OP3(div_u_32, (uint32_t)b == 0 ? UINT64_MAX : S32((uint32_t)a / (uint32_t)b))
+	OP3(div_s_32, div_s32(a, b))
+	OP3(rem_u_32, (uint32_t)b == 0 ? S32(a) : S32((uint32_t)a % (uint32_t)b))
+	OP3(rem_s_32, rem_s32(a, b))
+	OP3(shlo_l_32, S32((uint32_t)a << (b & 31)))
+	OP3(shlo_r_32, S32((uint32_t)a >> (b & 31)))
+	OP3(shar_r_32, U((int64_t)((int32_t)(uint32_t)a >> (b & 31))))
+	OP3(add_64, a + b)
+	OP3(sub_64, a - b)
+	OP3(mul_64, a * b)
+	OP3(div_u_64, b == 0 ? UINT64_MAX : a / b)
+	OP3(div_s_64, div_s64(a, b))
+	OP3(rem_u_64, b == 0 ? a : a % b)
+	OP3(rem_s_64, rem_s64(a, b))
+	OP3(shlo_l_64, a << (b & 63))
+	OP3(shlo_r_64, a >> (b & 63))
+	OP3(shar_r_64, U((int64_t)a >> (b & 63)))
+	OP3(and, a & b)
+	OP3(xor, a ^ b)
+	OP3(or, a | b)
+	OP3(mul_upper_s_s, mulh_ss(a, b))
+	OP3(mul_upper_u_u, mulh_uu(a, b))
+	OP3(mul_upper_s_u, mulh_su(a, b))
+	OP3(set_lt_u, U(a < b))
+	OP3(set_lt_s, U((int64_t)a < (int64_t)b))
+	OP3(cmov_iz, b == 0 ? a : r[ip->d])
+	OP3(cmov_nz, b != 0 ? a : r[ip->d])
+	OP3(rot_l_64, rotr64(a, (unsigned)(64 - (b & 63))))
+	OP3(rot_l_32, S32(rotr32((uint32_t)a, (unsigned)(32 - (b & 31)))))
+	OP3(rot_r_64, rotr64(a, (unsigned)b))
+	OP3(rot_r_32, S32(rotr32((uint32_t)a, (unsigned)b)))
+	OP3(and_inv, a & ~b)
+	OP3(or_inv, a | ~b)
+	OP3(xnor, ~(a ^ b))
+	OP3(max, (int64_t)a > (int64_t)b ? a : b)
+	OP3(max_u, a > b ? a : b)
+	OP3(min, (int64_t)a < (int64_t)b ? a : b)
+	OP3(min_u, a < b ? a : b)
+
+out_of_gas:
+	m->pc = ip->pc;
+	m->gas = 0;
+	return PVM_EXIT_OOG;
+halt:
+	ex = PVM_EXIT_HALT;
+	goto stop;
+panic:
+	ex = PVM_EXIT_PANIC;
+stop:
+	m->pc = ip->pc;
+	m->gas = (int64_t)gas;
+	return ex;
+#undef DISPATCH
+#undef NEXT
+#undef JUMP_TO
+#undef BRANCH
+#undef DJUMP
+#undef LOAD
+#undef STORE
+#undef OP2I
+#undef OP3
+#undef OP2
+}

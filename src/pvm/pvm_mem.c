@@ -1,0 +1,235 @@
+/* pvm_mem.c: paged PVM memory: mapping, host copies, slow accesses, sbrk. */
+#include "pvm_mem.h"
+#include "pvm_platform.h"
+
+static uintptr_t *pte(const pvm_instance *m, uint32_t a)
+{
+	uintptr_t *leaf = m->l1[a >> 22];
+	return leaf ? &leaf[(a >> 12) & (PVM_L2_SIZE - 1)] : 0;
+}
+
+static uintptr_t *pte_make(pvm_instance *m, uint32_t a)
+{
+	uintptr_t **slot = &m->l1[a >> 22];
+	if (!*slot) {
+		*slot = pvm_plat_alloc(PVM_L2_SIZE * sizeof(uintptr_t));
+		if (!*slot)
+			return 0;
+		m->n_leaves++;
+	}
+	return &(*slot)[(a >> 12) & (PVM_L2_SIZE - 1)];
+}
+
+pvm_err pvm_instance_new(const pvm_program *p, pvm_instance **out)
+{
+	pvm_instance *m = pvm_plat_alloc(sizeof *m);
+	*out = 0;
+	if (!m)
+		return PVM_E_NOMEM;
+	m->prog = p;
+	m->resume_idx = PVM_NO_TARGET;
+	*out = m;
+	return PVM_E_OK;
+}
+
+void pvm_instance_free(pvm_instance *m)
+{
+	if (!m)
+		return;
+	for (unsigned i = 0; i < PVM_L1_SIZE; i++) {
+		uintptr_t *leaf = m->l1[i];
+		if (!leaf)
+			continue;
+		for (unsigned j = 0; j < PVM_L2_SIZE; j++)
+			if (leaf[j])
+				pvm_plat_page_free((void *)(leaf[j] & ~(uintptr_t)4095));
+		pvm_plat_free(leaf, PVM_L2_SIZE * sizeof(uintptr_t));
+	}
+	pvm_plat_free(m, sizeof *m);
+}
+
+pvm_err pvm_mem_map(pvm_instance *m, uint32_t addr, uint32_t len, int access)
+{
+	if ((addr | len) & 4095u)
+		return PVM_E_MEM_ALIGN;
+	if ((uint64_t)addr + len > ((uint64_t)1 << 32) || (len && addr < PVM_ZONE_SIZE))
+		return PVM_E_MEM_RANGE;
+	uintptr_t bits = access == PVM_ACCESS_RW ? (PVM_PTE_R | PVM_PTE_W) : access == PVM_ACCESS_RO ? PVM_PTE_R : 0;
+	for (uint64_t a = addr; a < (uint64_t)addr + len; a += PVM_PAGE_SIZE) {
+		if (!bits) {
+			uintptr_t *e = pte(m, (uint32_t)a);
+			if (e && *e) {
+				pvm_plat_page_free((void *)(*e & ~(uintptr_t)4095));
+				*e = 0;
+			}
+			continue;
+		}
+		uintptr_t *e = pte_make(m, (uint32_t)a);
+		if (!e)
+			return PVM_E_NOMEM;
+		if (!*e) {
+			void *pg = pvm_plat_page_alloc();
+			if (!pg)
+				return PVM_E_NOMEM;
+			*e = (uintptr_t)pg;
+		}
+		*e = (*e & ~(uintptr_t)4095) | bits;
+	}
+	return PVM_E_OK;
+}
+
+pvm_err pvm_mem_write(pvm_instance *m, uint32_t addr, const void *src, uint32_t len)
+{
+	const uint8_t *s = src;
+	if ((uint64_t)addr + len > ((uint64_t)1 << 32))
+		return PVM_E_MEM_RANGE;
+	for (uint64_t a = addr; a < (uint64_t)addr + len; a++)
+		if (!(a & 4095) || a == addr) {
+			uintptr_t *e = pte(m, (uint32_t)a);
+			if (!e || !*e)
+				return PVM_E_MEM_UNMAPPED;
+		}
+	while (len) {
+		uintptr_t *e = pte(m, addr);
+		uint32_t off = addr & 4095u, n = 4096u - off;
+		if (n > len)
+			n = len;
+		__builtin_memcpy((uint8_t *)(*e & ~(uintptr_t)4095) + off, s, n);
+		s += n;
+		addr += n;
+		len -= n;
+	}
+	return PVM_E_OK;
+}
+
+pvm_err pvm_mem_read(const pvm_instance *m, uint32_t addr, void *dst, uint32_t len)
+{
+	uint8_t *d = dst;
+	if ((uint64_t)addr + len > ((uint64_t)1 << 32))
+		return PVM_E_MEM_RANGE;
+	for (uint64_t a = addr; a < (uint64_t)addr + len; a++)
+		if (!(a & 4095) || a == addr) {
+			uintptr_t *e = pte(m, (uint32_t)a);
+			if (!e || !*e)
+				return PVM_E_MEM_UNMAPPED;
+		}
+	while (len) {
+		uintptr_t *e = pte(m, addr);
+		uint32_t off = addr & 4095u, n = 4096u - off;
+		if (n > len)
+			n = len;
+		__builtin_memcpy(d, (uint8_t *)(*e & ~(uintptr_t)4095) + off, n);
+		d += n;
+		addr += n;
+		len -= n;
+	}
+	return PVM_E_OK;
+}
+
+int pvm_mem_access(const pvm_instance *m, uint32_t addr)
+{
+	uintptr_t *e = pte(m, addr);
+	if (!e || !*e)
+		return PVM_ACCESS_NONE;
+	return (*e & PVM_PTE_W) ? PVM_ACCESS_RW : PVM_ACCESS_RO;
+}
+
+bool pvm_mem_next_page(const pvm_instance *m, uint64_t from, uint32_t *page, int *access)
+{
+	for (uint64_t a = (from + 4095) & ~(uint64_t)4095; a < ((uint64_t)1 << 32);) {
+		const uintptr_t *leaf = m->l1[a >> 22];
+		if (!leaf) {
+			a = ((a >> 22) + 1) << 22;
+			continue;
+		}
+		uintptr_t e = leaf[(a >> 12) & (PVM_L2_SIZE - 1)];
+		if (e) {
+			*page = (uint32_t)a;
+			*access = (e & PVM_PTE_W) ? PVM_ACCESS_RW : PVM_ACCESS_RO;
+			return true;
+		}
+		a += PVM_PAGE_SIZE;
+	}
+	return false;
+}
+
+/* Check n bytes at a (wrapping mod 2^32) for `need`. */
+static int check(pvm_instance *m, uint32_t a, unsigned n, uintptr_t need)
+{
+	uint32_t fault = 0;
+	bool faulted = false;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t x = a + i;
+		if (x < PVM_ZONE_SIZE)
+			return PVM_EXIT_PANIC;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t x = a + i;
+		uintptr_t *e = pte(m, x);
+		if (!e || (*e & need) != need) {
+			uint32_t pg = x & ~4095u;
+			if (!faulted || pg < fault)
+				fault = pg;
+			faulted = true;
+		}
+	}
+	if (faulted) {
+		m->exit_arg = fault;
+		return PVM_EXIT_PAGE_FAULT;
+	}
+	return -1;
+}
+
+static uint8_t *byte_at(pvm_instance *m, uint32_t x)
+{
+	uintptr_t *e = pte(m, x);
+	return (uint8_t *)(*e & ~(uintptr_t)4095) + (x & 4095u);
+}
+
+int pvm_mem_load_slow(pvm_instance *m, uint32_t a, unsigned n, uint64_t *v)
+{
+	int r = check(m, a, n, PVM_PTE_R);
+	if (r >= 0)
+		return r;
+	uint64_t x = 0;
+	for (unsigned i = 0; i < n; i++)
+		x |= (uint64_t)*byte_at(m, a + i) << (8 * i);
+	*v = x;
+	return -1;
+}
+
+int pvm_mem_store_slow(pvm_instance *m, uint32_t a, unsigned n, uint64_t v)
+{
+	int r = check(m, a, n, PVM_PTE_R | PVM_PTE_W);
+	if (r >= 0)
+		return r;
+	for (unsigned i = 0; i < n; i++)
+		*byte_at(m, a + i) = (uint8_t)(v >> (8 * i));
+	return -1;
+}
+
+uint64_t pvm_mem_sbrk(pvm_instance *m, uint64_t n)
+{
+	uint64_t old = m->heap;
+	if (n == 0)
+		return old;
+	uint64_t top = old + n;
+	if (top > ((uint64_t)1 << 32))
+		return 0;
+	uint64_t first = (old + 4095) & ~(uint64_t)4095, last = (top + 4095) & ~(uint64_t)4095;
+	if (first < PVM_ZONE_SIZE)
+		first = PVM_ZONE_SIZE;
+	for (uint64_t pg = first; pg < last; pg += PVM_PAGE_SIZE) {
+		uintptr_t *e = pte_make(m, (uint32_t)pg);
+		if (!e)
+			return 0;
+		if (!*e) {
+			void *p = pvm_plat_page_alloc();
+			if (!p)
+				return 0;
+			*e = (uintptr_t)p | PVM_PTE_R | PVM_PTE_W;
+		}
+	}
+	m->heap = top;
+	return old;
+}

@@ -1,0 +1,49 @@
+/* pvm_mem.h: instance state and the paged 32-bit PVM memory (engine-internal).
+ *
+ * Memory is a two-level table: 1024 leaves of 1024 page entries. An entry is
+ * the page's 4096-aligned host address | PVM_PTE_R | PVM_PTE_W, or 0 when the
+ * page is inaccessible. Pages below 0x10000 are never mapped, so every access
+ * there takes the slow path, which reports PANIC.
+ */
+#ifndef NUB_PVM_MEM_H
+#define NUB_PVM_MEM_H
+
+#include "pvm_insn.h"
+
+#define PVM_PTE_R ((uintptr_t)1)
+#define PVM_PTE_W ((uintptr_t)2)
+#define PVM_L1_SIZE 1024u
+#define PVM_L2_SIZE 1024u
+
+struct pvm_instance {
+	const pvm_program *prog;
+	uint64_t regs[PVM_NUM_REGS];
+	uint32_t pc;
+	uint32_t exit_arg;
+	int64_t gas;
+	uint32_t resume_idx; /* insn to resume at after a host call, or PVM_NO_TARGET */
+	uint64_t heap;       /* sbrk pointer (may reach 2^32) */
+	uint32_t n_leaves;
+	uintptr_t *l1[PVM_L1_SIZE];
+};
+
+static inline uint8_t *pvm_mem_fast(const pvm_instance *m, uint32_t a, unsigned n, uintptr_t need)
+{
+	const uintptr_t *leaf = m->l1[a >> 22];
+	if (!leaf)
+		return 0;
+	uintptr_t e = leaf[(a >> 12) & (PVM_L2_SIZE - 1)];
+	if ((e & need) != need || (a & 4095u) + n > 4096u)
+		return 0;
+	return (uint8_t *)(e & ~(uintptr_t)4095) + (a & 4095u);
+}
+
+/* Slow paths: cross-page accesses and errors. Return -1 on success, else the
+ * exit (PVM_EXIT_PANIC for any byte below 0x10000, PVM_EXIT_PAGE_FAULT with
+ * m->exit_arg = lowest inaccessible page). Nothing is written on failure. */
+int pvm_mem_load_slow(pvm_instance *m, uint32_t a, unsigned n, uint64_t *v);
+int pvm_mem_store_slow(pvm_instance *m, uint32_t a, unsigned n, uint64_t v);
+/* sbrk: returns the value for rD (0 when the heap cannot grow). */
+uint64_t pvm_mem_sbrk(pvm_instance *m, uint64_t n);
+
+#endif
