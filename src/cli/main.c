@@ -16,6 +16,7 @@ static const struct subcommand commands[] = {
 	{"disasm", cmd_disasm, "disassemble a program"},
 	{"conformance", cmd_conformance, "run the PVM test vectors and compare"},
 	{"bench", cmd_bench, "time the benchmark programs"},
+	{"link", cmd_link, "translate a RISC-V RV64E ELF into a PVM program"},
 };
 
 static void usage(FILE *f)

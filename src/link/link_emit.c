@@ -1,0 +1,342 @@
+/* link_emit.c: PVM instruction encoder (GP 0.7.2 operand formats, see
+ * FORMATS.md) and the program-blob writer for `nub link`. */
+#include "link/link.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int pe_init(pvm_emit *e)
+{
+	memset(e, 0, sizeof *e);
+	e->cap = 4096;
+	e->code = malloc(e->cap);
+	e->starts = calloc(e->cap, 1);
+	if (!e->code || !e->starts) {
+		pe_free(e);
+		return -1;
+	}
+	return 0;
+}
+
+void pe_free(pvm_emit *e)
+{
+	free(e->code);
+	free(e->starts);
+	memset(e, 0, sizeof *e);
+}
+
+int pe_failed(const pvm_emit *e)
+{
+	return e->code == NULL;
+}
+
+static int is_term(uint8_t op)
+{
+	/* GP A.5: trap, fallthrough, jump, jump_ind, load_imm_jump,
+	 * load_imm_jump_ind and the branches. */
+	return op == 0 || op == 1 || op == 40 || op == 50 || (op >= 80 && op <= 90) ||
+	       (op >= 170 && op <= 175) || op == 180;
+}
+
+int pe_last_is_term(const pvm_emit *e)
+{
+	return e->have_last && is_term(e->last_op);
+}
+
+/* Start an instruction of up to `max` bytes. */
+static uint8_t *begin(pvm_emit *e, uint8_t op, size_t max)
+{
+	if (!e->code)
+		return NULL;
+	if (e->len + max > e->cap) {
+		size_t nc = e->cap * 2 + max;
+		uint8_t *c = realloc(e->code, nc);
+		if (!c) {
+			pe_free(e);
+			return NULL;
+		}
+		e->code = c;
+		uint8_t *s = realloc(e->starts, nc);
+		if (!s) {
+			pe_free(e);
+			return NULL;
+		}
+		memset(s + e->cap, 0, nc - e->cap);
+		e->starts = s;
+		e->cap = nc;
+	}
+	e->starts[e->len] = 1;
+	e->code[e->len] = op;
+	e->last_op = op;
+	e->have_last = 1;
+	e->ninsn++;
+	return e->code + e->len + 1;
+}
+
+static size_t finish(pvm_emit *e, uint8_t *end)
+{
+	if (!end)
+		return (size_t)-1;
+	size_t at = e->len;
+	e->len = (size_t)(end - e->code);
+	return at;
+}
+
+/* Minimal byte length n (0..4) such that sext(n bytes of v) == v. v must
+ * fit a sign-extended 32-bit value (callers check). */
+static unsigned imm_len(int64_t v)
+{
+	for (unsigned n = 0; n < 4; n++) {
+		if (n == 0) {
+			if (v == 0)
+				return 0;
+			continue;
+		}
+		int64_t lo = -((int64_t)1 << (8 * n - 1)), hi = ((int64_t)1 << (8 * n - 1)) - 1;
+		if (v >= lo && v <= hi)
+			return n;
+	}
+	return 4;
+}
+
+static uint8_t *put_imm(uint8_t *p, int64_t v, unsigned n)
+{
+	uint64_t u = (uint64_t)v;
+	for (unsigned i = 0; i < n; i++)
+		*p++ = (uint8_t)(u >> (8 * i));
+	return p;
+}
+
+size_t pe_op(pvm_emit *e, uint8_t op)
+{
+	uint8_t *p = begin(e, op, 1);
+	return finish(e, p);
+}
+
+size_t pe_imm(pvm_emit *e, uint8_t op, uint32_t imm)
+{
+	/* ecalli's immediate is zero-extended? No: sext then mod 2^32; a
+	 * length that sign-extends to the same low 32 bits is fine. */
+	int64_t v = (int64_t)(int32_t)imm;
+	uint8_t *p = begin(e, op, 5);
+	if (p)
+		p = put_imm(p, v, imm_len(v));
+	return finish(e, p);
+}
+
+size_t pe_reg_imm64(pvm_emit *e, uint8_t r, uint64_t imm)
+{
+	uint8_t *p = begin(e, 20, 10);
+	if (p) {
+		*p++ = r;
+		p = put_imm(p, (int64_t)imm, 8);
+	}
+	return finish(e, p);
+}
+
+size_t pe_off(pvm_emit *e, uint8_t op)
+{
+	uint8_t *p = begin(e, op, 5);
+	if (p)
+		p = put_imm(p, 0, 4);
+	return finish(e, p);
+}
+
+size_t pe_reg_imm(pvm_emit *e, uint8_t op, uint8_t ra, int64_t imm)
+{
+	uint8_t *p = begin(e, op, 6);
+	if (p) {
+		*p++ = ra;
+		p = put_imm(p, imm, imm_len(imm));
+	}
+	return finish(e, p);
+}
+
+size_t pe_imm2(pvm_emit *e, uint8_t op, int64_t x, int64_t y)
+{
+	unsigned lx = imm_len(x);
+	uint8_t *p = begin(e, op, 10);
+	if (p) {
+		*p++ = (uint8_t)lx;
+		p = put_imm(p, x, lx);
+		p = put_imm(p, y, imm_len(y));
+	}
+	return finish(e, p);
+}
+
+size_t pe_reg_imm2(pvm_emit *e, uint8_t op, uint8_t ra, int64_t x, int64_t y)
+{
+	unsigned lx = imm_len(x);
+	uint8_t *p = begin(e, op, 10);
+	if (p) {
+		*p++ = (uint8_t)(ra | (lx << 4));
+		p = put_imm(p, x, lx);
+		p = put_imm(p, y, imm_len(y));
+	}
+	return finish(e, p);
+}
+
+size_t pe_reg_imm_off(pvm_emit *e, uint8_t op, uint8_t ra, int64_t imm)
+{
+	unsigned lx = imm_len(imm);
+	uint8_t *p = begin(e, op, 10);
+	if (p) {
+		*p++ = (uint8_t)(ra | (lx << 4));
+		p = put_imm(p, imm, lx);
+		p = put_imm(p, 0, 4);
+	}
+	return finish(e, p);
+}
+
+size_t pe_reg2(pvm_emit *e, uint8_t op, uint8_t rd, uint8_t ra)
+{
+	uint8_t *p = begin(e, op, 2);
+	if (p)
+		*p++ = (uint8_t)(rd | (ra << 4));
+	return finish(e, p);
+}
+
+size_t pe_reg2_imm(pvm_emit *e, uint8_t op, uint8_t ra, uint8_t rb, int64_t imm)
+{
+	uint8_t *p = begin(e, op, 6);
+	if (p) {
+		*p++ = (uint8_t)(ra | (rb << 4));
+		p = put_imm(p, imm, imm_len(imm));
+	}
+	return finish(e, p);
+}
+
+size_t pe_reg2_off(pvm_emit *e, uint8_t op, uint8_t ra, uint8_t rb)
+{
+	uint8_t *p = begin(e, op, 6);
+	if (p) {
+		*p++ = (uint8_t)(ra | (rb << 4));
+		p = put_imm(p, 0, 4);
+	}
+	return finish(e, p);
+}
+
+size_t pe_reg2_imm2(pvm_emit *e, uint8_t op, uint8_t ra, uint8_t rb, int64_t x, int64_t y)
+{
+	unsigned lx = imm_len(x);
+	uint8_t *p = begin(e, op, 11);
+	if (p) {
+		*p++ = (uint8_t)(ra | (rb << 4));
+		*p++ = (uint8_t)lx;
+		p = put_imm(p, x, lx);
+		p = put_imm(p, y, imm_len(y));
+	}
+	return finish(e, p);
+}
+
+size_t pe_reg3(pvm_emit *e, uint8_t op, uint8_t rd, uint8_t ra, uint8_t rb)
+{
+	uint8_t *p = begin(e, op, 3);
+	if (p) {
+		*p++ = (uint8_t)(ra | (rb << 4));
+		*p++ = rd;
+	}
+	return finish(e, p);
+}
+
+size_t pe_next(const pvm_emit *e, size_t at)
+{
+	size_t i = at + 1;
+	while (i < e->len && !e->starts[i])
+		i++;
+	return i;
+}
+
+void pe_patch_off(pvm_emit *e, size_t at, size_t target)
+{
+	size_t end = pe_next(e, at);
+	uint32_t off = (uint32_t)((int64_t)target - (int64_t)at);
+	for (unsigned i = 0; i < 4; i++)
+		e->code[end - 4 + i] = (uint8_t)(off >> (8 * i));
+}
+
+/* ---- byte buffers -------------------------------------------------------- */
+
+void lb_put(link_buf *b, const void *src, size_t n)
+{
+	if (b->failed)
+		return;
+	if (n > SIZE_MAX - b->len) {
+		b->failed = 1;
+		return;
+	}
+	if (b->len + n > b->cap) {
+		size_t nc = b->cap ? b->cap : 256;
+		while (nc < b->len + n)
+			nc *= 2;
+		uint8_t *p = realloc(b->p, nc);
+		if (!p) {
+			b->failed = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = nc;
+	}
+	if (n)
+		memcpy(b->p + b->len, src, n);
+	b->len += n;
+}
+
+void lb_u8(link_buf *b, uint8_t v)
+{
+	lb_put(b, &v, 1);
+}
+
+void lb_le(link_buf *b, uint64_t v, unsigned n)
+{
+	uint8_t t[8];
+	for (unsigned i = 0; i < n && i < 8; i++)
+		t[i] = (uint8_t)(v >> (8 * i));
+	lb_put(b, t, n);
+}
+
+void lb_varint(link_buf *b, uint64_t x)
+{
+	if (x >= (1ull << 56)) {
+		lb_u8(b, 0xff);
+		lb_le(b, x, 8);
+		return;
+	}
+	unsigned l = 0;
+	while (l < 7 && x >= (1ull << (7 * (l + 1))))
+		l++;
+	uint8_t first = (uint8_t)(256 - (1u << (8 - l)) + (unsigned)(x >> (8 * l)));
+	lb_u8(b, first);
+	lb_le(b, x, l);
+}
+
+int pe_blob(const pvm_emit *e, const uint32_t *jt, size_t njt, link_buf *out)
+{
+	uint32_t maxv = 0;
+	for (size_t i = 0; i < njt; i++)
+		if (jt[i] > maxv)
+			maxv = jt[i];
+	unsigned z = 0;
+	if (njt) {
+		z = 1;
+		while (z < 4 && (maxv >> (8 * z)) != 0)
+			z++;
+	}
+	lb_varint(out, njt);
+	lb_u8(out, (uint8_t)z);
+	lb_varint(out, e->len);
+	for (size_t i = 0; i < njt; i++)
+		lb_le(out, jt[i], z);
+	lb_put(out, e->code, e->len);
+	size_t nb = (e->len + 7) / 8;
+	for (size_t i = 0; i < nb; i++) {
+		uint8_t v = 0;
+		for (unsigned k = 0; k < 8; k++) {
+			size_t idx = i * 8 + k;
+			if (idx < e->len && e->starts[idx])
+				v |= (uint8_t)(1u << k);
+		}
+		lb_u8(out, v);
+	}
+	return out->failed ? -1 : 0;
+}
