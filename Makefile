@@ -46,7 +46,7 @@ TEST_PROGS  = test_pvm
 # name of a test binary -> its sources: TEST_SRCS_<name>
 TEST_SRCS_test_pvm = tests/test_pvm.c
 TEST_LIBS   =
-FUZZ_TARGETS = fuzz_blob fuzz_spi fuzz_run
+FUZZ_TARGETS = fuzz_blob fuzz_spi fuzz_run fuzz_vector
 EXTRA_BINS  =
 
 MODULES ?= src/cap/module.mk src/local/module.mk src/host/module.mk src/link/module.mk
@@ -93,6 +93,10 @@ build-fuzz/%: fuzz/%.c $(LIB_SRCS)
 	@mkdir -p build-fuzz
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS)
+build-fuzz/fuzz_vector: fuzz/fuzz_vector.c src/cli/vector.c $(LIB_SRCS)
+	@mkdir -p build-fuzz
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< src/cli/vector.c $(LIB_SRCS) -ljson-c
 
 # ---- install
 install: $(B)/libnub.a $(B)/libnub.so $(B)/nub
