@@ -161,30 +161,29 @@ typedef struct nub_parallel_invoke_slot {
 	X(IMAGE_TOO_MANY_MAPPINGS, 14, "image: more than 64 mappings")                     \
 	X(IMAGE_BARE_LAYOUT_FIELDS, 15, "image: bare layout with non-zero ro/rw/heap/stack") \
 	X(IMAGE_SPI_FIELD_RANGE, 16, "image: spi field exceeds its width (ro, rw, stack < 2^24; heap pages < 2^16)") \
-	X(IMAGE_SPI_TOO_LARGE, 17, "image: spi memory layout exceeds 2^32")               \
-	X(IMAGE_CODE, 18, "image: code blob rejected by the PVM decoder")                 \
-	X(MAPPING_ALIGN, 19, "image mapping: va not page-aligned")                         \
-	X(MAPPING_LOW, 20, "image mapping: va below 0x10000")                              \
-	X(MAPPING_EMPTY, 21, "image mapping: zero pages")                                  \
-	X(MAPPING_RANGE, 22, "image mapping: region wraps past 2^32")                      \
-	X(MAPPING_ORDER, 23, "image mapping: not sorted by va or overlapping")             \
-	X(MAPPING_FLAGS, 24, "image mapping: unknown flag bits")                           \
-	X(MAPPING_SLOT, 25, "image mapping: slot index >= 64")                             \
-	X(MAPPING_SPI_OVERLAP, 26, "image mapping: overlaps the spi ro/heap/stack regions") \
-	X(INSTANCE_TOO_MANY_SLOTS, 27, "instance: more than 64 slots")                    \
-	X(INSTANCE_SLOT_RANGE, 28, "instance: slot index >= 64")                           \
-	X(INSTANCE_SLOT_ORDER, 29, "instance: slot indices not strictly increasing")      \
-	X(CAP_HAS_REF, 30, "instance: names a cap that was never published (CapHasRefError)") \
-	X(CAP_REF_KIND, 31, "instance: image hash names no Image, or a slot names no Data") \
-	X(INSTANCE_SLOT_MISSING, 32, "instance: the image maps a slot the instance does not fill") \
-	X(INSTANCE_DATA_TOO_LARGE, 33, "instance: slot data longer than the region mapping it") \
-	X(UNKNOWN_INSTANCE, 34, "invoke: instance hash not published")                     \
-	X(BAD_ENDPOINT, 35, "invoke: endpoint index out of range")                         \
-	X(BAD_PACKET, 36, "invoke: packet padding not zero")                               \
-	X(BAD_GAS, 37, "invoke: initial_gas above 2^63-1")                                 \
-	X(ENGINE, 38, "invoke: the PVM engine refused to build the frame")                \
-	X(TIMEOUT, 39, "invoke: per-call timeout expired")                                 \
-	X(NOT_INSTANCE, 40, "invoke: hash names a cap that is not an Instance")
+	X(IMAGE_CODE, 17, "image: code blob rejected by the PVM decoder")                 \
+	X(MAPPING_ALIGN, 18, "image mapping: va not page-aligned")                         \
+	X(MAPPING_LOW, 19, "image mapping: va below 0x10000")                              \
+	X(MAPPING_EMPTY, 20, "image mapping: zero pages")                                  \
+	X(MAPPING_RANGE, 21, "image mapping: region wraps past 2^32")                      \
+	X(MAPPING_ORDER, 22, "image mapping: not sorted by va or overlapping")             \
+	X(MAPPING_FLAGS, 23, "image mapping: unknown flag bits")                           \
+	X(MAPPING_SLOT, 24, "image mapping: slot index >= 64")                             \
+	X(MAPPING_SPI_OVERLAP, 25, "image mapping: overlaps the spi ro/heap/stack regions") \
+	X(INSTANCE_TOO_MANY_SLOTS, 26, "instance: more than 64 slots")                    \
+	X(INSTANCE_SLOT_RANGE, 27, "instance: slot index >= 64")                           \
+	X(INSTANCE_SLOT_ORDER, 28, "instance: slot indices not strictly increasing")      \
+	X(CAP_HAS_REF, 29, "instance: names a cap that was never published (CapHasRefError)") \
+	X(CAP_REF_KIND, 30, "instance: image hash names no Image, or a slot names no Data") \
+	X(INSTANCE_SLOT_MISSING, 31, "instance: the image maps a slot the instance does not fill") \
+	X(INSTANCE_DATA_TOO_LARGE, 32, "instance: slot data longer than the region mapping it") \
+	X(UNKNOWN_INSTANCE, 33, "invoke: instance hash not published")                     \
+	X(BAD_ENDPOINT, 34, "invoke: endpoint index out of range")                         \
+	X(BAD_PACKET, 35, "invoke: packet padding not zero")                               \
+	X(BAD_GAS, 36, "invoke: initial_gas above 2^63-1")                                 \
+	X(ENGINE, 37, "invoke: the PVM engine refused to build the frame")                \
+	X(TIMEOUT, 38, "invoke: per-call timeout expired")                                 \
+	X(NOT_INSTANCE, 39, "invoke: hash names a cap that is not an Instance")
 
 typedef enum nub_err {
 #define NUB_ERR_ENUM_(name, code, msg) NUB_E_##name = code,
@@ -236,6 +235,6 @@ _Static_assert(offsetof(ParallelInvokeSlot, _reserved) == 248, "");
 _Static_assert(NUB_SLOT_EVICT_JIT_READY == 6, "slot statuses 0..6");
 
 _Static_assert(NUB_E_OK == 0, "OK is zero");
-_Static_assert(NUB_E_MAX_ == 41, "error codes are dense; update when appending");
+_Static_assert(NUB_E_MAX_ == 40, "error codes are dense; update when appending");
 
 #endif /* NUB_ABI_H */
