@@ -173,6 +173,16 @@ static int is_ignored_alloc(const char *n)
 	       !strcmp(n, ".comment") || !strncmp(n, ".note", 5);
 }
 
+/* Read-only in PVM: not writable, or one of the sections that are only
+ * written by the (static) linker: lld marks an output .rodata that holds
+ * .got / .data.rel.ro writable. */
+static int is_ro(const link_section *s)
+{
+	const char *n = s->name;
+	return !(s->flags & LINK_SHF_WRITE) || !strncmp(n, ".rodata", 7) || !strncmp(n, ".srodata", 8) ||
+	       !strncmp(n, ".got", 4) || !strncmp(n, ".data.rel.ro", 12);
+}
+
 static int layout(lk *k)
 {
 	const link_elf *e = &k->elf;
@@ -199,7 +209,7 @@ static int layout(lk *k)
 			k->ncode++;
 			continue;
 		}
-		if (!(s->flags & LINK_SHF_WRITE)) {
+		if (is_ro(s)) {
 			if (s->type == LINK_SHT_NOBITS)
 				return fail(k, "section %s: read-only NOBITS section is not supported", s->name);
 			if (s->addr < RO_BASE || s->addr + s->size > RO_BASE + 0xFFFFFFull)
@@ -221,7 +231,7 @@ static int layout(lk *k)
 			continue;
 		if (!strcmp(s->name, ".nub_exports") || !strcmp(s->name, ".nub_stack_size"))
 			continue;
-		if ((s->flags & LINK_SHF_EXECINSTR) || !(s->flags & LINK_SHF_WRITE))
+		if ((s->flags & LINK_SHF_EXECINSTR) || is_ro(s))
 			continue;
 		if (s->addr < k->rw_base || s->addr + s->size > (uint64_t)k->rw_base + 0xFFFFFFull)
 			return fail(k, "read-write section %s at 0x%llx: must lie at 0x%x.. (2*0x10000 + Z(|o|); link with sdk/nub.ld)",
@@ -256,7 +266,7 @@ static int layout(lk *k)
 		if (!strcmp(s->name, ".nub_exports") || !strcmp(s->name, ".nub_stack_size"))
 			continue;
 		const uint8_t *src = link_elf_section_data(e, i);
-		if (!(s->flags & LINK_SHF_WRITE))
+		if (is_ro(s))
 			memcpy(k->ro + (s->addr - RO_BASE), src, (size_t)s->size);
 		else
 			memcpy(k->rw + (s->addr - k->rw_base), src, (size_t)s->size);
