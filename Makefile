@@ -82,6 +82,15 @@ $(B)/tests/$(1): $$(TEST_SRCS_$(1):%.c=$(B)/obj/%.o) $(B)/libnub.a
 endef
 $(foreach t,$(TEST_PROGS),$(eval $(call TEST_RULE,$(t))))
 
+# fuzz targets replayed over tests/regress/ as ordinary tests
+REPLAY = fuzz_blob fuzz_spi fuzz_run fuzz_vector
+$(B)/tests/replay_%: fuzz/%.c tests/fuzz_replay.c $(B)/libnub.a $(B)/obj/src/cli/vector.o
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -DFUZZ_TARGET='"$*"' -o $@ $< tests/fuzz_replay.c \
+		$(B)/obj/src/cli/vector.o $(B)/libnub.a $(LDFLAGS_ALL) $(CLI_LIBS)
+all: $(REPLAY:%=$(B)/tests/replay_%)
+
 test: all
 	$(Q)B=$(B) tests/run.sh
 

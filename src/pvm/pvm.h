@@ -38,6 +38,10 @@ typedef enum {
 	PVM_EXIT_OOG = 2,
 	PVM_EXIT_PAGE_FAULT = 3,
 	PVM_EXIT_HOST = 4,
+	/* not a PVM outcome: the engine itself failed (host memory exhausted
+	 * while copying a page); pvm_exit_arg() is the pvm_err. Backends report
+	 * it as the ABI's 0xFFFFFFFF "kernel refused or failed". */
+	PVM_EXIT_ERROR = 5,
 } pvm_exit;
 
 /* Page access. */

@@ -2,6 +2,38 @@
 #include "pvm_mem.h"
 #include "pvm_platform.h"
 
+/* The shared zero page behind every fresh page (read-only by construction:
+ * nothing ever gets PVM_PTE_W on it). */
+static const uint8_t zero_page[4096] __attribute__((aligned(4096)));
+#define ZERO_PTE ((uintptr_t)zero_page | PVM_PTE_SHARED)
+
+static uint8_t *page_of(uintptr_t e)
+{
+	return (uint8_t *)(e & ~PVM_PTE_FLAGS);
+}
+
+static void page_release(uintptr_t e)
+{
+	if (e && !(e & PVM_PTE_SHARED))
+		pvm_plat_page_free(page_of(e));
+}
+
+/* Make the page behind *e this instance's own (copying a shared page). */
+static bool page_own(uintptr_t *e)
+{
+	if (!(*e & PVM_PTE_SHARED))
+		return true;
+	uint8_t *pg = pvm_plat_page_alloc();
+	if (!pg)
+		return false;
+	__builtin_memcpy(pg, page_of(*e), 4096);
+	uintptr_t fl = *e & PVM_PTE_FLAGS & ~PVM_PTE_SHARED;
+	if (fl & PVM_PTE_WANT_W)
+		fl |= PVM_PTE_W;
+	*e = (uintptr_t)pg | fl;
+	return true;
+}
+
 static uintptr_t *pte(const pvm_instance *m, uint32_t a)
 {
 	uintptr_t *leaf = m->l1[a >> 22];
@@ -41,8 +73,7 @@ void pvm_instance_free(pvm_instance *m)
 		if (!leaf)
 			continue;
 		for (unsigned j = 0; j < PVM_L2_SIZE; j++)
-			if (leaf[j])
-				pvm_plat_page_free((void *)(leaf[j] & ~(uintptr_t)4095));
+			page_release(leaf[j]);
 		pvm_plat_free(leaf, PVM_L2_SIZE * sizeof(uintptr_t));
 	}
 	pvm_plat_free(m, sizeof *m);
@@ -54,12 +85,11 @@ pvm_err pvm_mem_map(pvm_instance *m, uint32_t addr, uint32_t len, int access)
 		return PVM_E_MEM_ALIGN;
 	if ((uint64_t)addr + len > ((uint64_t)1 << 32) || (len && addr < PVM_ZONE_SIZE))
 		return PVM_E_MEM_RANGE;
-	uintptr_t bits = access == PVM_ACCESS_RW ? (PVM_PTE_R | PVM_PTE_W) : access == PVM_ACCESS_RO ? PVM_PTE_R : 0;
 	for (uint64_t a = addr; a < (uint64_t)addr + len; a += PVM_PAGE_SIZE) {
-		if (!bits) {
+		if (access == PVM_ACCESS_NONE) {
 			uintptr_t *e = pte(m, (uint32_t)a);
-			if (e && *e) {
-				pvm_plat_page_free((void *)(*e & ~(uintptr_t)4095));
+			if (e) {
+				page_release(*e);
 				*e = 0;
 			}
 			continue;
@@ -67,13 +97,12 @@ pvm_err pvm_mem_map(pvm_instance *m, uint32_t addr, uint32_t len, int access)
 		uintptr_t *e = pte_make(m, (uint32_t)a);
 		if (!e)
 			return PVM_E_NOMEM;
-		if (!*e) {
-			void *pg = pvm_plat_page_alloc();
-			if (!pg)
-				return PVM_E_NOMEM;
-			*e = (uintptr_t)pg;
-		}
-		*e = (*e & ~(uintptr_t)4095) | bits;
+		if (!*e)
+			*e = ZERO_PTE;
+		uintptr_t fl = (*e & PVM_PTE_SHARED) | PVM_PTE_R;
+		if (access == PVM_ACCESS_RW)
+			fl |= (*e & PVM_PTE_SHARED) ? PVM_PTE_WANT_W : (PVM_PTE_W | PVM_PTE_WANT_W);
+		*e = (*e & ~PVM_PTE_FLAGS) | fl;
 	}
 	return PVM_E_OK;
 }
@@ -94,7 +123,9 @@ pvm_err pvm_mem_write(pvm_instance *m, uint32_t addr, const void *src, uint32_t 
 		uint32_t off = addr & 4095u, n = 4096u - off;
 		if (n > len)
 			n = len;
-		__builtin_memcpy((uint8_t *)(*e & ~(uintptr_t)4095) + off, s, n);
+		if (!page_own(e))
+			return PVM_E_NOMEM;
+		__builtin_memcpy(page_of(*e) + off, s, n);
 		s += n;
 		addr += n;
 		len -= n;
@@ -118,7 +149,7 @@ pvm_err pvm_mem_read(const pvm_instance *m, uint32_t addr, void *dst, uint32_t l
 		uint32_t off = addr & 4095u, n = 4096u - off;
 		if (n > len)
 			n = len;
-		__builtin_memcpy(d, (uint8_t *)(*e & ~(uintptr_t)4095) + off, n);
+		__builtin_memcpy(d, page_of(*e) + off, n);
 		d += n;
 		addr += n;
 		len -= n;
@@ -131,7 +162,7 @@ int pvm_mem_access(const pvm_instance *m, uint32_t addr)
 	uintptr_t *e = pte(m, addr);
 	if (!e || !*e)
 		return PVM_ACCESS_NONE;
-	return (*e & PVM_PTE_W) ? PVM_ACCESS_RW : PVM_ACCESS_RO;
+	return (*e & PVM_PTE_WANT_W) ? PVM_ACCESS_RW : PVM_ACCESS_RO;
 }
 
 bool pvm_mem_next_page(const pvm_instance *m, uint64_t from, uint32_t *page, int *access)
@@ -145,7 +176,7 @@ bool pvm_mem_next_page(const pvm_instance *m, uint64_t from, uint32_t *page, int
 		uintptr_t e = leaf[(a >> 12) & (PVM_L2_SIZE - 1)];
 		if (e) {
 			*page = (uint32_t)a;
-			*access = (e & PVM_PTE_W) ? PVM_ACCESS_RW : PVM_ACCESS_RO;
+			*access = (e & PVM_PTE_WANT_W) ? PVM_ACCESS_RW : PVM_ACCESS_RO;
 			return true;
 		}
 		a += PVM_PAGE_SIZE;
@@ -182,8 +213,7 @@ static int check(pvm_instance *m, uint32_t a, unsigned n, uintptr_t need)
 
 static uint8_t *byte_at(pvm_instance *m, uint32_t x)
 {
-	uintptr_t *e = pte(m, x);
-	return (uint8_t *)(*e & ~(uintptr_t)4095) + (x & 4095u);
+	return page_of(*pte(m, x)) + (x & 4095u);
 }
 
 int pvm_mem_load_slow(pvm_instance *m, uint32_t a, unsigned n, uint64_t *v)
@@ -200,9 +230,14 @@ int pvm_mem_load_slow(pvm_instance *m, uint32_t a, unsigned n, uint64_t *v)
 
 int pvm_mem_store_slow(pvm_instance *m, uint32_t a, unsigned n, uint64_t v)
 {
-	int r = check(m, a, n, PVM_PTE_R | PVM_PTE_W);
+	int r = check(m, a, n, PVM_PTE_R | PVM_PTE_WANT_W);
 	if (r >= 0)
 		return r;
+	/* copy shared pages first, so a failure leaves memory unchanged */
+	if (!page_own(pte(m, a)) || !page_own(pte(m, a + n - 1))) {
+		m->exit_arg = PVM_E_NOMEM;
+		return PVM_EXIT_ERROR;
+	}
 	for (unsigned i = 0; i < n; i++)
 		*byte_at(m, a + i) = (uint8_t)(v >> (8 * i));
 	return -1;
@@ -223,12 +258,8 @@ uint64_t pvm_mem_sbrk(pvm_instance *m, uint64_t n)
 		uintptr_t *e = pte_make(m, (uint32_t)pg);
 		if (!e)
 			return 0;
-		if (!*e) {
-			void *p = pvm_plat_page_alloc();
-			if (!p)
-				return 0;
-			*e = (uintptr_t)p | PVM_PTE_R | PVM_PTE_W;
-		}
+		if (!*e)
+			*e = ZERO_PTE | PVM_PTE_R | PVM_PTE_WANT_W;
 	}
 	m->heap = top;
 	return old;

@@ -1,9 +1,18 @@
 /* pvm_mem.h: instance state and the paged 32-bit PVM memory (engine-internal).
  *
  * Memory is a two-level table: 1024 leaves of 1024 page entries. An entry is
- * the page's 4096-aligned host address | PVM_PTE_R | PVM_PTE_W, or 0 when the
- * page is inaccessible. Pages below 0x10000 are never mapped, so every access
- * there takes the slow path, which reports PANIC.
+ * the page's 4096-aligned host address | flags, or 0 when the page is
+ * inaccessible:
+ *   PVM_PTE_R       readable
+ *   PVM_PTE_W       writable now: the page is this instance's own
+ *   PVM_PTE_SHARED  the page is not ours (the shared zero page): never W;
+ *                   the first write copies it (demand-zero / copy-on-write)
+ *   PVM_PTE_WANT_W  writable as far as the program is concerned
+ * The interpreter's fast path needs R (loads) or R|W (stores); everything else
+ * goes to the slow path. Fresh pages, from pvm_mem_map or sbrk, start as the
+ * shared zero page, so mapping a large heap costs no memory until touched.
+ * Pages below 0x10000 are never mapped, so every access there takes the slow
+ * path, which reports PANIC.
  */
 #ifndef NUB_PVM_MEM_H
 #define NUB_PVM_MEM_H
@@ -12,6 +21,9 @@
 
 #define PVM_PTE_R ((uintptr_t)1)
 #define PVM_PTE_W ((uintptr_t)2)
+#define PVM_PTE_SHARED ((uintptr_t)4)
+#define PVM_PTE_WANT_W ((uintptr_t)8)
+#define PVM_PTE_FLAGS ((uintptr_t)4095)
 #define PVM_L1_SIZE 1024u
 #define PVM_L2_SIZE 1024u
 

@@ -25,6 +25,8 @@ const char *pvm_exit_name(pvm_exit e)
 		return "page-fault";
 	case PVM_EXIT_HOST:
 		return "host";
+	case PVM_EXIT_ERROR:
+		return "engine-error";
 	}
 	return "unknown";
 }
