@@ -245,6 +245,10 @@ static nub_err local_invoke(void *impl, const InvokePacket *p, InvocationResult 
 	else if (!(e = build_frame(m, img, slot_data, &ep, p)))
 		e = run_frame(m, (int64_t)p->initial_gas, lb->opts.timeout_ms, &x);
 
+	if (!e && (unsigned)x > PVM_EXIT_HOST) {
+		/* PVM_EXIT_ERROR: the engine itself failed; exit_arg is a pvm_err. */
+		e = pvm_exit_arg(m) == PVM_E_NOMEM ? NUB_E_NOMEM : NUB_E_ENGINE;
+	}
 	if (!e) {
 		memset(r, 0, sizeof *r);
 		r->exit_reason = (uint32_t)x;

@@ -1,0 +1,594 @@
+/* test_api.c: the public API on the local backend: open/backends, PUT_CAP
+ * checks, invocations of hand-assembled programs, isolation between
+ * invocations, stats, eviction, timeouts, threads. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "local/local.h"
+#include "nub/nub.h"
+#include "test.h"
+
+/* ---- hand-assembled programs (deblob format, FORMATS.md section 2) -------- */
+
+/* @0 add_64 r7 = r8 + r9 (200, regs 0x98, rD 7); @3 jump_ind r0 + 0 (50). */
+static const uint8_t prog_add[] = {0, 0, 5, 200, 0x98, 7, 50, 0x00, 0x09};
+
+/* Counter at 0x20000: @0 load_u64 r7,[0x20000]; @5 add_imm_64 r7,r7,1;
+ * @8 store_u64 [0x20000],r7; @14 jump_ind r0. Bitmask bits 0,5,8,14. */
+static const uint8_t prog_counter[] = {0, 0, 16, 58, 0x07, 0x00, 0x00, 0x02, 0x00, 149, 0x77, 0x01,
+                                       62, 0x07, 0x00, 0x00, 0x02, 0x00, 50, 0x00, 0x21, 0x41};
+
+/* @0 store_u64 [0x30000], r7; @6 jump_ind r0. Bits 0,6. */
+static const uint8_t prog_store_30000[] = {0, 0, 8, 62, 0x07, 0x00, 0x00, 0x03, 0x00, 50, 0x00, 0x41};
+
+/* @0 ecalli 42; @2 jump_ind r0. Bits 0,2. */
+static const uint8_t prog_ecalli[] = {0, 0, 4, 10, 42, 50, 0x00, 0x05};
+
+/* Count r7 down to 0: @0 add_imm_64 r7,r7,-1; @3 branch_ne_imm r7,0,@0;
+ * @6 jump_ind r0. Bits 0,3,6. 2 gas per iteration + 1. */
+static const uint8_t prog_countdown[] = {0, 0, 8, 149, 0x77, 0xFF, 82, 0x07, 0xFD, 50, 0x00, 0x49};
+
+/* @0 jump @0: loops forever. */
+static const uint8_t prog_forever[] = {0, 0, 2, 40, 0x00, 0x01};
+
+/* @0 load_u64 r7,[0x10000]; @6 jump_ind r0. Bits 0,6. */
+static const uint8_t prog_load_ro[] = {0, 0, 8, 58, 0x07, 0x00, 0x00, 0x01, 0x00, 50, 0x00, 0x41};
+
+static nub_endpoint halt_endpoint(uint32_t pc)
+{
+	nub_endpoint e;
+	memset(&e, 0, sizeof e);
+	e.pc = pc;
+	e.regs[0] = NUB_HALT_ADDR;
+	return e;
+}
+
+static nub_sandbox *open_local(void)
+{
+	nub_options o;
+	nub_options_init(&o);
+	o.backend = NUB_BACKEND_LOCAL;
+	nub_sandbox *sb = NULL;
+	if (nub_open(&o, &sb) != NUB_E_OK)
+		return NULL;
+	return sb;
+}
+
+static nub_err put_buf(nub_sandbox *sb, nub_cap_buf *b, uint8_t hash[32])
+{
+	nub_err e = nub_put_cap(sb, b->bytes, b->len, hash);
+	nub_cap_buf_free(b);
+	return e;
+}
+
+static nub_err put_data(nub_sandbox *sb, const void *bytes, size_t len, uint8_t hash[32])
+{
+	nub_cap_buf b;
+	nub_err e = nub_cap_data(bytes, len, &b);
+	return e ? e : put_buf(sb, &b, hash);
+}
+
+static nub_err put_bare_image(nub_sandbox *sb, const uint8_t *code, size_t code_len, const nub_mapping *maps,
+                              size_t n_maps, uint8_t hash[32])
+{
+	nub_endpoint ep = halt_endpoint(0);
+	nub_image_desc d = {
+		.layout = NUB_LAYOUT_BARE,
+		.code = code,
+		.code_len = code_len,
+		.endpoints = &ep,
+		.endpoint_count = 1,
+		.mappings = maps,
+		.mapping_count = n_maps,
+	};
+	nub_cap_buf b;
+	nub_err e = nub_cap_image(&d, &b);
+	return e ? e : put_buf(sb, &b, hash);
+}
+
+static nub_err put_instance(nub_sandbox *sb, const uint8_t image[32], const nub_slot *slots, size_t n,
+                            uint8_t hash[32])
+{
+	nub_cap_buf b;
+	nub_err e = nub_cap_instance(image, slots, n, &b);
+	return e ? e : put_buf(sb, &b, hash);
+}
+
+static InvokePacket packet(const uint8_t inst[32], uint64_t gas)
+{
+	InvokePacket p;
+	memset(&p, 0, sizeof p);
+	memcpy(p.instance_hash, inst, 32);
+	p.initial_gas = gas;
+	return p;
+}
+
+/* ---- backends ------------------------------------------------------------ */
+TEST(kvm_backend_named_error)
+{
+	nub_options o;
+	nub_options_init(&o);
+	o.backend = NUB_BACKEND_KVM;
+	nub_sandbox *sb = (nub_sandbox *)&o; /* must be reset to NULL */
+	nub_err e = nub_open(&o, &sb);
+	ASSERT_TRUE(sb == NULL);
+	if (access("/dev/kvm", R_OK | W_OK) == 0)
+		ASSERT_EQ(e, NUB_E_NOT_IMPLEMENTED);
+	else
+		ASSERT_EQ(e, NUB_E_KVM_UNAVAILABLE);
+	ASSERT_TRUE(strstr(nub_strerror(e), "kvm backend") != NULL);
+}
+
+struct notice_log {
+	int calls;
+	char last[256];
+};
+
+static void record_notice(void *ctx, const char *msg)
+{
+	struct notice_log *l = ctx;
+	l->calls++;
+	snprintf(l->last, sizeof l->last, "%s", msg);
+}
+
+TEST(auto_falls_back_loudly)
+{
+	struct notice_log log = {0};
+	nub_options o;
+	nub_options_init(&o);
+	o.notice = record_notice;
+	o.notice_ctx = &log;
+	nub_sandbox *sb;
+	ASSERT_EQ(nub_open(&o, &sb), NUB_E_OK);
+	ASSERT_EQ(nub_sandbox_backend(sb), NUB_BACKEND_LOCAL);
+	ASSERT_EQ(log.calls, 1);
+	ASSERT_TRUE(strstr(log.last, "local") != NULL);
+	ASSERT_TRUE(strstr(log.last, "kvm backend") != NULL);
+	nub_close(sb);
+	/* local explicitly: no notice. */
+	o.backend = NUB_BACKEND_LOCAL;
+	ASSERT_EQ(nub_open(&o, &sb), NUB_E_OK);
+	ASSERT_EQ(log.calls, 1);
+	nub_close(sb);
+}
+
+TEST(open_option_errors)
+{
+	nub_options o;
+	nub_sandbox *sb;
+	nub_options_init(&o);
+	o.backend = (nub_backend)7;
+	ASSERT_EQ(nub_open(&o, &sb), NUB_E_BAD_BACKEND);
+	nub_options_init(&o);
+	o.backend = NUB_BACKEND_LOCAL;
+	o.vcpus = MAX_EXECUTION_LANES + 1;
+	ASSERT_EQ(nub_open(&o, &sb), NUB_E_INVALID_ARG);
+	o.vcpus = MAX_EXECUTION_LANES;
+	o.memory_bytes = 1000;
+	ASSERT_EQ(nub_open(&o, &sb), NUB_E_INVALID_ARG);
+	ASSERT_EQ(nub_open(&o, NULL), NUB_E_INVALID_ARG);
+	nub_backend b;
+	ASSERT_EQ(nub_backend_parse("kvm", &b), NUB_E_OK);
+	ASSERT_EQ(b, NUB_BACKEND_KVM);
+	ASSERT_EQ(nub_backend_parse("local", &b), NUB_E_OK);
+	ASSERT_EQ(b, NUB_BACKEND_LOCAL);
+	ASSERT_EQ(nub_backend_parse("qemu", &b), NUB_E_BAD_BACKEND);
+	nub_close(NULL);
+}
+
+/* ---- PUT_CAP ------------------------------------------------------------- */
+TEST(put_cap_checks)
+{
+	nub_sandbox *sb = open_local();
+	ASSERT_TRUE(sb != NULL);
+	uint8_t d1[32], d2[32], img[32], inst[32], h[32];
+	nub_mapping maps[2] = {{0x20000, 1, 0, true}, {0x30000, 1, 1, false}};
+	ASSERT_EQ(put_bare_image(sb, prog_counter, sizeof prog_counter, maps, 2, img), NUB_E_OK);
+	/* The returned hash is BLAKE2b-256 of the encoding. */
+	{
+		nub_cap_buf b;
+		ASSERT_EQ(nub_cap_data("abc", 3, &b), NUB_E_OK);
+		uint8_t want[32];
+		nub_cap_hash(b.bytes, b.len, want);
+		ASSERT_EQ(put_buf(sb, &b, d1), NUB_E_OK);
+		ASSERT_MEM_EQ(d1, want, 32);
+	}
+	nub_slot slots[2] = {{0, {0}}, {1, {0}}};
+	memcpy(slots[0].hash, d1, 32);
+	/* slot 1's Data not yet published: CapHasRefError. */
+	ASSERT_EQ(put_data(sb, "zz", 2, d2), NUB_E_OK);
+	uint8_t never[32];
+	memset(never, 0x42, 32);
+	memcpy(slots[1].hash, never, 32);
+	ASSERT_EQ(put_instance(sb, img, slots, 2, inst), NUB_E_CAP_HAS_REF);
+	ASSERT_EQ(put_instance(sb, never, slots, 1, inst), NUB_E_CAP_HAS_REF);
+	memcpy(slots[1].hash, img, 32);
+	ASSERT_EQ(put_instance(sb, img, slots, 2, inst), NUB_E_CAP_REF_KIND);
+	ASSERT_EQ(put_instance(sb, d1, slots, 1, inst), NUB_E_CAP_REF_KIND);
+	ASSERT_EQ(put_instance(sb, img, slots, 1, inst), NUB_E_INSTANCE_SLOT_MISSING);
+	static uint8_t page_plus_one[4097];
+	uint8_t big[32];
+	ASSERT_EQ(put_data(sb, page_plus_one, sizeof page_plus_one, big), NUB_E_OK);
+	memcpy(slots[1].hash, big, 32);
+	ASSERT_EQ(put_instance(sb, img, slots, 2, inst), NUB_E_INSTANCE_DATA_TOO_LARGE);
+	memcpy(slots[1].hash, d2, 32);
+	ASSERT_EQ(put_instance(sb, img, slots, 2, inst), NUB_E_OK);
+	/* Republishing is idempotent and stores nothing new. */
+	NubHeapStats s1, s2;
+	ASSERT_EQ(nub_heap_stats(sb, &s1), NUB_E_OK);
+	ASSERT_EQ(put_instance(sb, img, slots, 2, h), NUB_E_OK);
+	ASSERT_MEM_EQ(h, inst, 32);
+	ASSERT_EQ(nub_heap_stats(sb, &s2), NUB_E_OK);
+	ASSERT_MEM_EQ(&s1, &s2, sizeof s1);
+	/* Malformed bytes and bad code. */
+	static const uint8_t junk[] = {9, 1, 0};
+	ASSERT_EQ(nub_put_cap(sb, junk, sizeof junk, h), NUB_E_CAP_KIND);
+	ASSERT_EQ(nub_put_cap(sb, junk, 0, h), NUB_E_CAP_TRUNCATED);
+	ASSERT_EQ(nub_put_cap(sb, NULL, 3, h), NUB_E_INVALID_ARG);
+	static const uint8_t bad_code[] = {0, 0, 5, 1}; /* code length 5, truncated */
+	ASSERT_EQ(put_bare_image(sb, bad_code, sizeof bad_code, NULL, 0, h), NUB_E_IMAGE_CODE);
+	nub_close(sb);
+}
+
+/* ---- INVOKE -------------------------------------------------------------- */
+TEST(invoke_add_through_args)
+{
+	nub_sandbox *sb = open_local();
+	uint8_t img[32], inst[32];
+	ASSERT_EQ(put_bare_image(sb, prog_add, sizeof prog_add, NULL, 0, img), NUB_E_OK);
+	ASSERT_EQ(put_instance(sb, img, NULL, 0, inst), NUB_E_OK);
+	for (uint64_t k = 0; k < 50; k++) {
+		InvokePacket p = packet(inst, 1000);
+		p.args[1] = 0x1000000000ull * k + 7; /* phi8 */
+		p.args[2] = 0xFFFFFFFFFFFFFFF0ull + k; /* phi9 */
+		InvocationResult r;
+		memset(&r, 0xCC, sizeof r);
+		ASSERT_EQ(nub_invoke(sb, &p, &r), NUB_E_OK);
+		ASSERT_EQ(r.exit_reason, NUB_EXIT_HALT);
+		ASSERT_EQ(r.exit_arg, 0);
+		ASSERT_EQ(r.return_value, p.args[1] + p.args[2]);
+		ASSERT_EQ(r.gas_remaining, 1000 - 2);
+		for (unsigned i = 0; i < SCRATCHPAD_HEAD_LEN; i++)
+			ASSERT_EQ(r.scratchpad_head[i], 0); /* no slot 0 mapped */
+	}
+	nub_close(sb);
+}
+
+/* Publishes the counter program with slot 0 RW at 0x20000 holding `init`. */
+static nub_err counter_instance(nub_sandbox *sb, const uint8_t *init, size_t init_len, uint8_t inst[32])
+{
+	uint8_t img[32], data[32];
+	nub_mapping m = {0x20000, 1, 0, true};
+	nub_err e;
+	if ((e = put_bare_image(sb, prog_counter, sizeof prog_counter, &m, 1, img)) ||
+	    (e = put_data(sb, init, init_len, data)))
+		return e;
+	nub_slot s = {0, {0}};
+	memcpy(s.hash, data, 32);
+	return put_instance(sb, img, &s, 1, inst);
+}
+
+TEST(no_state_leaks_between_invocations)
+{
+	nub_sandbox *sb = open_local();
+	uint8_t init[16] = {41, 0, 0, 0, 0, 0, 0, 0, 'n', 'u', 'b', '!'}, inst[32];
+	ASSERT_EQ(counter_instance(sb, init, sizeof init, inst), NUB_E_OK);
+	for (int i = 0; i < 5; i++) {
+		InvokePacket p = packet(inst, 100);
+		InvocationResult r;
+		ASSERT_EQ(nub_invoke(sb, &p, &r), NUB_E_OK);
+		ASSERT_EQ(r.exit_reason, NUB_EXIT_HALT);
+		ASSERT_EQ(r.return_value, 42); /* 41 + 1 every time: the store did not persist */
+		ASSERT_EQ(r.gas_remaining, 96);
+		/* scratchpad_head = slot 0's region at HALT: the stored 42, then the
+		 * published bytes, then zeros. */
+		ASSERT_EQ(r.scratchpad_head[0], 42);
+		ASSERT_MEM_EQ(r.scratchpad_head + 8, "nub!", 4);
+		for (unsigned k = 16; k < SCRATCHPAD_HEAD_LEN; k++)
+			ASSERT_EQ(r.scratchpad_head[k], 0);
+	}
+	/* Out of gas: no halt, so no scratchpad head. */
+	InvokePacket p = packet(inst, 2);
+	InvocationResult r;
+	ASSERT_EQ(nub_invoke(sb, &p, &r), NUB_E_OK);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_OUT_OF_GAS);
+	ASSERT_EQ(r.gas_remaining, 0);
+	for (unsigned k = 0; k < SCRATCHPAD_HEAD_LEN; k++)
+		ASSERT_EQ(r.scratchpad_head[k], 0);
+	nub_close(sb);
+}
+
+TEST(page_faults_and_readonly)
+{
+	nub_sandbox *sb = open_local();
+	uint8_t img_ro[32], img_none[32], inst[32], data[32];
+	/* 0x30000 mapped read-only: the write faults at that page. */
+	nub_mapping m = {0x30000, 1, 1, false};
+	ASSERT_EQ(put_bare_image(sb, prog_store_30000, sizeof prog_store_30000, &m, 1, img_ro), NUB_E_OK);
+	ASSERT_EQ(put_data(sb, "", 0, data), NUB_E_OK);
+	nub_slot s = {1, {0}};
+	memcpy(s.hash, data, 32);
+	ASSERT_EQ(put_instance(sb, img_ro, &s, 1, inst), NUB_E_OK);
+	InvokePacket p = packet(inst, 100);
+	InvocationResult r;
+	ASSERT_EQ(nub_invoke(sb, &p, &r), NUB_E_OK);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_PAGE_FAULT);
+	ASSERT_EQ(r.exit_arg, 0x30000);
+	/* Nothing mapped at all. */
+	ASSERT_EQ(put_bare_image(sb, prog_store_30000, sizeof prog_store_30000, NULL, 0, img_none), NUB_E_OK);
+	ASSERT_EQ(put_instance(sb, img_none, NULL, 0, inst), NUB_E_OK);
+	p = packet(inst, 100);
+	ASSERT_EQ(nub_invoke(sb, &p, &r), NUB_E_OK);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_PAGE_FAULT);
+	ASSERT_EQ(r.exit_arg, 0x30000);
+	nub_close(sb);
+}
+
+TEST(host_call_returns)
+{
+	nub_sandbox *sb = open_local();
+	uint8_t img[32], inst[32];
+	ASSERT_EQ(put_bare_image(sb, prog_ecalli, sizeof prog_ecalli, NULL, 0, img), NUB_E_OK);
+	ASSERT_EQ(put_instance(sb, img, NULL, 0, inst), NUB_E_OK);
+	InvokePacket p = packet(inst, 10);
+	p.args[0] = 0xABCDEF;
+	InvocationResult r;
+	ASSERT_EQ(nub_invoke(sb, &p, &r), NUB_E_OK);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_HOST_CALL);
+	ASSERT_EQ(r.exit_arg, 42);
+	ASSERT_EQ(r.return_value, 0xABCDEF);
+	ASSERT_EQ(r.gas_remaining, 9);
+	nub_close(sb);
+}
+
+TEST(spi_image_invoke)
+{
+	nub_sandbox *sb = open_local();
+	/* ro = 8 bytes 0x1122334455667788 LE; stack 4096; code prog_load_ro. */
+	uint8_t spi[11 + 8 + 4 + sizeof prog_load_ro] = {8, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x10, 0x00,
+	                                                  0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
+	                                                  sizeof prog_load_ro, 0, 0, 0};
+	memcpy(spi + 23, prog_load_ro, sizeof prog_load_ro);
+	uint32_t pc = 0;
+	nub_cap_buf b;
+	uint8_t img[32], inst[32];
+	ASSERT_EQ(nub_cap_image_from_spi(spi, sizeof spi, &pc, 1, NULL, 0, &b), NUB_E_OK);
+	ASSERT_EQ(put_buf(sb, &b, img), NUB_E_OK);
+	ASSERT_EQ(put_instance(sb, img, NULL, 0, inst), NUB_E_OK);
+	InvokePacket p = packet(inst, 10);
+	InvocationResult r;
+	ASSERT_EQ(nub_invoke(sb, &p, &r), NUB_E_OK);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_HALT);
+	ASSERT_EQ(r.return_value, 0x1122334455667788ull);
+	ASSERT_EQ(r.gas_remaining, 8);
+	nub_close(sb);
+}
+
+TEST(invoke_errors)
+{
+	nub_sandbox *sb = open_local();
+	uint8_t img[32], inst[32], nothing[32] = {7};
+	ASSERT_EQ(put_bare_image(sb, prog_add, sizeof prog_add, NULL, 0, img), NUB_E_OK);
+	ASSERT_EQ(put_instance(sb, img, NULL, 0, inst), NUB_E_OK);
+	InvocationResult r;
+	InvokePacket p = packet(nothing, 10);
+	ASSERT_EQ(nub_invoke(sb, &p, &r), NUB_E_UNKNOWN_INSTANCE);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_ERROR);
+	ASSERT_EQ(r.exit_arg, NUB_E_UNKNOWN_INSTANCE);
+	p = packet(img, 10);
+	ASSERT_EQ(nub_invoke(sb, &p, &r), NUB_E_NOT_INSTANCE);
+	ASSERT_EQ(r.exit_arg, NUB_E_NOT_INSTANCE);
+	p = packet(inst, 10);
+	p.endpoint_idx = 1;
+	ASSERT_EQ(nub_invoke(sb, &p, &r), NUB_E_BAD_ENDPOINT);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_ERROR);
+	p.endpoint_idx = 0;
+	p._pad = 1;
+	ASSERT_EQ(nub_invoke(sb, &p, &r), NUB_E_BAD_PACKET);
+	p._pad = 0;
+	p.initial_gas = 1ull << 63;
+	ASSERT_EQ(nub_invoke(sb, &p, &r), NUB_E_BAD_GAS);
+	p.initial_gas = (1ull << 63) - 1;
+	ASSERT_EQ(nub_invoke(sb, &p, &r), NUB_E_OK);
+	ASSERT_EQ(r.gas_remaining, (1ull << 63) - 3);
+	ASSERT_EQ(nub_invoke(sb, NULL, &r), NUB_E_INVALID_ARG);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_ERROR);
+	nub_close(sb);
+}
+
+TEST(multiple_endpoints)
+{
+	nub_sandbox *sb = open_local();
+	/* Endpoint 0 starts at the add, endpoint 1 at the jump_ind (pc 3),
+	 * with its own registers: phi7 = 99 stays. */
+	nub_endpoint eps[2] = {halt_endpoint(0), halt_endpoint(3)};
+	eps[1].regs[12] = 5;
+	nub_image_desc d = {.layout = NUB_LAYOUT_BARE, .code = prog_add, .code_len = sizeof prog_add,
+	                    .endpoints = eps, .endpoint_count = 2};
+	nub_cap_buf b;
+	uint8_t img[32], inst[32];
+	ASSERT_EQ(nub_cap_image(&d, &b), NUB_E_OK);
+	ASSERT_EQ(put_buf(sb, &b, img), NUB_E_OK);
+	ASSERT_EQ(put_instance(sb, img, NULL, 0, inst), NUB_E_OK);
+	InvokePacket p = packet(inst, 10);
+	p.endpoint_idx = 1;
+	p.args[0] = 99;
+	p.args[1] = 1;
+	InvocationResult r;
+	ASSERT_EQ(nub_invoke(sb, &p, &r), NUB_E_OK);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_HALT);
+	ASSERT_EQ(r.return_value, 99);
+	ASSERT_EQ(r.gas_remaining, 9);
+	nub_close(sb);
+}
+
+TEST(timeout_and_sliced_runs_agree)
+{
+	nub_options o;
+	nub_options_init(&o);
+	o.backend = NUB_BACKEND_LOCAL;
+	o.timeout_ms = 200;
+	nub_sandbox *sb, *plain = open_local();
+	ASSERT_EQ(nub_open(&o, &sb), NUB_E_OK);
+	uint8_t img[32], inst[32];
+	/* An endless loop ends with TIMEOUT, not after 2^62 instructions. */
+	ASSERT_EQ(put_bare_image(sb, prog_forever, sizeof prog_forever, NULL, 0, img), NUB_E_OK);
+	ASSERT_EQ(put_instance(sb, img, NULL, 0, inst), NUB_E_OK);
+	InvokePacket p = packet(inst, 1ull << 62);
+	InvocationResult r;
+	ASSERT_EQ(nub_invoke(sb, &p, &r), NUB_E_TIMEOUT);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_ERROR);
+	ASSERT_EQ(r.exit_arg, NUB_E_TIMEOUT);
+	/* A long finite run, sliced for the timeout checks, ends exactly like an
+	 * unsliced run: same exit, same gas, same result, also out of gas. */
+	uint8_t img2[32], inst2[32], h[32];
+	ASSERT_EQ(put_bare_image(sb, prog_countdown, sizeof prog_countdown, NULL, 0, img2), NUB_E_OK);
+	ASSERT_EQ(put_instance(sb, img2, NULL, 0, inst2), NUB_E_OK);
+	ASSERT_EQ(put_bare_image(plain, prog_countdown, sizeof prog_countdown, NULL, 0, h), NUB_E_OK);
+	ASSERT_EQ(put_instance(plain, img2, NULL, 0, h), NUB_E_OK);
+	static const uint64_t gas[] = {20000000, 2 * 3000000 + 1, 2 * 3000000, 4194303, 4194304, 4194305};
+	for (size_t i = 0; i < sizeof gas / sizeof gas[0]; i++) {
+		InvokePacket q = packet(inst2, gas[i]);
+		q.args[0] = 3000000; /* 6000001 instructions */
+		InvocationResult a, b;
+		ASSERT_EQ(nub_invoke(sb, &q, &a), NUB_E_OK);
+		ASSERT_EQ(nub_invoke(plain, &q, &b), NUB_E_OK);
+		ASSERT_MEM_EQ(&a, &b, sizeof a);
+		ASSERT_EQ(a.exit_reason, gas[i] >= 6000001 ? NUB_EXIT_HALT : NUB_EXIT_OUT_OF_GAS);
+		if (gas[i] >= 6000001)
+			ASSERT_EQ(a.gas_remaining, gas[i] - 6000001);
+	}
+	nub_close(sb);
+	nub_close(plain);
+}
+
+TEST(boot_info_and_heap_stats)
+{
+	nub_options o;
+	nub_options_init(&o);
+	o.backend = NUB_BACKEND_LOCAL;
+	o.memory_bytes = 1u << 20;
+	nub_sandbox *sb;
+	ASSERT_EQ(nub_open(&o, &sb), NUB_E_OK);
+	BootInfo bi;
+	memset(&bi, 0xFF, sizeof bi);
+	ASSERT_EQ(nub_boot_info(sb, &bi), NUB_E_OK);
+	ASSERT_EQ(bi.magic, NUB_BOOT_INFO_MAGIC);
+	ASSERT_EQ(bi.directory_va, 0);
+	for (unsigned i = 0; i < 12; i++)
+		ASSERT_EQ(bi._reserved[i], 0);
+	NubHeapStats a, b;
+	ASSERT_EQ(nub_heap_stats(sb, &a), NUB_E_OK);
+	ASSERT_TRUE(a.allocated_bytes > 0);          /* the directory table */
+	ASSERT_EQ(a.allocation_count, 1);
+	ASSERT_EQ(a.allocated_bytes + a.available_bytes, 1u << 20);
+	static uint8_t blob[100000];
+	uint8_t h[32];
+	ASSERT_EQ(put_data(sb, blob, sizeof blob, h), NUB_E_OK);
+	ASSERT_EQ(nub_heap_stats(sb, &b), NUB_E_OK);
+	ASSERT_EQ(b.allocation_count, 2);
+	ASSERT_TRUE(b.allocated_bytes >= a.allocated_bytes + sizeof blob + 6);
+	ASSERT_TRUE(b.allocated_bytes < a.allocated_bytes + sizeof blob + 6 + 256);
+	ASSERT_EQ(b.allocated_bytes + b.available_bytes, 1u << 20);
+	ASSERT_EQ(b.fragment_count, 0);
+	/* Beyond the budget: STORE_FULL, and nothing changes. */
+	static uint8_t huge[1u << 20];
+	ASSERT_EQ(put_data(sb, huge, sizeof huge, h), NUB_E_STORE_FULL);
+	ASSERT_EQ(nub_heap_stats(sb, &a), NUB_E_OK);
+	ASSERT_MEM_EQ(&a, &b, sizeof a);
+	/* Many small caps: the directory grows, every cap is still found. */
+	uint8_t hashes[300][32];
+	for (uint32_t i = 0; i < 300; i++)
+		ASSERT_EQ(put_data(sb, &i, sizeof i, hashes[i]), NUB_E_OK);
+	for (uint32_t i = 0; i < 300; i++) {
+		uint8_t again[32];
+		ASSERT_EQ(put_data(sb, &i, sizeof i, again), NUB_E_OK);
+		ASSERT_MEM_EQ(again, hashes[i], 32);
+	}
+	ASSERT_EQ(nub_heap_stats(sb, &b), NUB_E_OK);
+	ASSERT_EQ(b.allocation_count, 2 + 300);
+	nub_close(sb);
+}
+
+TEST(evict_drops_decoded_programs)
+{
+	nub_sandbox *sb = open_local();
+	uint8_t img[32], img2[32], inst[32];
+	ASSERT_EQ(local_cached_programs(sb), 0);
+	ASSERT_EQ(put_bare_image(sb, prog_add, sizeof prog_add, NULL, 0, img), NUB_E_OK);
+	ASSERT_EQ(put_bare_image(sb, prog_ecalli, sizeof prog_ecalli, NULL, 0, img2), NUB_E_OK);
+	ASSERT_EQ(local_cached_programs(sb), 2);
+	ASSERT_EQ(put_instance(sb, img, NULL, 0, inst), NUB_E_OK);
+	ASSERT_EQ(nub_evict_jit_all(sb), NUB_E_OK);
+	ASSERT_EQ(local_cached_programs(sb), 0);
+	InvokePacket p = packet(inst, 10);
+	p.args[1] = 2;
+	p.args[2] = 3;
+	InvocationResult r;
+	ASSERT_EQ(nub_invoke(sb, &p, &r), NUB_E_OK); /* decodes again */
+	ASSERT_EQ(r.return_value, 5);
+	ASSERT_EQ(local_cached_programs(sb), 1);
+	ASSERT_EQ(nub_evict_jit_all(sb), NUB_E_OK);
+	ASSERT_EQ(local_cached_programs(sb), 0);
+	nub_close(sb);
+}
+
+/* Threads invoke while another thread evicts: results stay exact. */
+struct thread_arg {
+	nub_sandbox *sb;
+	const uint8_t *inst;
+	int bad;
+};
+
+static void *invoke_thread(void *arg)
+{
+	struct thread_arg *a = arg;
+	for (int i = 0; i < 300; i++) {
+		InvokePacket p = packet(a->inst, 1000);
+		InvocationResult r;
+		if (nub_invoke(a->sb, &p, &r) != NUB_E_OK || r.return_value != 42 || r.scratchpad_head[0] != 42)
+			a->bad++;
+		if (i % 50 == 0)
+			nub_evict_jit_all(a->sb);
+	}
+	return NULL;
+}
+
+TEST(concurrent_invokes_and_evictions)
+{
+	nub_sandbox *sb = open_local();
+	uint8_t init[8] = {41}, inst[32];
+	ASSERT_EQ(counter_instance(sb, init, sizeof init, inst), NUB_E_OK);
+	pthread_t t[4];
+	struct thread_arg args[4];
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct thread_arg){sb, inst, 0};
+		ASSERT_EQ(pthread_create(&t[i], NULL, invoke_thread, &args[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(args[i].bad, 0);
+	nub_close(sb);
+}
+
+int main(void)
+{
+	RUN(kvm_backend_named_error);
+	RUN(auto_falls_back_loudly);
+	RUN(open_option_errors);
+	RUN(put_cap_checks);
+	RUN(invoke_add_through_args);
+	RUN(no_state_leaks_between_invocations);
+	RUN(page_faults_and_readonly);
+	RUN(host_call_returns);
+	RUN(spi_image_invoke);
+	RUN(invoke_errors);
+	RUN(multiple_endpoints);
+	RUN(timeout_and_sliced_runs_agree);
+	RUN(boot_info_and_heap_stats);
+	RUN(evict_drops_decoded_programs);
+	RUN(concurrent_invokes_and_evictions);
+	return test_done();
+}
