@@ -1,5 +1,7 @@
 # Makefile: builds libnub (static + shared), the nub CLI, tests and fuzzers.
 #   make            build everything into $(B)/ (default build/)
+#   make demo       install missing packages, build, run the embedded demo
+#   make check      install missing packages, build, run the whole test suite
 #   make test       build and run the whole test suite (summary: N passed, N failed)
 #   make SAN=1 ...  the same with ASan + UBSan (into build-san/)
 #   make WERROR=0   do not turn warnings into errors
@@ -94,6 +96,16 @@ all: $(REPLAY:%=$(B)/tests/replay_%)
 test: all
 	$(Q)B=$(B) tests/run.sh
 
+# the README's two commands: install what is missing, build, then run
+deps:
+	$(Q)scripts/deps.sh --riscv
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(B)/nub demo
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory test
+
 # ---- fuzzing (clang + libFuzzer)
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -std=gnu11 -g -O1 -Iinclude -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -119,5 +131,5 @@ install: $(B)/libnub.a $(B)/libnub.so $(B)/nub
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all test fuzz install clean
+.PHONY: all test fuzz install clean deps demo check
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
