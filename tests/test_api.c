@@ -14,10 +14,10 @@
 /* @0 add_64 r7 = r8 + r9 (200, regs 0x98, rD 7); @3 jump_ind r0 + 0 (50). */
 static const uint8_t prog_add[] = {0, 0, 5, 200, 0x98, 7, 50, 0x00, 0x09};
 
-/* Counter at 0x20000: @0 load_u64 r7,[0x20000]; @5 add_imm_64 r7,r7,1;
- * @8 store_u64 [0x20000],r7; @14 jump_ind r0. Bitmask bits 0,5,8,14. */
-static const uint8_t prog_counter[] = {0, 0, 16, 58, 0x07, 0x00, 0x00, 0x02, 0x00, 149, 0x77, 0x01,
-                                       62, 0x07, 0x00, 0x00, 0x02, 0x00, 50, 0x00, 0x21, 0x41};
+/* Counter at 0x20000: @0 load_u64 r7,[0x20000]; @6 add_imm_64 r7,r7,1;
+ * @9 store_u64 [0x20000],r7; @15 jump_ind r0. Bitmask bits 0,6,9,15. */
+static const uint8_t prog_counter[] = {0, 0, 17, 58, 0x07, 0x00, 0x00, 0x02, 0x00, 149, 0x77, 0x01,
+                                       62, 0x07, 0x00, 0x00, 0x02, 0x00, 50, 0x00, 0x41, 0x82, 0x00};
 
 /* @0 store_u64 [0x30000], r7; @6 jump_ind r0. Bits 0,6. */
 static const uint8_t prog_store_30000[] = {0, 0, 8, 62, 0x07, 0x00, 0x00, 0x03, 0x00, 50, 0x00, 0x41};

@@ -17,6 +17,7 @@ static const struct subcommand commands[] = {
 	{"conformance", cmd_conformance, "run the PVM test vectors and compare"},
 	{"bench", cmd_bench, "time the benchmark programs"},
 	{"link", cmd_link, "translate a RISC-V RV64E ELF into a PVM program"},
+	{"info", cmd_info, "print the sandbox boot info and heap stats"},
 };
 
 static void usage(FILE *f)
