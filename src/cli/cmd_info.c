@@ -46,6 +46,9 @@ int cmd_info(int argc, char **argv)
 	printf("abi_version        %u\n", NUB_ABI_VERSION);
 	printf("boot_info.magic    0x%016" PRIx64 " (%s)\n", bi.magic,
 	       bi.magic == NUB_BOOT_INFO_MAGIC ? "JAR_BOOT, ok" : "BAD");
+	printf("boot_info.source   %s\n", nub_sandbox_backend(sb) == NUB_BACKEND_LOCAL
+	                                       ? "synthetic (local backend: no guest kernel)"
+	                                       : "guest");
 	printf("directory_va       0x%016" PRIx64 "\n", bi.directory_va);
 	printf("directory_type_id  %" PRIu64 "\n", bi.directory_type_id);
 	printf("guest_va_base      0x%016" PRIx64 "\n", bi.guest_va_base);
