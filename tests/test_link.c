@@ -1,2 +1,600 @@
+/* test_link.c: nub link tests — encoder/decoder units, every benchmark
+ * kernel and the features program on the engine against a native (cc -O2)
+ * build, and every linker error path. Tests that need clang-19 skip loudly
+ * when it is absent (scripts/deps-riscv.sh installs it). Run from the repo
+ * root (tests/run.sh does). */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../bench/programs/bench_host.h"
+#include "link/link.h"
+#include "pvm/pvm.h"
 #include "test.h"
-int main(void) { return test_done(); }
+
+static char tmpdir[64];
+static int toolchain = -1;
+
+static int have_toolchain(void)
+{
+	if (toolchain < 0)
+		toolchain = system("command -v clang-19 >/dev/null 2>&1 && command -v ld.lld-19 >/dev/null 2>&1") == 0;
+	return toolchain;
+}
+
+#define NEED_TOOLCHAIN()                                                                      \
+	do {                                                                                  \
+		if (!have_toolchain())                                                        \
+			SKIP("clang-19/ld.lld-19 not installed (run scripts/deps-riscv.sh)"); \
+	} while (0)
+
+/* Run a shell command; its stdout (first line) into out. Returns exit status. */
+static int sh(const char *cmd, char *out, size_t cap)
+{
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	size_t n = 0;
+	if (out && cap) {
+		n = fread(out, 1, cap - 1, p);
+		out[n] = 0;
+	} else {
+		char buf[256];
+		while (fread(buf, 1, sizeof buf, p) > 0) {
+		}
+	}
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static uint8_t *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	uint8_t *buf = NULL;
+	size_t cap = 0, n = 0;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 65536;
+			uint8_t *b = realloc(buf, cap);
+			if (!b) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = b;
+		}
+		size_t r = fread(buf + n, 1, cap - n, f);
+		if (r == 0)
+			break;
+		n += r;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+/* Compile + link C sources (space separated, with flags) to an ELF. */
+static int build_elf(const char *args, const char *elf)
+{
+	char cmd[1024], out[2048];
+	snprintf(cmd, sizeof cmd, "scripts/nub-cc --elf-only %s -o %s 2>&1", args, elf);
+	int rc = sh(cmd, out, sizeof out);
+	if (rc != 0)
+		printf("    build failed: %s\n%s", cmd, out);
+	return rc;
+}
+
+/* Link an ELF file; returns link_program's result, err filled. */
+static int link_path(const char *elf, link_result *res, char *err, size_t cap)
+{
+	size_t len = 0;
+	uint8_t *buf = read_all(elf, &len);
+	if (!buf) {
+		snprintf(err, cap, "cannot read %s", elf);
+		return -2;
+	}
+	int rc = link_program(buf, len, NULL, res, err, cap);
+	free(buf);
+	return rc;
+}
+
+/* Run a standard program from pc on the engine, answering host calls with
+ * bench_host_fn. */
+static int run_spi(const uint8_t *spi, size_t len, uint32_t pc, pvm_exit *st, uint64_t *r7, uint64_t *gas_used,
+		   uint64_t *hostcalls)
+{
+	pvm_spi s;
+	pvm_program *p = NULL;
+	pvm_instance *m = NULL;
+	if (pvm_spi_parse(spi, len, &s) != PVM_E_OK || pvm_program_new(s.blob, s.blob_len, &p) != PVM_E_OK)
+		return -1;
+	if (pvm_instance_new(p, &m) != PVM_E_OK || pvm_spi_init(m, &s, NULL, 0) != PVM_E_OK) {
+		if (m)
+			pvm_instance_free(m);
+		pvm_program_free(p);
+		return -1;
+	}
+	const int64_t gas = 100000000000;
+	pvm_set_pc(m, pc);
+	pvm_set_gas(m, gas);
+	*hostcalls = 0;
+	for (;;) {
+		*st = pvm_run(m);
+		if (*st != PVM_EXIT_HOST)
+			break;
+		(*hostcalls)++;
+		pvm_set_reg(m, 7, bench_host_fn(pvm_exit_arg(m), pvm_reg(m, 7), pvm_reg(m, 8)));
+	}
+	*r7 = pvm_reg(m, 7);
+	*gas_used = (uint64_t)(gas - pvm_gas(m));
+	pvm_instance_free(m);
+	pvm_program_free(p);
+	return 0;
+}
+
+/* Build src natively (cc -O2) calling fn; its printed result into *v. */
+static int native(const char *src, const char *fn, uint64_t *v)
+{
+	char cmd[1024], out[256];
+	snprintf(cmd, sizeof cmd,
+		 "cc -O2 -Isdk/include -Ibench/programs -DKERNEL_FN=%s %s sdk/lib/nub_libc.c bench/programs/native_main.c "
+		 "-o %s/native 2>&1 && %s/native",
+		 fn, src, tmpdir, tmpdir);
+	if (sh(cmd, out, sizeof out) != 0) {
+		printf("    native build/run failed: %s\n%s", cmd, out);
+		return -1;
+	}
+	*v = strtoull(out, NULL, 10);
+	return 0;
+}
+
+/* Build, link, run on the engine, compare with native; returns the value. */
+static int check_program(const char *args, const char *src, const char *fn, uint32_t pc, uint64_t *value)
+{
+	char elf[128];
+	snprintf(elf, sizeof elf, "%s/prog.elf", tmpdir);
+	if (build_elf(args, elf))
+		return -1;
+	link_result res;
+	char err[LINK_ERR_CAP];
+	if (link_path(elf, &res, err, sizeof err)) {
+		printf("    link %s: %s\n", args, err);
+		return -1;
+	}
+	pvm_exit st;
+	uint64_t r7 = 0, gas = 0, hc = 0, nat = 0;
+	int rc = run_spi(res.spi, res.spi_len, pc, &st, &r7, &gas, &hc);
+	link_result_free(&res);
+	if (rc) {
+		printf("    %s: engine refused the program\n", args);
+		return -1;
+	}
+	if (st != PVM_EXIT_HALT) {
+		printf("    %s: exit %s, not halt\n", args, pvm_exit_name(st));
+		return -1;
+	}
+	if (native(src, fn, &nat))
+		return -1;
+	if (nat != r7) {
+		printf("    %s %s: PVM %llu != native %llu\n", args, fn, (unsigned long long)r7, (unsigned long long)nat);
+		return -1;
+	}
+	*value = r7;
+	return 0;
+}
+
+/* ---- units --------------------------------------------------------------- */
+
+TEST(varint_encoding)
+{
+	static const struct { uint64_t v; uint8_t b[9]; size_t n; } cases[] = {
+		{0, {0x00}, 1}, {127, {0x7f}, 1}, {128, {0x80, 0x80}, 2}, {200, {0x80, 0xc8}, 2},
+		{16383, {0xbf, 0xff}, 2}, {16384, {0xc0, 0x00, 0x40}, 3}, {20297, {0xc0, 0x49, 0x4f}, 3},
+		{1ull << 56, {0xff, 0, 0, 0, 0, 0, 0, 0, 1}, 9},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		link_buf b = {0};
+		lb_varint(&b, cases[i].v);
+		ASSERT_EQ(b.len, cases[i].n);
+		ASSERT_MEM_EQ(b.p, cases[i].b, b.len);
+		free(b.p);
+	}
+}
+
+TEST(rvc_decode)
+{
+	rv_insn in;
+	static const uint8_t cli[2] = {0x15, 0x45}, cjr[2] = {0x82, 0x80}, cldsp[2] = {0x22, 0x64};
+	ASSERT_EQ(rv_decode(cli, 2, &in), 0); /* c.li a0, 5 */
+	ASSERT_EQ(in.op, RV_ADDI);
+	ASSERT_EQ(in.rd, 10);
+	ASSERT_EQ(in.rs1, 0);
+	ASSERT_EQ(in.imm, 5);
+	ASSERT_EQ(rv_decode(cjr, 2, &in), 0); /* c.jr ra */
+	ASSERT_EQ(in.op, RV_JALR);
+	ASSERT_EQ(in.rd, 0);
+	ASSERT_EQ(in.rs1, 1);
+	ASSERT_EQ(rv_decode(cldsp, 2, &in), 0); /* c.ldsp s0, 8(sp) */
+	ASSERT_EQ(in.op, RV_LD);
+	ASSERT_EQ(in.rd, 8);
+	ASSERT_EQ(in.rs1, 2);
+	ASSERT_EQ(in.imm, 8);
+	static const uint8_t addi[4] = {0x13, 0x05, 0x85, 0xff}; /* addi a0, a0, -8 */
+	ASSERT_EQ(rv_decode(addi, 4, &in), 0);
+	ASSERT_EQ(in.op, RV_ADDI);
+	ASSERT_EQ(in.imm, -8);
+	ASSERT_EQ(rv_decode(addi, 3, &in), -1); /* truncated */
+}
+
+TEST(emit_formats)
+{
+	pvm_emit e;
+	ASSERT_EQ(pe_init(&e), 0);
+	pe_reg3(&e, 190, 9, 7, 8); /* add_32 r9 = r7 + r8: be 87 09 (FORMATS.md example 1) */
+	ASSERT_EQ(e.len, 3);
+	ASSERT_EQ(e.code[0], 0xbe);
+	ASSERT_EQ(e.code[1], 0x87);
+	ASSERT_EQ(e.code[2], 0x09);
+	size_t at = pe_reg_imm(&e, 51, 7, 2); /* load_imm r7, 2: 33 07 02 */
+	ASSERT_EQ(at, 3);
+	ASSERT_EQ(e.code[4], 0x07);
+	ASSERT_EQ(e.code[5], 0x02);
+	ASSERT_EQ(e.len, 6);
+	pe_reg_imm(&e, 51, 7, -1); /* one byte ff */
+	ASSERT_EQ(e.len, 9);
+	size_t j = pe_off(&e, 40);
+	pe_patch_off(&e, j, 0);
+	ASSERT_EQ(e.code[j + 1], 0xf7); /* -9 */
+	ASSERT_EQ(e.code[j + 4], 0xff);
+	ASSERT_TRUE(pe_last_is_term(&e));
+	link_buf b = {0};
+	uint32_t jt[1] = {3};
+	ASSERT_EQ(pe_blob(&e, jt, 1, &b), 0);
+	pvm_program *p = NULL;
+	ASSERT_EQ(pvm_program_new(b.p, b.len, &p), PVM_E_OK);
+	ASSERT_EQ(pvm_program_code_len(p), 14);
+	ASSERT_EQ(pvm_program_jump_entry(p, 0), 3);
+	pvm_program_free(p);
+	free(b.p);
+	pe_free(&e);
+}
+
+/* ---- kernels and features -------------------------------------------------- */
+
+static const struct {
+	const char *name, *fn;
+	int has_known;
+	uint64_t known; /* independently computed (see bench/programs/README.md) */
+} kernels[] = {
+	{"sieve", "bench_sieve", 1, 9592},
+	{"blake2b", "bench_blake2b", 1, 16629351077541533169ull}, /* python3 hashlib.blake2b(digest_size=32) */
+	{"keccak", "bench_keccak", 0, 0},
+	{"goldilocks", "bench_goldilocks", 1, 15712680302952204000ull}, /* python3 big integers */
+	{"polyeval", "bench_polyeval", 0, 0},
+	{"sort", "bench_sort", 0, 0},
+	{"hostcall", "bench_hostcall", 0, 0},
+	{"ed25519", "bench_ed25519", 1, 1},
+};
+
+TEST(kernels_match_native)
+{
+	NEED_TOOLCHAIN();
+	for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
+		char src[128], args[256];
+		snprintf(src, sizeof src, "bench/programs/%s.c", kernels[i].name);
+		if (access(src, R_OK) != 0) {
+			printf("    missing kernel source %s\n", src);
+			ASSERT_TRUE(0);
+		}
+		snprintf(args, sizeof args, "-O2 %s", src);
+		uint64_t v = 0;
+		ASSERT_EQ(check_program(args, src, kernels[i].fn, 0, &v), 0);
+		if (kernels[i].has_known)
+			ASSERT_EQ(v, kernels[i].known);
+		ASSERT_TRUE(v != 0);
+	}
+}
+
+TEST(features_all_opt_levels)
+{
+	NEED_TOOLCHAIN();
+	static const char *opts[] = {"-O0", "-O1", "-O2", "-O3", "-Os"};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		char args[256];
+		uint64_t v = 0;
+		snprintf(args, sizeof args, "%s tests/link/features.c", opts[i]);
+		ASSERT_EQ(check_program(args, "tests/link/features.c", "feat_main", 0, &v), 0);
+		ASSERT_EQ(check_program(args, "tests/link/features.c", "feat_second", 5, &v), 0);
+	}
+}
+
+TEST(features_jump_tables_and_code_pointers_present)
+{
+	NEED_TOOLCHAIN();
+	/* the features program must really contain what it claims to test */
+	char elf[128], cmd[512], out[256];
+	snprintf(elf, sizeof elf, "%s/f.elf", tmpdir);
+	ASSERT_EQ(build_elf("-O2 tests/link/features.c", elf), 0);
+	snprintf(cmd, sizeof cmd, "llvm-readelf-19 -r %s | grep -c R_RISCV_ADD32", elf);
+	ASSERT_EQ(sh(cmd, out, sizeof out), 0);
+	ASSERT_TRUE(atoi(out) >= 4);
+	snprintf(cmd, sizeof cmd, "llvm-readelf-19 -r %s | grep -c 'R_RISCV_64'", elf);
+	ASSERT_EQ(sh(cmd, out, sizeof out), 0);
+	ASSERT_TRUE(atoi(out) >= 8); /* ops tables + exports */
+}
+
+/* ---- error paths ----------------------------------------------------------- */
+
+static int link_bytes_err(const uint8_t *b, size_t n, char *err, size_t cap)
+{
+	link_result res;
+	int rc = link_program(b, n, NULL, &res, err, cap);
+	if (rc == 0)
+		link_result_free(&res);
+	return rc;
+}
+
+#define ASSERT_LINK_FAILS_WITH(rc, err, what)                                                    \
+	do {                                                                                     \
+		ASSERT_EQ(rc, -1);                                                               \
+		if (!strstr(err, what)) {                                                        \
+			printf("    error \"%s\" does not mention \"%s\"\n", err, what);          \
+			ASSERT_TRUE(0);                                                          \
+		}                                                                                \
+	} while (0)
+
+TEST(err_not_elf)
+{
+	char err[LINK_ERR_CAP];
+	static const uint8_t junk[] = "hello, this is not an ELF file at all......................................";
+	ASSERT_LINK_FAILS_WITH(link_bytes_err(junk, sizeof junk, err, sizeof err), err, "not an ELF");
+	ASSERT_LINK_FAILS_WITH(link_bytes_err(junk, 0, err, sizeof err), err, "not an ELF");
+	static const uint8_t shorthdr[8] = {0x7f, 'E', 'L', 'F', 2, 1, 1, 0};
+	ASSERT_LINK_FAILS_WITH(link_bytes_err(shorthdr, sizeof shorthdr, err, sizeof err), err, "truncated");
+}
+
+TEST(err_wrong_class)
+{
+	char err[LINK_ERR_CAP];
+	uint8_t h[64] = {0x7f, 'E', 'L', 'F', 1, 1, 1, 0};
+	ASSERT_LINK_FAILS_WITH(link_bytes_err(h, sizeof h, err, sizeof err), err, "ELFCLASS64");
+	h[4] = 2;
+	h[5] = 2; /* big-endian */
+	ASSERT_LINK_FAILS_WITH(link_bytes_err(h, sizeof h, err, sizeof err), err, "little-endian");
+}
+
+TEST(err_wrong_machine)
+{
+	char src[128], obj[128], cmd[512], err[LINK_ERR_CAP];
+	snprintf(src, sizeof src, "%s/host.c", tmpdir);
+	snprintf(obj, sizeof obj, "%s/host.o", tmpdir);
+	FILE *f = fopen(src, "w");
+	ASSERT_TRUE(f != NULL);
+	fputs("int host_fn(int x) { return x + 1; }\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "cc -c %s -o %s", src, obj);
+	ASSERT_EQ(sh(cmd, NULL, 0), 0);
+	link_result res;
+	ASSERT_LINK_FAILS_WITH(link_path(obj, &res, err, sizeof err), err, "not RISC-V");
+}
+
+static int write_src(const char *name, const char *text, char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/%s", tmpdir, name);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+/* Build `text` with nub-cc and link it; expects a link failure naming what. */
+static int expect_link_error(const char *text, const char *what)
+{
+	char src[128], elf[128], args[256], err[LINK_ERR_CAP];
+	if (write_src("bad.c", text, src, sizeof src))
+		return -1;
+	snprintf(elf, sizeof elf, "%s/bad.elf", tmpdir);
+	snprintf(args, sizeof args, "-O2 %s", src);
+	if (build_elf(args, elf))
+		return -1;
+	link_result res;
+	int rc = link_path(elf, &res, err, sizeof err);
+	if (rc == 0) {
+		link_result_free(&res);
+		printf("    linking succeeded; expected an error naming \"%s\"\n", what);
+		return -1;
+	}
+	if (!strstr(err, what)) {
+		printf("    error \"%s\" does not mention \"%s\"\n", err, what);
+		return -1;
+	}
+	return 0;
+}
+
+TEST(err_no_rve_flag)
+{
+	NEED_TOOLCHAIN();
+	char src[128], cmd[1024], elf[128], err[LINK_ERR_CAP];
+	ASSERT_EQ(write_src("lp64.c", "long f(long x) { return x * 3; }\n", src, sizeof src), 0);
+	snprintf(elf, sizeof elf, "%s/lp64.elf", tmpdir);
+	snprintf(cmd, sizeof cmd,
+		 "clang-19 --target=riscv64-unknown-none-elf -march=rv64imc -mabi=lp64 -O2 -fPIC -c %s -o %s/lp64.o && "
+		 "ld.lld-19 -static --emit-relocs -T sdk/nub.ld %s/lp64.o -o %s",
+		 src, tmpdir, tmpdir, elf);
+	ASSERT_EQ(sh(cmd, NULL, 0), 0);
+	link_result res;
+	ASSERT_LINK_FAILS_WITH(link_path(elf, &res, err, sizeof err), err, "EF_RISCV_RVE");
+}
+
+TEST(err_not_linked_and_no_relocs)
+{
+	NEED_TOOLCHAIN();
+	char src[128], cmd[1024], obj[128], elf[128], err[LINK_ERR_CAP];
+	ASSERT_EQ(write_src("ok.c", "#include \"nub_guest.h\"\nuint64_t f(void) { return 3; }\nNUB_EXPORT(0, f);\n", src,
+			    sizeof src),
+		  0);
+	snprintf(obj, sizeof obj, "%s/ok.o", tmpdir);
+	snprintf(elf, sizeof elf, "%s/ok-norel.elf", tmpdir);
+	snprintf(cmd, sizeof cmd,
+		 "clang-19 --target=riscv64-unknown-none-elf -march=rv64emc_zbb -mabi=lp64e -O2 -fPIC -Isdk/include -c %s -o %s && "
+		 "ld.lld-19 -static -T sdk/nub.ld %s -o %s",
+		 src, obj, obj, elf);
+	ASSERT_EQ(sh(cmd, NULL, 0), 0);
+	link_result res;
+	ASSERT_LINK_FAILS_WITH(link_path(obj, &res, err, sizeof err), err, "not an executable");
+	ASSERT_LINK_FAILS_WITH(link_path(elf, &res, err, sizeof err), err, "--emit-relocs");
+}
+
+TEST(err_forbidden_register)
+{
+	NEED_TOOLCHAIN();
+	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\n"
+				    "uint64_t f(void) { __asm__ volatile(\"addi gp, gp, 1\"); return 1; }\n"
+				    "NUB_EXPORT(0, f);\n",
+				    "forbidden register x3"),
+		  0);
+	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\n"
+				    "uint64_t f(void) { __asm__ volatile(\"mv tp, a0\"); return 1; }\n"
+				    "NUB_EXPORT(0, f);\n",
+				    "forbidden register x4"),
+		  0);
+	/* add x16, x16, x16 as a raw word (the RVE assembler refuses the name) */
+	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\n"
+				    "uint64_t f(void) { __asm__ volatile(\".word 0x01080833\"); return 1; }\n"
+				    "NUB_EXPORT(0, f);\n",
+				    "forbidden register x16"),
+		  0);
+}
+
+TEST(err_unsupported_instruction)
+{
+	NEED_TOOLCHAIN();
+	/* fadd.s fa0, fa0, fa1 */
+	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\n"
+				    "uint64_t f(void) { __asm__ volatile(\".word 0x00b57553\"); return 1; }\n"
+				    "NUB_EXPORT(0, f);\n",
+				    "unsupported instruction"),
+		  0);
+	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\n"
+				    "uint64_t f(void) { __asm__ volatile(\".word 0x00000073\"); return 1; }\n"
+				    "NUB_EXPORT(0, f);\n",
+				    "bare ecall"),
+		  0);
+	/* orc.b has no PVM counterpart */
+	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\n"
+				    "uint64_t f(uint64_t x) { __asm__ volatile(\"orc.b %0, %0\" : \"+r\"(x)); return x; }\n"
+				    "NUB_EXPORT(0, f);\n",
+				    "orc.b"),
+		  0);
+}
+
+TEST(err_missing_export)
+{
+	NEED_TOOLCHAIN();
+	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\nuint64_t f(void) { return 1; }\n", "no exports"), 0);
+	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\nuint64_t f(void) { return 1; }\nNUB_EXPORT(1, f);\n",
+				    "missing export: no entry point with index 0"),
+		  0);
+	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\nuint64_t f(void) { return 1; }\n"
+				    "uint64_t g(void) { return 2; }\nNUB_EXPORT(0, f);\nNUB_EXPORT(0, g);\n",
+				    "used twice"),
+		  0);
+}
+
+/* Every truncation and many byte corruptions of a real ELF must give a
+ * clean result (success or an error), never a crash (ASan in make SAN=1). */
+TEST(corrupted_elf_never_crashes)
+{
+	NEED_TOOLCHAIN();
+	char elf[128], err[LINK_ERR_CAP];
+	snprintf(elf, sizeof elf, "%s/c.elf", tmpdir);
+	ASSERT_EQ(build_elf("-O2 bench/programs/sieve.c", elf), 0);
+	size_t len = 0;
+	uint8_t *orig = read_all(elf, &len);
+	ASSERT_TRUE(orig != NULL);
+	uint8_t *buf = malloc(len);
+	ASSERT_TRUE(buf != NULL);
+	unsigned errors = 0, oks = 0;
+	for (size_t cut = 0; cut < len; cut += 37) {
+		memcpy(buf, orig, cut);
+		link_result res;
+		if (link_program(buf, cut, NULL, &res, err, sizeof err) == 0) {
+			oks++;
+			link_result_free(&res);
+		} else {
+			errors++;
+		}
+	}
+	uint64_t s = 88172645463325252ull;
+	for (int round = 0; round < 3000; round++) {
+		memcpy(buf, orig, len);
+		for (int k = 0; k < 4; k++) {
+			s ^= s << 13;
+			s ^= s >> 7;
+			s ^= s << 17;
+			buf[s % len] = (uint8_t)(s >> 32);
+		}
+		link_result res;
+		if (link_program(buf, len, NULL, &res, err, sizeof err) == 0) {
+			oks++;
+			link_result_free(&res);
+		} else {
+			errors++;
+		}
+	}
+	printf("    %u rejected, %u accepted\n", errors, oks);
+	ASSERT_TRUE(errors > 0);
+	free(buf);
+	free(orig);
+}
+
+TEST(cli_link_errors)
+{
+	const char *b = getenv("B");
+	char cmd[512], out[512];
+	snprintf(cmd, sizeof cmd, "%s/nub link /nonexistent.elf -o %s/x.pvm 2>&1", b ? b : "build", tmpdir);
+	int rc = sh(cmd, out, sizeof out);
+	ASSERT_EQ(rc, 2);
+	ASSERT_TRUE(strstr(out, "nonexistent") != NULL);
+	snprintf(cmd, sizeof cmd, "%s/nub link 2>&1", b ? b : "build");
+	ASSERT_EQ(sh(cmd, out, sizeof out), 2);
+	snprintf(cmd, sizeof cmd, "%s/nub link --help", b ? b : "build");
+	ASSERT_EQ(sh(cmd, out, sizeof out), 0);
+	ASSERT_TRUE(strstr(out, "usage: nub link") != NULL);
+}
+
+int main(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/nub-link-test-XXXXXX");
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	RUN(varint_encoding);
+	RUN(rvc_decode);
+	RUN(emit_formats);
+	RUN(kernels_match_native);
+	RUN(features_all_opt_levels);
+	RUN(features_jump_tables_and_code_pointers_present);
+	RUN(err_not_elf);
+	RUN(err_wrong_class);
+	RUN(err_wrong_machine);
+	RUN(err_no_rve_flag);
+	RUN(err_not_linked_and_no_relocs);
+	RUN(err_forbidden_register);
+	RUN(err_unsupported_instruction);
+	RUN(err_missing_export);
+	RUN(corrupted_elf_never_crashes);
+	RUN(cli_link_errors);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("could not remove %s\n", tmpdir);
+	return test_done();
+}

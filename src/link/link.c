@@ -1190,11 +1190,13 @@ int link_program(const uint8_t *elf, size_t len, const link_options *opt, link_r
 		     k->elf.type);
 		goto done;
 	}
+	if (layout(k) || decode_all(k) || read_exports(k))
+		goto done;
 	if (k->elf.nrelocs == 0) {
 		fail(k, "ELF has no relocations: link with --emit-relocs");
 		goto done;
 	}
-	if (layout(k) || decode_all(k) || code_relocs(k) || find_targets(k) || data_relocs(k, 0) || read_exports(k))
+	if (code_relocs(k) || find_targets(k) || data_relocs(k, 0))
 		goto done;
 	if (opt && opt->stack_size)
 		k->stack_size = opt->stack_size;
