@@ -4,3 +4,5 @@ LIB_SRCS   += src/api/nub_api.c src/api/nub_build.c src/local/local_store.c src/
 TEST_PROGS += test_api
 TEST_SRCS_test_api = tests/test_api.c
 CLI_SRCS   += src/cli/cmd_info.c
+TEST_PROGS += test_caps_vectors
+TEST_SRCS_test_caps_vectors = tests/test_caps_vectors.c src/cli/vector.c

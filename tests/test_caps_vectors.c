@@ -1,0 +1,214 @@
+/* test_caps_vectors.c: every conformance vector expressed as caps (the recipe
+ * documented for `nub conformance --backend`), invoked through the public API,
+ * and compared with a direct engine run of the same vector: exit reason,
+ * exit_arg, phi7, gas and the scratchpad head (region 0 = slot 0) must agree,
+ * and the exit reason must be the vector's expected status. */
+#include <dirent.h>
+#include <stdlib.h>
+
+#include "cli/vector.h"
+#include "nub/nub.h"
+#include "test.h"
+
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *b = malloc((size_t)n + 1);
+	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	if (b) {
+		b[n] = 0;
+		*len = (size_t)n;
+	}
+	return b;
+}
+
+/* The recipe: one Data per page-map region (its initial bytes), a bare Image
+ * with the program, one endpoint (pc + 13 registers) and one mapping per
+ * region (slot k = region k, RO or RW), an Instance filling the slots. */
+static nub_err vector_as_caps(nub_sandbox *sb, const vector *v, uint8_t inst_hash[32])
+{
+	nub_mapping maps[NUB_CAP_MAX_MAPPINGS];
+	nub_slot slots[NUB_CAP_MAX_SLOTS];
+	if (v->n_pages > NUB_CAP_MAX_MAPPINGS)
+		return NUB_E_IMAGE_TOO_MANY_MAPPINGS;
+	nub_err e = NUB_E_OK;
+	for (size_t k = 0; k < v->n_pages && !e; k++) {
+		const vec_region *r = &v->pages[k];
+		uint8_t *img = calloc(1, r->len ? r->len : 1);
+		uint32_t used = 0;
+		for (size_t c = 0; c < v->n_mem; c++) {
+			const vec_chunk *ch = &v->mem[c];
+			if (ch->addr >= r->addr && ch->addr - r->addr < r->len) {
+				uint32_t off = ch->addr - r->addr;
+				uint32_t n = ch->len < r->len - off ? ch->len : r->len - off;
+				memcpy(img + off, ch->data, n);
+				if (off + n > used)
+					used = off + n;
+			}
+		}
+		maps[k] = (nub_mapping){r->addr, r->len / NUB_PAGE_SIZE, (uint8_t)k, r->writable};
+		slots[k].index = (uint8_t)k;
+		nub_cap_buf b;
+		if (!(e = nub_cap_data(img, used, &b))) {
+			e = nub_put_cap(sb, b.bytes, b.len, slots[k].hash);
+			nub_cap_buf_free(&b);
+		}
+		free(img);
+	}
+	if (e)
+		return e;
+	nub_endpoint ep;
+	ep.pc = v->pc;
+	memcpy(ep.regs, v->regs, sizeof ep.regs);
+	nub_image_desc d = {
+		.layout = NUB_LAYOUT_BARE,
+		.code = v->program,
+		.code_len = v->program_len,
+		.endpoints = &ep,
+		.endpoint_count = 1,
+		.mappings = maps,
+		.mapping_count = v->n_pages,
+	};
+	uint8_t img_hash[32];
+	nub_cap_buf b;
+	if ((e = nub_cap_image(&d, &b)))
+		return e;
+	e = nub_put_cap(sb, b.bytes, b.len, img_hash);
+	nub_cap_buf_free(&b);
+	if (e)
+		return e;
+	if ((e = nub_cap_instance(img_hash, slots, v->n_pages, &b)))
+		return e;
+	e = nub_put_cap(sb, b.bytes, b.len, inst_hash);
+	nub_cap_buf_free(&b);
+	return e;
+}
+
+static unsigned n_vectors, n_mismatch;
+
+static void check_dir(nub_sandbox *sb, const char *dir)
+{
+	DIR *dp = opendir(dir);
+	if (!dp)
+		return;
+	struct dirent *de;
+	while ((de = readdir(dp))) {
+		size_t nl = strlen(de->d_name);
+		if (nl < 6 || strcmp(de->d_name + nl - 5, ".json"))
+			continue;
+		char path[1024], err[256];
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		size_t len;
+		char *json = read_all(path, &len);
+		vector v;
+		if (!json || !vector_parse(json, len, &v, err, sizeof err)) {
+			printf("    %s: unreadable (%s)\n", path, json ? err : "io");
+			n_mismatch++;
+			free(json);
+			continue;
+		}
+		free(json);
+		n_vectors++;
+
+		/* Through the caps. Arguments 0: phi7..phi10 come from the endpoint. */
+		uint8_t inst[32];
+		InvocationResult r;
+		memset(&r, 0, sizeof r);
+		nub_err e = vector_as_caps(sb, &v, inst);
+		bool bad_code = e == NUB_E_IMAGE_CODE;
+		if (!e) {
+			InvokePacket p;
+			memset(&p, 0, sizeof p);
+			memcpy(p.instance_hash, inst, 32);
+			for (unsigned a = 0; a < 4; a++)
+				p.args[a] = v.regs[7 + a];
+			p.initial_gas = (uint64_t)v.gas;
+			e = nub_invoke(sb, &p, &r);
+		}
+		if (e && !bad_code) {
+			printf("    %s: %s\n", v.name, nub_strerror(e));
+			n_mismatch++;
+			vector_free(&v);
+			continue;
+		}
+
+		/* Directly on the engine. */
+		pvm_program *prog = NULL;
+		pvm_instance *m = NULL;
+		pvm_exit x = PVM_EXIT_PANIC;
+		uint8_t head[SCRATCHPAD_HEAD_LEN] = {0};
+		bool direct_ok = pvm_program_new(v.program, v.program_len, &prog) == PVM_E_OK;
+		if (bad_code != !direct_ok) {
+			printf("    %s: caps say code %s, engine says %s\n", v.name, bad_code ? "bad" : "ok",
+			       direct_ok ? "ok" : "bad");
+			n_mismatch++;
+		} else if (bad_code) {
+			if (v.has_expect && v.status != PVM_EXIT_PANIC) {
+				printf("    %s: undecodable program but expected status %d\n", v.name, v.status);
+				n_mismatch++;
+			}
+		} else if (vector_instance(&v, prog, &m) != PVM_E_OK) {
+			printf("    %s: engine refused the vector\n", v.name);
+			n_mismatch++;
+		} else {
+			x = pvm_run(m);
+			if (x == PVM_EXIT_HALT && v.n_pages)
+				pvm_mem_read(m, v.pages[0].addr, head, SCRATCHPAD_HEAD_LEN);
+			int64_t g = pvm_gas(m);
+			uint32_t arg = x == PVM_EXIT_PAGE_FAULT ? (pvm_exit_arg(m) & ~0xFFFu)
+			               : x == PVM_EXIT_HOST     ? pvm_exit_arg(m)
+			                                        : 0;
+			if (r.exit_reason != (uint32_t)x || r.exit_arg != arg || r.return_value != pvm_reg(m, 7) ||
+			    r.gas_remaining != (uint64_t)(g > 0 ? g : 0) ||
+			    memcmp(r.scratchpad_head, head, sizeof head) != 0) {
+				printf("    %s: caps (%s arg=%u r7=%llu gas=%llu) != engine (%s arg=%u r7=%llu gas=%lld)\n",
+				       v.name, nub_exit_name(r.exit_reason), r.exit_arg, (unsigned long long)r.return_value,
+				       (unsigned long long)r.gas_remaining, pvm_exit_name(x), arg,
+				       (unsigned long long)pvm_reg(m, 7), (long long)g);
+				n_mismatch++;
+			} else if (v.has_expect && (int)r.exit_reason != v.status) {
+				printf("    %s: status %s, vector expects %d\n", v.name, nub_exit_name(r.exit_reason), v.status);
+				n_mismatch++;
+			}
+		}
+		if (m)
+			pvm_instance_free(m);
+		if (prog)
+			pvm_program_free(prog);
+		vector_free(&v);
+	}
+	closedir(dp);
+}
+
+TEST(vectors_through_caps)
+{
+	nub_options o;
+	nub_options_init(&o);
+	o.backend = NUB_BACKEND_LOCAL;
+	nub_sandbox *sb;
+	ASSERT_EQ(nub_open(&o, &sb), NUB_E_OK);
+	check_dir(sb, "tests/conformance/pvm/vectors");
+	check_dir(sb, "tests/conformance/pvm/random");
+	check_dir(sb, "tests/conformance/pvm/random-ro-write");
+	nub_close(sb);
+	if (n_vectors == 0)
+		SKIP("no conformance vectors found (run from the repository root)");
+	printf("    %u vectors through caps, %u mismatches\n", n_vectors, n_mismatch);
+	ASSERT_EQ(n_mismatch, 0);
+	ASSERT_TRUE(n_vectors >= 500);
+}
+
+int main(void)
+{
+	RUN(vectors_through_caps);
+	return test_done();
+}
