@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# tests/abi_freestanding_test.sh: include/nub/abi.h must compile with no libc
-# headers at all (-ffreestanding -nostdinc, only the compiler's own
-# <stdint.h>/<stddef.h>), as C11 pedantic, under gcc and clang, 64-bit.
+# tests/abi_freestanding_test.sh: include/nub/abi.h and the cap codec
+# (src/cap/*.c) must compile with no libc headers at all (-ffreestanding
+# -nostdinc, only the compiler's own <stdint.h>/<stddef.h>/<stdbool.h>), under
+# gcc and clang; the cap objects may reference no outside symbol but the
+# memcpy/memset that each side provides.
 cd "$(dirname "$0")/.."
 passed=0 failed=0 skipped=0
 src=$(mktemp --suffix=.c)
-trap 'rm -f "$src" "$src.o"' EXIT
+objdir=$(mktemp -d)
+trap 'rm -rf "$src" "$src.o" "$objdir"' EXIT
 cat >"$src" <<'C'
 #include "nub/abi.h"
 _Static_assert(sizeof(InvocationResult) == 152, "");
@@ -23,5 +26,17 @@ for cc in gcc clang; do
 	else
 		echo "FAIL abi_freestanding_$cc"; failed=$((failed + 1))
 	fi
+	ok=1
+	for c in src/cap/*.c; do
+		"$cc" -std=c11 -O2 -Wall -Wextra -Werror -ffreestanding -nostdinc -isystem "$inc" -Iinclude -Isrc \
+			-c "$c" -o "$objdir/$(basename "$c").o" || ok=0
+	done
+	undef=$(nm -u "$objdir"/*.o | awk 'NF == 2 {print $2}' | sort -u | grep -vx -e memcpy -e memset -e blake2b_256)
+	if [ "$ok" = 1 ] && [ -z "$undef" ]; then
+		echo "ok   cap_freestanding_$cc"; passed=$((passed + 1))
+	else
+		echo "FAIL cap_freestanding_$cc"; echo "    outside symbols: $undef"; failed=$((failed + 1))
+	fi
+	rm -f "$objdir"/*.o
 done
 echo "RESULT passed=$passed failed=$failed skipped=$skipped"
