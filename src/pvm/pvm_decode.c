@@ -331,6 +331,12 @@ pvm_err pvm_program_new(const uint8_t *blob, size_t len, pvm_program **out)
 	}
 	for (uint32_t i = 0; i < p->jt_len; i++)
 		p->jt_idx[i] = resolve(p, p->jt_pc[i]);
+	/* straight-line run lengths; the last insn is always a trap */
+	for (uint32_t i = n; i-- > 0;) {
+		const pvm_insn *in = &p->insns[i];
+		bool term = (pvm_op_info[in->opi].flags & PVM_F_TERM) || i + 1 == n;
+		p->insns[i].seg = term ? 1 : p->insns[i + 1].seg + 1;
+	}
 	*out = p;
 	return PVM_E_OK;
 }

@@ -67,7 +67,8 @@ extern const uint8_t pvm_opcode_map[256];
 
 #define PVM_NO_TARGET UINT32_MAX
 
-/* One decoded instruction: 24 bytes. */
+/* One decoded instruction: 32 bytes (a power of two keeps index <-> pointer
+ * conversions to shifts in the interpreter). */
 typedef struct pvm_insn {
 	uint8_t opi;     /* enum pvm_opi (undefined / unmarked -> trap) */
 	uint8_t a, b, d; /* register operands (clamped to 12) */
@@ -75,7 +76,12 @@ typedef struct pvm_insn {
 	uint64_t imm;    /* first immediate (sign-extended), or the 64-bit one */
 	uint32_t imm2;   /* second immediate (low 32 bits; sign-extend when used) */
 	uint32_t target; /* branch target: insn index, PVM_NO_TARGET if invalid */
+	uint32_t seg;    /* instructions from here to the end of the straight-line
+	                    run (up to and including the next terminator): the gas
+	                    the interpreter charges when it enters here */
+	uint32_t reserved;
 } pvm_insn;
+_Static_assert(sizeof(pvm_insn) == 32, "pvm_insn is 32 bytes");
 
 struct pvm_program {
 	uint8_t *code;        /* code_len bytes + PVM_CODE_PAD zero bytes */
@@ -86,6 +92,7 @@ struct pvm_program {
 	uint32_t *jt_idx;     /* jump table, insn index or PVM_NO_TARGET */
 	pvm_insn *insns;
 	uint32_t n_insns;
+
 	uint8_t *block_start; /* bitmap over code offsets 0..code_len */
 	size_t code_alloc, bitmask_alloc, insns_alloc, bs_alloc;
 };

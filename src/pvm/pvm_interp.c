@@ -1,10 +1,17 @@
 /* pvm_interp.c: the interpreter (GP 0.7.2 Ψ, one gas per instruction).
  *
  * Threaded dispatch over the decoded program: one label per instruction of
- * the table, reached through a table generated from pvm_opcodes.h. Gas is
- * checked before each instruction: an instruction that cannot be paid for
- * stops with OUT_OF_GAS, pc on it, gas 0 and the state unchanged. A faulting
- * load or store has been paid for (GP master, both reference interpreters).
+ * the table, reached through a table generated from pvm_opcodes.h.
+ *
+ * Gas. Observable behaviour is exactly one gas per instruction: an
+ * instruction that cannot be paid for stops with OUT_OF_GAS, pc on it, gas 0
+ * and the state unchanged; a faulting load or store has been paid for (GP
+ * master, both reference interpreters). To keep the check out of the hot
+ * path, entering a straight-line run (at a block start, the initial pc or a
+ * resume point) charges the whole run (seg_len) at once when the gas
+ * suffices; an exit in the middle of the run refunds the instructions not
+ * reached. When the gas does not suffice, the run executes in checked mode:
+ * dispatch goes through a table whose every entry first charges one gas.
  */
 #include "pvm_mem.h"
 
@@ -93,6 +100,12 @@ pvm_exit pvm_run(pvm_instance *m)
 	const pvm_insn *const base = p->insns;
 	const uint32_t *const jt = p->jt_idx;
 	const uint32_t jt_len = p->jt_len;
+	static const void *const checked[PVM_I_COUNT] = {
+#define PVM_OP(name, code, fmt, flags) &&L_checked,
+#include "pvm_opcodes.h"
+#undef PVM_OP
+	};
+	const void *const *tbl;
 	uint64_t *const r = m->regs;
 	uint64_t gas = m->gas < 0 ? 0 : (uint64_t)m->gas;
 	const pvm_insn *ip;
@@ -112,33 +125,37 @@ pvm_exit pvm_run(pvm_instance *m)
 		m->gas = (int64_t)(gas - 1);
 		return PVM_EXIT_PANIC;
 	}
-	ip = base + idx;
 
-#define DISPATCH()                                                                                                     \
+/* enter a straight-line run at instruction pointer `to` */
+#define ENTER(to)                                                                                                      \
 	do {                                                                                                           \
-		if (__builtin_expect(gas == 0, 0))                                                                     \
-			goto out_of_gas;                                                                               \
-		gas--;                                                                                                 \
-		goto *labels[ip->opi];                                                                                 \
+		ip = (to);                                                                                             \
+		if (__builtin_expect(gas >= ip->seg, 1)) {                                                             \
+			gas -= ip->seg;                                                                                \
+			tbl = labels;                                                                                  \
+		} else {                                                                                               \
+			tbl = checked;                                                                                 \
+		}                                                                                                      \
+		goto *tbl[ip->opi];                                                                                    \
 	} while (0)
+/* the next instruction of the same run */
 #define NEXT()                                                                                                         \
 	do {                                                                                                           \
 		ip++;                                                                                                  \
-		DISPATCH();                                                                                            \
+		goto *tbl[ip->opi];                                                                                    \
 	} while (0)
 #define JUMP_TO(t)                                                                                                     \
 	do {                                                                                                           \
 		uint32_t t_ = (t);                                                                                     \
 		if (__builtin_expect(t_ == PVM_NO_TARGET, 0))                                                          \
 			goto panic;                                                                                    \
-		ip = base + t_;                                                                                        \
-		DISPATCH();                                                                                            \
+		ENTER(base + t_);                                                                                      \
 	} while (0)
 #define BRANCH(cond)                                                                                                   \
 	do {                                                                                                           \
 		if (cond)                                                                                              \
 			JUMP_TO(ip->target);                                                                           \
-		NEXT();                                                                                                \
+		ENTER(ip + 1);                                                                                         \
 	} while (0)
 #define DJUMP(addr)                                                                                                    \
 	do {                                                                                                           \
@@ -212,12 +229,17 @@ pvm_exit pvm_run(pvm_instance *m)
 		NEXT();                                                                                                \
 	}
 
-	DISPATCH();
+	ENTER(base + idx);
 
+L_checked:
+	if (gas == 0)
+		goto out_of_gas;
+	gas--;
+	goto *labels[ip->opi];
 L_trap:
 	goto panic;
 L_fallthrough:
-	NEXT();
+	ENTER(ip + 1);
 L_ecalli:
 	m->exit_arg = (uint32_t)ip->imm;
 	m->resume_idx = (uint32_t)(ip - base) + 1;
@@ -296,7 +318,6 @@ L_branch_gt_s_imm:
 	BRANCH((int64_t)r[ip->a] > (int64_t)ip->imm);
 	OP2(move_reg, a)
 L_sbrk:
-	m->gas = (int64_t)gas;
 	r[ip->d] = pvm_mem_sbrk(m, (uint32_t)r[ip->a]);
 	NEXT();
 	OP2(count_set_bits_64, U(__builtin_popcountll(a)))
@@ -432,10 +453,13 @@ halt:
 panic:
 	ex = PVM_EXIT_PANIC;
 stop:
+	/* refund the part of a pre-charged run that was not reached */
+	if (tbl == labels)
+		gas += ip->seg - 1;
 	m->pc = ip->pc;
 	m->gas = (int64_t)gas;
 	return ex;
-#undef DISPATCH
+#undef ENTER
 #undef NEXT
 #undef JUMP_TO
 #undef BRANCH
