@@ -44,9 +44,10 @@ LIB_SRCS    = $(ENGINE_SRCS) src/local/platform_libc.c
 CLI_SRCS    = src/cli/main.c src/cli/util.c src/cli/vector.c src/cli/program.c src/cli/cmd_run.c \
               src/cli/cmd_disasm.c src/cli/cmd_conformance.c src/cli/cmd_bench.c src/cli/cmd_demo.c
 CLI_LIBS    = -ljson-c
-TEST_PROGS  = test_pvm
+TEST_PROGS  = test_pvm test_gas_slicing
 # name of a test binary -> its sources: TEST_SRCS_<name>
 TEST_SRCS_test_pvm = tests/test_pvm.c
+TEST_SRCS_test_gas_slicing = tests/test_gas_slicing.c src/cli/vector.c
 TEST_LIBS   =
 FUZZ_TARGETS = fuzz_blob fuzz_spi fuzz_run fuzz_vector
 EXTRA_BINS  =

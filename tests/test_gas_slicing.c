@@ -1,0 +1,163 @@
+/* test_gas_slicing.c: out-of-gas is exact and leaves the state untouched.
+ *
+ * For every vector of the corpus (vectors/, random/, random-ro-write/): run
+ * it whole with gas G (using U); then, for many k < U, run it with gas k,
+ * which must stop with OUT_OF_GAS and gas 0, give it G - k more gas and run
+ * it on. The final state (status, pc, gas, registers, every mapped byte) must
+ * equal the whole run's. This checks the interpreter's per-run gas
+ * pre-charging and refunds against the one-gas-per-instruction rule at every
+ * cut point, including cuts in the middle of straight-line runs. */
+#include <dirent.h>
+#include <stdlib.h>
+
+#include "cli/vector.h"
+#include "test.h"
+
+#ifndef NUB_SOURCE_DIR
+#define NUB_SOURCE_DIR "."
+#endif
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *b = malloc((size_t)n + 1);
+	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
+static unsigned cuts_checked;
+
+static int same_state(const pvm_instance *a, const pvm_instance *b)
+{
+	if (pvm_pc(a) != pvm_pc(b) || pvm_gas(a) != pvm_gas(b) || pvm_exit_arg(a) != pvm_exit_arg(b))
+		return 0;
+	for (unsigned i = 0; i < PVM_NUM_REGS; i++)
+		if (pvm_reg(a, i) != pvm_reg(b, i))
+			return 0;
+	uint32_t pa, pb;
+	int aa, ab;
+	uint64_t fa = 0, fb = 0;
+	static uint8_t ba[4096], bb[4096];
+	for (;;) {
+		bool ha = pvm_mem_next_page(a, fa, &pa, &aa), hb = pvm_mem_next_page(b, fb, &pb, &ab);
+		if (ha != hb)
+			return 0;
+		if (!ha)
+			return 1;
+		if (pa != pb || aa != ab)
+			return 0;
+		pvm_mem_read(a, pa, ba, 4096);
+		pvm_mem_read(b, pb, bb, 4096);
+		if (memcmp(ba, bb, 4096))
+			return 0;
+		fa = (uint64_t)pa + 4096;
+		fb = (uint64_t)pb + 4096;
+	}
+}
+
+/* returns 0 on success, else prints and returns 1 */
+static int check_vector(const char *path)
+{
+	size_t len;
+	char *txt = slurp(path, &len), err[256];
+	vector v;
+	if (!txt || !vector_parse(txt, len, &v, err, sizeof err)) {
+		printf("    %s: cannot load\n", path);
+		free(txt);
+		return 1;
+	}
+	free(txt);
+	pvm_program *p;
+	int bad = 0;
+	if (pvm_program_new(v.program, v.program_len, &p) != PVM_E_OK) {
+		vector_free(&v);
+		return 0; /* undecodable: nothing runs */
+	}
+	pvm_instance *whole;
+	vector_instance(&v, p, &whole);
+	pvm_exit ex = pvm_run(whole);
+	int64_t used = v.gas - pvm_gas(whole);
+	for (int64_t k = 0; k < used && !bad; k += (k < 64 ? 1 : 1 + k / 8)) {
+		pvm_instance *m;
+		vector_instance(&v, p, &m);
+		pvm_set_gas(m, k);
+		pvm_exit e1 = pvm_run(m);
+		if (e1 != PVM_EXIT_OOG || pvm_gas(m) != 0) {
+			printf("    %s: gas %lld: exit %s gas %lld, expected out-of-gas with 0\n", path, (long long)k,
+			       pvm_exit_name(e1), (long long)pvm_gas(m));
+			bad = 1;
+		} else {
+			pvm_set_gas(m, v.gas - k);
+			pvm_exit e2 = pvm_run(m);
+			if (e2 != ex || !same_state(m, whole)) {
+				printf("    %s: cut at gas %lld: resumed run ends %s pc %u gas %lld, whole run %s pc %u gas %lld\n",
+				       path, (long long)k, pvm_exit_name(e2), pvm_pc(m), (long long)pvm_gas(m),
+				       pvm_exit_name(ex), pvm_pc(whole), (long long)pvm_gas(whole));
+				bad = 1;
+			}
+		}
+		cuts_checked++;
+		pvm_instance_free(m);
+	}
+	pvm_instance_free(whole);
+	pvm_program_free(p);
+	vector_free(&v);
+	return bad;
+}
+
+static void check_dir(const char *sub)
+{
+	char dir[512], path[1024];
+	snprintf(dir, sizeof dir, "%s/tests/conformance/pvm/%s", NUB_SOURCE_DIR, sub);
+	DIR *d = opendir(dir);
+	if (!d) {
+		printf("    cannot open %s\n", dir);
+		test_cur_failed = 1;
+		return;
+	}
+	struct dirent *de;
+	unsigned n = 0, bad = 0;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l < 6 || strcmp(de->d_name + l - 5, ".json"))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		bad += (unsigned)check_vector(path);
+		n++;
+	}
+	closedir(d);
+	ASSERT_TRUE(n > 0);
+	ASSERT_EQ(bad, 0);
+}
+
+TEST(vectors)
+{
+	check_dir("vectors");
+}
+TEST(random)
+{
+	check_dir("random");
+}
+TEST(random_ro_write)
+{
+	check_dir("random-ro-write");
+}
+
+int main(void)
+{
+	RUN(vectors);
+	RUN(random);
+	RUN(random_ro_write);
+	printf("(%u cut points checked)\n", cuts_checked);
+	return test_done();
+}
