@@ -441,7 +441,11 @@ TEST(timeout_and_sliced_runs_agree)
 	ASSERT_EQ(r.exit_reason, NUB_EXIT_ERROR);
 	ASSERT_EQ(r.exit_arg, NUB_E_TIMEOUT);
 	/* A long finite run, sliced for the timeout checks, ends exactly like an
-	 * unsliced run: same exit, same gas, same result, also out of gas. */
+	 * unsliced run: same exit, same gas, same result, also out of gas. (A
+	 * generous timeout, so that slow sanitizer builds finish in time.) */
+	nub_close(sb);
+	o.timeout_ms = 120000;
+	ASSERT_EQ(nub_open(&o, &sb), NUB_E_OK);
 	uint8_t img2[32], inst2[32], h[32];
 	ASSERT_EQ(put_bare_image(sb, prog_countdown, sizeof prog_countdown, NULL, 0, img2), NUB_E_OK);
 	ASSERT_EQ(put_instance(sb, img2, NULL, 0, inst2), NUB_E_OK);
@@ -573,6 +577,49 @@ TEST(concurrent_invokes_and_evictions)
 	nub_close(sb);
 }
 
+TEST(parallel_matches_sequential)
+{
+	nub_options o;
+	nub_options_init(&o);
+	o.backend = NUB_BACKEND_LOCAL;
+	o.vcpus = 8;
+	nub_sandbox *sb;
+	ASSERT_EQ(nub_open(&o, &sb), NUB_E_OK);
+	uint8_t img[32], inst_add[32], inst_cd[32], inst_ctr[32], init[8] = {9};
+	ASSERT_EQ(put_bare_image(sb, prog_add, sizeof prog_add, NULL, 0, img), NUB_E_OK);
+	ASSERT_EQ(put_instance(sb, img, NULL, 0, inst_add), NUB_E_OK);
+	ASSERT_EQ(put_bare_image(sb, prog_countdown, sizeof prog_countdown, NULL, 0, img), NUB_E_OK);
+	ASSERT_EQ(put_instance(sb, img, NULL, 0, inst_cd), NUB_E_OK);
+	ASSERT_EQ(counter_instance(sb, init, sizeof init, inst_ctr), NUB_E_OK);
+	enum { N = 200 };
+	static InvokePacket ps[N];
+	static InvocationResult par[N], seq[N];
+	for (unsigned i = 0; i < N; i++) {
+		const uint8_t *which = i % 3 == 0 ? inst_add : i % 3 == 1 ? inst_cd : inst_ctr;
+		ps[i] = packet(which, 100000 + i);
+		ps[i].args[0] = 1000 * i; /* countdown length */
+		ps[i].args[1] = i;
+		ps[i].args[2] = 7;
+	}
+	ps[N - 1].endpoint_idx = 3; /* one bad packet: its own error, reported */
+	memset(par, 0xEE, sizeof par);
+	ASSERT_EQ(nub_invoke_parallel(sb, ps, par, N), NUB_E_BAD_ENDPOINT);
+	for (unsigned i = 0; i < N; i++)
+		(void)nub_invoke(sb, &ps[i], &seq[i]);
+	ASSERT_MEM_EQ(par, seq, sizeof par);
+	ASSERT_EQ(par[0].return_value, 7);
+	ASSERT_EQ(par[2].return_value, 10);
+	ASSERT_EQ(par[N - 1].exit_arg, NUB_E_BAD_ENDPOINT);
+	unsigned oog = 0;
+	for (unsigned i = 1; i < N; i += 3)
+		oog += par[i].exit_reason == NUB_EXIT_OUT_OF_GAS;
+	ASSERT_TRUE(oog > 0 && oog < N / 3); /* long countdowns run out of gas */
+	ASSERT_EQ(nub_invoke_parallel(sb, ps, par, 0), NUB_E_OK);
+	ASSERT_EQ(nub_invoke_parallel(sb, NULL, par, 1), NUB_E_INVALID_ARG);
+	ASSERT_EQ(par[0].exit_reason, NUB_EXIT_ERROR);
+	nub_close(sb);
+}
+
 int main(void)
 {
 	RUN(kvm_backend_named_error);
@@ -590,5 +637,6 @@ int main(void)
 	RUN(boot_info_and_heap_stats);
 	RUN(evict_drops_decoded_programs);
 	RUN(concurrent_invokes_and_evictions);
+	RUN(parallel_matches_sequential);
 	return test_done();
 }

@@ -12,7 +12,7 @@
  *   nub_options_init(&o); (edit o); nub_open(&o, &sb);
  *   nub_put_cap(Data ...)*, nub_put_cap(Image), nub_put_cap(Instance)
  *       -- an Instance only after every cap it names (else NUB_E_CAP_HAS_REF)
- *   nub_invoke(...)*  nub_boot_info / nub_heap_stats / nub_evict_jit_all any time
+ *   nub_invoke / nub_invoke_parallel (any number)  nub_boot_info / nub_heap_stats / nub_evict_jit_all any time
  *   nub_close(sb).
  *
  * Errors: every function that can fail returns nub_err (NUB_E_OK == 0); the
@@ -217,6 +217,15 @@ NUB_API nub_err nub_put_cap(nub_sandbox *sb, const uint8_t *bytes, size_t len,
  * exit_arg = the code): NUB_E_UNKNOWN_INSTANCE, NUB_E_NOT_INSTANCE,
  * NUB_E_BAD_ENDPOINT, NUB_E_BAD_PACKET, NUB_E_BAD_GAS, NUB_E_TIMEOUT, ... */
 NUB_API nub_err nub_invoke(nub_sandbox *sb, const InvokePacket *p, InvocationResult *r);
+
+/* [INVOKE_WORKER lanes] Run n independent invocations spread over the
+ * sandbox's execution lanes (nub_options.vcpus); results[i] is the result of
+ * packets[i], exactly as nub_invoke would give it, whatever the interleaving.
+ * Returns NUB_E_OK when every invocation ran, else the error of the lowest
+ * failing index (each result carries its own). local backend: one thread per
+ * lane, min(vcpus, n) lanes. */
+NUB_API nub_err nub_invoke_parallel(nub_sandbox *sb, const InvokePacket *packets, InvocationResult *results,
+                                    size_t n);
 
 /* [GET_BOOT_INFO] The guest's BootInfo. local backend: a synthetic BootInfo,
  * magic = NUB_BOOT_INFO_MAGIC, directory_va = 0 (the local cap directory is a

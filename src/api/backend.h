@@ -15,6 +15,8 @@ typedef struct nub_backend_ops {
 	nub_err (*put_cap)(void *impl, const uint8_t *bytes, size_t len, uint8_t hash_out[NUB_CAP_HASH_LEN]);
 	/* Writes *r in every case (NUB_EXIT_ERROR + code on failure). */
 	nub_err (*invoke)(void *impl, const InvokePacket *p, InvocationResult *r);
+	/* n >= 1; writes every results[i]. */
+	nub_err (*invoke_parallel)(void *impl, const InvokePacket *p, InvocationResult *r, size_t n);
 	nub_err (*boot_info)(void *impl, BootInfo *out);
 	nub_err (*heap_stats)(void *impl, NubHeapStats *out);
 	nub_err (*evict_jit_all)(void *impl);

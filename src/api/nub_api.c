@@ -192,6 +192,21 @@ nub_err nub_invoke(nub_sandbox *sb, const InvokePacket *p, InvocationResult *r)
 	return sb->ops->invoke(sb->impl, p, r);
 }
 
+nub_err nub_invoke_parallel(nub_sandbox *sb, const InvokePacket *packets, InvocationResult *results, size_t n)
+{
+	if (n && !results)
+		return NUB_E_INVALID_ARG;
+	if (!sb || (n && !packets)) {
+		for (size_t i = 0; i < n; i++) {
+			memset(&results[i], 0, sizeof results[i]);
+			results[i].exit_reason = NUB_EXIT_ERROR;
+			results[i].exit_arg = NUB_E_INVALID_ARG;
+		}
+		return NUB_E_INVALID_ARG;
+	}
+	return n ? sb->ops->invoke_parallel(sb->impl, packets, results, n) : NUB_E_OK;
+}
+
 nub_err nub_boot_info(nub_sandbox *sb, BootInfo *out)
 {
 	if (!sb || !out)

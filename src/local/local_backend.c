@@ -7,6 +7,7 @@
  * shared (refcounted) by concurrent invocations; EVICT_JIT_ALL drops them.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -283,6 +284,48 @@ static nub_err local_invoke(void *impl, const InvokePacket *p, InvocationResult 
 	return e;
 }
 
+/* ---- parallel invocations: one thread per lane, work taken by index ----- */
+typedef struct {
+	local_backend *lb;
+	const InvokePacket *p;
+	InvocationResult *r;
+	size_t n;
+	atomic_size_t next;
+} lane_work;
+
+static void *lane_main(void *arg)
+{
+	lane_work *w = arg;
+	for (;;) {
+		size_t i = atomic_fetch_add(&w->next, 1);
+		if (i >= w->n)
+			return NULL;
+		(void)local_invoke(w->lb, &w->p[i], &w->r[i]);
+	}
+}
+
+static nub_err local_invoke_parallel(void *impl, const InvokePacket *p, InvocationResult *r, size_t n)
+{
+	local_backend *lb = impl;
+	lane_work w = {.lb = lb, .p = p, .r = r, .n = n};
+	atomic_init(&w.next, 0);
+	size_t lanes = lb->opts.vcpus < n ? lb->opts.vcpus : n;
+	pthread_t th[MAX_EXECUTION_LANES];
+	size_t started = 0;
+	/* Lane 0 is the calling thread; a lane that cannot start leaves its
+	 * share to the others. */
+	for (size_t l = 1; l < lanes; l++)
+		if (pthread_create(&th[started], NULL, lane_main, &w) == 0)
+			started++;
+	lane_main(&w);
+	for (size_t l = 0; l < started; l++)
+		pthread_join(th[l], NULL);
+	for (size_t i = 0; i < n; i++)
+		if (r[i].exit_reason == NUB_EXIT_ERROR)
+			return (nub_err)r[i].exit_arg;
+	return NUB_E_OK;
+}
+
 /* ---- the rest ------------------------------------------------------------ */
 static nub_err local_boot_info(void *impl, BootInfo *out)
 {
@@ -333,6 +376,7 @@ static const nub_backend_ops local_ops = {
 	.name = "local",
 	.put_cap = local_put_cap,
 	.invoke = local_invoke,
+	.invoke_parallel = local_invoke_parallel,
 	.boot_info = local_boot_info,
 	.heap_stats = local_heap_stats,
 	.evict_jit_all = local_evict_jit_all,
