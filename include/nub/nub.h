@@ -69,7 +69,8 @@ typedef enum nub_backend {
 typedef struct nub_options {
 	nub_backend backend;
 	/* Execution lanes (vCPUs), 1..MAX_EXECUTION_LANES; 0 = default (4).
-	 * local: validated only (invocations run on the calling thread). */
+	 * local: the number of threads nub_invoke_parallel uses (nub_invoke
+	 * runs on the calling thread). */
 	uint32_t vcpus;
 	/* Guest memory in bytes; 0 = default (256 MiB). local: the budget of the
 	 * cap store (nub_put_cap fails with NUB_E_STORE_FULL beyond it), which
