@@ -554,6 +554,46 @@ TEST(corrupted_elf_never_crashes)
 	free(orig);
 }
 
+/* Fuzzer findings (fuzz/fuzz_elf.c), one file per bug: each must be
+ * rejected with a message, and reading its sections must stay in bounds. */
+TEST(regressions)
+{
+	FILE *p = popen("ls tests/regress/link-*.elf 2>/dev/null", "r");
+	ASSERT_TRUE(p != NULL);
+	char path[512];
+	unsigned n = 0;
+	while (fgets(path, sizeof path, p)) {
+		path[strcspn(path, "\n")] = 0;
+		size_t len = 0;
+		uint8_t *buf = read_all(path, &len);
+		if (!buf)
+			continue;
+		char err[LINK_ERR_CAP] = "";
+		link_elf e;
+		if (link_elf_parse(buf, len, &e, err, sizeof err) == 0) {
+			for (size_t i = 0; i < e.nsecs; i++) {
+				const uint8_t *d = link_elf_section_data(&e, i);
+				if (d && e.secs[i].size)
+					ASSERT_TRUE(d + e.secs[i].size <= buf + len);
+			}
+			link_elf_free(&e);
+		}
+		link_result res;
+		int rc = link_program(buf, len, NULL, &res, err, sizeof err);
+		if (rc == 0)
+			link_result_free(&res);
+		free(buf);
+		if (rc != 0 && err[0] == 0) {
+			printf("    %s: rejected without a message\n", path);
+			pclose(p);
+			ASSERT_TRUE(0);
+		}
+		n++;
+	}
+	pclose(p);
+	ASSERT_TRUE(n >= 1);
+}
+
 TEST(cli_link_errors)
 {
 	const char *b = getenv("B");
@@ -591,6 +631,7 @@ int main(void)
 	RUN(err_unsupported_instruction);
 	RUN(err_missing_export);
 	RUN(corrupted_elf_never_crashes);
+	RUN(regressions);
 	RUN(cli_link_errors);
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

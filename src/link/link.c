@@ -220,8 +220,12 @@ static int layout(lk *k)
 				ro_end = s->addr + s->size;
 		}
 	}
-	if (k->ncode == 0)
-		return fail(k, "no executable section (.text) in the ELF");
+	if (k->ncode == 0) {
+		for (size_t i = 0; i < e->nsecs; i++)
+			if (!strcmp(e->secs[i].name, ".nub_exports"))
+				return fail(k, "no executable section (.text) in the ELF");
+		return fail(k, "no exports and no code: the ELF has no .nub_exports section (mark entry points with NUB_EXPORT)");
+	}
 	k->ro_len = (uint32_t)(ro_end - RO_BASE);
 	k->rw_base = (uint32_t)(2 * ZONE + zone_up(k->ro_len));
 	/* pass 2: read-write */

@@ -127,7 +127,7 @@ int link_elf_parse(const uint8_t *buf, size_t len, link_elf *out, char *err, siz
 		s->link = (uint32_t)rd(h + 40, 4);
 		s->info = (uint32_t)rd(h + 44, 4);
 		s->entsize = rd(h + 56, 8);
-		if (s->type != LINK_SHT_NOBITS && s->type != 0 && !in_range(s->offset, s->size, len)) {
+		if (s->type != LINK_SHT_NOBITS && !in_range(s->offset, s->size, len)) {
 			fail(err, cap, "ELF section %zu (offset 0x%llx, size 0x%llx) lies outside the file", i,
 			     (unsigned long long)s->offset, (unsigned long long)s->size);
 			goto bad;
