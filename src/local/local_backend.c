@@ -73,15 +73,24 @@ static nub_err local_put_cap(void *impl, const uint8_t *bytes, size_t len, uint8
 	uint8_t hash[NUB_CAP_HASH_LEN];
 	cap_hash(bytes, len, hash);
 
-	/* Decode an Image's code before taking the lock (the slow part). */
+	/* Already published: same bytes, nothing to do (and no decoding). */
+	pthread_mutex_lock(&lb->lock);
+	local_cap *c = local_store_get(&lb->store, hash);
+	pthread_mutex_unlock(&lb->lock);
+	if (c) {
+		memcpy(hash_out, hash, NUB_CAP_HASH_LEN);
+		return NUB_E_OK;
+	}
+
+	/* Decode an Image's code outside the lock (the slow part). */
 	local_prog *prog = NULL;
 	if (v.kind == NUB_CAP_KIND_IMAGE && (e = prog_new(&v.u.image, &prog)))
 		return e;
 
 	pthread_mutex_lock(&lb->lock);
-	local_cap *c = local_store_get(&lb->store, hash);
+	c = local_store_get(&lb->store, hash);
 	if (c)
-		goto done; /* already published: same bytes, nothing to do */
+		goto done; /* published meanwhile by another thread */
 	if (v.kind == NUB_CAP_KIND_INSTANCE &&
 	    (e = cap_instance_check_refs(&v.u.instance, lookup_cb, &lb->store)))
 		goto done;
