@@ -57,6 +57,14 @@ expect_ok disasm_vector 'add_32 r9, r7, r8' disasm $V/inst_add_32.json
 expect_ok disasm_jt 'jump table \[0\] \(address 2\) -> @6' disasm $V/inst_jump_indirect_without_offset_ok.json
 expect_ok conformance_one '^1 passed, 0 failed$' conformance $V/inst_add_32.json
 expect_ok demo 'fib\(50\) = 12586269025' demo
+expect_ok demo_local 'sandbox: local backend' demo --backend local 20
+# through caps on the local backend
+expect_ok run_caps_vector 'backend: local' run --backend local $V/inst_add_32.json
+expect_ok run_caps_json '"backend":"local","status":"panic","exit-arg":0,"return-value":1,"gas-used":2,"gas-left":9998' run --json --backend local $V/inst_add_32.json
+expect_ok run_caps_fault '"status":"page-fault","exit-arg":135168' run --json --backend local $V/inst_store_indirect_u8_with_offset_nok.json
+expect_ok run_caps_spi '"status":"host-call","exit-arg":1,"return-value":4278124544' run --json --backend local --arg 78797a "$tmp/prog.spi"
+expect_ok run_caps_blob '"status":"host-call","exit-arg":7,"return-value":0,"gas-used":1' run --json --backend local --gas 5 "$tmp/ecalli.blob"
+expect_ok conformance_caps '^553 passed, 0 failed$' conformance --backend local
 
 # --- bad input: files
 expect_err missing_file run /nonexistent/file.pvm
@@ -117,6 +125,14 @@ expect_err conformance_bad_option conformance --frob
 expect_err conformance_bad_devfile conformance --deviations /nonexistent $V/inst_add_32.json
 expect_err bench_bad_runs bench --runs 0
 expect_err demo_bad_n demo x
+expect_err demo_bad_backend demo --backend vmware
+expect_err run_bad_backend run --backend vmware "$tmp/ecalli.blob"
+expect_err conformance_bad_backend conformance --backend vmware $V/inst_add_32.json
+if [ ! -e /dev/kvm ]; then
+	# no silent fallback: asking for kvm where it is missing is an error
+	expect_err run_kvm_missing run --backend kvm "$tmp/ecalli.blob"
+	expect_err demo_kvm_missing demo --backend kvm
+fi
 # a conformance failure is reported, with what differs, and exit 1
 sed 's/"expected-gas": 9998/"expected-gas": 9997/' $V/inst_add_32.json >"$tmp/wrong.json"
 timeout 20 "$NUB" conformance "$tmp/wrong.json" >"$tmp/out" 2>&1

@@ -7,6 +7,7 @@
 
 #include "cmd.h"
 #include "vector.h"
+#include "vector_caps.h"
 
 #ifndef NUB_SOURCE_DIR
 #define NUB_SOURCE_DIR "."
@@ -24,6 +25,12 @@ static const char usage[] =
 	"(vectors/, random/, random-ro-write/).\n"
 	"\n"
 	"options:\n"
+	"  --backend B        run each vector through caps on a sandbox (local, kvm,\n"
+	"                     auto) instead of on the engine directly. The result\n"
+	"                     then shows status, exit_arg, gas, r7 and the\n"
+	"                     scratchpad head (slot 0 = the first region), which\n"
+	"                     are compared; pc, other registers and memory are not\n"
+	"                     observable through an InvocationResult\n"
 	"  --deviations FILE  known-deviations file (default\n"
 	"                     " NUB_SOURCE_DIR "/tests/conformance/known-deviations.txt;\n"
 	"                     'none' to allow no deviation)\n"
@@ -91,6 +98,7 @@ typedef struct {
 	unsigned passed, failed, deviated;
 	bool verbose;
 	deviations devs;
+	nub_sandbox *sb; /* --backend: through caps */
 } tally;
 
 static const char *base_name(const char *path)
@@ -127,8 +135,30 @@ static void run_one(const char *path, tally *t)
 	pvm_program *p = NULL;
 	pvm_instance *m = NULL;
 	pvm_exit ex;
-	pvm_err e = pvm_program_new(v.program, v.program_len, &p);
+	pvm_err e = PVM_E_OK;
 	unsigned d;
+	if (t->sb) {
+		uint8_t inst[NUB_CAP_HASH_LEN];
+		InvokePacket pk;
+		InvocationResult r;
+		nub_err ne = vector_put_caps(t->sb, &v, inst);
+		if (ne == NUB_E_IMAGE_CODE) {
+			/* the sandbox refuses an undecodable program: Ψ panics */
+			snprintf(diff, sizeof diff, "program does not decode (%s)", nub_strerror(ne));
+			d = v.status == PVM_EXIT_PANIC ? 0 : VEC_D_STATUS;
+		} else if (ne) {
+			snprintf(diff, sizeof diff, "cannot publish as caps: %s", nub_strerror(ne));
+			d = VEC_D_STATUS;
+		} else {
+			vector_packet(&v, inst, &pk);
+			ne = nub_invoke(t->sb, &pk, &r);
+			d = ne ? VEC_D_STATUS : vector_compare_result(&v, &r, diff, sizeof diff);
+			if (ne)
+				snprintf(diff, sizeof diff, "invoke failed: %s", nub_strerror(ne));
+		}
+		goto compared;
+	}
+	e = pvm_program_new(v.program, v.program_len, &p);
 	if (e) {
 		/* GP: an undecodable blob makes Ψ panic at once, state unchanged */
 		snprintf(diff, sizeof diff, "program does not decode (%s)", pvm_strerror(e));
@@ -144,6 +174,7 @@ static void run_one(const char *path, tally *t)
 	}
 	ex = pvm_run(m);
 	d = vector_compare(&v, m, ex, diff, sizeof diff);
+compared:
 	if (d == VEC_D_GAS) {
 		deviation *dv = find_dev(&t->devs, name);
 		if (dv) {
@@ -224,6 +255,7 @@ int cmd_conformance(int argc, char **argv)
 	}
 	tally t = {0};
 	const char *devpath = NUB_SOURCE_DIR "/tests/conformance/known-deviations.txt";
+	const char *backend = NULL;
 	const char **paths = calloc((size_t)argc, sizeof *paths);
 	size_t np = 0;
 	if (!paths)
@@ -235,6 +267,12 @@ int cmd_conformance(int argc, char **argv)
 				return cli_err("conformance: --deviations needs a FILE");
 			}
 			devpath = argv[i];
+		} else if (!strcmp(argv[i], "--backend")) {
+			if (++i >= argc) {
+				free(paths);
+				return cli_err("conformance: --backend needs local, kvm or auto");
+			}
+			backend = argv[i];
 		} else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			t.verbose = true;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
@@ -246,6 +284,11 @@ int cmd_conformance(int argc, char **argv)
 	}
 	if (strcmp(devpath, "none") && !load_deviations(devpath, &t.devs)) {
 		free(paths);
+		return 2;
+	}
+	if (backend && !(t.sb = cli_open_sandbox(backend, "conformance"))) {
+		free(paths);
+		free(t.devs.d);
 		return 2;
 	}
 	static const char *const defaults[] = {
@@ -264,6 +307,11 @@ int cmd_conformance(int argc, char **argv)
 				rc = 2;
 	}
 	free(paths);
+	if (t.sb) {
+		printf("through caps on the %s backend: compared status, exit_arg, gas, r7, scratchpad head\n",
+		       nub_backend_name(nub_sandbox_backend(t.sb)));
+		nub_close(t.sb);
+	}
 	if (t.deviated)
 		printf("%u known deviation(s), gas only, listed in %s\n", t.deviated, devpath);
 	printf("%u passed, %u failed\n", t.passed, t.failed);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "nub/nub.h"
 
 /* fib(r7) -> r7, then halt through r0 = 0xFFFF0000. Hand-assembled:
  *    0: load_imm r8, 0            5: branch_eq_imm r7, 0, @21
@@ -21,10 +22,13 @@ static const uint8_t demo_blob[] = {
 };
 
 static const char usage[] =
-	"usage: nub demo [N]\n"
+	"usage: nub demo [--backend B] [N]\n"
 	"\n"
-	"Run the embedded demo program, an iterative Fibonacci in PVM code, with\n"
-	"r7 = N (default 50), and print fib(N), the exit and the gas used.\n";
+	"The main job in miniature: publish the embedded demo program (an iterative\n"
+	"Fibonacci in PVM code) as an Image + Instance cap into a sandbox, invoke it\n"
+	"with r7 = N (default 50) and print the InvocationResult. The backend is\n"
+	"auto by default: the KVM micro-VM where it works, else the in-process\n"
+	"local backend, with a notice saying so.\n";
 
 int cmd_demo(int argc, char **argv)
 {
@@ -33,28 +37,50 @@ int cmd_demo(int argc, char **argv)
 		return 0;
 	}
 	uint64_t n = 50;
-	if (argc > 2)
-		return cli_err("demo: too many arguments (see nub demo --help)");
-	if (argc == 2 && !cli_parse_u64(argv[1], &n))
-		return cli_err("demo: N '%s' is not a number", argv[1]);
-	pvm_program *p;
-	pvm_instance *m;
-	pvm_err e = pvm_program_new(demo_blob, sizeof demo_blob, &p);
-	if (e)
-		return cli_err("demo: embedded program: %s", pvm_strerror(e));
-	if ((e = pvm_instance_new(p, &m)) != PVM_E_OK) {
-		pvm_program_free(p);
-		return cli_err("demo: %s", pvm_strerror(e));
+	const char *backend = "auto", *num = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--backend") && i + 1 < argc)
+			backend = argv[++i];
+		else if (argv[i][0] == '-' || num)
+			return cli_err("demo: unexpected argument '%s' (see nub demo --help)", argv[i]);
+		else
+			num = argv[i];
 	}
-	fprintf(stderr, "nub: notice: the KVM sandbox is not built yet; running on the in-process engine\n");
-	pvm_set_reg(m, 0, PVM_HALT_ADDR);
-	pvm_set_reg(m, 7, n);
-	const int64_t gas = 1000000000;
-	pvm_set_gas(m, gas);
-	pvm_exit ex = pvm_run(m);
-	printf("fib(%" PRIu64 ") = %" PRIu64 " (mod 2^64)\n", n, pvm_reg(m, 7));
-	printf("exit %s at pc %u, gas used %" PRId64 "\n", pvm_exit_name(ex), pvm_pc(m), gas - pvm_gas(m));
-	pvm_instance_free(m);
-	pvm_program_free(p);
-	return ex == PVM_EXIT_HALT ? 0 : 1;
+	if (num && !cli_parse_u64(num, &n))
+		return cli_err("demo: N '%s' is not a number", num);
+	nub_sandbox *sb = cli_open_sandbox(backend, "demo");
+	if (!sb)
+		return 2;
+	nub_endpoint ep = {.pc = 0, .regs = {[0] = NUB_HALT_ADDR}};
+	nub_image_desc d = {.layout = NUB_LAYOUT_BARE, .code = demo_blob, .code_len = sizeof demo_blob,
+	                    .endpoints = &ep, .endpoint_count = 1};
+	uint8_t img[NUB_CAP_HASH_LEN], inst[NUB_CAP_HASH_LEN];
+	nub_cap_buf b;
+	nub_err e = nub_cap_image(&d, &b);
+	if (!e) {
+		e = nub_put_cap(sb, b.bytes, b.len, img);
+		nub_cap_buf_free(&b);
+	}
+	if (!e && !(e = nub_cap_instance(img, NULL, 0, &b))) {
+		e = nub_put_cap(sb, b.bytes, b.len, inst);
+		nub_cap_buf_free(&b);
+	}
+	if (e) {
+		nub_close(sb);
+		return cli_err("demo: publishing the embedded program: %s", nub_strerror(e));
+	}
+	InvokePacket pk = {.endpoint_idx = 0, .args = {n}, .initial_gas = 1000000000};
+	memcpy(pk.instance_hash, inst, sizeof inst);
+	InvocationResult r;
+	e = nub_invoke(sb, &pk, &r);
+	printf("sandbox: %s backend; instance ", nub_backend_name(nub_sandbox_backend(sb)));
+	for (unsigned i = 0; i < 8; i++)
+		printf("%02x", inst[i]);
+	printf("...\n");
+	nub_close(sb);
+	if (e)
+		return cli_err("demo: invoke failed: %s", nub_strerror(e));
+	printf("fib(%" PRIu64 ") = %" PRIu64 " (mod 2^64)\n", n, r.return_value);
+	printf("exit %s, gas used %" PRIu64 "\n", nub_exit_name(r.exit_reason), pk.initial_gas - r.gas_remaining);
+	return r.exit_reason == NUB_EXIT_HALT ? 0 : 1;
 }

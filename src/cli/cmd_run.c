@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "program.h"
+#include "vector_caps.h"
 
 static const char usage[] =
 	"usage: nub run [options] PROGRAM\n"
@@ -26,6 +27,11 @@ static const char usage[] =
 	"  --arg HEX       SPI argument bytes (hex); sets r7/r8 per GP A.7\n"
 	"  --arg-file F    SPI argument bytes from a file\n"
 	"  --json          print the result as one JSON object\n"
+	"  --backend B     publish the program as caps into a sandbox (local, kvm,\n"
+	"                  auto) and invoke it there; prints the InvocationResult\n"
+	"                  (exit, exit_arg, r7, gas, scratchpad head). A vector's\n"
+	"                  regions become slots (slot 0 = the first region); SPI\n"
+	"                  arguments become a read-only slot at 0xFEFF0000\n"
 	"  -h, --help      this text\n"
 	"Numbers are decimal or 0x-hex.\n";
 
@@ -43,13 +49,97 @@ static bool parse_regs(const char *s, uint64_t *regs)
 	return ok && n == PVM_NUM_REGS;
 }
 
+/* Publish the loaded program (with the state the options gave) as caps and
+ * invoke it. regs/pc/gas are the effective initial state. */
+static int run_caps(const char *backend, loaded_prog *lp, const uint64_t *regs, uint32_t pc, uint64_t gas,
+                    const uint8_t *args, size_t args_len, bool json)
+{
+	nub_sandbox *sb = cli_open_sandbox(backend, "run");
+	if (!sb)
+		return 2;
+	uint8_t inst[NUB_CAP_HASH_LEN], img[NUB_CAP_HASH_LEN];
+	InvokePacket pk;
+	InvocationResult r;
+	nub_cap_buf b = {0};
+	nub_err e;
+	memset(&pk, 0, sizeof pk);
+	if (lp->kind == PROG_VECTOR) {
+		memcpy(lp->vec.regs, regs, sizeof lp->vec.regs);
+		lp->vec.pc = pc;
+		lp->vec.gas = (int64_t)gas;
+		e = vector_put_caps(sb, &lp->vec, inst);
+		vector_packet(&lp->vec, inst, &pk);
+	} else {
+		nub_slot slot = {.index = 0};
+		size_t nslots = 0;
+		if (lp->kind == PROG_SPI) {
+			/* arguments: a read-only slot at the GP A.7 argument address */
+			nub_mapping arg_map = {0xFEFF0000u, (uint32_t)((args_len + 4095) / 4096), 0, false};
+			e = NUB_E_OK;
+			if (args_len) {
+				if (!(e = nub_cap_data(args, args_len, &b)))
+					e = nub_put_cap(sb, b.bytes, b.len, slot.hash);
+				nub_cap_buf_free(&b);
+				nslots = 1;
+			}
+			if (!e && !(e = nub_cap_image_from_spi(lp->spi_bytes, lp->spi_len, &pc, 1, &arg_map, nslots, &b)))
+				e = nub_put_cap(sb, b.bytes, b.len, img);
+		} else {
+			nub_endpoint ep = {.pc = pc};
+			memcpy(ep.regs, regs, sizeof ep.regs);
+			nub_image_desc d = {.layout = NUB_LAYOUT_BARE, .code = lp->blob, .code_len = lp->blob_len,
+			                    .endpoints = &ep, .endpoint_count = 1};
+			if (!(e = nub_cap_image(&d, &b)))
+				e = nub_put_cap(sb, b.bytes, b.len, img);
+		}
+		nub_cap_buf_free(&b);
+		if (!e && !(e = nub_cap_instance(img, &slot, nslots, &b)))
+			e = nub_put_cap(sb, b.bytes, b.len, inst);
+		nub_cap_buf_free(&b);
+		memcpy(pk.instance_hash, inst, sizeof inst);
+		for (unsigned i = 0; i < NUB_INVOKE_ARGS; i++)
+			pk.args[i] = regs[7 + i];
+		pk.initial_gas = gas;
+	}
+	if (e) {
+		nub_close(sb);
+		return cli_err("run: cannot publish the program: %s", nub_strerror(e));
+	}
+	e = nub_invoke(sb, &pk, &r);
+	if (e) {
+		nub_close(sb);
+		return cli_err("run: invoke failed: %s", nub_strerror(e));
+	}
+	const char *bn = nub_backend_name(nub_sandbox_backend(sb));
+	uint64_t used = pk.initial_gas - r.gas_remaining;
+	if (json) {
+		printf("{\"backend\":\"%s\",\"status\":\"%s\",\"exit-arg\":%u,\"return-value\":%" PRIu64
+		       ",\"gas-used\":%" PRIu64 ",\"gas-left\":%" PRIu64 ",\"scratchpad-head\":\"",
+		       bn, nub_exit_name(r.exit_reason), r.exit_arg, r.return_value, used, r.gas_remaining);
+		for (unsigned i = 0; i < SCRATCHPAD_HEAD_LEN; i++)
+			printf("%02x", r.scratchpad_head[i]);
+		printf("\"}\n");
+	} else {
+		printf("backend: %s (published as caps, invoked through the API)\n", bn);
+		printf("exit:    %s (exit_arg %u)\n", nub_exit_name(r.exit_reason), r.exit_arg);
+		printf("r7:      0x%016" PRIx64 " (%" PRIu64 ")\n", r.return_value, r.return_value);
+		printf("gas:     used %" PRIu64 ", left %" PRIu64 "\n", used, r.gas_remaining);
+		printf("scratchpad head:");
+		for (unsigned i = 0; i < SCRATCHPAD_HEAD_LEN; i++)
+			printf("%s%02x", i % 32 ? "" : "\n  ", r.scratchpad_head[i]);
+		printf("\n");
+	}
+	nub_close(sb);
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	if (cli_wants_help(argc, argv)) {
 		fputs(usage, stdout);
 		return 0;
 	}
-	const char *path = NULL, *format = "auto";
+	const char *path = NULL, *format = "auto", *backend = NULL;
 	bool json = false, have_pc = false, have_gas = false, have_regs = false;
 	uint32_t pc = 0;
 	uint64_t gas = 1000000000, regs[PVM_NUM_REGS] = {0}, v;
@@ -81,6 +171,8 @@ int cmd_run(int argc, char **argv)
 		i++;
 		if (!strcmp(a, "--format")) {
 			format = val;
+		} else if (!strcmp(a, "--backend")) {
+			backend = val;
 		} else if (!strcmp(a, "--pc")) {
 			if (!cli_parse_u32(val, &pc)) {
 				cli_err("run: --pc '%s' is not a number below 2^32", val);
@@ -146,6 +238,28 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	if (args_len && lp.kind != PROG_SPI) {
 		cli_err("run: --arg needs a standard program (SPI); %s is a %s", path, prog_kind_name(lp.kind));
+		prog_free(&lp);
+		goto out;
+	}
+	if (backend) {
+		uint64_t r0[PVM_NUM_REGS] = {0};
+		if (lp.kind == PROG_VECTOR)
+			memcpy(r0, lp.vec.regs, sizeof r0);
+		if (lp.kind == PROG_SPI) {
+			/* GP A.7 registers; the arguments' address and length */
+			r0[0] = PVM_HALT_ADDR;
+			r0[1] = 0xFEFE0000u;
+			r0[7] = 0xFEFF0000u;
+			r0[8] = args_len;
+		}
+		if (have_regs)
+			memcpy(r0, regs, sizeof r0);
+		for (unsigned i = 0; i < PVM_NUM_REGS; i++)
+			if (set_reg[i])
+				r0[i] = reg_val[i];
+		uint32_t pc0 = have_pc ? pc : lp.kind == PROG_VECTOR ? lp.vec.pc : 0;
+		uint64_t gas0 = (have_gas || lp.kind != PROG_VECTOR) ? gas : (uint64_t)lp.vec.gas;
+		rc = run_caps(backend, &lp, r0, pc0, gas0, args, args_len, json);
 		prog_free(&lp);
 		goto out;
 	}

@@ -72,6 +72,8 @@ bool prog_load_mem(const uint8_t *data, size_t len, const char *what, const char
 			return false;
 		}
 		lp->kind = PROG_SPI;
+		lp->spi_bytes = data + off;
+		lp->spi_len = len - off;
 		lp->blob = lp->spi.blob;
 		lp->blob_len = lp->spi.blob_len;
 	} else if (!strcmp(format, "blob")) {
@@ -84,6 +86,8 @@ bool prog_load_mem(const uint8_t *data, size_t len, const char *what, const char
 		if (pvm_spi_parse(data, len, &lp->spi) == PVM_E_OK &&
 		    pvm_program_new(lp->spi.blob, lp->spi.blob_len, &tmp) == PVM_E_OK) {
 			lp->kind = PROG_SPI;
+			lp->spi_bytes = data;
+			lp->spi_len = len;
 			lp->blob = lp->spi.blob;
 			lp->blob_len = lp->spi.blob_len;
 			lp->prog = tmp;

@@ -11,6 +11,8 @@ typedef struct {
 	size_t file_len;
 	vector vec;         /* PROG_VECTOR */
 	pvm_spi spi;        /* PROG_SPI */
+	const uint8_t *spi_bytes; /* PROG_SPI: the standard program (after any metadata) */
+	size_t spi_len;
 	const uint8_t *blob;
 	size_t blob_len;
 	pvm_program *prog;

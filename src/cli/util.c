@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "nub/nub.h"
 
 int cli_err(const char *fmt, ...)
 {
@@ -132,4 +133,21 @@ double cli_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+struct nub_sandbox *cli_open_sandbox(const char *backend, const char *cmd)
+{
+	nub_options o;
+	nub_options_init(&o);
+	nub_err e = nub_backend_parse(backend, &o.backend);
+	if (e) {
+		cli_err("%s: unknown backend '%s' (local, kvm, auto)", cmd, backend);
+		return NULL;
+	}
+	nub_sandbox *sb = NULL;
+	if ((e = nub_open(&o, &sb)) != NUB_E_OK) {
+		cli_err("%s: cannot open a %s sandbox: %s", cmd, backend, nub_strerror(e));
+		return NULL;
+	}
+	return sb;
 }
