@@ -137,6 +137,27 @@ TEST(error_names_complete)
 	ASSERT_TRUE(strcmp(nub_exit_name(77), "unknown") == 0);
 }
 
+TEST(error_codes_are_stable)
+{
+	/* Wire codes travel in exit_arg: they never move. Append only. */
+	static const char *const names[] = {
+		"OK", "INVALID_ARG", "NOMEM", "KVM_UNAVAILABLE", "NOT_IMPLEMENTED", "BAD_BACKEND", "STORE_FULL",
+		"CAP_TRUNCATED", "CAP_TRAILING", "CAP_KIND", "CAP_VERSION", "IMAGE_LAYOUT", "IMAGE_NO_ENDPOINTS",
+		"IMAGE_TOO_MANY_ENDPOINTS", "IMAGE_TOO_MANY_MAPPINGS", "IMAGE_BARE_LAYOUT_FIELDS",
+		"IMAGE_SPI_FIELD_RANGE", "IMAGE_CODE", "MAPPING_ALIGN", "MAPPING_LOW", "MAPPING_EMPTY",
+		"MAPPING_RANGE", "MAPPING_ORDER", "MAPPING_FLAGS", "MAPPING_SLOT", "MAPPING_SPI_OVERLAP",
+		"INSTANCE_TOO_MANY_SLOTS", "INSTANCE_SLOT_RANGE", "INSTANCE_SLOT_ORDER", "CAP_HAS_REF",
+		"CAP_REF_KIND", "INSTANCE_SLOT_MISSING", "INSTANCE_DATA_TOO_LARGE", "UNKNOWN_INSTANCE",
+		"BAD_ENDPOINT", "BAD_PACKET", "BAD_GAS", "ENGINE", "TIMEOUT", "NOT_INSTANCE",
+	};
+	ASSERT_EQ(sizeof names / sizeof names[0], NUB_E_MAX_);
+	for (int e = 0; e < NUB_E_MAX_; e++)
+		if (strcmp(nub_err_name((nub_err)e), names[e]) != 0) {
+			printf("    code %d is %s, was %s\n", e, nub_err_name((nub_err)e), names[e]);
+			ASSERT_TRUE(0);
+		}
+}
+
 int main(void)
 {
 	RUN(invoke_packet_bytes);
@@ -145,5 +166,6 @@ int main(void)
 	RUN(parallel_slot_layout);
 	RUN(constants);
 	RUN(error_names_complete);
+	RUN(error_codes_are_stable);
 	return test_done();
 }

@@ -24,7 +24,9 @@ int cmd_info(int argc, char **argv)
 	nub_options o;
 	nub_options_init(&o);
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
+		if (!strcmp(argv[i], "--backend")) {
+			if (i + 1 >= argc)
+				return cli_err("info: --backend needs a value (auto, local, kvm)");
 			if (nub_backend_parse(argv[++i], &o.backend))
 				return cli_err("info: unknown backend '%s' (auto, local, kvm)", argv[i]);
 		} else {
