@@ -143,4 +143,13 @@ else
 	bad conformance_reports_failure "rc $rc: $(cat "$tmp/out")"
 fi
 
+# memory the program never wrote is still compared (untouched zero pages)
+python3 -c "import json; v=json.load(open('$V/inst_add_32.json')); v['initial-page-map']=[{'address':131072,'length':8192,'is-writable':True}]; v['expected-memory']=[{'address':135184,'contents':[5]}]; json.dump(v,open('$tmp/mem.json','w'))"
+timeout 20 "$NUB" conformance "$tmp/mem.json" >"$tmp/out" 2>&1
+if [ $? -eq 1 ] && grep -q 'memory 0x21010 = 0x00, expected 0x05' "$tmp/out"; then
+	ok conformance_untouched_page_compared
+else
+	bad conformance_untouched_page_compared "$(cat "$tmp/out")"
+fi
+
 echo "RESULT passed=$pass failed=$fail skipped=0"

@@ -1,12 +1,14 @@
 /* fuzz_replay.c: replays committed fuzzer findings (tests/regress/TARGET-*)
  * through a fuzz target without libFuzzer, as a regression test. Built once
- * per target with -DFUZZ_TARGET="name". Each input must return normally and
- * the process must stay under 1 GiB of resident memory. */
+ * per target with -DFUZZ_TARGET="name". Each input must return normally,
+ * within 10 seconds (libFuzzer's timeout), and the process must stay under
+ * 1 GiB of resident memory. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "test.h"
 
@@ -30,8 +32,17 @@ static void replay(const char *path)
 	fclose(f);
 	uint8_t *copy = malloc(n ? n : 1); /* exact size, so ASan sees overreads */
 	memcpy(copy, buf, n);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	LLVMFuzzerTestOneInput(copy, n);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	free(copy);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+	if (secs > 10) {
+		printf("FAIL %s: took %.1f s\n", path, secs);
+		test_failed++;
+		return;
+	}
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	if (ru.ru_maxrss > (1L << 20)) { /* KiB */

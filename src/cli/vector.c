@@ -319,13 +319,49 @@ static void addf(char *d, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* expected byte at address a: 0 unless inside a chunk */
-static uint8_t expected_byte(const vector *v, uint32_t a)
+static int cmp_chunk(const void *a, const void *b)
 {
-	for (size_t i = 0; i < v->n_emem; i++)
-		if (a >= v->emem[i].addr && a - v->emem[i].addr < v->emem[i].len)
-			return v->emem[i].data[a - v->emem[i].addr];
-	return 0;
+	const vec_chunk *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* True when some chunk of the sorted list (maxend[i] = the largest end of
+ * chunks 0..i) puts a non-zero byte into [page, page+4096). */
+static bool page_expected_nonzero(const vec_chunk *c, const uint64_t *maxend, size_t n, uint32_t page)
+{
+	uint64_t pend = (uint64_t)page + PVM_PAGE_SIZE;
+	size_t lo = 0, hi = n; /* first chunk starting at or after page */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c[mid].addr < page)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < n && c[i].addr < pend; i++)
+		for (uint32_t k = 0; k < c[i].len && c[i].addr + (uint64_t)k < pend; k++)
+			if (c[i].data[k])
+				return true;
+	/* chunks starting below the page reach into it only if maxend says so */
+	for (size_t i = lo; i-- > 0 && maxend[i] > page;)
+		for (uint64_t x = page; x < (uint64_t)c[i].addr + c[i].len && x < pend; x++)
+			if (c[i].data[x - c[i].addr])
+				return true;
+	return false;
+}
+
+/* The expected contents of the page at `page`: zero except the chunks. */
+static void expected_page(const vector *v, uint32_t page, uint8_t *out)
+{
+	memset(out, 0, PVM_PAGE_SIZE);
+	for (size_t i = 0; i < v->n_emem; i++) {
+		uint64_t lo = v->emem[i].addr, hi = lo + v->emem[i].len;
+		uint64_t plo = page, phi = (uint64_t)page + PVM_PAGE_SIZE;
+		if (hi <= plo || lo >= phi)
+			continue;
+		uint64_t a = lo > plo ? lo : plo, b = hi < phi ? hi : phi;
+		memcpy(out + (a - plo), v->emem[i].data + (a - lo), (size_t)(b - a));
+	}
 }
 
 unsigned vector_compare(const vector *v, const pvm_instance *m, pvm_exit ex, char *diff, size_t difflen)
@@ -370,18 +406,34 @@ unsigned vector_compare(const vector *v, const pvm_instance *m, pvm_exit ex, cha
 	uint32_t page;
 	int acc;
 	unsigned reported = 0;
-	uint8_t buf[PVM_PAGE_SIZE];
-	for (uint64_t from = 0; pvm_mem_next_page(m, from, &page, &acc); from = (uint64_t)page + PVM_PAGE_SIZE) {
-		pvm_mem_read(m, page, buf, PVM_PAGE_SIZE);
-		for (uint32_t k = 0; k < PVM_PAGE_SIZE; k++) {
-			uint8_t want = expected_byte(v, page + k);
-			if (buf[k] != want) {
-				d |= VEC_D_MEM;
-				if (reported++ < 4)
-					addf(diff, difflen, "memory 0x%x = 0x%02x, expected 0x%02x", page + k, buf[k], want);
-			}
+	uint8_t buf[PVM_PAGE_SIZE], want[PVM_PAGE_SIZE];
+	/* pages never written (e.g. a large sbrk) are zero: only chunks can differ */
+	size_t ne = v->n_emem ? v->n_emem : 1;
+	vec_chunk *sorted = malloc(ne * sizeof *sorted);
+	uint64_t *maxend = malloc(ne * sizeof *maxend);
+	if (sorted && maxend) {
+		memcpy(sorted, v->emem, v->n_emem * sizeof *sorted);
+		qsort(sorted, v->n_emem, sizeof *sorted, cmp_chunk);
+		for (size_t i = 0; i < v->n_emem; i++) {
+			uint64_t end = (uint64_t)sorted[i].addr + sorted[i].len;
+			maxend[i] = i && maxend[i - 1] > end ? maxend[i - 1] : end;
 		}
 	}
+	for (uint64_t from = 0; pvm_mem_next_page(m, from, &page, &acc); from = (uint64_t)page + PVM_PAGE_SIZE) {
+		if (sorted && maxend && pvm_mem_page_untouched(m, page) &&
+		    !page_expected_nonzero(sorted, maxend, v->n_emem, page))
+			continue;
+		pvm_mem_read(m, page, buf, PVM_PAGE_SIZE);
+		expected_page(v, page, want);
+		for (uint32_t k = 0; k < PVM_PAGE_SIZE; k++)
+			if (buf[k] != want[k]) {
+				d |= VEC_D_MEM;
+				if (reported++ < 4)
+					addf(diff, difflen, "memory 0x%x = 0x%02x, expected 0x%02x", page + k, buf[k], want[k]);
+			}
+	}
+	free(sorted);
+	free(maxend);
 	if (reported > 4)
 		addf(diff, difflen, "... %u differing bytes in all", reported);
 	return d;

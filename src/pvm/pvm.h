@@ -139,6 +139,9 @@ pvm_err pvm_mem_write(pvm_instance *m, uint32_t addr, const void *src, uint32_t 
 pvm_err pvm_mem_read(const pvm_instance *m, uint32_t addr, void *dst, uint32_t len);
 /* Access of the page containing addr. */
 int pvm_mem_access(const pvm_instance *m, uint32_t addr);
+/* True when the page containing addr is mapped and still the shared zero
+ * page (never written): its bytes are all zero. */
+bool pvm_mem_page_untouched(const pvm_instance *m, uint32_t addr);
 /* Iterate mapped pages in address order: finds the first mapped page whose
  * address is >= from; false when none. */
 bool pvm_mem_next_page(const pvm_instance *m, uint64_t from, uint32_t *page, int *access);

@@ -165,6 +165,12 @@ int pvm_mem_access(const pvm_instance *m, uint32_t addr)
 	return (*e & PVM_PTE_WANT_W) ? PVM_ACCESS_RW : PVM_ACCESS_RO;
 }
 
+bool pvm_mem_page_untouched(const pvm_instance *m, uint32_t addr)
+{
+	uintptr_t *e = pte(m, addr);
+	return e && *e && page_of(*e) == zero_page;
+}
+
 bool pvm_mem_next_page(const pvm_instance *m, uint64_t from, uint32_t *page, int *access)
 {
 	for (uint64_t a = (from + 4095) & ~(uint64_t)4095; a < ((uint64_t)1 << 32);) {
