@@ -169,6 +169,9 @@ static int check_program(const char *args, const char *src, const char *fn, uint
 	pvm_exit st;
 	uint64_t r7 = 0, gas = 0, hc = 0, nat = 0;
 	int rc = run_spi(res.spi, res.spi_len, pc, &st, &r7, &gas, &hc);
+	printf("    %-36s pc %-4u code %6u B, %5u insns (%5u RISC-V), jt %3u, SPI %6zu B; executed %10llu, host calls %llu\n",
+	       args, pc, res.code_len, res.insn_count, res.rv_insn_count, res.jump_table_len, res.spi_len,
+	       (unsigned long long)gas, (unsigned long long)hc);
 	link_result_free(&res);
 	if (rc) {
 		printf("    %s: engine refused the program\n", args);
