@@ -1,6 +1,8 @@
 /* local_store.c: the local cap directory, with counted allocations. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "local/local_store.h"
 
@@ -29,6 +31,14 @@ nub_err local_store_init(local_store *s, uint64_t budget)
 {
 	memset(s, 0, sizeof *s);
 	s->budget = budget;
+	uint64_t seed[2];
+	if (getrandom(seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
+		/* No entropy yet: a weaker but still per-store seed. */
+		seed[0] = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s;
+		seed[1] = (uint64_t)clock() * 0x9E3779B97F4A7C15ull;
+	}
+	s->seed_xor = seed[0];
+	s->seed_mul = seed[1] | 1;
 	s->capacity = LOCAL_STORE_MIN_CAPACITY;
 	s->table = store_alloc(s, s->capacity * sizeof *s->table);
 	return s->table ? NUB_E_OK : NUB_E_NOMEM;
@@ -45,17 +55,22 @@ void local_store_free(local_store *s)
 	s->table = NULL;
 }
 
-/* The hash is BLAKE2b output: its first 8 bytes are a uniform index. */
-static size_t slot_of(const uint8_t *hash, size_t capacity)
+/* The hash is BLAKE2b output, but its content comes from outside (service
+ * code): someone could grind caps whose hashes share low bits to lengthen
+ * probe chains. A secret per-store multiply-xor mix, taking the top bits,
+ * makes such collisions unpredictable. */
+static size_t slot_of(const local_store *s, const uint8_t *hash, size_t capacity)
 {
 	uint64_t h;
 	memcpy(&h, hash, sizeof h);
-	return (size_t)(h & (capacity - 1));
+	h = (h ^ s->seed_xor) * s->seed_mul;
+	unsigned bits = (unsigned)__builtin_ctzll((unsigned long long)capacity);
+	return (size_t)(h >> (64 - bits));
 }
 
 local_cap *local_store_get(const local_store *s, const uint8_t hash[NUB_CAP_HASH_LEN])
 {
-	for (size_t i = slot_of(hash, s->capacity);; i = (i + 1) & (s->capacity - 1)) {
+	for (size_t i = slot_of(s, hash, s->capacity);; i = (i + 1) & (s->capacity - 1)) {
 		local_cap *c = s->table[i];
 		if (!c)
 			return NULL;
@@ -64,9 +79,9 @@ local_cap *local_store_get(const local_store *s, const uint8_t hash[NUB_CAP_HASH
 	}
 }
 
-static void insert_slot(local_cap **table, size_t capacity, local_cap *c)
+static void insert_slot(const local_store *s, local_cap **table, size_t capacity, local_cap *c)
 {
-	size_t i = slot_of(c->hash, capacity);
+	size_t i = slot_of(s, c->hash, capacity);
 	while (table[i])
 		i = (i + 1) & (capacity - 1);
 	table[i] = c;
@@ -80,7 +95,7 @@ static nub_err grow(local_store *s)
 		return s->allocated_bytes + ncap * sizeof *nt > s->budget ? NUB_E_STORE_FULL : NUB_E_NOMEM;
 	for (size_t i = 0; i < s->capacity; i++)
 		if (s->table[i])
-			insert_slot(nt, ncap, s->table[i]);
+			insert_slot(s, nt, ncap, s->table[i]);
 	store_release(s, s->table, s->capacity * sizeof *s->table);
 	s->table = nt;
 	s->capacity = ncap;
@@ -110,7 +125,7 @@ nub_err local_store_put(local_store *s, const uint8_t hash[NUB_CAP_HASH_LEN], co
 		store_release(s, c, n);
 		return e;
 	}
-	insert_slot(s->table, s->capacity, c);
+	insert_slot(s, s->table, s->capacity, c);
 	s->count++;
 	*out = c;
 	return NUB_E_OK;

@@ -27,6 +27,7 @@ typedef struct local_store {
 	local_cap **table;  /* capacity slots, NULL = empty */
 	size_t capacity;    /* power of two */
 	size_t count;
+	uint64_t seed_xor, seed_mul; /* per-store secret index mixing (odd multiplier) */
 	uint64_t budget;
 	uint64_t allocated_bytes;
 	uint64_t allocation_count;
