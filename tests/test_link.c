@@ -331,6 +331,85 @@ TEST(features_jump_tables_and_code_pointers_present)
 	ASSERT_TRUE(atoi(out) >= 8); /* ops tables + exports */
 }
 
+/* Reference semantics for tests/link/x0ops.c entry i on (a, b). */
+static uint64_t x0_ref(int i, uint64_t a, uint64_t b)
+{
+	int64_t sa = (int64_t)a, sb = (int64_t)b;
+	switch (i) {
+	case 0: return sa > 0 ? a : 0;
+	case 1: return sa < 0 ? a : 0;
+	case 2: return sb > 0 ? b : 0;
+	case 3: return b == 0 ? ~0ull : 0;
+	case 4: return 0 - a;
+	case 5: return (uint64_t)(int64_t)(int32_t)(0u - (uint32_t)a);
+	case 6: return a != 0;
+	case 7: return sa > 0;
+	case 8: return sa < 0;
+	case 9: return ~a;
+	case 10: return (uint64_t)(int64_t)(int32_t)(uint32_t)a;
+	case 11: return ~a;
+	case 12: return b;
+	case 13: return ~0ull;
+	case 14: return (sa > 0 ? 0 : 1) | (sa > 0 ? 2 : 0) | (a != 0 ? 0 : 4) | (a == 0 ? 0 : 8);
+	default: return 0xbad;
+	}
+}
+
+TEST(x0_operands)
+{
+	NEED_TOOLCHAIN();
+	char elf[128], err[LINK_ERR_CAP];
+	snprintf(elf, sizeof elf, "%s/x0.elf", tmpdir);
+	ASSERT_EQ(build_elf("-O2 tests/link/x0ops.c", elf), 0);
+	link_result res;
+	if (link_path(elf, &res, err, sizeof err)) {
+		printf("    link: %s\n", err);
+		ASSERT_TRUE(0);
+	}
+	static const uint64_t vals[] = {0, 1, 5, 0x7fffffffffffffffull, 0x8000000000000000ull, ~0ull, 0xfffffffe80000001ull,
+					0x123456789ull};
+	pvm_spi s;
+	pvm_program *p = NULL;
+	ASSERT_EQ(pvm_spi_parse(res.spi, res.spi_len, &s), PVM_E_OK);
+	ASSERT_EQ(pvm_program_new(s.blob, s.blob_len, &p), PVM_E_OK);
+	unsigned checked = 0;
+	for (int i = 0; i < 15; i++)
+		for (size_t x = 0; x < sizeof vals / sizeof vals[0]; x++)
+			for (size_t y = 0; y < 2; y++) {
+				uint64_t a = vals[x], b = y ? vals[(x + 3) % 8] : 0;
+				pvm_instance *m = NULL;
+				ASSERT_EQ(pvm_instance_new(p, &m), PVM_E_OK);
+				ASSERT_EQ(pvm_spi_init(m, &s, NULL, 0), PVM_E_OK);
+				pvm_set_pc(m, (uint32_t)(5 * i));
+				pvm_set_gas(m, 100000);
+				pvm_set_reg(m, 7, a);
+				pvm_set_reg(m, 8, b);
+				uint64_t saved[13];
+				for (unsigned r = 0; r < 13; r++)
+					saved[r] = pvm_reg(m, r);
+				pvm_exit st = pvm_run(m);
+				uint64_t got = pvm_reg(m, 7);
+				/* callee-saved registers (sp, s0, s1) survive the spill path */
+				uint64_t sp = pvm_reg(m, 1), s0 = pvm_reg(m, 5), s1 = pvm_reg(m, 6);
+				pvm_instance_free(m);
+				if (st != PVM_EXIT_HALT || got != x0_ref(i, a, b)) {
+					printf("    entry %d (a=0x%llx b=0x%llx): %s, got 0x%llx, want 0x%llx\n", i,
+					       (unsigned long long)a, (unsigned long long)b, pvm_exit_name(st),
+					       (unsigned long long)got, (unsigned long long)x0_ref(i, a, b));
+					pvm_program_free(p);
+					link_result_free(&res);
+					ASSERT_TRUE(0);
+				}
+				ASSERT_EQ(sp, saved[1]);
+				ASSERT_EQ(s0, saved[5]);
+				ASSERT_EQ(s1, saved[6]);
+				checked++;
+			}
+	pvm_program_free(p);
+	link_result_free(&res);
+	ASSERT_EQ(checked, 15 * 8 * 2);
+}
+
 /* ---- error paths ----------------------------------------------------------- */
 
 static int link_bytes_err(const uint8_t *b, size_t n, char *err, size_t cap)
@@ -625,6 +704,7 @@ int main(void)
 	RUN(kernels_match_native);
 	RUN(features_all_opt_levels);
 	RUN(features_jump_tables_and_code_pointers_present);
+	RUN(x0_operands);
 	RUN(err_not_elf);
 	RUN(err_wrong_class);
 	RUN(err_wrong_machine);
