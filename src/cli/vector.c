@@ -303,8 +303,7 @@ pvm_err vector_instance(const vector *v, const pvm_program *p, pvm_instance **ou
 	return PVM_E_OK;
 }
 
-static void addf(char *d, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void addf(char *d, size_t n, const char *fmt, ...)
+void vector_addf(char *d, size_t n, const char *fmt, ...)
 {
 	size_t l = strlen(d);
 	if (l + 3 >= n)
@@ -370,35 +369,35 @@ unsigned vector_compare(const vector *v, const pvm_instance *m, pvm_exit ex, cha
 	diff[0] = 0;
 	if ((int)ex != v->status) {
 		d |= VEC_D_STATUS;
-		addf(diff, difflen, "status %s, expected %s", pvm_exit_name(ex), pvm_exit_name((pvm_exit)v->status));
+		vector_addf(diff, difflen, "status %s, expected %s", pvm_exit_name(ex), pvm_exit_name((pvm_exit)v->status));
 	}
 	if (pvm_pc(m) != v->epc) {
 		d |= VEC_D_PC;
-		addf(diff, difflen, "pc %u, expected %u", pvm_pc(m), v->epc);
+		vector_addf(diff, difflen, "pc %u, expected %u", pvm_pc(m), v->epc);
 	}
 	if (pvm_gas(m) != v->egas) {
 		d |= VEC_D_GAS;
-		addf(diff, difflen, "gas %" PRId64 ", expected %" PRId64, pvm_gas(m), v->egas);
+		vector_addf(diff, difflen, "gas %" PRId64 ", expected %" PRId64, pvm_gas(m), v->egas);
 	}
 	for (unsigned i = 0; i < PVM_NUM_REGS; i++)
 		if (pvm_reg(m, i) != v->eregs[i]) {
 			d |= VEC_D_REGS;
-			addf(diff, difflen, "r%u 0x%" PRIx64 ", expected 0x%" PRIx64, i, pvm_reg(m, i), v->eregs[i]);
+			vector_addf(diff, difflen, "r%u 0x%" PRIx64 ", expected 0x%" PRIx64, i, pvm_reg(m, i), v->eregs[i]);
 		}
 	if (ex == PVM_EXIT_PAGE_FAULT && v->has_fault && pvm_exit_arg(m) != v->efault) {
 		d |= VEC_D_FAULT;
-		addf(diff, difflen, "fault address 0x%x, expected 0x%x", pvm_exit_arg(m), v->efault);
+		vector_addf(diff, difflen, "fault address 0x%x, expected 0x%x", pvm_exit_arg(m), v->efault);
 	}
 	if (ex == PVM_EXIT_HOST && v->has_host && pvm_exit_arg(m) != v->ehost) {
 		d |= VEC_D_HOST;
-		addf(diff, difflen, "host call %u, expected %u", pvm_exit_arg(m), v->ehost);
+		vector_addf(diff, difflen, "host call %u, expected %u", pvm_exit_arg(m), v->ehost);
 	}
 	/* every expected non-zero byte must lie in accessible memory */
 	for (size_t i = 0; i < v->n_emem; i++)
 		for (uint32_t k = 0; k < v->emem[i].len; k++)
 			if (v->emem[i].data[k] && pvm_mem_access(m, v->emem[i].addr + k) == PVM_ACCESS_NONE) {
 				d |= VEC_D_MEM;
-				addf(diff, difflen, "memory 0x%x expected 0x%02x but is not mapped", v->emem[i].addr + k,
+				vector_addf(diff, difflen, "memory 0x%x expected 0x%02x but is not mapped", v->emem[i].addr + k,
 				     v->emem[i].data[k]);
 				break;
 			}
@@ -429,12 +428,12 @@ unsigned vector_compare(const vector *v, const pvm_instance *m, pvm_exit ex, cha
 			if (buf[k] != want[k]) {
 				d |= VEC_D_MEM;
 				if (reported++ < 4)
-					addf(diff, difflen, "memory 0x%x = 0x%02x, expected 0x%02x", page + k, buf[k], want[k]);
+					vector_addf(diff, difflen, "memory 0x%x = 0x%02x, expected 0x%02x", page + k, buf[k], want[k]);
 			}
 	}
 	free(sorted);
 	free(maxend);
 	if (reported > 4)
-		addf(diff, difflen, "... %u differing bytes in all", reported);
+		vector_addf(diff, difflen, "... %u differing bytes in all", reported);
 	return d;
 }

@@ -59,6 +59,9 @@ pvm_err vector_instance(const vector *v, const pvm_program *p, pvm_instance **ou
 enum { VEC_D_STATUS = 1, VEC_D_PC = 2, VEC_D_GAS = 4, VEC_D_REGS = 8, VEC_D_MEM = 16, VEC_D_FAULT = 32, VEC_D_HOST = 64 };
 unsigned vector_compare(const vector *v, const pvm_instance *m, pvm_exit ex, char *diff, size_t difflen);
 
+/* Append "; " (when diff is not empty) and a formatted note to diff. */
+void vector_addf(char *diff, size_t difflen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Parse a status name ("halt", "panic", "page-fault", "out-of-gas"/"oog",
  * "host"/"ecalli", legacy "trap"); -1 if unknown. */
 int vector_status(const char *s);

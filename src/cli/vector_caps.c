@@ -1,6 +1,5 @@
 /* vector_caps.c: test vectors as Data + Image + Instance caps. */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,29 +72,13 @@ void vector_packet(const vector *v, const uint8_t inst_hash[NUB_CAP_HASH_LEN], I
 	p->initial_gas = (uint64_t)v->gas;
 }
 
-static void addf(char *d, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void addf(char *d, size_t n, const char *fmt, ...)
-{
-	size_t l = strlen(d);
-	if (l + 3 >= n)
-		return;
-	if (l) {
-		strcat(d, "; ");
-		l += 2;
-	}
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(d + l, n - l, fmt, ap);
-	va_end(ap);
-}
-
 unsigned vector_compare_result(const vector *v, const InvocationResult *r, char *diff, size_t difflen)
 {
 	unsigned d = 0;
 	diff[0] = 0;
 	if ((int64_t)r->exit_reason != v->status) {
 		d |= VEC_D_STATUS;
-		addf(diff, difflen, "status %s, expected %s", nub_exit_name(r->exit_reason),
+		vector_addf(diff, difflen, "status %s, expected %s", nub_exit_name(r->exit_reason),
 		     pvm_exit_name((pvm_exit)v->status));
 	}
 	uint32_t want_arg = v->status == PVM_EXIT_PAGE_FAULT ? (v->has_fault ? v->efault : r->exit_arg)
@@ -103,15 +86,15 @@ unsigned vector_compare_result(const vector *v, const InvocationResult *r, char 
 	                                                     : 0;
 	if (r->exit_arg != want_arg) {
 		d |= VEC_D_FAULT;
-		addf(diff, difflen, "exit_arg %u, expected %u", r->exit_arg, want_arg);
+		vector_addf(diff, difflen, "exit_arg %u, expected %u", r->exit_arg, want_arg);
 	}
 	if (r->gas_remaining != (uint64_t)v->egas) {
 		d |= VEC_D_GAS;
-		addf(diff, difflen, "gas %" PRIu64 ", expected %" PRId64, r->gas_remaining, v->egas);
+		vector_addf(diff, difflen, "gas %" PRIu64 ", expected %" PRId64, r->gas_remaining, v->egas);
 	}
 	if (r->return_value != v->eregs[7]) {
 		d |= VEC_D_REGS;
-		addf(diff, difflen, "r7 0x%" PRIx64 ", expected 0x%" PRIx64, r->return_value, v->eregs[7]);
+		vector_addf(diff, difflen, "r7 0x%" PRIx64 ", expected 0x%" PRIx64, r->return_value, v->eregs[7]);
 	}
 	uint8_t head[SCRATCHPAD_HEAD_LEN] = {0};
 	if (v->status == PVM_EXIT_HALT && v->n_pages) {
@@ -125,7 +108,7 @@ unsigned vector_compare_result(const vector *v, const InvocationResult *r, char 
 	}
 	if (memcmp(head, r->scratchpad_head, sizeof head)) {
 		d |= VEC_D_MEM;
-		addf(diff, difflen, "scratchpad head differs");
+		vector_addf(diff, difflen, "scratchpad head differs");
 	}
 	return d;
 }

@@ -63,15 +63,59 @@ static void put_r(sbuf *b, unsigned r)
 	put_u(b, r);
 }
 
-static void sep(sbuf *b)
+static void put_simm32(sbuf *b, uint32_t v)
 {
-	put_s(b, ", ");
+	put_imm(b, (uint64_t)(int64_t)(int32_t)v);
 }
 
-static void put_target(sbuf *b, uint32_t pc)
+/* Operands per format, in print order: a/b/d registers, i imm, s imm2 as a
+ * signed value, u imm as u32, t target, X [imm2] address, M [rA + imm2]. */
+static const char *const operands[] = {
+	[PVM_FMT_NONE] = "",        [PVM_FMT_IMM] = "u",          [PVM_FMT_REG_EXTIMM] = "ai",
+	[PVM_FMT_IMM2] = "Xi",      [PVM_FMT_OFF] = "t",          [PVM_FMT_REG_IMM] = "ai",
+	[PVM_FMT_REG_IMM2] = "Mi",  [PVM_FMT_REG_IMM_OFF] = "ait", [PVM_FMT_REG2] = "da",
+	[PVM_FMT_REG2_IMM] = "abi", [PVM_FMT_REG2_OFF] = "abt",   [PVM_FMT_REG2_IMM2] = "abis",
+	[PVM_FMT_REG3] = "dab",
+};
+
+static void put_operand(sbuf *b, char k, const pvm_insn *in)
 {
-	put_c(b, '@');
-	put_u(b, pc);
+	switch (k) {
+	case 'a':
+		put_r(b, in->a);
+		break;
+	case 'b':
+		put_r(b, in->b);
+		break;
+	case 'd':
+		put_r(b, in->d);
+		break;
+	case 'i':
+		put_imm(b, in->imm);
+		break;
+	case 's':
+		put_simm32(b, in->imm2);
+		break;
+	case 'u':
+		put_u(b, (uint32_t)in->imm);
+		break;
+	case 't':
+		put_c(b, '@');
+		put_u(b, in->target);
+		break;
+	case 'X':
+		put_c(b, '[');
+		put_x(b, in->imm2);
+		put_c(b, ']');
+		break;
+	case 'M':
+		put_c(b, '[');
+		put_r(b, in->a);
+		put_s(b, " + ");
+		put_simm32(b, in->imm2);
+		put_c(b, ']');
+		break;
+	}
 }
 
 uint32_t pvm_disasm(const pvm_program *p, uint32_t pc, char *buf, size_t cap)
@@ -89,86 +133,9 @@ uint32_t pvm_disasm(const pvm_program *p, uint32_t pc, char *buf, size_t cap)
 	} else {
 		const struct pvm_op_info *oi = &pvm_op_info[in.opi];
 		put_s(&b, oi->name);
-		switch (oi->fmt) {
-		case PVM_FMT_NONE:
-			break;
-		case PVM_FMT_IMM:
-			put_c(&b, ' ');
-			put_u(&b, (uint32_t)in.imm);
-			break;
-		case PVM_FMT_REG_EXTIMM:
-		case PVM_FMT_REG_IMM:
-			put_c(&b, ' ');
-			put_r(&b, in.a);
-			sep(&b);
-			put_imm(&b, in.imm);
-			break;
-		case PVM_FMT_IMM2:
-			put_s(&b, " [");
-			put_x(&b, in.imm2);
-			put_s(&b, "], ");
-			put_imm(&b, in.imm);
-			break;
-		case PVM_FMT_OFF:
-			put_c(&b, ' ');
-			put_target(&b, in.target);
-			break;
-		case PVM_FMT_REG_IMM2:
-			put_s(&b, " [");
-			put_r(&b, in.a);
-			put_s(&b, " + ");
-			put_imm(&b, (uint64_t)(int64_t)(int32_t)in.imm2);
-			put_s(&b, "], ");
-			put_imm(&b, in.imm);
-			break;
-		case PVM_FMT_REG_IMM_OFF:
-			put_c(&b, ' ');
-			put_r(&b, in.a);
-			sep(&b);
-			put_imm(&b, in.imm);
-			sep(&b);
-			put_target(&b, in.target);
-			break;
-		case PVM_FMT_REG2:
-			put_c(&b, ' ');
-			put_r(&b, in.d);
-			sep(&b);
-			put_r(&b, in.a);
-			break;
-		case PVM_FMT_REG2_IMM:
-			put_c(&b, ' ');
-			put_r(&b, in.a);
-			sep(&b);
-			put_r(&b, in.b);
-			sep(&b);
-			put_imm(&b, in.imm);
-			break;
-		case PVM_FMT_REG2_OFF:
-			put_c(&b, ' ');
-			put_r(&b, in.a);
-			sep(&b);
-			put_r(&b, in.b);
-			sep(&b);
-			put_target(&b, in.target);
-			break;
-		case PVM_FMT_REG2_IMM2:
-			put_c(&b, ' ');
-			put_r(&b, in.a);
-			sep(&b);
-			put_r(&b, in.b);
-			sep(&b);
-			put_imm(&b, in.imm);
-			sep(&b);
-			put_imm(&b, (uint64_t)(int64_t)(int32_t)in.imm2);
-			break;
-		case PVM_FMT_REG3:
-			put_c(&b, ' ');
-			put_r(&b, in.d);
-			sep(&b);
-			put_r(&b, in.a);
-			sep(&b);
-			put_r(&b, in.b);
-			break;
+		for (const char *k = operands[oi->fmt]; *k; k++) {
+			put_s(&b, k == operands[oi->fmt] ? " " : ", ");
+			put_operand(&b, *k, &in);
 		}
 	}
 	if (cap)

@@ -107,54 +107,45 @@ pvm_err pvm_mem_map(pvm_instance *m, uint32_t addr, uint32_t len, int access)
 	return PVM_E_OK;
 }
 
-pvm_err pvm_mem_write(pvm_instance *m, uint32_t addr, const void *src, uint32_t len)
+/* Host-side copy between buf and [addr, addr+len): every page must be
+ * mapped (access rights do not matter); writes take ownership of shared
+ * pages first. Checks everything before copying anything. */
+static pvm_err copy_span(const pvm_instance *m, uint32_t addr, uint8_t *buf, uint32_t len, bool write)
 {
-	const uint8_t *s = src;
 	if ((uint64_t)addr + len > ((uint64_t)1 << 32))
 		return PVM_E_MEM_RANGE;
-	for (uint64_t a = addr; a < (uint64_t)addr + len; a++)
-		if (!(a & 4095) || a == addr) {
-			uintptr_t *e = pte(m, (uint32_t)a);
-			if (!e || !*e)
-				return PVM_E_MEM_UNMAPPED;
-		}
+	for (uint64_t a = addr & ~4095u; a < (uint64_t)addr + len; a += PVM_PAGE_SIZE) {
+		uintptr_t *e = pte(m, (uint32_t)a);
+		if (!e || !*e)
+			return PVM_E_MEM_UNMAPPED;
+	}
 	while (len) {
 		uintptr_t *e = pte(m, addr);
 		uint32_t off = addr & 4095u, n = 4096u - off;
 		if (n > len)
 			n = len;
-		if (!page_own(e))
-			return PVM_E_NOMEM;
-		__builtin_memcpy(page_of(*e) + off, s, n);
-		s += n;
+		if (write) {
+			if (!page_own(e))
+				return PVM_E_NOMEM;
+			__builtin_memcpy(page_of(*e) + off, buf, n);
+		} else {
+			__builtin_memcpy(buf, page_of(*e) + off, n);
+		}
+		buf += n;
 		addr += n;
 		len -= n;
 	}
 	return PVM_E_OK;
 }
 
+pvm_err pvm_mem_write(pvm_instance *m, uint32_t addr, const void *src, uint32_t len)
+{
+	return copy_span(m, addr, (uint8_t *)(uintptr_t)src, len, true);
+}
+
 pvm_err pvm_mem_read(const pvm_instance *m, uint32_t addr, void *dst, uint32_t len)
 {
-	uint8_t *d = dst;
-	if ((uint64_t)addr + len > ((uint64_t)1 << 32))
-		return PVM_E_MEM_RANGE;
-	for (uint64_t a = addr; a < (uint64_t)addr + len; a++)
-		if (!(a & 4095) || a == addr) {
-			uintptr_t *e = pte(m, (uint32_t)a);
-			if (!e || !*e)
-				return PVM_E_MEM_UNMAPPED;
-		}
-	while (len) {
-		uintptr_t *e = pte(m, addr);
-		uint32_t off = addr & 4095u, n = 4096u - off;
-		if (n > len)
-			n = len;
-		__builtin_memcpy(d, page_of(*e) + off, n);
-		d += n;
-		addr += n;
-		len -= n;
-	}
-	return PVM_E_OK;
+	return copy_span(m, addr, dst, len, false);
 }
 
 int pvm_mem_access(const pvm_instance *m, uint32_t addr)
