@@ -52,7 +52,7 @@ TEST_LIBS   =
 FUZZ_TARGETS = fuzz_blob fuzz_spi fuzz_run fuzz_vector
 EXTRA_BINS  =
 
-MODULES ?= src/cap/module.mk src/local/module.mk src/host/module.mk src/link/module.mk
+MODULES ?= src/cap/module.mk src/local/module.mk src/host/module.mk src/link/module.mk src/guest/module.mk
 -include $(MODULES)
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)

@@ -1,0 +1,107 @@
+/* guest.h: the guest kernel's internal interfaces (one prefix: guest_).
+ *
+ * Boot order (guest_main.c): guest_log_init, guest_cpu_init (GDT, TSS,
+ * IDT), guest_heap_init, guest_capdir_init, guest_rpc_init (registers the
+ * handlers), then either serve the host (kvm), run the self test, or run
+ * one probe (QEMU command line). Single CPU, interrupts off, no preemption:
+ * nothing here locks.
+ */
+#ifndef NUB_GUEST_H
+#define NUB_GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nub/abi.h"
+#include "nub/rpc.h"
+
+/* ---- libc subset (guest_string.c) ---------------------------------------- */
+void *memcpy(void *restrict d, const void *restrict s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+void *memset(void *d, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+
+/* ---- console (guest_log.c): COM1, formatted with a tiny printf ------------
+ * Formats: %s %c %d %u %x %% with optional 'l'/'ll' and zero-pad width
+ * (e.g. %016llx). */
+void guest_log_init(void);
+void guest_log_putc(char c);
+void guest_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Format into buf (always NUL-terminated); returns the length written. */
+size_t guest_snprintf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Leave QEMU through isa-debug-exit (a kvm host sees a port exit), then halt. */
+__attribute__((noreturn)) void guest_exit(uint32_t code);
+/* Assertion failure: report like a fault (vector 0xFFFFFFFF) and exit. */
+__attribute__((noreturn)) void guest_panic(const char *file, int line, const char *what);
+#define GUEST_ASSERT(c) ((c) ? (void)0 : guest_panic(__FILE__, __LINE__, #c))
+
+/* ---- CPU (guest_cpu_x86_64.c) -------------------------------------------- */
+void guest_cpu_init(void);
+
+/* ---- traps (guest_trap.c) ------------------------------------------------- */
+typedef struct guest_trap_frame {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t vector, error_code, rip, cs, rflags, rsp, ss;
+} guest_trap_frame;
+__attribute__((noreturn)) void guest_trap(guest_trap_frame *f);
+
+/* ---- heap (guest_heap.c) ----------------------------------------------------
+ * First-fit allocator over [base, base+size) with an address-ordered free
+ * list and coalescing. Allocations are zero-filled and `align`-aligned
+ * (a power of two, 16..4096). NULL when exhausted. */
+void guest_heap_init(uintptr_t base, size_t size);
+void *guest_heap_alloc(size_t size, size_t align);
+void guest_heap_free(void *p);
+void guest_heap_stats(NubHeapStats *out);
+
+/* ---- cap directory (guest_capdir.c): layout in nub/rpc.h ------------------ */
+void guest_capdir_init(void);
+uint64_t guest_capdir_va(void);
+NubCapDirEntry *guest_capdir_get(const uint8_t hash[NUB_CAP_HASH_LEN]);
+/* Insert (the hash must be absent). NUB_E_STORE_FULL when the table is. */
+nub_err guest_capdir_insert(const uint8_t hash[NUB_CAP_HASH_LEN], const uint8_t *bytes, uint32_t len,
+                            uint8_t kind, NubCapDirEntry **out);
+/* Visit every FULL entry (for EVICT_JIT_ALL). */
+void guest_capdir_foreach(void (*fn)(NubCapDirEntry *e, void *ctx), void *ctx);
+
+/* ---- RPC dispatch (guest_dispatch.c) ----------------------------------------
+ * A handler reads req[0..req_len) and writes at most resp_cap bytes to resp,
+ * setting *resp_len; it returns the status (nub_err). Registration refuses
+ * an fn_id outside [0, NUB_FN_ID_SUBSTRATE_END), ids 0 and 1 (reserved),
+ * and duplicates: it returns NUB_E_INVALID_ARG then. */
+typedef nub_err (*guest_rpc_fn)(const uint8_t *req, uint32_t req_len, uint8_t *resp, uint32_t resp_cap,
+                                uint32_t *resp_len);
+/* Returned by a handler that wrote the mailbox header itself (garbage probe). */
+#define GUEST_RPC_RAW_REPLY ((nub_err)0x7FFFFFFF)
+nub_err guest_rpc_register(uint32_t fn_id, guest_rpc_fn fn);
+/* Serve the request now in the mailbox: validate, dispatch, write the reply
+ * header. Does not ring the doorbell. */
+void guest_rpc_serve_one(NubRpcMailbox *mb);
+/* The fn_id being served (for fault reports), ~0 when idle. */
+extern volatile uint64_t guest_rpc_current_fn;
+NubRpcMailbox *guest_mailbox(void);
+/* Register every handler (guest_handlers.c) and probe (guest_probe.c). */
+void guest_handlers_register(void);
+void guest_probes_register(void);
+
+/* ---- invocation (guest_invoke.c) ------------------------------------------- */
+nub_err guest_invoke(const InvokePacket *p, InvocationResult *r);
+nub_err guest_put_cap(const uint8_t *bytes, uint32_t len, uint8_t hash_out[NUB_CAP_HASH_LEN]);
+void guest_evict_jit_all(void);
+size_t guest_cached_programs(void);
+
+/* ---- boot info (guest_main.c) ---------------------------------------------- */
+extern BootInfo guest_boot_info;
+
+/* ---- self test (guest_selftest.c): plays the host over the mailbox -------- */
+/* Returns the number of failed guest-only checks. */
+unsigned guest_selftest(void);
+/* Send one request through the mailbox like a host, check the reply like a
+ * host would. Returns the status, or NUB_E_INVALID_ARG with *bad set when
+ * the reply is malformed. */
+nub_err guest_host_call(uint32_t fn_id, const void *req, uint32_t req_len, void *resp, uint32_t resp_cap,
+                        uint32_t *resp_len, bool *bad);
+
+#endif

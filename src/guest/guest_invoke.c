@@ -1,0 +1,235 @@
+/* guest_invoke.c: PUT_CAP, INVOKE_CACHED and EVICT_JIT_ALL on the engine.
+ *
+ * Semantics are those of the local backend (src/local/local_backend.c), the
+ * differential reference: same validation order, same errors, same frame
+ * (SPI layout, slot mappings, bare sbrk base, endpoint registers with the
+ * packet's args over phi7..phi10), same InvocationResult. tests/guest_test.sh
+ * checks this line by line. Differences: no per-call timeout (the host
+ * enforces it by stopping the vCPU) and no threads (one CPU, no locks).
+ *
+ * Each directory entry's guest-private `aux` points to a guest_cap: the
+ * decoded view of the stored encoding and, for Images, the decoded program
+ * (the cache EVICT_JIT_ALL drops; it is rebuilt on the next invocation).
+ */
+#include "cap/cap.h"
+#include "guest/guest.h"
+#include "pvm/pvm.h"
+
+typedef struct guest_cap {
+	cap_view view;         /* points into bytes */
+	pvm_program *prog;     /* Image only: cached decoded program, or NULL */
+	uint8_t bytes[];       /* the encoding */
+} guest_cap;
+
+static size_t cached_programs;
+
+static guest_cap *cap_of(const NubCapDirEntry *e)
+{
+	return e ? (guest_cap *)(uintptr_t)e->aux : NULL;
+}
+
+static const cap_view *lookup_cb(void *ctx, const uint8_t hash[NUB_CAP_HASH_LEN])
+{
+	(void)ctx;
+	guest_cap *c = cap_of(guest_capdir_get(hash));
+	return c ? &c->view : NULL;
+}
+
+static nub_err prog_new(const cap_image_view *img, pvm_program **out)
+{
+	pvm_err pe = pvm_program_new(img->code, img->code_len, out);
+	if (pe != PVM_E_OK)
+		return pe == PVM_E_NOMEM ? NUB_E_NOMEM : NUB_E_IMAGE_CODE;
+	return NUB_E_OK;
+}
+
+nub_err guest_put_cap(const uint8_t *bytes, uint32_t len, uint8_t hash_out[NUB_CAP_HASH_LEN])
+{
+	cap_view v;
+	nub_err e = cap_decode(bytes, len, &v);
+	if (e)
+		return e;
+	uint8_t hash[NUB_CAP_HASH_LEN];
+	cap_hash(bytes, len, hash);
+	if (guest_capdir_get(hash)) { /* already published: same bytes */
+		memcpy(hash_out, hash, NUB_CAP_HASH_LEN);
+		return NUB_E_OK;
+	}
+	pvm_program *prog = NULL;
+	if (v.kind == NUB_CAP_KIND_IMAGE && (e = prog_new(&v.u.image, &prog)))
+		return e;
+	if (v.kind == NUB_CAP_KIND_INSTANCE && (e = cap_instance_check_refs(&v.u.instance, lookup_cb, NULL)))
+		goto fail;
+	guest_cap *c = guest_heap_alloc(sizeof *c + len, 16);
+	if (!c) {
+		e = NUB_E_NOMEM;
+		goto fail;
+	}
+	memcpy(c->bytes, bytes, len);
+	/* The mailbox may change under us (host memory): decode the copy. */
+	if ((e = cap_decode(c->bytes, len, &c->view)) || c->view.kind != v.kind) {
+		guest_heap_free(c);
+		e = e ? e : NUB_E_INVALID_ARG;
+		goto fail;
+	}
+	NubCapDirEntry *de;
+	if ((e = guest_capdir_insert(hash, c->bytes, len, c->view.kind, &de))) {
+		guest_heap_free(c);
+		goto fail;
+	}
+	c->prog = prog;
+	if (prog)
+		cached_programs++;
+	de->aux = (uint64_t)(uintptr_t)c;
+	memcpy(hash_out, hash, NUB_CAP_HASH_LEN);
+	return NUB_E_OK;
+fail:
+	if (prog)
+		pvm_program_free(prog);
+	return e;
+}
+
+static nub_err fail(InvocationResult *r, nub_err e)
+{
+	memset(r, 0, sizeof *r);
+	r->exit_reason = NUB_EXIT_ERROR;
+	r->exit_arg = (uint32_t)e;
+	return e;
+}
+
+/* The frame: spi layout, mappings with slot data, registers, pc. */
+static nub_err build_frame(pvm_instance *m, const cap_image_view *img, const cap_view *slot_data[],
+                           const cap_endpoint *ep, const InvokePacket *p)
+{
+	if (img->layout == NUB_CAP_LAYOUT_SPI) {
+		pvm_spi spi = {
+			.ro_len = img->ro_len,
+			.rw_len = img->rw_len,
+			.heap_pages = img->heap_pages,
+			.stack_size = img->stack_size,
+			.ro = img->ro,
+			.rw = img->rw,
+			.blob = img->code,
+			.blob_len = img->code_len,
+		};
+		if (pvm_spi_init(m, &spi, NULL, 0) != PVM_E_OK)
+			return NUB_E_ENGINE;
+	}
+	uint64_t top = 0;
+	for (uint32_t i = 0; i < img->mapping_count; i++) {
+		cap_mapping mp;
+		cap_image_mapping(img, i, &mp);
+		uint32_t size = mp.pages * NUB_PAGE_SIZE; /* decoder: va >= 0x10000, end <= 2^32 */
+		int access = (mp.flags & NUB_CAP_MAPPING_WRITABLE) ? PVM_ACCESS_RW : PVM_ACCESS_RO;
+		if (pvm_mem_map(m, mp.va, size, access) != PVM_E_OK)
+			return NUB_E_ENGINE;
+		const cap_data_view *d = &slot_data[mp.slot]->u.data;
+		if (d->len && pvm_mem_write(m, mp.va, d->bytes, d->len) != PVM_E_OK)
+			return NUB_E_ENGINE;
+		top = (uint64_t)mp.va + size;
+	}
+	/* bare layout: sbrk starts at the end of the highest region */
+	if (img->layout == NUB_CAP_LAYOUT_BARE && top && top < (1ull << 32))
+		pvm_set_heap_ptr(m, (uint32_t)top);
+	for (unsigned r = 0; r < NUB_NUM_REGS; r++)
+		pvm_set_reg(m, r, ep->regs[r]);
+	for (unsigned a = 0; a < NUB_INVOKE_ARGS; a++)
+		pvm_set_reg(m, 7 + a, p->args[a]);
+	pvm_set_pc(m, ep->pc);
+	return NUB_E_OK;
+}
+
+nub_err guest_invoke(const InvokePacket *p, InvocationResult *r)
+{
+	if (p->_pad)
+		return fail(r, NUB_E_BAD_PACKET);
+	if (p->initial_gas > (uint64_t)INT64_MAX)
+		return fail(r, NUB_E_BAD_GAS);
+	guest_cap *ic = cap_of(guest_capdir_get(p->instance_hash));
+	if (!ic || ic->view.kind != NUB_CAP_KIND_INSTANCE)
+		return fail(r, ic ? NUB_E_NOT_INSTANCE : NUB_E_UNKNOWN_INSTANCE);
+	const cap_instance_view *inst = &ic->view.u.instance;
+	/* published Instances passed cap_instance_check_refs: these exist */
+	guest_cap *imc = cap_of(guest_capdir_get(inst->image_hash));
+	GUEST_ASSERT(imc && imc->view.kind == NUB_CAP_KIND_IMAGE);
+	const cap_image_view *img = &imc->view.u.image;
+	const cap_view *slot_data[NUB_CAP_MAX_SLOTS] = {0};
+	for (uint32_t i = 0; i < inst->slot_count; i++) {
+		uint8_t idx;
+		const uint8_t *h;
+		cap_instance_slot(inst, i, &idx, &h);
+		guest_cap *dc = cap_of(guest_capdir_get(h));
+		GUEST_ASSERT(dc && dc->view.kind == NUB_CAP_KIND_DATA);
+		slot_data[idx] = &dc->view;
+	}
+	if (p->endpoint_idx >= img->endpoint_count)
+		return fail(r, NUB_E_BAD_ENDPOINT);
+	nub_err e;
+	if (!imc->prog) {
+		if ((e = prog_new(img, &imc->prog)))
+			return fail(r, e);
+		cached_programs++;
+	}
+	cap_endpoint ep;
+	cap_image_endpoint(img, p->endpoint_idx, &ep);
+	pvm_instance *m = NULL;
+	pvm_exit x = PVM_EXIT_PANIC;
+	e = NUB_E_OK;
+	if (pvm_instance_new(imc->prog, &m) != PVM_E_OK) {
+		e = NUB_E_NOMEM;
+	} else if (!(e = build_frame(m, img, slot_data, &ep, p))) {
+		pvm_set_gas(m, (int64_t)p->initial_gas);
+		x = pvm_run(m);
+		if ((unsigned)x > PVM_EXIT_HOST) /* the engine itself failed */
+			e = pvm_exit_arg(m) == PVM_E_NOMEM ? NUB_E_NOMEM : NUB_E_ENGINE;
+	}
+	if (!e) {
+		memset(r, 0, sizeof *r);
+		r->exit_reason = (uint32_t)x;
+		if (x == PVM_EXIT_PAGE_FAULT)
+			r->exit_arg = pvm_exit_arg(m) & ~(NUB_PAGE_SIZE - 1);
+		else if (x == PVM_EXIT_HOST)
+			r->exit_arg = pvm_exit_arg(m);
+		r->return_value = pvm_reg(m, 7);
+		int64_t g = pvm_gas(m);
+		r->gas_remaining = g > 0 ? (uint64_t)g : 0;
+		if (x == PVM_EXIT_HALT) {
+			/* slot 0 is the scratchpad: head of its lowest region */
+			for (uint32_t i = 0; i < img->mapping_count; i++) {
+				cap_mapping mp;
+				cap_image_mapping(img, i, &mp);
+				if (mp.slot == 0) {
+					if (pvm_mem_read(m, mp.va, r->scratchpad_head, SCRATCHPAD_HEAD_LEN) != PVM_E_OK)
+						memset(r->scratchpad_head, 0, SCRATCHPAD_HEAD_LEN);
+					break;
+				}
+			}
+		}
+	} else {
+		fail(r, e);
+	}
+	if (m)
+		pvm_instance_free(m);
+	return e;
+}
+
+static void evict_one(NubCapDirEntry *de, void *ctx)
+{
+	(void)ctx;
+	guest_cap *c = cap_of(de);
+	if (c && c->prog) {
+		pvm_program_free(c->prog);
+		c->prog = NULL;
+		cached_programs--;
+	}
+}
+
+void guest_evict_jit_all(void)
+{
+	guest_capdir_foreach(evict_one, NULL);
+}
+
+size_t guest_cached_programs(void)
+{
+	return cached_programs;
+}

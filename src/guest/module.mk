@@ -1,0 +1,51 @@
+# src/guest/module.mk: the guest kernel (freestanding x86-64, booted by a
+# Multiboot loader or the kvm host), its ELF32 copy for QEMU -kernel, the
+# same kernel built with clang when clang is installed, and the host
+# reference program of tests/guest_test.sh.
+GUEST_SRCS = src/guest/guest_main.c src/guest/guest_cpu_x86_64.c src/guest/guest_trap.c \
+             src/guest/guest_log.c src/guest/guest_string.c src/guest/guest_heap.c \
+             src/guest/guest_platform.c src/guest/guest_capdir.c src/guest/guest_dispatch.c \
+             src/guest/guest_handlers.c src/guest/guest_invoke.c src/guest/guest_probe.c \
+             src/guest/guest_selftest.c tests/guest/guest_scenario.c \
+             $(ENGINE_SRCS) src/cap/blake2b.c src/cap/cap_codec.c
+GUEST_ASMS = src/guest/guest_boot_x86_64.S
+GUEST_LDS  = src/guest/guest.ld
+# Freestanding, no red zone (traps share the stack), no SSE/MMX state, no
+# PIC: linked at 1 MiB and identity mapped (so -mcmodel=small, not kernel).
+GUEST_CFLAGS = -std=gnu11 -O2 -g $(WARN) -ffreestanding -nostdinc -mno-red-zone -mno-sse -mno-sse2 \
+               -mno-mmx -mno-avx -fno-stack-protector -fno-pic -fno-pie -mcmodel=small \
+               -fno-asynchronous-unwind-tables -fno-omit-frame-pointer -Iinclude -Isrc -Itests/guest
+GUEST_LDFLAGS = -nostdlib -static -no-pie -Wl,-T,$(GUEST_LDS) -Wl,-z,max-page-size=0x1000 \
+                -Wl,--build-id=none -Wl,-z,noexecstack
+
+# $(1) = build dir under $(B), $(2) = compiler
+define GUEST_KERNEL
+$(B)/$(1)/obj/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	@$$(if $$(Q),echo "  CC      $$@")
+	$$(Q)$(2) $$(GUEST_CFLAGS) -isystem $$(shell $(2) -print-file-name=include) -MMD -MP -c $$< -o $$@
+$(B)/$(1)/obj/%.o: %.S
+	@mkdir -p $$(dir $$@)
+	@$$(if $$(Q),echo "  AS      $$@")
+	$$(Q)$(2) $$(GUEST_CFLAGS) -isystem $$(shell $(2) -print-file-name=include) -MMD -MP -c $$< -o $$@
+$(B)/$(1)/nub-guest.elf: $$(GUEST_ASMS:%.S=$(B)/$(1)/obj/%.o) $$(GUEST_SRCS:%.c=$(B)/$(1)/obj/%.o) $$(GUEST_LDS)
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$(2) $$(GUEST_LDFLAGS) -o $$@ $$(GUEST_ASMS:%.S=$(B)/$(1)/obj/%.o) $$(GUEST_SRCS:%.c=$(B)/$(1)/obj/%.o)
+$(B)/$(1)/nub-guest.elf32: $(B)/$(1)/nub-guest.elf
+	@$$(if $$(Q),echo "  OBJCOPY $$@")
+	$$(Q)objcopy -O elf32-i386 $$< $$@
+endef
+
+$(eval $(call GUEST_KERNEL,guest,gcc))
+EXTRA_BINS += $(B)/guest/nub-guest.elf $(B)/guest/nub-guest.elf32 $(B)/guest/guest_ref
+ifneq ($(shell command -v clang 2>/dev/null),)
+$(eval $(call GUEST_KERNEL,guest-clang,clang))
+EXTRA_BINS += $(B)/guest-clang/nub-guest.elf $(B)/guest-clang/nub-guest.elf32
+endif
+
+$(B)/guest/guest_ref: tests/guest/guest_ref.c tests/guest/guest_scenario.c $(B)/libnub.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -Itests/guest -o $@ tests/guest/guest_ref.c tests/guest/guest_scenario.c \
+		$(B)/libnub.a $(LDFLAGS_ALL)
+-include $(shell find $(B)/guest/obj $(B)/guest-clang/obj -name '*.d' 2>/dev/null)
