@@ -3,7 +3,7 @@
 #   scripts/deps.sh            build + test dependencies
 #   scripts/deps.sh --riscv    also clang-19/lld-19/llvm-19 (nub link, guest SDK)
 set -euo pipefail
-pkgs=(make gcc clang pkg-config libjson-c-dev libsodium-dev libclang-rt-14-dev python3)
+pkgs=(make gcc clang pkg-config libjson-c-dev libsodium-dev libclang-rt-14-dev python3 qemu-system-x86)
 if [ "${1:-}" = "--riscv" ]; then
 	pkgs+=(clang-19 lld-19 llvm-19)
 fi

@@ -15,7 +15,7 @@ GUEST_LDS  = src/guest/guest.ld
 GUEST_CFLAGS = -std=gnu11 -O2 -g $(WARN) -ffreestanding -nostdinc -mno-red-zone -mno-sse -mno-sse2 \
                -mno-mmx -mno-avx -fno-stack-protector -fno-pic -fno-pie -mcmodel=small \
                -fno-asynchronous-unwind-tables -fno-omit-frame-pointer -Iinclude -Isrc -Itests/guest
-GUEST_LDFLAGS = -nostdlib -static -no-pie -Wl,-T,$(GUEST_LDS) -Wl,-z,max-page-size=0x1000 \
+GUEST_LDFLAGS = -nostdlib -static -Wl,-T,$(GUEST_LDS) -Wl,-z,max-page-size=0x1000 \
                 -Wl,--build-id=none -Wl,-z,noexecstack
 
 # $(1) = build dir under $(B), $(2) = compiler
