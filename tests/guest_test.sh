@@ -6,9 +6,9 @@
 #      on libnub's local backend ($B/guest/guest_ref) and the two outputs
 #      must be identical (a differential check, for the gcc and the clang
 #      kernel). "G ..." lines (guest-only protocol checks) must all say ok=1.
-#   2. fault probes (fn ids 100..103): #PF and #GP must be reported with the
-#      right vector, error code, cr2 and the rip of the probe's labelled
-#      instruction (from the symbol table); a garbage reply must be rejected
+#   2. fault probes (fn ids 100..105): #PF, #GP, #UD and int $0x80 must be
+#      reported with the right vector, error code, cr2 and the rip of the
+#      probe's labelled instruction (from the symbol table); a garbage reply must be rejected
 #      by the host-side checks while the kernel keeps serving; the endless
 #      loop must still be looping when the timeout fires.
 #   3. the ELF itself: Multiboot header in the first 8 KiB, BootInfo in
@@ -106,6 +106,8 @@ probe_fault() { # name fn vector error cr2(or "any") symbol
 }
 probe_fault guest_probe_page_fault 100 14 0x2 0x8012345678 guest_probe_pf_insn
 probe_fault guest_probe_general_protection 101 13 0x0 any guest_probe_gp_insn
+probe_fault guest_probe_invalid_opcode 104 6 0x0 any guest_probe_ud_insn
+probe_fault guest_probe_software_interrupt 105 128 0x0 any guest_probe_int_next
 
 boot "$kernel" "probe=103" 10 "$tmp/p103.out"
 if [ "$rc" = 33 ] && grep -aq '^HOSTCHECK reply rejected: ' "$tmp/p103.out" &&

@@ -4,6 +4,9 @@
  *   101  load from a non-canonical address: #GP(0)
  *   102  loop forever (the host's call timeout must fire)
  *   103  write a garbage reply header (the host's checks must reject it)
+ *   104  ud2: #UD, a vector without an error code (the stub's dummy push)
+ *   105  int $0x80: a software interrupt through the IDT (vector >= 128,
+ *        the stub's wide push); rip is the instruction after it
  * The faulting instructions carry global labels (guest_probe_pf_insn,
  * guest_probe_gp_insn) so a test can compare the reported rip with the
  * symbol table. They are always registered: a broken guest is what the
@@ -61,9 +64,28 @@ static nub_err p_garbage(const uint8_t *req, uint32_t len, uint8_t *resp, uint32
 	return GUEST_RPC_RAW_REPLY;
 }
 
+__attribute__((noinline)) static nub_err p_ud(const uint8_t *req, uint32_t len, uint8_t *resp, uint32_t cap,
+                                              uint32_t *out)
+{
+	(void)req, (void)len, (void)resp, (void)cap, (void)out;
+	guest_log("probe 104: ud2\n");
+	__asm__ volatile(".globl guest_probe_ud_insn\nguest_probe_ud_insn: ud2" ::: "memory");
+	return NUB_E_ENGINE; /* not reached */
+}
+
+__attribute__((noinline)) static nub_err p_int(const uint8_t *req, uint32_t len, uint8_t *resp, uint32_t cap,
+                                               uint32_t *out)
+{
+	(void)req, (void)len, (void)resp, (void)cap, (void)out;
+	guest_log("probe 105: int $0x80\n");
+	__asm__ volatile("int $0x80\n.globl guest_probe_int_next\nguest_probe_int_next:" ::: "memory");
+	return NUB_E_ENGINE; /* not reached: the handler never returns */
+}
+
 void guest_probes_register(void)
 {
 	if (guest_rpc_register(100, p_page_fault) || guest_rpc_register(101, p_gp) ||
-	    guest_rpc_register(102, p_loop) || guest_rpc_register(103, p_garbage))
+	    guest_rpc_register(102, p_loop) || guest_rpc_register(103, p_garbage) ||
+	    guest_rpc_register(104, p_ud) || guest_rpc_register(105, p_int))
 		guest_panic(__FILE__, __LINE__, "probe registration refused");
 }
