@@ -250,10 +250,14 @@ TEST(emit_formats)
 	ASSERT_EQ(e.len, 6);
 	pe_reg_imm(&e, 51, 7, -1); /* one byte ff */
 	ASSERT_EQ(e.len, 9);
-	size_t j = pe_off(&e, 40);
-	pe_patch_off(&e, j, 0);
+	size_t j = pe_off(&e, 40, 4);
+	ASSERT_EQ(pe_patch_off(&e, j, 0, 4), 0);
 	ASSERT_EQ(e.code[j + 1], 0xf7); /* -9 */
 	ASSERT_EQ(e.code[j + 4], 0xff);
+	ASSERT_EQ(pe_off_len(-9), 1);
+	ASSERT_EQ(pe_off_len(200), 2);
+	ASSERT_EQ(pe_off_len(-40000), 3);
+	ASSERT_EQ(pe_off_len(0), 1);
 	ASSERT_TRUE(pe_last_is_term(&e));
 	link_buf b = {0};
 	uint32_t jt[1] = {3};

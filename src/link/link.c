@@ -77,7 +77,8 @@ typedef struct {
 	uint32_t stack_size;
 	/* fixups: emitted instruction -> target insn index */
 	size_t *fix_at, *fix_to;
-	size_t nfix, capfix;
+	uint8_t *fix_len; /* offset bytes per fixup, grown until every offset fits */
+	size_t nfix, capfix, nfix_len;
 	pvm_emit em;
 } lk;
 
@@ -650,6 +651,12 @@ static void assign_jt(lk *k)
 
 /* ---- stage 4: translation -------------------------------------------------- */
 
+/* Offset width for the next fixup (same emission order in every pass). */
+static unsigned next_off_len(const lk *k)
+{
+	return k->nfix < k->nfix_len ? k->fix_len[k->nfix] : 1;
+}
+
 static int add_fix(lk *k, size_t at, size_t to)
 {
 	if (at == (size_t)-1)
@@ -874,7 +881,7 @@ static int branch(lk *k, size_t i, uint64_t target)
 		int taken = in->op == RV_BEQ || in->op == RV_BGE || in->op == RV_BGEU;
 		if (!taken)
 			return 0;
-		return add_fix(k, pe_off(&k->em, 40), t);
+		return add_fix(k, pe_off(&k->em, 40, next_off_len(k)), t);
 	}
 	if (b == 0 || a == 0) {
 		static const struct { rv_op op; uint8_t rhs0, lhs0; } m[] = {
@@ -884,7 +891,7 @@ static int branch(lk *k, size_t i, uint64_t target)
 		for (size_t q = 0; q < sizeof m / sizeof m[0]; q++)
 			if (m[q].op == in->op) {
 				uint8_t op = b == 0 ? m[q].rhs0 : m[q].lhs0;
-				at = pe_reg_imm_off(&k->em, op, R(b == 0 ? a : b), 0);
+				at = pe_reg_imm_off(&k->em, op, R(b == 0 ? a : b), 0, next_off_len(k));
 				return add_fix(k, at, t);
 			}
 		return fail(k, "internal: branch op");
@@ -895,16 +902,16 @@ static int branch(lk *k, size_t i, uint64_t target)
 	case RV_BLT: op = 173; break; case RV_BGEU: op = 174; break; case RV_BGE: op = 175; break;
 	default: return fail(k, "internal: branch op");
 	}
-	return add_fix(k, pe_reg2_off(&k->em, op, R(a), R(b)), t);
+	return add_fix(k, pe_reg2_off(&k->em, op, R(a), R(b), next_off_len(k)), t);
 }
 
 static int call_to(lk *k, unsigned rd, uint64_t target, uint64_t ret)
 {
 	size_t t = find_ins(k, target);
 	if (rd == 0)
-		return add_fix(k, pe_off(&k->em, 40), t);
+		return add_fix(k, pe_off(&k->em, 40, next_off_len(k)), t);
 	size_t r = find_ins(k, ret);
-	return add_fix(k, pe_reg_imm_off(&k->em, 80, R(rd), jt_addr(k, r)), t);
+	return add_fix(k, pe_reg_imm_off(&k->em, 80, R(rd), jt_addr(k, r), next_off_len(k)), t);
 }
 
 static int translate(lk *k, size_t i)
@@ -1051,13 +1058,16 @@ static int translate(lk *k, size_t i)
 	}
 }
 
-static int emit_all(lk *k)
+/* One translation pass with the current offset widths. */
+static int emit_pass(lk *k)
 {
+	pe_free(&k->em);
+	k->nfix = 0;
 	if (pe_init(&k->em))
 		return fail(k, "out of memory");
-	/* dispatch prologue: export i at pc 5*i */
+	/* dispatch prologue: export i at pc 5*i, each a 5-byte jump */
 	for (size_t x = 0; x < k->nexp; x++) {
-		size_t at = pe_off(&k->em, 40);
+		size_t at = pe_off(&k->em, 40, 4);
 		if (at != 5 * x)
 			return fail(k, "internal: dispatch entry %zu at %zu", x, at);
 		if (add_fix(k, at, find_ins(k, k->exp_addr[x])))
@@ -1078,9 +1088,46 @@ static int emit_all(lk *k)
 	pe_op(&k->em, 0); /* code may run off the end: trap */
 	if (pe_failed(&k->em))
 		return fail(k, "out of memory");
-	for (size_t f = 0; f < k->nfix; f++)
-		pe_patch_off(&k->em, k->fix_at[f], k->pvm_off[k->fix_to[f]]);
 	return 0;
+}
+
+/* Emit with the smallest jump/branch offsets: start at 1 byte each, widen
+ * those that do not fit and re-emit (widths only grow, so this ends). */
+static int emit_all(lk *k)
+{
+	for (int round = 0; round < 16; round++) {
+		if (emit_pass(k))
+			return -1;
+		if (round == 0) {
+			free(k->fix_len);
+			k->fix_len = malloc(k->nfix ? k->nfix : 1);
+			if (!k->fix_len)
+				return fail(k, "out of memory");
+			for (size_t f = 0; f < k->nfix; f++)
+				k->fix_len[f] = (uint8_t)(f < k->nexp ? 4 : 1);
+			k->nfix_len = k->nfix;
+		}
+		if (k->nfix != k->nfix_len)
+			return fail(k, "internal: fixup count changed between passes");
+		int changed = 0;
+		for (size_t f = 0; f < k->nfix; f++) {
+			int64_t off = (int64_t)k->pvm_off[k->fix_to[f]] - (int64_t)k->fix_at[f];
+			unsigned need = pe_off_len(off);
+			if (need > k->fix_len[f]) {
+				k->fix_len[f] = (uint8_t)need;
+				changed = 1;
+			}
+		}
+		if (round == 0)
+			changed = 1; /* round 0 used width 1 everywhere: re-emit with the table */
+		if (changed)
+			continue;
+		for (size_t f = 0; f < k->nfix; f++)
+			if (pe_patch_off(&k->em, k->fix_at[f], k->pvm_off[k->fix_to[f]], k->fix_len[f]))
+				return fail(k, "internal: jump offset does not fit at %zu", k->fix_at[f]);
+		return 0;
+	}
+	return fail(k, "internal: jump offset widths did not converge");
 }
 
 /* ---- stage 5: output ---------------------------------------------------- */
@@ -1159,6 +1206,7 @@ static void lk_free(lk *k)
 	free(k->rw);
 	free(k->fix_at);
 	free(k->fix_to);
+	free(k->fix_len);
 	pe_free(&k->em);
 }
 

@@ -160,19 +160,21 @@ int pe_failed(const pvm_emit *e);
 size_t pe_op(pvm_emit *e, uint8_t op);                         /* no operands */
 size_t pe_imm(pvm_emit *e, uint8_t op, uint32_t imm);           /* ecalli */
 size_t pe_reg_imm64(pvm_emit *e, uint8_t r, uint64_t imm);      /* load_imm_64 */
-size_t pe_off(pvm_emit *e, uint8_t op);                         /* jump, 4-byte offset */
+size_t pe_off(pvm_emit *e, uint8_t op, unsigned n);             /* jump, n-byte offset */
 size_t pe_reg_imm(pvm_emit *e, uint8_t op, uint8_t ra, int64_t imm);
 size_t pe_imm2(pvm_emit *e, uint8_t op, int64_t x, int64_t y);
 size_t pe_reg_imm2(pvm_emit *e, uint8_t op, uint8_t ra, int64_t x, int64_t y);
-size_t pe_reg_imm_off(pvm_emit *e, uint8_t op, uint8_t ra, int64_t imm); /* + 4-byte offset */
+size_t pe_reg_imm_off(pvm_emit *e, uint8_t op, uint8_t ra, int64_t imm, unsigned n); /* + n-byte offset */
 size_t pe_reg2(pvm_emit *e, uint8_t op, uint8_t rd, uint8_t ra);
 size_t pe_reg2_imm(pvm_emit *e, uint8_t op, uint8_t ra, uint8_t rb, int64_t imm);
-size_t pe_reg2_off(pvm_emit *e, uint8_t op, uint8_t ra, uint8_t rb); /* + 4-byte offset */
+size_t pe_reg2_off(pvm_emit *e, uint8_t op, uint8_t ra, uint8_t rb, unsigned n); /* + n-byte offset */
 size_t pe_reg2_imm2(pvm_emit *e, uint8_t op, uint8_t ra, uint8_t rb, int64_t x, int64_t y);
 size_t pe_reg3(pvm_emit *e, uint8_t op, uint8_t rd, uint8_t ra, uint8_t rb);
-/* Patch the 4-byte offset field ending instruction `at` (jump / branch) so it
- * targets code offset `target`. */
-void pe_patch_off(pvm_emit *e, size_t at, size_t target);
+/* Bytes (1..4) a signed jump offset needs. */
+unsigned pe_off_len(int64_t off);
+/* Patch the n-byte offset field ending instruction `at` (jump / branch) so it
+ * targets code offset `target`. -1 when the offset does not fit n bytes. */
+int pe_patch_off(pvm_emit *e, size_t at, size_t target, unsigned n);
 /* Offset of the instruction after the one starting at `at`. */
 size_t pe_next(const pvm_emit *e, size_t at);
 

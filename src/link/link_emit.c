@@ -134,11 +134,11 @@ size_t pe_reg_imm64(pvm_emit *e, uint8_t r, uint64_t imm)
 	return finish(e, p);
 }
 
-size_t pe_off(pvm_emit *e, uint8_t op)
+size_t pe_off(pvm_emit *e, uint8_t op, unsigned n)
 {
 	uint8_t *p = begin(e, op, 5);
 	if (p)
-		p = put_imm(p, 0, 4);
+		p = put_imm(p, 0, n);
 	return finish(e, p);
 }
 
@@ -176,14 +176,14 @@ size_t pe_reg_imm2(pvm_emit *e, uint8_t op, uint8_t ra, int64_t x, int64_t y)
 	return finish(e, p);
 }
 
-size_t pe_reg_imm_off(pvm_emit *e, uint8_t op, uint8_t ra, int64_t imm)
+size_t pe_reg_imm_off(pvm_emit *e, uint8_t op, uint8_t ra, int64_t imm, unsigned n)
 {
 	unsigned lx = imm_len(imm);
 	uint8_t *p = begin(e, op, 10);
 	if (p) {
 		*p++ = (uint8_t)(ra | (lx << 4));
 		p = put_imm(p, imm, lx);
-		p = put_imm(p, 0, 4);
+		p = put_imm(p, 0, n);
 	}
 	return finish(e, p);
 }
@@ -206,12 +206,12 @@ size_t pe_reg2_imm(pvm_emit *e, uint8_t op, uint8_t ra, uint8_t rb, int64_t imm)
 	return finish(e, p);
 }
 
-size_t pe_reg2_off(pvm_emit *e, uint8_t op, uint8_t ra, uint8_t rb)
+size_t pe_reg2_off(pvm_emit *e, uint8_t op, uint8_t ra, uint8_t rb, unsigned n)
 {
 	uint8_t *p = begin(e, op, 6);
 	if (p) {
 		*p++ = (uint8_t)(ra | (rb << 4));
-		p = put_imm(p, 0, 4);
+		p = put_imm(p, 0, n);
 	}
 	return finish(e, p);
 }
@@ -247,12 +247,21 @@ size_t pe_next(const pvm_emit *e, size_t at)
 	return i;
 }
 
-void pe_patch_off(pvm_emit *e, size_t at, size_t target)
+unsigned pe_off_len(int64_t off)
+{
+	unsigned n = imm_len(off);
+	return n ? n : 1;
+}
+
+int pe_patch_off(pvm_emit *e, size_t at, size_t target, unsigned n)
 {
 	size_t end = pe_next(e, at);
-	uint32_t off = (uint32_t)((int64_t)target - (int64_t)at);
-	for (unsigned i = 0; i < 4; i++)
-		e->code[end - 4 + i] = (uint8_t)(off >> (8 * i));
+	int64_t off = (int64_t)target - (int64_t)at;
+	if (pe_off_len(off) > n || end < at + 1 + n)
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		e->code[end - n + i] = (uint8_t)((uint64_t)off >> (8 * i));
+	return 0;
 }
 
 /* ---- byte buffers -------------------------------------------------------- */
