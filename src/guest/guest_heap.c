@@ -73,7 +73,11 @@ void *guest_heap_alloc(size_t size, size_t align)
 		} else {
 			*pp = next;
 		}
-		stats.fragment_count += (front ? 1u : 0u) + (tail ? 1u : 0u) - 1u;
+		/* b became 0, 1 or 2 free pieces */
+		if (!front && !tail)
+			stats.fragment_count--;
+		else if (front && tail)
+			stats.fragment_count++;
 		alloc_hdr *h = (alloc_hdr *)(payload - HDR);
 		h->size = need;
 		h->check = ALLOC_MAGIC ^ (uint64_t)(uintptr_t)h;

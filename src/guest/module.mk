@@ -49,3 +49,8 @@ $(B)/guest/guest_ref: tests/guest/guest_ref.c tests/guest/guest_scenario.c $(B)/
 	$(Q)$(CC) $(CFLAGS_ALL) -Itests/guest -o $@ tests/guest/guest_ref.c tests/guest/guest_scenario.c \
 		$(B)/libnub.a $(LDFLAGS_ALL)
 -include $(shell find $(B)/guest/obj $(B)/guest-clang/obj -name '*.d' 2>/dev/null)
+
+# host-side unit test of the guest's heap, directory and dispatch table
+TEST_PROGS += test_guest_units
+TEST_SRCS_test_guest_units = tests/test_guest_units.c src/guest/guest_heap.c src/guest/guest_capdir.c \
+                             src/guest/guest_dispatch.c
