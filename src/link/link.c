@@ -931,8 +931,19 @@ static int translate(lk *k, size_t i)
 	}
 	switch (in->op) {
 	case RV_LUI:
-		if (rd)
-			emit_const(k, R(rd), (uint64_t)imm);
+		if (rd == 0)
+			return 0;
+		/* lui rd, hi; addi(w) rd, rd, lo -> one load_imm */
+		if (i + 1 < k->nins && !(k->flags[i + 1] & (F_TARGET | F_LO)) && k->ins[i + 1].rd == rd &&
+		    k->ins[i + 1].rs1 == rd && (k->ins[i + 1].op == RV_ADDI || k->ins[i + 1].op == RV_ADDIW)) {
+			int64_t v = imm + k->ins[i + 1].imm;
+			if (k->ins[i + 1].op == RV_ADDIW)
+				v = (int64_t)(int32_t)(uint32_t)(uint64_t)v;
+			k->flags[i + 1] |= F_SKIP;
+			emit_const(k, R(rd), (uint64_t)v);
+			return 0;
+		}
+		emit_const(k, R(rd), (uint64_t)imm);
 		return 0;
 	case RV_AUIPC: {
 		if (k->flags[i] & F_CALLPAIR) {
