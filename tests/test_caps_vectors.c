@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "cli/vector.h"
+#include "cli/vector_caps.h"
 #include "nub/nub.h"
 #include "test.h"
 
@@ -29,68 +30,6 @@ static char *read_all(const char *path, size_t *len)
 		*len = (size_t)n;
 	}
 	return b;
-}
-
-/* The recipe: one Data per page-map region (its initial bytes), a bare Image
- * with the program, one endpoint (pc + 13 registers) and one mapping per
- * region (slot k = region k, RO or RW), an Instance filling the slots. */
-static nub_err vector_as_caps(nub_sandbox *sb, const vector *v, uint8_t inst_hash[32])
-{
-	nub_mapping maps[NUB_CAP_MAX_MAPPINGS];
-	nub_slot slots[NUB_CAP_MAX_SLOTS];
-	if (v->n_pages > NUB_CAP_MAX_MAPPINGS)
-		return NUB_E_IMAGE_TOO_MANY_MAPPINGS;
-	nub_err e = NUB_E_OK;
-	for (size_t k = 0; k < v->n_pages && !e; k++) {
-		const vec_region *r = &v->pages[k];
-		uint8_t *img = calloc(1, r->len ? r->len : 1);
-		uint32_t used = 0;
-		for (size_t c = 0; c < v->n_mem; c++) {
-			const vec_chunk *ch = &v->mem[c];
-			if (ch->addr >= r->addr && ch->addr - r->addr < r->len) {
-				uint32_t off = ch->addr - r->addr;
-				uint32_t n = ch->len < r->len - off ? ch->len : r->len - off;
-				memcpy(img + off, ch->data, n);
-				if (off + n > used)
-					used = off + n;
-			}
-		}
-		maps[k] = (nub_mapping){r->addr, r->len / NUB_PAGE_SIZE, (uint8_t)k, r->writable};
-		slots[k].index = (uint8_t)k;
-		nub_cap_buf b;
-		if (!(e = nub_cap_data(img, used, &b))) {
-			e = nub_put_cap(sb, b.bytes, b.len, slots[k].hash);
-			nub_cap_buf_free(&b);
-		}
-		free(img);
-	}
-	if (e)
-		return e;
-	nub_endpoint ep;
-	ep.pc = v->pc;
-	memcpy(ep.regs, v->regs, sizeof ep.regs);
-	nub_image_desc d = {
-		.layout = NUB_LAYOUT_BARE,
-		.code = v->program,
-		.code_len = v->program_len,
-		.endpoints = &ep,
-		.endpoint_count = 1,
-		.mappings = maps,
-		.mapping_count = v->n_pages,
-	};
-	uint8_t img_hash[32];
-	nub_cap_buf b;
-	if ((e = nub_cap_image(&d, &b)))
-		return e;
-	e = nub_put_cap(sb, b.bytes, b.len, img_hash);
-	nub_cap_buf_free(&b);
-	if (e)
-		return e;
-	if ((e = nub_cap_instance(img_hash, slots, v->n_pages, &b)))
-		return e;
-	e = nub_put_cap(sb, b.bytes, b.len, inst_hash);
-	nub_cap_buf_free(&b);
-	return e;
 }
 
 static unsigned n_vectors, n_mismatch;
@@ -123,15 +62,11 @@ static void check_dir(nub_sandbox *sb, const char *dir)
 		uint8_t inst[32];
 		InvocationResult r;
 		memset(&r, 0, sizeof r);
-		nub_err e = vector_as_caps(sb, &v, inst);
+		nub_err e = vector_put_caps(sb, &v, inst);
 		bool bad_code = e == NUB_E_IMAGE_CODE;
 		if (!e) {
 			InvokePacket p;
-			memset(&p, 0, sizeof p);
-			memcpy(p.instance_hash, inst, 32);
-			for (unsigned a = 0; a < 4; a++)
-				p.args[a] = v.regs[7 + a];
-			p.initial_gas = (uint64_t)v.gas;
+			vector_packet(&v, inst, &p);
 			e = nub_invoke(sb, &p, &r);
 		}
 		if (e && !bad_code) {

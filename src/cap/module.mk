@@ -5,5 +5,3 @@ TEST_SRCS_test_caps = tests/test_caps.c
 TEST_SRCS_test_abi  = tests/test_abi.c
 TEST_LIBS  += -lsodium
 FUZZ_TARGETS += fuzz_cap
-# fuzz_cap replayed over tests/regress/fuzz_cap-* (rule in the top Makefile)
-all: $(B)/tests/replay_fuzz_cap

@@ -5,4 +5,4 @@ TEST_PROGS += test_api
 TEST_SRCS_test_api = tests/test_api.c
 CLI_SRCS   += src/cli/cmd_info.c
 TEST_PROGS += test_caps_vectors
-TEST_SRCS_test_caps_vectors = tests/test_caps_vectors.c src/cli/vector.c
+TEST_SRCS_test_caps_vectors = tests/test_caps_vectors.c src/cli/vector.c src/cli/vector_caps.c
