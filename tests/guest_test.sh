@@ -6,12 +6,16 @@
 #      on libnub's local backend ($B/guest/guest_ref) and the two outputs
 #      must be identical (a differential check, for the gcc and the clang
 #      kernel). "G ..." lines (guest-only protocol checks) must all say ok=1.
-#   2. fault probes (fn ids 100..105): #PF, #GP, #UD and int $0x80 must be
+#   2. replay: every conformance vector as caps (553 vectors, ~2250 PUT_CAP
+#      and INVOKE_CACHED requests) recorded on the local backend by
+#      guest_ref --record-vectors, replayed by the kernel from a Multiboot
+#      module through its mailbox; every reply digest must match.
+#   3. fault probes (fn ids 100..105): #PF, #GP, #UD and int $0x80 must be
 #      reported with the right vector, error code, cr2 and the rip of the
 #      probe's labelled instruction (from the symbol table); a garbage reply must be rejected
 #      by the host-side checks while the kernel keeps serving; the endless
 #      loop must still be looping when the timeout fires.
-#   3. the ELF itself: Multiboot header in the first 8 KiB, BootInfo in
+#   4. the ELF itself: Multiboot header in the first 8 KiB, BootInfo in
 #      .boot_info with the magic and the directory address.
 # Skips (skipped=1) only when qemu-system-x86_64 is not installed.
 cd "$(dirname "$0")/.."
@@ -80,6 +84,28 @@ for k in "${kernels[@]}"; do
 		bad "${tag}_guest_checks" "$ng checks, $nbad failed" "$(grep '^G ' "$tmp/$tag.out" | grep -v ' ok=1$' | head -5)"
 	fi
 done
+
+# ---- replay of the conformance vectors as caps ---------------------------------
+vdirs=(tests/conformance/pvm/vectors tests/conformance/pvm/random tests/conformance/pvm/random-ro-write)
+if "$ref" --record-vectors "$tmp/rec.bin" "${vdirs[@]}" >"$tmp/vref.txt" 2>"$tmp/vref.err"; then
+	nrec=$(grep -c '^T ' "$tmp/vref.txt")
+	for k in "${kernels[@]}"; do
+		tag=$(basename "$(dirname "$k")")
+		timeout 60 qemu-system-x86_64 -machine q35 -cpu max -m 256 -nographic -no-reboot \
+			-kernel "$k" -initrd "$tmp/rec.bin" -append replay -device isa-debug-exit,iobase=0xf4,iosize=4 \
+			-serial stdio -monitor none </dev/null 2>&1 | tr -d '\r' >"$tmp/$tag.replay"
+		rc=${PIPESTATUS[0]}
+		grep -a '^T ' "$tmp/$tag.replay" >"$tmp/$tag.T"
+		if [ "$rc" = 33 ] && [ "$nrec" -ge 2000 ] && diff -u "$tmp/vref.txt" "$tmp/$tag.T" >"$tmp/$tag.vdiff"; then
+			ok "${tag}_replay_vectors ($nrec requests from $(sed -nE 's/.*: ([0-9]+) vectors.*/\1/p' "$tmp/vref.err") vectors: identical replies)"
+		else
+			bad "${tag}_replay_vectors" "qemu status $rc, $nrec requests" "$(grep -a 'REPLAY' "$tmp/$tag.replay")" \
+				"$(head -12 "$tmp/$tag.vdiff")"
+		fi
+	done
+else
+	bad guest_record_vectors "$(cat "$tmp/vref.err")"
+fi
 
 # ---- fault probes (gcc kernel) ------------------------------------------------
 elf64=$B/guest/nub-guest.elf

@@ -98,6 +98,8 @@ extern BootInfo guest_boot_info;
 /* ---- self test (guest_selftest.c): plays the host over the mailbox -------- */
 /* Returns the number of failed guest-only checks. */
 unsigned guest_selftest(void);
+/* Replay a recorded request stream (guest_replay.c); returns failures. */
+unsigned guest_replay(const uint8_t *mod, size_t len);
 /* Send one request through the mailbox like a host, check the reply like a
  * host would. Returns the status, or NUB_E_INVALID_ARG with *bad set when
  * the reply is malformed. */

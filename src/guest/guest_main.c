@@ -6,7 +6,9 @@
  *   Multiboot (QEMU -kernel), by command line:
  *     "selftest"  the built-in driver plays the host (guest_selftest.c);
  *     "probe=N"   send one request with fn_id N through the mailbox and
- *                 report the reply (fault probes end in guest_trap).
+ *                 report the reply (fault probes end in guest_trap);
+ *     "replay"    replay the request record given as the first Multiboot
+ *                 module (QEMU -initrd; guest_replay.c).
  *   The exit code goes to isa-debug-exit (NUB_GUEST_EXIT_*).
  */
 #include "guest/guest.h"
@@ -27,9 +29,18 @@ typedef struct {
 	uint32_t mem_lower, mem_upper; /* KiB; valid with flags bit 0 */
 	uint32_t boot_device;
 	uint32_t cmdline;              /* gpa of a C string; valid with bit 2 */
+	uint32_t mods_count, mods_addr; /* valid with bit 3 */
 } multiboot_info;
+typedef struct {
+	uint32_t start, end; /* gpa range [start, end) */
+	uint32_t string, _reserved;
+} multiboot_module;
 #define MB_INFO_MEM (1u << 0)
 #define MB_INFO_CMDLINE (1u << 2)
+#define MB_INFO_MODS (1u << 3)
+
+extern char __kernel_end[];
+static uint64_t mod_start, mod_end;
 
 /* Highest heap end: the identity map covers 4 GiB; stay below the PCI hole. */
 #define GUEST_HEAP_END_MAX 0xC0000000ull
@@ -108,6 +119,11 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 				cmdline[i] = c[i];
 			cmdline[i] = '\0';
 		}
+		if ((mi->flags & MB_INFO_MODS) && mi->mods_count) {
+			const multiboot_module *m = (const multiboot_module *)(uintptr_t)mi->mods_addr;
+			mod_start = m->start;
+			mod_end = m->end;
+		}
 	} else if (magic == NUB_GUEST_BOOT_MAGIC) {
 		ram_end = mb->h.ram_bytes;
 		kvm = true;
@@ -149,6 +165,19 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 	}
 	if (cmd_has("probe", &v))
 		run_probe(parse_u32(v));
-	guest_log("nub-guest: no mode on the command line (selftest | probe=N)\n");
+	if (cmd_has("replay", NULL)) {
+		/* the module must lie between the kernel and the lane slots: the
+		 * mailbox and the heap above are ours */
+		if (!mod_end || mod_start < (uint64_t)(uintptr_t)__kernel_end || mod_end < mod_start ||
+		    mod_end > NUB_GUEST_SLOTS_GPA) {
+			guest_log("REPLAY error: module [0x%llx, 0x%llx) missing or outside [kernel end 0x%llx, 0x%llx)\n",
+			          (unsigned long long)mod_start, (unsigned long long)mod_end,
+			          (unsigned long long)(uintptr_t)__kernel_end, (unsigned long long)NUB_GUEST_SLOTS_GPA);
+			guest_exit(NUB_GUEST_EXIT_FAIL);
+		}
+		unsigned fails = guest_replay((const uint8_t *)(uintptr_t)mod_start, (size_t)(mod_end - mod_start));
+		guest_exit(fails ? NUB_GUEST_EXIT_FAIL : NUB_GUEST_EXIT_OK);
+	}
+	guest_log("nub-guest: no mode on the command line (selftest | probe=N | replay)\n");
 	guest_exit(NUB_GUEST_EXIT_FAIL);
 }

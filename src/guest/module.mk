@@ -6,7 +6,7 @@ GUEST_SRCS = src/guest/guest_main.c src/guest/guest_cpu_x86_64.c src/guest/guest
              src/guest/guest_log.c src/guest/guest_string.c src/guest/guest_heap.c \
              src/guest/guest_platform.c src/guest/guest_capdir.c src/guest/guest_dispatch.c \
              src/guest/guest_handlers.c src/guest/guest_invoke.c src/guest/guest_probe.c \
-             src/guest/guest_selftest.c tests/guest/guest_scenario.c \
+             src/guest/guest_selftest.c src/guest/guest_replay.c tests/guest/guest_scenario.c \
              $(ENGINE_SRCS) src/cap/blake2b.c src/cap/cap_codec.c
 GUEST_ASMS = src/guest/guest_boot_x86_64.S
 GUEST_LDS  = src/guest/guest.ld
@@ -43,11 +43,12 @@ $(eval $(call GUEST_KERNEL,guest-clang,clang))
 EXTRA_BINS += $(B)/guest-clang/nub-guest.elf $(B)/guest-clang/nub-guest.elf32
 endif
 
-$(B)/guest/guest_ref: tests/guest/guest_ref.c tests/guest/guest_scenario.c $(B)/libnub.a
+GUEST_REF_SRCS = tests/guest/guest_ref.c tests/guest/guest_scenario.c src/cli/vector.c src/cli/vector_caps.c
+$(B)/guest/guest_ref: $(GUEST_REF_SRCS) $(B)/libnub.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS_ALL) -Itests/guest -o $@ tests/guest/guest_ref.c tests/guest/guest_scenario.c \
-		$(B)/libnub.a $(LDFLAGS_ALL)
+	$(Q)$(CC) $(CFLAGS_ALL) -Itests/guest -o $@ $(GUEST_REF_SRCS) $(B)/libnub.a $(LDFLAGS_ALL) \
+		-Wl,--wrap=nub_put_cap $(CLI_LIBS)
 -include $(shell find $(B)/guest/obj $(B)/guest-clang/obj -name '*.d' 2>/dev/null)
 
 # host-side unit test of the guest's heap, directory and dispatch table
