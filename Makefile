@@ -95,7 +95,7 @@ $(B)/tests/replay_%: fuzz/%.c tests/fuzz_replay.c $(B)/libnub.a $(B)/obj/src/cli
 all: $(REPLAY:%=$(B)/tests/replay_%)
 
 test: all
-	$(Q)B=$(B) tests/run.sh
+	$(Q)B=$(B) SANFLAGS="$(SANFLAGS)" tests/run.sh
 
 # the README's two commands: install what is missing, build, then run
 deps:

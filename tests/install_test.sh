@@ -64,16 +64,19 @@ int main(void)
 }
 C
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+# a sanitized build (make SAN=1 test) installs a sanitized library: the
+# client needs the same runtime
+SAN=${SANFLAGS:-}
 # Word splitting of the pkg-config output is intended.
 # shellcheck disable=SC2046
-if cc -std=c11 -Wall -Werror -o "$tmp/client" "$tmp/client.c" $(pkg-config --cflags --libs nub) >"$tmp/cc.log" 2>&1 &&
+if cc -std=c11 -Wall -Werror $SAN -o "$tmp/client" "$tmp/client.c" $(pkg-config --cflags --libs nub) >"$tmp/cc.log" 2>&1 &&
 	LD_LIBRARY_PATH=$prefix/lib "$tmp/client" >"$tmp/run.log" 2>&1 && [ "$(cat "$tmp/run.log")" = "halt 42 98" ]; then
 	ok client_shared
 else
 	cat "$tmp/run.log" >>"$tmp/cc.log" 2>/dev/null; bad client_shared "$tmp/cc.log"
 fi
 # shellcheck disable=SC2046
-if cc -std=c11 -Wall -Werror -o "$tmp/client_static" "$tmp/client.c" $(pkg-config --cflags nub) \
+if cc -std=c11 -Wall -Werror $SAN -o "$tmp/client_static" "$tmp/client.c" $(pkg-config --cflags nub) \
 	"$prefix/lib/libnub.a" -lpthread >"$tmp/cc2.log" 2>&1 &&
 	"$tmp/client_static" >"$tmp/run2.log" 2>&1 && [ "$(cat "$tmp/run2.log")" = "halt 42 98" ]; then
 	ok client_static
