@@ -10,9 +10,10 @@
 #      and INVOKE_CACHED requests) recorded on the local backend by
 #      guest_ref --record-vectors, replayed by the kernel from a Multiboot
 #      module through its mailbox; every reply digest must match.
-#   3. fault probes (fn ids 100..105): #PF, #GP, #UD and int $0x80 must be
+#   3. fault probes (fn ids 100..106): #PF, #GP, #UD and int $0x80 must be
 #      reported with the right vector, error code, cr2 and the rip of the
-#      probe's labelled instruction (from the symbol table); a garbage reply must be rejected
+#      probe's labelled instruction (from the symbol table); a kernel stack
+#      overflow must fault in the guard page and be reported from IST1; a garbage reply must be rejected
 #      by the host-side checks while the kernel keeps serving; the endless
 #      loop must still be looping when the timeout fires.
 #   4. the ELF itself: Multiboot header in the first 8 KiB, BootInfo in
@@ -134,6 +135,22 @@ probe_fault guest_probe_page_fault 100 14 0x2 0x8012345678 guest_probe_pf_insn
 probe_fault guest_probe_general_protection 101 13 0x0 any guest_probe_gp_insn
 probe_fault guest_probe_invalid_opcode 104 6 0x0 any guest_probe_ud_insn
 probe_fault guest_probe_software_interrupt 105 128 0x0 any guest_probe_int_next
+
+# 106: stack overflow into the guard page, reported from the IST1 stack
+boot "$kernel" "probe=106" 10 "$tmp/p106.out"
+line=$(grep -a '^FAULT ' "$tmp/p106.out" | head -1)
+guard=$((16#$(nm "$elf64" | awk '$3 == "guest_boot_stack_guard" {print $1}')))
+read -r rstart rsize < <(nm -S "$elf64" | awk '$4 ~ /^recurse(\.|$)/ {print $1, $2; exit}')
+cr2=$(($(sed -nE 's/.*cr2=(0x[0-9a-f]+).*/\1/p' <<<"$line")))
+rip=$(($(sed -nE 's/.*rip=(0x[0-9a-f]+).*/\1/p' <<<"$line")))
+if [ "$rc" = 37 ] && grep -q 'vector=14 (#PF) error=0x2 ' <<<"$line" && grep -q ' fn=106$' <<<"$line" &&
+	[ "$cr2" -ge "$guard" ] && [ "$cr2" -lt $((guard + 4096)) ] &&
+	[ -n "$rstart" ] && [ "$rip" -ge $((16#$rstart)) ] && [ "$rip" -lt $((16#$rstart + 16#$rsize)) ]; then
+	ok "guest_probe_stack_overflow (#PF in the guard page $(printf 0x%x "$guard"), rip inside recurse)"
+else
+	bad guest_probe_stack_overflow "qemu status $rc (want 37)" "got: $line" \
+		"want: vector=14 error=0x2 cr2 in guard page $(printf 0x%x "$guard") rip in recurse (0x$rstart +0x$rsize)"
+fi
 
 boot "$kernel" "probe=103" 10 "$tmp/p103.out"
 if [ "$rc" = 33 ] && grep -aq '^HOSTCHECK reply rejected: ' "$tmp/p103.out" &&

@@ -1,7 +1,7 @@
 /* guest.h: the guest kernel's internal interfaces (one prefix: guest_).
  *
  * Boot order (guest_main.c): guest_log_init, guest_cpu_init (GDT, TSS,
- * IDT), guest_heap_init, guest_capdir_init, guest_rpc_init (registers the
+ * IDT), guest_paging_init, guest_heap_init, guest_capdir_init, guest_rpc_init (registers the
  * handlers), then either serve the host (kvm), run the self test, or run
  * one probe (QEMU command line). Single CPU, interrupts off, no preemption:
  * nothing here locks.
@@ -39,6 +39,9 @@ __attribute__((noreturn)) void guest_panic(const char *file, int line, const cha
 
 /* ---- CPU (guest_cpu_x86_64.c) -------------------------------------------- */
 void guest_cpu_init(void);
+
+/* ---- paging (guest_paging.c): guard page below the boot stack ----------- */
+void guest_paging_init(void);
 
 /* ---- traps (guest_trap.c) ------------------------------------------------- */
 typedef struct guest_trap_frame {

@@ -177,7 +177,8 @@ guest_boot_pt0:  .skip 4096
 
 	.section .bss.stacks, "aw", @nobits
 	.align 4096
-	.globl guest_boot_stack, guest_trap_stack
+	.globl guest_boot_stack_guard, guest_boot_stack, guest_trap_stack
+guest_boot_stack_guard: .skip 4096 /* unmapped by guest_paging_init */
 guest_boot_stack: .skip GUEST_BOOT_STACK_SIZE
 guest_trap_stack: .skip GUEST_TRAP_STACK_SIZE
 

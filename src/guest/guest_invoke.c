@@ -43,40 +43,35 @@ static nub_err prog_new(const cap_image_view *img, pvm_program **out)
 	return NUB_E_OK;
 }
 
+/* The request bytes live in shared memory that the host may change at any
+ * time: copy them first, then validate, hash and store only the copy. */
 nub_err guest_put_cap(const uint8_t *bytes, uint32_t len, uint8_t hash_out[NUB_CAP_HASH_LEN])
 {
-	cap_view v;
-	nub_err e = cap_decode(bytes, len, &v);
-	if (e)
-		return e;
+	if (len < CAP_HEADER_LEN)
+		return NUB_E_CAP_TRUNCATED;
+	guest_cap *c = guest_heap_alloc(sizeof *c + len, 16);
+	if (!c)
+		return NUB_E_NOMEM;
+	memcpy(c->bytes, bytes, len);
+	pvm_program *prog = NULL;
+	NubCapDirEntry *de;
 	uint8_t hash[NUB_CAP_HASH_LEN];
-	cap_hash(bytes, len, hash);
+	nub_err e = cap_decode(c->bytes, len, &c->view);
+	if (e)
+		goto fail;
+	cap_hash(c->bytes, len, hash);
 	if (guest_capdir_get(hash)) { /* already published: same bytes */
+		guest_heap_free(c);
 		memcpy(hash_out, hash, NUB_CAP_HASH_LEN);
 		return NUB_E_OK;
 	}
-	pvm_program *prog = NULL;
-	if (v.kind == NUB_CAP_KIND_IMAGE && (e = prog_new(&v.u.image, &prog)))
-		return e;
-	if (v.kind == NUB_CAP_KIND_INSTANCE && (e = cap_instance_check_refs(&v.u.instance, lookup_cb, NULL)))
+	if (c->view.kind == NUB_CAP_KIND_IMAGE && (e = prog_new(&c->view.u.image, &prog)))
 		goto fail;
-	guest_cap *c = guest_heap_alloc(sizeof *c + len, 16);
-	if (!c) {
-		e = NUB_E_NOMEM;
+	if (c->view.kind == NUB_CAP_KIND_INSTANCE &&
+	    (e = cap_instance_check_refs(&c->view.u.instance, lookup_cb, NULL)))
 		goto fail;
-	}
-	memcpy(c->bytes, bytes, len);
-	/* The mailbox may change under us (host memory): decode the copy. */
-	if ((e = cap_decode(c->bytes, len, &c->view)) || c->view.kind != v.kind) {
-		guest_heap_free(c);
-		e = e ? e : NUB_E_INVALID_ARG;
+	if ((e = guest_capdir_insert(hash, c->bytes, len, c->view.kind, &de)))
 		goto fail;
-	}
-	NubCapDirEntry *de;
-	if ((e = guest_capdir_insert(hash, c->bytes, len, c->view.kind, &de))) {
-		guest_heap_free(c);
-		goto fail;
-	}
 	c->prog = prog;
 	if (prog)
 		cached_programs++;
@@ -86,6 +81,7 @@ nub_err guest_put_cap(const uint8_t *bytes, uint32_t len, uint8_t hash_out[NUB_C
 fail:
 	if (prog)
 		pvm_program_free(prog);
+	guest_heap_free(c);
 	return e;
 }
 

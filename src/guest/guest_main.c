@@ -105,6 +105,7 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 {
 	guest_log_init();
 	guest_cpu_init();
+	guest_paging_init();
 	NubRpcMailbox *mb = guest_mailbox();
 	uint64_t ram_end = 0;
 	bool kvm = false;

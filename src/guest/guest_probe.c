@@ -7,6 +7,8 @@
  *   104  ud2: #UD, a vector without an error code (the stub's dummy push)
  *   105  int $0x80: a software interrupt through the IDT (vector >= 128,
  *        the stub's wide push); rip is the instruction after it
+ *   106  unbounded recursion: the boot stack runs into its guard page; the
+ *        #PF is delivered on the IST1 stack (cr2 inside the guard page)
  * The faulting instructions carry global labels (guest_probe_pf_insn,
  * guest_probe_gp_insn) so a test can compare the reported rip with the
  * symbol table. They are always registered: a broken guest is what the
@@ -82,10 +84,29 @@ __attribute__((noinline)) static nub_err p_int(const uint8_t *req, uint32_t len,
 	return NUB_E_ENGINE; /* not reached: the handler never returns */
 }
 
+static volatile int recursion_stop;
+
+__attribute__((noinline)) static uint64_t recurse(uint64_t n)
+{
+	volatile uint64_t frame[64];
+	frame[n & 63] = n;
+	if (recursion_stop)
+		return 0;
+	return recurse(n + 1) + frame[(n + 1) & 63];
+}
+
+static nub_err p_stack_overflow(const uint8_t *req, uint32_t len, uint8_t *resp, uint32_t cap, uint32_t *out)
+{
+	(void)req, (void)len, (void)resp, (void)cap, (void)out;
+	guest_log("probe 106: recursing into the stack guard page\n");
+	return recurse(0) ? NUB_E_ENGINE : NUB_E_ENGINE; /* not reached */
+}
+
 void guest_probes_register(void)
 {
 	if (guest_rpc_register(100, p_page_fault) || guest_rpc_register(101, p_gp) ||
 	    guest_rpc_register(102, p_loop) || guest_rpc_register(103, p_garbage) ||
-	    guest_rpc_register(104, p_ud) || guest_rpc_register(105, p_int))
+	    guest_rpc_register(104, p_ud) || guest_rpc_register(105, p_int) ||
+	    guest_rpc_register(106, p_stack_overflow))
 		guest_panic(__FILE__, __LINE__, "probe registration refused");
 }

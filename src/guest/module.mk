@@ -2,7 +2,7 @@
 # Multiboot loader or the kvm host), its ELF32 copy for QEMU -kernel, the
 # same kernel built with clang when clang is installed, and the host
 # reference program of tests/guest_test.sh.
-GUEST_SRCS = src/guest/guest_main.c src/guest/guest_cpu_x86_64.c src/guest/guest_trap.c \
+GUEST_SRCS = src/guest/guest_main.c src/guest/guest_cpu_x86_64.c src/guest/guest_paging.c src/guest/guest_trap.c \
              src/guest/guest_log.c src/guest/guest_string.c src/guest/guest_heap.c \
              src/guest/guest_platform.c src/guest/guest_capdir.c src/guest/guest_dispatch.c \
              src/guest/guest_handlers.c src/guest/guest_invoke.c src/guest/guest_probe.c \
