@@ -152,6 +152,29 @@ else
 		"want: vector=14 error=0x2 cr2 in guard page $(printf 0x%x "$guard") rip in recurse (0x$rstart +0x$rsize)"
 fi
 
+# The fault report as a host sees it: the kernel halts ("halt_on_fault", as
+# under kvm) and QEMU's monitor reads the mailbox from outside the guest.
+mkfifo "$tmp/mon"
+timeout 20 qemu-system-x86_64 -machine q35 -cpu max -m 256 -display none -no-reboot -kernel "$kernel" \
+	-append "probe=100 halt_on_fault" -device isa-debug-exit,iobase=0xf4,iosize=4 \
+	-serial "file:$tmp/mser.txt" -monitor stdio <"$tmp/mon" >"$tmp/mon.out" 2>&1 &
+qpid=$!
+exec 3>"$tmp/mon"
+for _ in $(seq 150); do grep -aq '^FAULT' "$tmp/mser.txt" 2>/dev/null && break; sleep 0.1; done
+sleep 0.2 # the report is written before the FAULT line; the halt follows it
+echo "xp /1gx 0x1000000" >&3 # mailbox magic (NUB_GUEST_MAILBOX_GPA)
+echo "xp /6gx 0x1000038" >&3 # NubRpcFault at header offset 56
+echo quit >&3
+exec 3>&-
+wait "$qpid"
+mem=$(tr -d '\r' <"$tmp/mon.out" | grep -a '^00000000010000' | sed -E 's/^[0-9a-f]+: //' | tr '\n' ' ' | tr -s ' ')
+want="0x313043505242554e 0x000000010000000e 0x0000000000000002 $(printf '0x%016x' "$(sym guest_probe_pf_insn)") 0x0000008012345678"
+if [ "${mem:0:${#want}}" = "$want" ] && grep -q '0x0000000000000064 $' <<<"$mem" && ! grep -aq 'probe 100.*PROBE' "$tmp/mser.txt"; then
+	ok "guest_fault_report_in_mailbox (read by the QEMU monitor: magic, vector 14, error 2, rip, cr2, fn 100)"
+else
+	bad guest_fault_report_in_mailbox "read: $mem" "want: $want ... fn 0x64"
+fi
+
 boot "$kernel" "probe=103" 10 "$tmp/p103.out"
 if [ "$rc" = 33 ] && grep -aq '^HOSTCHECK reply rejected: ' "$tmp/p103.out" &&
 	grep -aq '^PROBE fn=103 returned status=1 len=0 rejected=1$' "$tmp/p103.out" &&

@@ -49,6 +49,8 @@ typedef struct guest_trap_frame {
 	uint64_t vector, error_code, rip, cs, rflags, rsp, ss;
 } guest_trap_frame;
 __attribute__((noreturn)) void guest_trap(guest_trap_frame *f);
+/* After the report: leave QEMU (true) or halt for good (false: kvm host). */
+extern bool guest_exit_on_fault;
 
 /* ---- heap (guest_heap.c) ----------------------------------------------------
  * First-fit allocator over [base, base+size) with an address-ordered free

@@ -155,5 +155,7 @@ void guest_panic(const char *file, int line, const char *what)
 	mb->h.fault.valid = 1;
 	guest_log("ASSERT %s:%d: %s\n", file, line, what);
 	outl(NUB_RPC_DOORBELL_PORT, NUB_DOORBELL_FAULT);
-	guest_exit(NUB_GUEST_EXIT_FAULT);
+	if (guest_exit_on_fault)
+		guest_exit(NUB_GUEST_EXIT_FAULT);
+	halt_forever();
 }

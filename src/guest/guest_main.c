@@ -9,7 +9,10 @@
  *                 report the reply (fault probes end in guest_trap);
  *     "replay"    replay the request record given as the first Multiboot
  *                 module (QEMU -initrd; guest_replay.c).
- *   The exit code goes to isa-debug-exit (NUB_GUEST_EXIT_*).
+ *   The exit code goes to isa-debug-exit (NUB_GUEST_EXIT_*); after a CPU
+ *   exception too, unless the command line says "halt_on_fault" (then the
+ *   kernel halts like under a kvm host, and the fault report stays in the
+ *   mailbox for whoever reads guest memory).
  */
 #include "guest/guest.h"
 #include "guest/guest_cpu_x86_64.h"
@@ -156,8 +159,11 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 	          NUB_ABI_VERSION, (unsigned long long)ram_end, (unsigned long long)NUB_GUEST_HEAP_GPA,
 	          (unsigned long long)guest_boot_info.directory_va, (unsigned long long)NUB_GUEST_MAILBOX_GPA,
 	          cmdline);
-	if (kvm)
+	if (kvm) {
+		guest_exit_on_fault = false;
 		serve_forever(mb);
+	}
+	guest_exit_on_fault = !cmd_has("halt_on_fault", NULL);
 	const char *v;
 	if (cmd_has("selftest", NULL)) {
 		unsigned fails = guest_selftest();

@@ -4,8 +4,10 @@
  * machine-readable line:
  *   FAULT vector=<dec> error=0x<hex> rip=0x<hex> cr2=0x<hex> fn=<dec|idle>
  * and in the mailbox's fault report, rings the doorbell with
- * NUB_DOORBELL_FAULT, then leaves through the exit port and halts. There is
- * no recovery: a fault in the kernel means the sandbox must be rebuilt.
+ * NUB_DOORBELL_FAULT, then halts for good (kvm host, or QEMU with
+ * "halt_on_fault" so a test can read the report from guest memory), or
+ * leaves QEMU through the exit port (guest_exit_on_fault). There is no
+ * recovery: a fault in the kernel means the sandbox must be rebuilt.
  */
 #include "guest/guest.h"
 #include "guest/guest_cpu_x86_64.h"
@@ -16,6 +18,7 @@ static const char *const vec_names[32] = {
 };
 
 static volatile unsigned trap_depth;
+bool guest_exit_on_fault = true;
 
 void guest_trap(guest_trap_frame *f)
 {
@@ -42,5 +45,7 @@ void guest_trap(guest_trap_frame *f)
 		          (unsigned long long)f->rip, (unsigned long long)cr2,
 		          (unsigned long long)guest_rpc_current_fn);
 	outl(NUB_RPC_DOORBELL_PORT, NUB_DOORBELL_FAULT);
-	guest_exit(NUB_GUEST_EXIT_FAULT);
+	if (guest_exit_on_fault)
+		guest_exit(NUB_GUEST_EXIT_FAULT);
+	halt_forever();
 }
