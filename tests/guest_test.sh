@@ -18,6 +18,7 @@
 #      loop must still be looping when the timeout fires.
 #   4. the ELF itself: Multiboot header in the first 8 KiB, BootInfo in
 #      .boot_info with the magic and the directory address.
+#   5. include/nub/rpc.h is self-contained C11 (-pedantic-errors, no libc).
 # Skips (skipped=1) only when qemu-system-x86_64 is not installed.
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -207,4 +208,15 @@ if [ "$magic" = 4a41525f424f4f54 ] && [ -n "$want_dir" ] && [ "$((16#$dir))" = "
 else
 	bad guest_boot_info_section "magic '$magic' directory_va '$dir' (want guest_capdir_table $want_dir)"
 fi
+# ---- the contract header stands alone --------------------------------------------
+printf '#include "nub/rpc.h"\nint nub_rpc_probe(void);\nint nub_rpc_probe(void) { return (int)sizeof(NubRpcMailbox); }\n' >"$tmp/rpc.c"
+for cc in gcc clang; do
+	command -v "$cc" >/dev/null || continue
+	if "$cc" -std=c11 -pedantic-errors -Wall -Wextra -Werror -ffreestanding -nostdinc \
+		-isystem "$("$cc" -print-file-name=include)" -Iinclude -c "$tmp/rpc.c" -o "$tmp/rpc.o" 2>"$tmp/rpc.err"; then
+		ok "rpc_header_freestanding_$cc"
+	else
+		bad "rpc_header_freestanding_$cc" "$(head -5 "$tmp/rpc.err")"
+	fi
+done
 finish
