@@ -333,6 +333,21 @@ TEST(features_jump_tables_and_code_pointers_present)
 	snprintf(cmd, sizeof cmd, "llvm-readelf-19 -r %s | grep -c 'R_RISCV_64'", elf);
 	ASSERT_EQ(sh(cmd, out, sizeof out), 0);
 	ASSERT_TRUE(atoi(out) >= 8); /* ops tables + exports */
+	/* NUB_STACK_SIZE reaches the SPI header; --stack overrides it */
+	link_result res;
+	char err[LINK_ERR_CAP];
+	ASSERT_EQ(link_path(elf, &res, err, sizeof err), 0);
+	ASSERT_EQ(res.stack_size, 128 * 1024);
+	ASSERT_EQ(res.nexports, 2);
+	ASSERT_TRUE(strcmp(res.export_names[1], "feat_second") == 0);
+	pvm_spi s;
+	ASSERT_EQ(pvm_spi_parse(res.spi, res.spi_len, &s), PVM_E_OK);
+	ASSERT_EQ(s.stack_size, 128 * 1024);
+	link_result_free(&res);
+	const char *b = getenv("B");
+	snprintf(cmd, sizeof cmd, "%s/nub link %s -o %s/f.pvm --stack 8192 -v", b ? b : "build", elf, tmpdir);
+	ASSERT_EQ(sh(cmd, out, sizeof out), 0);
+	ASSERT_TRUE(strstr(out, "stack 8192") != NULL);
 }
 
 /* Reference semantics for tests/link/x0ops.c entry i on (a, b). */

@@ -109,6 +109,8 @@ uint64_t feat_main(void)
 }
 NUB_EXPORT(0, feat_main);
 
+NUB_STACK_SIZE(128 * 1024);
+
 uint64_t feat_second(void)
 {
 	return fib(20) * 1000 + sw(6);
