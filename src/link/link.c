@@ -508,75 +508,129 @@ static int code_ref(lk *k, uint64_t t, uint64_t at, int pass, size_t *idx)
 	return 0;
 }
 
+/* SUB32/SUB64 relocations sorted by (section, offset, type): the partner of
+ * an ADD is found by binary search, not a quadratic scan. */
+typedef struct {
+	uint32_t section, type;
+	uint64_t offset;
+	size_t idx;
+} sub_key;
+
+static int cmp_key(const sub_key *x, uint32_t section, uint64_t offset, uint32_t type)
+{
+	if (x->section != section)
+		return x->section < section ? -1 : 1;
+	if (x->offset != offset)
+		return x->offset < offset ? -1 : 1;
+	return x->type < type ? -1 : x->type > type;
+}
+
+static int cmp_sub(const void *a, const void *b)
+{
+	const sub_key *y = b;
+	return cmp_key(a, y->section, y->offset, y->type);
+}
+
+static const link_reloc *find_sub(const link_elf *e, const sub_key *subs, size_t nsubs, const link_reloc *add,
+				  uint32_t type)
+{
+	size_t lo = 0, hi = nsubs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = cmp_key(&subs[mid], add->section, add->offset, type);
+		if (c == 0)
+			return &e->relocs[subs[mid].idx];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int data_reloc_one(lk *k, const link_reloc *r, int pass, const sub_key *subs, size_t nsubs)
+{
+	const link_elf *e = &k->elf;
+	uint64_t t = reloc_target(k, r);
+	size_t ci;
+	switch (r->type) {
+	case R_NONE: case R_RELAX: case R_ALIGN:
+		return 0;
+	case R_64:
+	case R_32: {
+		unsigned n = r->type == R_64 ? 8 : 4;
+		if (!in_code(k, t))
+			return 0; /* data address: already final */
+		if (code_ref(k, t, r->offset, pass, &ci))
+			return -1;
+		if (pass == 1) {
+			uint8_t *p = data_ptr(k, r->offset, n);
+			if (!p)
+				return fail(k, "relocation at 0x%llx lies outside the data", (unsigned long long)r->offset);
+			wrle(p, jt_addr(k, ci), n);
+		}
+		return 0;
+	}
+	case R_ADD32: case R_ADD64: {
+		unsigned n = r->type == R_ADD64 ? 8 : 4;
+		if (!in_code(k, t))
+			return 0;
+		/* the matching SUB at the same offset gives the table base */
+		const link_reloc *sub = find_sub(e, subs, nsubs, r, r->type == R_ADD64 ? (uint32_t)R_SUB64 : (uint32_t)R_SUB32);
+		if (!sub)
+			return fail(k, "0x%llx: ADD%u relocation to code without a matching SUB", (unsigned long long)r->offset,
+				    n * 8);
+		uint64_t base = reloc_target(k, sub);
+		if (in_code(k, base))
+			return fail(k, "0x%llx: difference of two code addresses in data is not supported",
+				    (unsigned long long)r->offset);
+		if (code_ref(k, t, r->offset, pass, &ci))
+			return -1;
+		if (pass == 1) {
+			uint8_t *p = data_ptr(k, r->offset, n);
+			if (!p)
+				return fail(k, "relocation at 0x%llx lies outside the data", (unsigned long long)r->offset);
+			wrle(p, (uint64_t)jt_addr(k, ci) - base, n);
+		}
+		return 0;
+	}
+	case R_SUB32: case R_SUB64:
+		return 0; /* handled with its ADD */
+	case R_ADD8: case R_ADD16: case R_SUB8: case R_SUB16: case R_SUB6: case R_SET6: case R_SET8:
+	case R_SET16: case R_SET32: case R_32_PCREL: case R_SET_ULEB128: case R_SUB_ULEB128:
+		if (in_code(k, t))
+			return fail(k, "0x%llx: relocation type %u to code address 0x%llx in data is not supported",
+				    (unsigned long long)r->offset, r->type, (unsigned long long)t);
+		return 0;
+	default:
+		return fail(k, "0x%llx: unsupported relocation type %u in data (section %s)", (unsigned long long)r->offset,
+			    r->type, e->secs[r->section].name);
+	}
+}
+
 static int data_relocs(lk *k, int pass)
 {
 	const link_elf *e = &k->elf;
-	for (size_t j = 0; j < e->nrelocs; j++) {
+	size_t nsubs = 0;
+	sub_key *subs = malloc((e->nrelocs ? e->nrelocs : 1) * sizeof *subs);
+	if (!subs)
+		return fail(k, "out of memory");
+	for (size_t j = 0; j < e->nrelocs; j++)
+		if (e->relocs[j].type == R_SUB32 || e->relocs[j].type == R_SUB64) {
+			const link_reloc *r = &e->relocs[j];
+			subs[nsubs++] = (sub_key){r->section, r->type, r->offset, j};
+		}
+	qsort(subs, nsubs, sizeof *subs, cmp_sub);
+	int rc = 0;
+	for (size_t j = 0; j < e->nrelocs && rc == 0; j++) {
 		const link_reloc *r = &e->relocs[j];
-		if (in_code(k, r->offset) || section_ignored(k, r->section))
+		if (in_code(k, r->offset) || section_ignored(k, r->section) ||
+		    (e->secs[r->section].flags & LINK_SHF_EXECINSTR))
 			continue;
-		if (k->elf.secs[r->section].flags & LINK_SHF_EXECINSTR)
-			continue;
-		uint64_t t = reloc_target(k, r);
-		size_t ci;
-		switch (r->type) {
-		case R_NONE: case R_RELAX: case R_ALIGN:
-			break;
-		case R_64:
-		case R_32: {
-			unsigned n = r->type == R_64 ? 8 : 4;
-			if (!in_code(k, t))
-				break; /* data address: already final */
-			if (code_ref(k, t, r->offset, pass, &ci))
-				return -1;
-			if (pass == 1) {
-				uint8_t *p = data_ptr(k, r->offset, n);
-				if (!p)
-					return fail(k, "relocation at 0x%llx lies outside the data", (unsigned long long)r->offset);
-				wrle(p, jt_addr(k, ci), n);
-			}
-			break;
-		}
-		case R_ADD32: case R_ADD64: {
-			unsigned n = r->type == R_ADD64 ? 8 : 4;
-			if (!in_code(k, t))
-				break;
-			/* find the matching SUB at the same offset */
-			const link_reloc *sub = NULL;
-			for (size_t q = 0; q < e->nrelocs; q++)
-				if (e->relocs[q].offset == r->offset && e->relocs[q].section == r->section &&
-				    e->relocs[q].type == (r->type == R_ADD64 ? (uint32_t)R_SUB64 : (uint32_t)R_SUB32))
-					sub = &e->relocs[q];
-			if (!sub)
-				return fail(k, "0x%llx: ADD%u relocation to code without a matching SUB", (unsigned long long)r->offset, n * 8);
-			uint64_t base = reloc_target(k, sub);
-			if (in_code(k, base))
-				return fail(k, "0x%llx: difference of two code addresses in data is not supported",
-					    (unsigned long long)r->offset);
-			if (code_ref(k, t, r->offset, pass, &ci))
-				return -1;
-			if (pass == 1) {
-				uint8_t *p = data_ptr(k, r->offset, n);
-				if (!p)
-					return fail(k, "relocation at 0x%llx lies outside the data", (unsigned long long)r->offset);
-				wrle(p, (uint64_t)jt_addr(k, ci) - base, n);
-			}
-			break;
-		}
-		case R_SUB32: case R_SUB64:
-			break; /* handled with its ADD */
-		case R_ADD8: case R_ADD16: case R_SUB8: case R_SUB16: case R_SUB6: case R_SET6: case R_SET8:
-		case R_SET16: case R_SET32: case R_32_PCREL: case R_SET_ULEB128: case R_SUB_ULEB128:
-			if (in_code(k, t))
-				return fail(k, "0x%llx: relocation type %u to code address 0x%llx in data is not supported",
-					    (unsigned long long)r->offset, r->type, (unsigned long long)t);
-			break;
-		default:
-			return fail(k, "0x%llx: unsupported relocation type %u in data (section %s)",
-				    (unsigned long long)r->offset, r->type, e->secs[r->section].name);
-		}
+		rc = data_reloc_one(k, r, pass, subs, nsubs);
 	}
-	return 0;
+	free(subs);
+	return rc;
 }
 
 static int read_exports(lk *k)
@@ -1145,6 +1199,8 @@ static int emit_all(lk *k)
 
 static int write_spi(lk *k, link_result *out)
 {
+	if (k->em.len > 0x1000000u)
+		return fail(k, "PVM code is %zu bytes, above the 16 MiB limit", k->em.len);
 	uint32_t *jt = calloc(k->njt ? k->njt : 1, sizeof *jt);
 	if (!jt)
 		return fail(k, "out of memory");
