@@ -310,7 +310,7 @@ TEST(kernels_match_native)
 TEST(features_all_opt_levels)
 {
 	NEED_TOOLCHAIN();
-	static const char *opts[] = {"-O0", "-O1", "-O2", "-O3", "-Os"};
+	static const char *opts[] = {"-O0", "-O1", "-O2", "-O3", "-Os", "-O2 -g"};
 	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
 		char args[256];
 		uint64_t v = 0;

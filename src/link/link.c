@@ -368,8 +368,12 @@ static int code_relocs(lk *k)
 {
 	for (size_t j = 0; j < k->elf.nrelocs; j++) {
 		const link_reloc *r = &k->elf.relocs[j];
+		const link_section *rs = &k->elf.secs[r->section];
+		if (!(rs->flags & LINK_SHF_ALLOC) || !(rs->flags & LINK_SHF_EXECINSTR))
+			continue; /* data relocations: data_relocs(); debug info: ignored */
 		if (!in_code(k, r->offset))
-			continue;
+			return fail(k, "relocation at 0x%llx in section %s lies outside the code", (unsigned long long)r->offset,
+				    rs->name);
 		size_t i = find_ins(k, r->offset);
 		switch (r->type) {
 		case R_NONE: case R_BRANCH: case R_JAL: case R_CALL: case R_CALL_PLT: case R_RVC_BRANCH:
