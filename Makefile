@@ -52,6 +52,7 @@ TEST_LIBS   =
 FUZZ_TARGETS = fuzz_blob fuzz_spi fuzz_run fuzz_vector
 EXTRA_BINS  =
 
+.DEFAULT_GOAL := all
 MODULES ?= src/cap/module.mk src/local/module.mk src/host/module.mk src/link/module.mk src/guest/module.mk
 -include $(MODULES)
 

@@ -12,6 +12,7 @@
  * (the cache EVICT_JIT_ALL drops; it is rebuilt on the next invocation).
  */
 #include "cap/cap.h"
+#include "cap/cap_invoke.h"
 #include "guest/guest.h"
 #include "pvm/pvm.h"
 
@@ -85,65 +86,14 @@ fail:
 	return e;
 }
 
-static nub_err fail(InvocationResult *r, nub_err e)
-{
-	memset(r, 0, sizeof *r);
-	r->exit_reason = NUB_EXIT_ERROR;
-	r->exit_arg = (uint32_t)e;
-	return e;
-}
-
-/* The frame: spi layout, mappings with slot data, registers, pc. */
-static nub_err build_frame(pvm_instance *m, const cap_image_view *img, const cap_view *slot_data[],
-                           const cap_endpoint *ep, const InvokePacket *p)
-{
-	if (img->layout == NUB_CAP_LAYOUT_SPI) {
-		pvm_spi spi = {
-			.ro_len = img->ro_len,
-			.rw_len = img->rw_len,
-			.heap_pages = img->heap_pages,
-			.stack_size = img->stack_size,
-			.ro = img->ro,
-			.rw = img->rw,
-			.blob = img->code,
-			.blob_len = img->code_len,
-		};
-		if (pvm_spi_init(m, &spi, NULL, 0) != PVM_E_OK)
-			return NUB_E_ENGINE;
-	}
-	uint64_t top = 0;
-	for (uint32_t i = 0; i < img->mapping_count; i++) {
-		cap_mapping mp;
-		cap_image_mapping(img, i, &mp);
-		uint32_t size = mp.pages * NUB_PAGE_SIZE; /* decoder: va >= 0x10000, end <= 2^32 */
-		int access = (mp.flags & NUB_CAP_MAPPING_WRITABLE) ? PVM_ACCESS_RW : PVM_ACCESS_RO;
-		if (pvm_mem_map(m, mp.va, size, access) != PVM_E_OK)
-			return NUB_E_ENGINE;
-		const cap_data_view *d = &slot_data[mp.slot]->u.data;
-		if (d->len && pvm_mem_write(m, mp.va, d->bytes, d->len) != PVM_E_OK)
-			return NUB_E_ENGINE;
-		top = (uint64_t)mp.va + size;
-	}
-	/* bare layout: sbrk starts at the end of the highest region */
-	if (img->layout == NUB_CAP_LAYOUT_BARE && top && top < (1ull << 32))
-		pvm_set_heap_ptr(m, (uint32_t)top);
-	for (unsigned r = 0; r < NUB_NUM_REGS; r++)
-		pvm_set_reg(m, r, ep->regs[r]);
-	for (unsigned a = 0; a < NUB_INVOKE_ARGS; a++)
-		pvm_set_reg(m, 7 + a, p->args[a]);
-	pvm_set_pc(m, ep->pc);
-	return NUB_E_OK;
-}
-
 nub_err guest_invoke(const InvokePacket *p, InvocationResult *r)
 {
-	if (p->_pad)
-		return fail(r, NUB_E_BAD_PACKET);
-	if (p->initial_gas > (uint64_t)INT64_MAX)
-		return fail(r, NUB_E_BAD_GAS);
+	nub_err e = cap_invoke_check(p);
+	if (e)
+		return cap_invoke_fail(r, e);
 	guest_cap *ic = cap_of(guest_capdir_get(p->instance_hash));
 	if (!ic || ic->view.kind != NUB_CAP_KIND_INSTANCE)
-		return fail(r, ic ? NUB_E_NOT_INSTANCE : NUB_E_UNKNOWN_INSTANCE);
+		return cap_invoke_fail(r, ic ? NUB_E_NOT_INSTANCE : NUB_E_UNKNOWN_INSTANCE);
 	const cap_instance_view *inst = &ic->view.u.instance;
 	/* published Instances passed cap_instance_check_refs: these exist */
 	guest_cap *imc = cap_of(guest_capdir_get(inst->image_hash));
@@ -159,11 +109,10 @@ nub_err guest_invoke(const InvokePacket *p, InvocationResult *r)
 		slot_data[idx] = &dc->view;
 	}
 	if (p->endpoint_idx >= img->endpoint_count)
-		return fail(r, NUB_E_BAD_ENDPOINT);
-	nub_err e;
+		return cap_invoke_fail(r, NUB_E_BAD_ENDPOINT);
 	if (!imc->prog) {
 		if ((e = prog_new(img, &imc->prog)))
-			return fail(r, e);
+			return cap_invoke_fail(r, e);
 		cached_programs++;
 	}
 	cap_endpoint ep;
@@ -173,37 +122,14 @@ nub_err guest_invoke(const InvokePacket *p, InvocationResult *r)
 	e = NUB_E_OK;
 	if (pvm_instance_new(imc->prog, &m) != PVM_E_OK) {
 		e = NUB_E_NOMEM;
-	} else if (!(e = build_frame(m, img, slot_data, &ep, p))) {
+	} else if (!(e = cap_invoke_frame(m, img, slot_data, &ep, p))) {
 		pvm_set_gas(m, (int64_t)p->initial_gas);
 		x = pvm_run(m);
-		if ((unsigned)x > PVM_EXIT_HOST) /* the engine itself failed */
-			e = pvm_exit_arg(m) == PVM_E_NOMEM ? NUB_E_NOMEM : NUB_E_ENGINE;
 	}
-	if (!e) {
-		memset(r, 0, sizeof *r);
-		r->exit_reason = (uint32_t)x;
-		if (x == PVM_EXIT_PAGE_FAULT)
-			r->exit_arg = pvm_exit_arg(m) & ~(NUB_PAGE_SIZE - 1);
-		else if (x == PVM_EXIT_HOST)
-			r->exit_arg = pvm_exit_arg(m);
-		r->return_value = pvm_reg(m, 7);
-		int64_t g = pvm_gas(m);
-		r->gas_remaining = g > 0 ? (uint64_t)g : 0;
-		if (x == PVM_EXIT_HALT) {
-			/* slot 0 is the scratchpad: head of its lowest region */
-			for (uint32_t i = 0; i < img->mapping_count; i++) {
-				cap_mapping mp;
-				cap_image_mapping(img, i, &mp);
-				if (mp.slot == 0) {
-					if (pvm_mem_read(m, mp.va, r->scratchpad_head, SCRATCHPAD_HEAD_LEN) != PVM_E_OK)
-						memset(r->scratchpad_head, 0, SCRATCHPAD_HEAD_LEN);
-					break;
-				}
-			}
-		}
-	} else {
-		fail(r, e);
-	}
+	if (!e)
+		e = cap_invoke_result(m, x, img, r);
+	else
+		cap_invoke_fail(r, e);
 	if (m)
 		pvm_instance_free(m);
 	return e;

@@ -7,7 +7,7 @@ GUEST_SRCS = src/guest/guest_main.c src/guest/guest_cpu_x86_64.c src/guest/guest
              src/guest/guest_platform.c src/guest/guest_capdir.c src/guest/guest_dispatch.c \
              src/guest/guest_handlers.c src/guest/guest_invoke.c src/guest/guest_probe.c \
              src/guest/guest_selftest.c src/guest/guest_replay.c tests/guest/guest_scenario.c \
-             $(ENGINE_SRCS) src/cap/blake2b.c src/cap/cap_codec.c
+             $(ENGINE_SRCS) src/cap/blake2b.c src/cap/cap_codec.c src/cap/cap_invoke.c
 GUEST_ASMS = src/guest/guest_boot_x86_64.S
 GUEST_LDS  = src/guest/guest.ld
 # Freestanding, no red zone (traps share the stack), no SSE/MMX state, no
