@@ -66,20 +66,30 @@ print(g("Status"), g("Program counter"), g("Gas remaining"), regs)
 	fi
 }
 
-progs="bench/programs/sieve.c bench/programs/blake2b.c bench/programs/keccak.c bench/programs/goldilocks.c \
-bench/programs/polyeval.c bench/programs/sort.c bench/programs/hostcall.c bench/programs/ed25519.c tests/link/features.c"
-for src in $progs; do
-	name=$(basename "$src" .c)
+engine="src/pvm/pvm_decode.c src/pvm/pvm_spi.c src/pvm/pvm_mem.c src/pvm/pvm_interp.c src/pvm/pvm_disasm.c src/pvm/pvm_util.c"
+# name|nub-cc inputs
+progs="sieve|bench/programs/sieve.c
+blake2b|bench/programs/blake2b.c
+keccak|bench/programs/keccak.c
+goldilocks|bench/programs/goldilocks.c
+polyeval|bench/programs/polyeval.c
+sort|bench/programs/sort.c
+hostcall|bench/programs/hostcall.c
+ed25519|bench/programs/ed25519.c
+features|tests/link/features.c
+engine-in-pvm|-Isrc tests/link/pvm_in_pvm.c $engine"
+while IFS='|' read -r name srcs; do
 	opts="-O2 -O3"
 	[ "$quick" = 1 ] && opts=-O2
 	for opt in $opts; do
 		out="$tmp/$name$opt.pvm"
-		if ! NUB=$NUB scripts/nub-cc $opt "$src" -o "$out" >"$tmp/cc.log" 2>&1; then
+		# shellcheck disable=SC2086
+		if ! NUB=$NUB scripts/nub-cc $opt $srcs -o "$out" >"$tmp/cc.log" 2>&1; then
 			echo "FAIL $name $opt: build: $(head -3 "$tmp/cc.log")"; fail=$((fail + 1)); continue
 		fi
 		compare "$out" 0 100000000000 "$name $opt"
 		[ "$quick" = 1 ] || compare "$out" 0 5000 "$name $opt (gas 5000)"
 		[ "$name" = features ] && compare "$out" 5 100000000000 "$name $opt (entry pc 5)"
 	done
-done
+done <<<"$progs"
 finish

@@ -137,12 +137,13 @@ static int run_spi(const uint8_t *spi, size_t len, uint32_t pc, pvm_exit *st, ui
 	return 0;
 }
 
-/* Build src natively (cc -O2) calling fn; its printed result into *v. */
+/* Build src (C files and flags) natively (cc -O2) calling fn; its printed
+ * result into *v. */
 static int native(const char *src, const char *fn, uint64_t *v)
 {
-	char cmd[1024], out[256];
+	char cmd[2048], out[256];
 	snprintf(cmd, sizeof cmd,
-		 "cc -O2 -Isdk/include -Ibench/programs -DKERNEL_FN=%s %s sdk/lib/nub_libc.c bench/programs/native_main.c "
+		 "cc -O2 -Isdk/include -Isrc -Ibench/programs -DKERNEL_FN=%s %s sdk/lib/nub_libc.c bench/programs/native_main.c "
 		 "-o %s/native 2>&1 && %s/native",
 		 fn, src, tmpdir, tmpdir);
 	if (sh(cmd, out, sizeof out) != 0) {
@@ -318,6 +319,21 @@ TEST(features_all_opt_levels)
 		ASSERT_EQ(check_program(args, "tests/link/features.c", "feat_main", 0, &v), 0);
 		ASSERT_EQ(check_program(args, "tests/link/features.c", "feat_second", 5, &v), 0);
 	}
+}
+
+#define ENGINE_SRCS \
+	"src/pvm/pvm_decode.c src/pvm/pvm_spi.c src/pvm/pvm_mem.c src/pvm/pvm_interp.c src/pvm/pvm_disasm.c src/pvm/pvm_util.c"
+
+/* nub's own engine (src/pvm) compiled to RV64E runs a PVM program inside
+ * PVM: thousands of instructions of real C, same answer as native. */
+TEST(engine_in_pvm)
+{
+	NEED_TOOLCHAIN();
+	uint64_t v = 0;
+	ASSERT_EQ(check_program("-O2 -Isrc tests/link/pvm_in_pvm.c " ENGINE_SRCS, "tests/link/pvm_in_pvm.c " ENGINE_SRCS,
+				"pvm_in_pvm", 0, &v),
+		  0);
+	ASSERT_TRUE(v > 4); /* 1..4 are the guest's own failure codes */
 }
 
 TEST(features_jump_tables_and_code_pointers_present)
@@ -724,6 +740,7 @@ int main(void)
 	RUN(features_all_opt_levels);
 	RUN(features_jump_tables_and_code_pointers_present);
 	RUN(x0_operands);
+	RUN(engine_in_pvm);
 	RUN(err_not_elf);
 	RUN(err_wrong_class);
 	RUN(err_wrong_machine);
