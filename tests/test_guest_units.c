@@ -242,7 +242,7 @@ TEST(dispatch_table)
 	mb->h.seq = 8;
 	mb->h.fn_id = 152; /* never registered */
 	guest_rpc_serve_one(mb);
-	ASSERT_EQ(mb->h.status, NUB_E_INVALID_ARG);
+	ASSERT_EQ(mb->h.status, NUB_E_UNKNOWN_FN);
 	ASSERT_EQ(mb->h.resp_len, 0);
 	ASSERT_EQ(mb->h.resp_seq, 8);
 
@@ -250,7 +250,7 @@ TEST(dispatch_table)
 	mb->h.fn_id = 150;
 	mb->h.req_len = NUB_RPC_REQ_CAP + 1;
 	guest_rpc_serve_one(mb);
-	ASSERT_EQ(mb->h.status, NUB_E_INVALID_ARG);
+	ASSERT_EQ(mb->h.status, NUB_E_RPC_LENGTH);
 	ASSERT_EQ(mb->h.resp_seq, 9);
 
 	mb->h.seq = 10;

@@ -183,7 +183,9 @@ typedef struct nub_parallel_invoke_slot {
 	X(BAD_GAS, 36, "invoke: initial_gas above 2^63-1")                                 \
 	X(ENGINE, 37, "invoke: the PVM engine refused to build the frame")                \
 	X(TIMEOUT, 38, "invoke: per-call timeout expired")                                 \
-	X(NOT_INSTANCE, 39, "invoke: hash names a cap that is not an Instance")
+	X(NOT_INSTANCE, 39, "invoke: hash names a cap that is not an Instance")                \
+	X(UNKNOWN_FN, 40, "rpc: unknown fn_id")                                              \
+	X(RPC_LENGTH, 41, "rpc: request longer than the mailbox")
 
 typedef enum nub_err {
 #define NUB_ERR_ENUM_(name, code, msg) NUB_E_##name = code,
@@ -235,6 +237,6 @@ _Static_assert(offsetof(ParallelInvokeSlot, _reserved) == 248, "");
 _Static_assert(NUB_SLOT_EVICT_JIT_READY == 6, "slot statuses 0..6");
 
 _Static_assert(NUB_E_OK == 0, "OK is zero");
-_Static_assert(NUB_E_MAX_ == 40, "error codes are dense; update when appending");
+_Static_assert(NUB_E_MAX_ == 42, "error codes are dense; update when appending");
 
 #endif /* NUB_ABI_H */

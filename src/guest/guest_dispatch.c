@@ -5,8 +5,10 @@
  * reserved ids 0 and 1, and duplicates. Serving reads the request header
  * once (the host may change shared memory at any time), checks the length
  * against the mailbox capacity, runs the handler and writes the reply
- * header. Unknown fn_ids and bad lengths get NUB_E_INVALID_ARG and an empty
- * reply; the kernel keeps serving.
+ * header. Unknown fn_ids get NUB_E_UNKNOWN_FN, requests longer than the
+ * mailbox NUB_E_RPC_LENGTH, both with an empty reply; the kernel keeps
+ * serving. (A handler refuses a payload of the wrong length itself, with
+ * NUB_E_INVALID_ARG.)
  */
 #include "guest/guest.h"
 
@@ -35,8 +37,10 @@ void guest_rpc_serve_one(NubRpcMailbox *mb)
 	uint32_t resp_len = 0;
 	nub_err st;
 	guest_rpc_current_fn = fn_id;
-	if (fn_id >= NUB_FN_ID_SUBSTRATE_END || !handlers[fn_id] || req_len > NUB_RPC_REQ_CAP)
-		st = NUB_E_INVALID_ARG;
+	if (fn_id >= NUB_FN_ID_SUBSTRATE_END || !handlers[fn_id])
+		st = NUB_E_UNKNOWN_FN;
+	else if (req_len > NUB_RPC_REQ_CAP)
+		st = NUB_E_RPC_LENGTH;
 	else
 		st = handlers[fn_id](mb->req, req_len, mb->resp, NUB_RPC_RESP_CAP, &resp_len);
 	if (st != GUEST_RPC_RAW_REPLY) {

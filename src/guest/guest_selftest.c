@@ -174,7 +174,7 @@ static void guest_only_checks(void)
 	for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
 		e = guest_host_call(bad_ids[i], NULL, 0, resp, sizeof resp, &n, &bad);
 		nub_err e2 = guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &hs, sizeof hs, &n, &bad);
-		check("unknown_fn", e == NUB_E_INVALID_ARG && !bad && e2 == NUB_E_OK, "fn=%llu then_heap_stats=%llu",
+		check("unknown_fn", e == NUB_E_UNKNOWN_FN && !bad && e2 == NUB_E_OK, "fn=%llu then_heap_stats=%llu",
 		      bad_ids[i], e2);
 	}
 	NubRpcMailbox *mb = guest_mailbox();
@@ -182,7 +182,7 @@ static void guest_only_checks(void)
 	mb->h.req_len = NUB_RPC_REQ_CAP + 1;
 	mb->h.seq++;
 	guest_rpc_serve_one(mb);
-	check("req_len_over_cap", mb->h.status == NUB_E_INVALID_ARG && mb->h.resp_len == 0, "status=%llu len=%llu",
+	check("req_len_over_cap", mb->h.status == NUB_E_RPC_LENGTH && mb->h.resp_len == 0, "status=%llu len=%llu",
 	      mb->h.status, mb->h.resp_len);
 	e = guest_host_call(NUB_FN_ID_INVOKE_CACHED, resp, 79, resp, sizeof resp, &n, &bad);
 	check("invoke_short_packet", e == NUB_E_INVALID_ARG && n == sizeof(InvocationResult), "status=%llu len=%llu", e, n);
