@@ -40,15 +40,31 @@ __attribute__((noreturn)) void guest_panic(const char *file, int line, const cha
 /* ---- CPU (guest_cpu_x86_64.c) -------------------------------------------- */
 void guest_cpu_init(void);
 
-/* ---- paging (guest_paging.c): guard page below the boot stack ----------- */
+/* ---- paging (guest_paging.c): guard page below the boot stack, NX, and the
+ * PVM address spaces behind src/pvm/pvm_platform.h (window at
+ * NUB_GUEST_VA_BASE: PVM address a is virtual NUB_GUEST_VA_BASE + a) ------- */
 void guest_paging_init(void);
+struct guest_trap_frame;
+/* From guest_trap: a #PF on a data access in the active window while a
+ * pvm_plat_catch is armed. Returns true when handled (copy-on-write fill:
+ * retry; otherwise the frame now resumes at the catch point). */
+bool guest_paging_window_fault(struct guest_trap_frame *f, uint64_t cr2);
+/* The leaf entry of PVM page a in the active address space (0: none). */
+uint64_t guest_paging_window_pte(uint32_t a);
+/* True when every present entry of the active window is NX and only the
+ * 4 GiB window is mapped. */
+bool guest_paging_window_all_nx(void);
+/* Window faults that ended a run, and copy-on-write fills, since boot. */
+void guest_paging_stats(uint64_t *faults_caught, uint64_t *cow_fills);
 
 /* ---- traps (guest_trap.c) ------------------------------------------------- */
 typedef struct guest_trap_frame {
 	uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
 	uint64_t vector, error_code, rip, cs, rflags, rsp, ss;
 } guest_trap_frame;
-__attribute__((noreturn)) void guest_trap(guest_trap_frame *f);
+/* Handles a PVM window fault and returns (the stub irets), or reports the
+ * exception and never returns. */
+void guest_trap(guest_trap_frame *f);
 /* After the report: leave QEMU (true) or halt for good (false: kvm host). */
 extern bool guest_exit_on_fault;
 

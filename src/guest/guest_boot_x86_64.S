@@ -23,7 +23,8 @@
  *   4. guest_main(boot_magic, multiboot_info_gpa) in C, which never returns.
  * Trap stubs: 16 bytes each, pushing a dummy error code where the CPU
  * pushes none, then the vector; guest_trap_common saves the GPRs and calls
- * guest_trap(frame) (guest_trap.c).
+ * guest_trap(frame) (guest_trap.c); when that returns (a handled fault in a
+ * PVM window), it restores the possibly rewritten frame and irets.
  */
 #include "guest/guest_cpu_x86_64.h"
 
@@ -162,9 +163,50 @@ guest_trap_common:
 	mov %rsp, %rdi
 	cld
 	call guest_trap
-7:	cli
-	hlt
-	jmp 7b
+	/* guest_trap returned: the fault was handled (a PVM window fault:
+	 * retry, or resume at the catch point it wrote into the frame) */
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %r11
+	pop %r10
+	pop %r9
+	pop %r8
+	pop %rbp
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	pop %rbx
+	pop %rax
+	add $16, %rsp             /* vector, error code */
+	iretq
+
+/* int pvm_plat_catch_arm(pvm_plat_catch *c) (src/pvm/pvm_platform.h):
+ * record the return address, the caller's rsp after return and the
+ * callee-saved registers (System V), arm c (guest_catch_armed), return 0.
+ * guest_paging_window_fault resumes here by writing these into a trap
+ * frame with rax = 1, so the arm point returns a second time with 1. */
+	.globl pvm_plat_catch_arm
+	.type pvm_plat_catch_arm, @function
+pvm_plat_catch_arm:
+	mov (%rsp), %rax
+	mov %rax, 0(%rdi)
+	lea 8(%rsp), %rax
+	mov %rax, 8(%rdi)
+	mov %rbx, 16(%rdi)
+	mov %rbp, 24(%rdi)
+	mov %r12, 32(%rdi)
+	mov %r13, 40(%rdi)
+	mov %r14, 48(%rdi)
+	mov %r15, 56(%rdi)
+	sub $8, %rsp              /* 16-byte alignment at the call */
+	call guest_catch_armed
+	add $8, %rsp
+	xor %eax, %eax
+	ret
+	.size pvm_plat_catch_arm, . - pvm_plat_catch_arm
 
 /* ---- boot-time memory (.bss; zeroed by the entry) ---------------------------- */
 	.section .bss.pagetables, "aw", @nobits

@@ -23,6 +23,8 @@
 #define X86_MSR_EFER 0xC0000080
 #define X86_EFER_LME_BIT 8 /* long mode enable */
 #define X86_EFER_LME (1 << X86_EFER_LME_BIT)
+#define X86_EFER_NXE_BIT 11 /* execute-disable bit (PTE bit 63) honoured */
+#define X86_EFER_NXE (1 << X86_EFER_NXE_BIT)
 
 /* Page-table entry bits (SDM 4.5, tables 4-15..4-20) */
 #define X86_PTE_P_BIT 0
@@ -31,6 +33,16 @@
 #define X86_PTE_W (1 << X86_PTE_W_BIT)
 #define X86_PTE_PS_BIT 7 /* 2 MiB page in a PD entry */
 #define X86_PTE_PS (1 << X86_PTE_PS_BIT)
+#define X86_PTE_NX_BIT 63 /* execute-disable (with EFER.NXE) */
+#define X86_PTE_ADDR_MASK 0x000FFFFFFFFFF000ull
+
+/* #PF error code (SDM 4.7, figure 4-12) */
+#define X86_PF_P (1u << 0)     /* protection violation (else not present) */
+#define X86_PF_W (1u << 1)     /* write access */
+#define X86_PF_U (1u << 2)     /* user mode */
+#define X86_PF_RSVD (1u << 3)  /* reserved bit set */
+#define X86_PF_I (1u << 4)     /* instruction fetch */
+#define X86_VEC_PF 14
 
 /* Selector layout of the GDT (guest_cpu_x86_64.c builds it; SDM 3.4.5):
  *   index  selector  descriptor
@@ -85,6 +97,28 @@ static inline uint64_t read_cr3(void)
 	uint64_t v;
 	__asm__ volatile("mov %%cr3, %0" : "=r"(v));
 	return v;
+}
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+}
+static inline void write_cr3(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
+}
+static inline void invlpg(uint64_t va)
+{
+	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
+}
+static inline void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+{
+	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
 }
 static inline __attribute__((noreturn)) void halt_forever(void)
 {

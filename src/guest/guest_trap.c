@@ -7,7 +7,10 @@
  * NUB_DOORBELL_FAULT, then halts for good (kvm host, or QEMU with
  * "halt_on_fault" so a test can read the report from guest memory), or
  * leaves QEMU through the exit port (guest_exit_on_fault). There is no
- * recovery: a fault in the kernel means the sandbox must be rebuilt.
+ * recovery: a fault in the kernel means the sandbox must be rebuilt. The one
+ * exception is a #PF on a data access inside an armed PVM window
+ * (guest_paging_window_fault): a copy-on-write fill or the end of that
+ * run with PAGE_FAULT, after which guest_trap returns and the stub irets.
  */
 #include "guest/guest.h"
 #include "guest/guest_cpu_x86_64.h"
@@ -23,6 +26,8 @@ bool guest_exit_on_fault = true;
 void guest_trap(guest_trap_frame *f)
 {
 	uint64_t cr2 = read_cr2();
+	if (!trap_depth && guest_paging_window_fault(f, cr2))
+		return;
 	if (trap_depth++) { /* a fault while reporting: say so and stop */
 		guest_exit(NUB_GUEST_EXIT_FAULT);
 	}

@@ -12,7 +12,9 @@ GUEST_ASMS = src/guest/guest_boot_x86_64.S
 GUEST_LDS  = src/guest/guest.ld
 # Freestanding, no red zone (traps share the stack), no SSE/MMX state, no
 # PIC: linked at 1 MiB and identity mapped (so -mcmodel=small, not kernel).
-GUEST_CFLAGS = -std=gnu11 -O2 -g $(WARN) -ffreestanding -nostdinc -mno-red-zone -mno-sse -mno-sse2 \
+# PVM_MEM_MMU: the engine's memory backend for the guest (PVM memory under
+# the MMU, src/pvm/pvm_mem.h); the host build keeps the software table only.
+GUEST_CFLAGS = -std=gnu11 -O2 -g $(WARN) -DPVM_MEM_MMU -ffreestanding -nostdinc -mno-red-zone -mno-sse -mno-sse2 \
                -mno-mmx -mno-avx -fno-stack-protector -fno-pic -fno-pie -mcmodel=small \
                -fno-asynchronous-unwind-tables -fno-omit-frame-pointer -Iinclude -Isrc -Itests/guest
 GUEST_LDFLAGS = -nostdlib -static -Wl,-T,$(GUEST_LDS) -Wl,-z,max-page-size=0x1000 \

@@ -115,8 +115,12 @@ void pvm_instance_free(pvm_instance *m);
 
 /* Map the standard program's memory and registers (GP A.7 Y(p, a)) into a
  * fresh instance: RO data, heap (= sbrk base), stack, arguments; r0, r1, r7,
- * r8 as the GP says; pc 0. */
+ * r8 as the GP says; pc 0. spi->ro / spi->rw NULL: the regions are mapped
+ * but left zero (a caller that shares published frames in with
+ * pvm_mem_share; their addresses are pvm_spi_ro_addr / pvm_spi_rw_addr). */
 pvm_err pvm_spi_init(pvm_instance *m, const pvm_spi *spi, const uint8_t *args, uint32_t args_len);
+uint32_t pvm_spi_ro_addr(const pvm_spi *spi);
+uint32_t pvm_spi_rw_addr(const pvm_spi *spi);
 
 uint64_t pvm_reg(const pvm_instance *m, unsigned i);
 void pvm_set_reg(pvm_instance *m, unsigned i, uint64_t v);
@@ -134,6 +138,11 @@ void pvm_set_heap_ptr(pvm_instance *m, uint32_t heap);
  * `access`; fresh pages are zero, pages already mapped keep their bytes and
  * take the new access. PVM_ACCESS_NONE unmaps. Pages below 0x10000 refused. */
 pvm_err pvm_mem_map(pvm_instance *m, uint32_t addr, uint32_t len, int access);
+/* Map the published page `frame` (4096-aligned, never written by anyone,
+ * alive as long as the instance) at addr, a page already mapped: it keeps its
+ * access, reads see the frame, the first write gives the instance its own
+ * copy (copy-on-write), so the frame itself never changes. */
+pvm_err pvm_mem_share(pvm_instance *m, uint32_t addr, const void *frame);
 /* Host-side copy in / out, ignoring access rights (pages must be mapped). */
 pvm_err pvm_mem_write(pvm_instance *m, uint32_t addr, const void *src, uint32_t len);
 pvm_err pvm_mem_read(const pvm_instance *m, uint32_t addr, void *dst, uint32_t len);

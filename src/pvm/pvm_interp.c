@@ -12,8 +12,19 @@
  * suffices; an exit in the middle of the run refunds the instructions not
  * reached. When the gas does not suffice, the run executes in checked mode:
  * dispatch goes through a table whose every entry first charges one gas.
+ *
+ * PVM_MEM_MMU (guest build): a load/store that pvm_mem_direct accepts goes
+ * straight to window + a. Before it, the instruction, the gas counter and
+ * whether the run was pre-charged are recorded in the instance; a page fault
+ * there is either a copy-on-write fill (the access is retried) or ends the
+ * run through the platform's catch in pvm_run, which rebuilds the stop
+ * state from that record exactly like `stop:` below (faulting instruction
+ * charged, the rest of the run refunded, nothing written).
  */
 #include "pvm_mem.h"
+#ifdef PVM_MEM_MMU
+#include "pvm_platform.h"
+#endif
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the engine assumes a little-endian host"
@@ -89,7 +100,13 @@ static uint64_t rem_s32(uint64_t a64, uint64_t b64)
 	return (uint64_t)(int64_t)(a % b);
 }
 
-pvm_exit pvm_run(pvm_instance *m)
+#ifdef PVM_MEM_MMU
+#define PVM_INTERP static __attribute__((noinline)) pvm_exit interp
+#else
+#define PVM_INTERP pvm_exit pvm_run
+#endif
+
+PVM_INTERP(pvm_instance *m)
 {
 	static const void *const labels[PVM_I_COUNT] = {
 #define PVM_OP(name, code, fmt, flags) &&L_##name,
@@ -111,6 +128,9 @@ pvm_exit pvm_run(pvm_instance *m)
 	const pvm_insn *ip;
 	pvm_exit ex;
 	uint32_t idx = m->resume_idx;
+#ifdef PVM_MEM_MMU
+	uint8_t *const win = m->win;
+#endif
 
 	m->resume_idx = PVM_NO_TARGET;
 	m->exit_arg = 0;
@@ -166,6 +186,55 @@ pvm_exit pvm_run(pvm_instance *m)
 			goto panic;                                                                                    \
 		JUMP_TO(jt[a_ / 2 - 1]);                                                                               \
 	} while (0)
+#ifdef PVM_MEM_MMU
+/* record where a fault of the coming direct access stops, then access */
+#define DIRECT_RECORD()                                                                                                \
+	do {                                                                                                           \
+		m->f_ip = ip;                                                                                          \
+		m->f_gas = gas;                                                                                        \
+		m->f_pre = tbl == labels;                                                                              \
+		__asm__ volatile("" : : : "memory");                                                                   \
+	} while (0)
+#define LOAD(T, addr, dst, conv)                                                                                       \
+	do {                                                                                                           \
+		uint32_t a_ = (uint32_t)(addr);                                                                        \
+		const uint8_t *h_ = pvm_mem_direct(win, a_, sizeof(T));                                                \
+		uint64_t v_;                                                                                           \
+		if (__builtin_expect(h_ != 0, 1)) {                                                                    \
+			T t_;                                                                                          \
+			DIRECT_RECORD();                                                                               \
+			__builtin_memcpy(&t_, h_, sizeof(T));                                                          \
+			__asm__ volatile("" : : : "memory");                                                           \
+			v_ = (uint64_t)t_;                                                                             \
+		} else {                                                                                               \
+			int e_ = pvm_mem_load_slow(m, a_, sizeof(T), &v_);                                             \
+			if (e_ >= 0) {                                                                                 \
+				ex = (pvm_exit)e_;                                                                     \
+				goto stop;                                                                             \
+			}                                                                                              \
+		}                                                                                                      \
+		r[dst] = conv(v_);                                                                                     \
+		NEXT();                                                                                                \
+	} while (0)
+#define STORE(T, addr, val)                                                                                            \
+	do {                                                                                                           \
+		uint32_t a_ = (uint32_t)(addr);                                                                        \
+		uint8_t *h_ = pvm_mem_direct(win, a_, sizeof(T));                                                      \
+		if (__builtin_expect(h_ != 0, 1)) {                                                                    \
+			T t_ = (T)(val);                                                                               \
+			DIRECT_RECORD();                                                                               \
+			__builtin_memcpy(h_, &t_, sizeof(T));                                                          \
+			__asm__ volatile("" : : : "memory");                                                           \
+		} else {                                                                                               \
+			int e_ = pvm_mem_store_slow(m, a_, sizeof(T), (uint64_t)(val));                                \
+			if (e_ >= 0) {                                                                                 \
+				ex = (pvm_exit)e_;                                                                     \
+				goto stop;                                                                             \
+			}                                                                                              \
+		}                                                                                                      \
+		NEXT();                                                                                                \
+	} while (0)
+#else
 #define LOAD(T, addr, dst, conv)                                                                                       \
 	do {                                                                                                           \
 		uint32_t a_ = (uint32_t)(addr);                                                                        \
@@ -201,6 +270,7 @@ pvm_exit pvm_run(pvm_instance *m)
 		}                                                                                                      \
 		NEXT();                                                                                                \
 	} while (0)
+#endif
 #define U(x) ((uint64_t)(x))
 #define S8(x) ((uint64_t)(int64_t)(int8_t)(uint8_t)(x))
 #define S16(x) ((uint64_t)(int64_t)(int16_t)(uint16_t)(x))
@@ -466,7 +536,32 @@ stop:
 #undef DJUMP
 #undef LOAD
 #undef STORE
+#ifdef PVM_MEM_MMU
+#undef DIRECT_RECORD
+#endif
 #undef OP2I
 #undef OP3
 #undef OP2
 }
+
+#ifdef PVM_MEM_MMU
+pvm_exit pvm_run(pvm_instance *m)
+{
+	pvm_plat_catch c = {.inst = m};
+	m->win = pvm_plat_as_enter(m->as);
+	if (pvm_plat_catch_arm(&c)) {
+		/* a direct access faulted: stop on it as `stop:` would */
+		pvm_plat_catch_disarm(&c);
+		const pvm_insn *ip = m->f_ip;
+		uint64_t gas = m->f_gas;
+		if (m->f_pre)
+			gas += ip->seg - 1;
+		m->pc = ip->pc;
+		m->gas = (int64_t)gas;
+		return (pvm_exit)m->f_exit;
+	}
+	pvm_exit x = interp(m);
+	pvm_plat_catch_disarm(&c);
+	return x;
+}
+#endif

@@ -18,8 +18,25 @@ static void page_release(uintptr_t e)
 		pvm_plat_page_free(page_of(e));
 }
 
-/* Make the page behind *e this instance's own (copying a shared page). */
-static bool page_own(uintptr_t *e)
+/* Record entry value v for page a in *e, and in the MMU build mirror it into
+ * the instance's address space first (false, *e unchanged, when that ran
+ * out of memory). */
+static bool set_pte(pvm_instance *m, uint32_t a, uintptr_t *e, uintptr_t v)
+{
+#ifdef PVM_MEM_MMU
+	if (!pvm_plat_as_set(m->as, a & ~4095u, v ? page_of(v) : 0, (v & PVM_PTE_W) != 0))
+		return false;
+#else
+	(void)m;
+	(void)a;
+#endif
+	*e = v;
+	return true;
+}
+
+/* Make the page behind *e (page a) this instance's own (copying a shared
+ * page). */
+static bool page_own(pvm_instance *m, uint32_t a, uintptr_t *e)
 {
 	if (!(*e & PVM_PTE_SHARED))
 		return true;
@@ -30,7 +47,10 @@ static bool page_own(uintptr_t *e)
 	uintptr_t fl = *e & PVM_PTE_FLAGS & ~PVM_PTE_SHARED;
 	if (fl & PVM_PTE_WANT_W)
 		fl |= PVM_PTE_W;
-	*e = (uintptr_t)pg | fl;
+	if (!set_pte(m, a, e, (uintptr_t)pg | fl)) {
+		pvm_plat_page_free(pg);
+		return false;
+	}
 	return true;
 }
 
@@ -60,6 +80,12 @@ pvm_err pvm_instance_new(const pvm_program *p, pvm_instance **out)
 		return PVM_E_NOMEM;
 	m->prog = p;
 	m->resume_idx = PVM_NO_TARGET;
+#ifdef PVM_MEM_MMU
+	if (!(m->as = pvm_plat_as_new())) {
+		pvm_plat_free(m, sizeof *m);
+		return PVM_E_NOMEM;
+	}
+#endif
 	*out = m;
 	return PVM_E_OK;
 }
@@ -76,6 +102,9 @@ void pvm_instance_free(pvm_instance *m)
 			page_release(leaf[j]);
 		pvm_plat_free(leaf, PVM_L2_SIZE * sizeof(uintptr_t));
 	}
+#ifdef PVM_MEM_MMU
+	pvm_plat_as_free(m->as);
+#endif
 	pvm_plat_free(m, sizeof *m);
 }
 
@@ -88,21 +117,23 @@ pvm_err pvm_mem_map(pvm_instance *m, uint32_t addr, uint32_t len, int access)
 	for (uint64_t a = addr; a < (uint64_t)addr + len; a += PVM_PAGE_SIZE) {
 		if (access == PVM_ACCESS_NONE) {
 			uintptr_t *e = pte(m, (uint32_t)a);
-			if (e) {
-				page_release(*e);
-				*e = 0;
+			if (e && *e) {
+				uintptr_t old = *e;
+				if (!set_pte(m, (uint32_t)a, e, 0))
+					return PVM_E_NOMEM;
+				page_release(old);
 			}
 			continue;
 		}
 		uintptr_t *e = pte_make(m, (uint32_t)a);
 		if (!e)
 			return PVM_E_NOMEM;
-		if (!*e)
-			*e = ZERO_PTE;
-		uintptr_t fl = (*e & PVM_PTE_SHARED) | PVM_PTE_R;
+		uintptr_t cur = *e ? *e : ZERO_PTE;
+		uintptr_t fl = (cur & PVM_PTE_SHARED) | PVM_PTE_R;
 		if (access == PVM_ACCESS_RW)
-			fl |= (*e & PVM_PTE_SHARED) ? PVM_PTE_WANT_W : (PVM_PTE_W | PVM_PTE_WANT_W);
-		*e = (*e & ~PVM_PTE_FLAGS) | fl;
+			fl |= (cur & PVM_PTE_SHARED) ? PVM_PTE_WANT_W : (PVM_PTE_W | PVM_PTE_WANT_W);
+		if (!set_pte(m, (uint32_t)a, e, (cur & ~PVM_PTE_FLAGS) | fl))
+			return PVM_E_NOMEM;
 	}
 	return PVM_E_OK;
 }
@@ -110,7 +141,7 @@ pvm_err pvm_mem_map(pvm_instance *m, uint32_t addr, uint32_t len, int access)
 /* Host-side copy between buf and [addr, addr+len): every page must be
  * mapped (access rights do not matter); writes take ownership of shared
  * pages first. Checks everything before copying anything. */
-static pvm_err copy_span(const pvm_instance *m, uint32_t addr, uint8_t *buf, uint32_t len, bool write)
+static pvm_err copy_span(pvm_instance *m, uint32_t addr, uint8_t *buf, uint32_t len, bool write)
 {
 	if ((uint64_t)addr + len > ((uint64_t)1 << 32))
 		return PVM_E_MEM_RANGE;
@@ -125,7 +156,7 @@ static pvm_err copy_span(const pvm_instance *m, uint32_t addr, uint8_t *buf, uin
 		if (n > len)
 			n = len;
 		if (write) {
-			if (!page_own(e))
+			if (!page_own(m, addr, e))
 				return PVM_E_NOMEM;
 			__builtin_memcpy(page_of(*e) + off, buf, n);
 		} else {
@@ -145,7 +176,7 @@ pvm_err pvm_mem_write(pvm_instance *m, uint32_t addr, const void *src, uint32_t 
 
 pvm_err pvm_mem_read(const pvm_instance *m, uint32_t addr, void *dst, uint32_t len)
 {
-	return copy_span(m, addr, dst, len, false);
+	return copy_span((pvm_instance *)(uintptr_t)m, addr, dst, len, false);
 }
 
 int pvm_mem_access(const pvm_instance *m, uint32_t addr)
@@ -231,7 +262,7 @@ int pvm_mem_store_slow(pvm_instance *m, uint32_t a, unsigned n, uint64_t v)
 	if (r >= 0)
 		return r;
 	/* copy shared pages first, so a failure leaves memory unchanged */
-	if (!page_own(pte(m, a)) || !page_own(pte(m, a + n - 1))) {
+	if (!page_own(m, a, pte(m, a)) || !page_own(m, a + n - 1, pte(m, a + n - 1))) {
 		m->exit_arg = PVM_E_NOMEM;
 		return PVM_EXIT_ERROR;
 	}
@@ -255,9 +286,41 @@ uint64_t pvm_mem_sbrk(pvm_instance *m, uint64_t n)
 		uintptr_t *e = pte_make(m, (uint32_t)pg);
 		if (!e)
 			return 0;
-		if (!*e)
-			*e = ZERO_PTE | PVM_PTE_R | PVM_PTE_WANT_W;
+		if (!*e && !set_pte(m, (uint32_t)pg, e, ZERO_PTE | PVM_PTE_R | PVM_PTE_WANT_W))
+			return 0;
 	}
 	m->heap = top;
 	return old;
 }
+
+pvm_err pvm_mem_share(pvm_instance *m, uint32_t addr, const void *frame)
+{
+	if ((addr & 4095u) || ((uintptr_t)frame & 4095u))
+		return PVM_E_MEM_ALIGN;
+	uintptr_t *e = pte(m, addr);
+	if (!e || !*e)
+		return PVM_E_MEM_UNMAPPED;
+	uintptr_t old = *e;
+	if (!set_pte(m, addr, e, (uintptr_t)frame | PVM_PTE_SHARED | (old & (PVM_PTE_R | PVM_PTE_WANT_W))))
+		return PVM_E_NOMEM;
+	page_release(old);
+	return PVM_E_OK;
+}
+
+#ifdef PVM_MEM_MMU
+bool pvm_mem_fault(void *inst, uint32_t a, bool write)
+{
+	pvm_instance *m = inst;
+	uintptr_t *e = pte(m, a);
+	if (write && e && (*e & PVM_PTE_SHARED) && (*e & PVM_PTE_WANT_W)) {
+		if (page_own(m, a, e))
+			return true;
+		m->exit_arg = PVM_E_NOMEM;
+		m->f_exit = PVM_EXIT_ERROR;
+		return false;
+	}
+	m->exit_arg = a & ~4095u;
+	m->f_exit = PVM_EXIT_PAGE_FAULT;
+	return false;
+}
+#endif

@@ -13,6 +13,15 @@
  * shared zero page, so mapping a large heap costs no memory until touched.
  * Pages below 0x10000 are never mapped, so every access there takes the slow
  * path, which reports PANIC.
+ *
+ * PVM_MEM_MMU (the guest build): the table above stays the record of truth
+ * and every change of an entry is mirrored into the instance's address space
+ * (pvm_platform.h): present when R, writable when W, the frame the entry
+ * names (the shared zero page or a published frame while SHARED, so a write
+ * faults and pvm_mem_fault copies it). The interpreter's fast path is then
+ * pvm_mem_direct: window + a, checked by the MMU; a fault there ends the run
+ * through the platform's catch, with the instruction and gas the interpreter
+ * recorded in f_ip / f_gas / f_pre before the access.
  */
 #ifndef NUB_PVM_MEM_H
 #define NUB_PVM_MEM_H
@@ -36,6 +45,14 @@ struct pvm_instance {
 	uint32_t resume_idx; /* insn to resume at after a host call, or PVM_NO_TARGET */
 	uint64_t heap;       /* sbrk pointer (may reach 2^32) */
 	uint32_t n_leaves;
+#ifdef PVM_MEM_MMU
+	struct pvm_plat_as *as; /* the MMU mirror of l1 */
+	uint8_t *win;           /* window base while running */
+	const pvm_insn *f_ip;   /* instruction of the last direct access */
+	uint64_t f_gas;         /* gas counter then */
+	uint32_t f_pre;         /* 1: its run was pre-charged (refund on exit) */
+	uint32_t f_exit;        /* pvm_exit a caught fault ends the run with */
+#endif
 	uintptr_t *l1[PVM_L1_SIZE];
 };
 
@@ -49,6 +66,18 @@ static inline uint8_t *pvm_mem_fast(const pvm_instance *m, uint32_t a, unsigned 
 		return 0;
 	return (uint8_t *)(e & ~(uintptr_t)4095) + (a & 4095u);
 }
+
+#ifdef PVM_MEM_MMU
+/* The direct (MMU-checked) address of an n-byte access at a, or NULL for the
+ * slow path: below 0x10000 (PANIC), crossing a page (a fault must not leave
+ * the first part written; this also excludes wrapping past 2^32). */
+static inline uint8_t *pvm_mem_direct(uint8_t *win, uint32_t a, unsigned n)
+{
+	if (a < PVM_ZONE_SIZE || (a & 4095u) > 4096u - n)
+		return 0;
+	return win + a;
+}
+#endif
 
 /* Slow paths: cross-page accesses and errors. Return -1 on success, else the
  * exit (PVM_EXIT_PANIC for any byte below 0x10000, PVM_EXIT_PAGE_FAULT with

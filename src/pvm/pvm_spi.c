@@ -53,22 +53,33 @@ pvm_err pvm_spi_parse(const uint8_t *p, size_t len, pvm_spi *out)
 	return PVM_E_OK;
 }
 
+uint32_t pvm_spi_ro_addr(const pvm_spi *s)
+{
+	(void)s;
+	return PVM_ZONE_SIZE;
+}
+
+uint32_t pvm_spi_rw_addr(const pvm_spi *s)
+{
+	return (uint32_t)(2 * PVM_ZONE_SIZE + zone_up(s->ro_len));
+}
+
 pvm_err pvm_spi_init(pvm_instance *m, const pvm_spi *s, const uint8_t *args, uint32_t args_len)
 {
 	pvm_err e;
 	if (args_len > PVM_INPUT_SIZE)
 		return PVM_E_SPI_ARGS_TOO_LARGE;
-	uint32_t ro = PVM_ZONE_SIZE;
-	uint32_t heap = (uint32_t)(2 * PVM_ZONE_SIZE + zone_up(s->ro_len));
+	uint32_t ro = pvm_spi_ro_addr(s);
+	uint32_t heap = pvm_spi_rw_addr(s);
 	uint32_t heap_len = (uint32_t)(page_up(s->rw_len) + (uint64_t)s->heap_pages * PVM_PAGE_SIZE);
 	uint32_t stack_top = (uint32_t)(((uint64_t)1 << 32) - 2 * PVM_ZONE_SIZE - PVM_INPUT_SIZE);
 	uint32_t stack_len = (uint32_t)page_up(s->stack_size);
 	uint32_t arg = (uint32_t)(((uint64_t)1 << 32) - PVM_ZONE_SIZE - PVM_INPUT_SIZE);
 
 	if ((e = pvm_mem_map(m, ro, (uint32_t)page_up(s->ro_len), PVM_ACCESS_RO)) ||
-	    (e = pvm_mem_write(m, ro, s->ro, s->ro_len)) ||
+	    (s->ro && (e = pvm_mem_write(m, ro, s->ro, s->ro_len))) ||
 	    (e = pvm_mem_map(m, heap, heap_len, PVM_ACCESS_RW)) ||
-	    (e = pvm_mem_write(m, heap, s->rw, s->rw_len)) ||
+	    (s->rw && (e = pvm_mem_write(m, heap, s->rw, s->rw_len))) ||
 	    (e = pvm_mem_map(m, stack_top - stack_len, stack_len, PVM_ACCESS_RW)) ||
 	    (e = pvm_mem_map(m, arg, (uint32_t)page_up(args_len), PVM_ACCESS_RO)) ||
 	    (e = pvm_mem_write(m, arg, args, args_len)))
