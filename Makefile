@@ -100,7 +100,7 @@ test: all
 
 # the README's two commands: install what is missing, build, then run
 deps:
-	$(Q)scripts/deps.sh --riscv
+	$(Q)scripts/deps.sh --all
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(B)/nub demo

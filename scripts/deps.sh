@@ -1,20 +1,42 @@
 #!/usr/bin/env bash
-# scripts/deps.sh: install the Debian packages nub needs, only when missing.
-#   scripts/deps.sh            build + test dependencies
+# scripts/deps.sh: install what nub's build and tests need, only when missing.
+#   scripts/deps.sh            build + test dependencies (Debian packages)
 #   scripts/deps.sh --riscv    also clang-19/lld-19/llvm-19 (nub link, guest SDK)
+#   scripts/deps.sh --oracle   also node/npm and the independent PVM interpreter
+#                              @fluffylabs/anan-as (npm, pinned in tools/oracle)
+#   scripts/deps.sh --all      all of the above (what `make demo`/`make check` use)
+# Everything is installed here, at setup time; builds and tests download nothing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 pkgs=(make gcc clang pkg-config libjson-c-dev libsodium-dev libclang-rt-14-dev python3 qemu-system-x86)
-if [ "${1:-}" = "--riscv" ]; then
-	pkgs+=(clang-19 lld-19 llvm-19)
+riscv=0 oracle=0
+for a in "$@"; do
+	case "$a" in
+	--riscv) riscv=1 ;;
+	--oracle) oracle=1 ;;
+	--all) riscv=1 oracle=1 ;;
+	*) echo "deps: unknown option '$a' (--riscv, --oracle, --all)" >&2; exit 2 ;;
+	esac
+done
+[ $riscv -eq 1 ] && pkgs+=(clang-19 lld-19 llvm-19)
+if [ $oracle -eq 1 ] && ! command -v node >/dev/null 2>&1; then
+	pkgs+=(nodejs npm)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "deps: installing ${missing[*]}" >&2
-SUDO=
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
-	{ $SUDO apt-get update >/dev/null 2>&1 && $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; }
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}" >&2
+	SUDO=
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
+		{ $SUDO apt-get update >/dev/null 2>&1 && $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; }
+fi
+if [ $oracle -eq 1 ] && [ ! -f tools/oracle/node_modules/@fluffylabs/anan-as/dist/bin/index.js ]; then
+	echo "deps: installing @fluffylabs/anan-as into tools/oracle" >&2
+	npm ci --prefix tools/oracle --no-audit --no-fund --loglevel=error >/dev/null ||
+		echo "deps: npm install of @fluffylabs/anan-as failed; the oracle test will skip" >&2
+fi
+exit 0

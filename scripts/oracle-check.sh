@@ -20,14 +20,12 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	echo "SKIP oracle-check: node/npm not installed"; skip=1; finish
 fi
 if ! command -v clang-19 >/dev/null 2>&1; then
-	echo "SKIP oracle-check: clang-19 not installed (scripts/deps-riscv.sh)"; skip=1; finish
+	echo "SKIP oracle-check: clang-19 not installed (scripts/deps.sh --riscv)"; skip=1; finish
 fi
 [ -x "$NUB" ] || { echo "FAIL oracle-check: $NUB not built"; fail=1; finish; }
 ANAN=tools/oracle/node_modules/@fluffylabs/anan-as/dist/bin/index.js
-if [ ! -f "$ANAN" ]; then
-	npm install --prefix tools/oracle --no-audit --no-fund --loglevel=error >/dev/null 2>&1 || true
-fi
-[ -f "$ANAN" ] || { echo "SKIP oracle-check: could not install @fluffylabs/anan-as"; skip=1; finish; }
+# installed by scripts/deps.sh --oracle (setup time; nothing is downloaded here)
+[ -f "$ANAN" ] || { echo "SKIP oracle-check: @fluffylabs/anan-as not installed (scripts/deps.sh --oracle)"; skip=1; finish; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -1,7 +1,7 @@
 /* test_link.c: nub link tests — encoder/decoder units, every benchmark
  * kernel and the features program on the engine against a native (cc -O2)
  * build, and every linker error path. Tests that need clang-19 skip loudly
- * when it is absent (scripts/deps-riscv.sh installs it). Run from the repo
+ * when it is absent (scripts/deps.sh --riscv installs it). Run from the repo
  * root (tests/run.sh does). */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -28,7 +28,7 @@ static int have_toolchain(void)
 #define NEED_TOOLCHAIN()                                                                      \
 	do {                                                                                  \
 		if (!have_toolchain())                                                        \
-			SKIP("clang-19/ld.lld-19 not installed (run scripts/deps-riscv.sh)"); \
+			SKIP("clang-19/ld.lld-19 not installed (run scripts/deps.sh --riscv)"); \
 	} while (0)
 
 /* Run a shell command; its stdout (first line) into out. Returns exit status. */
