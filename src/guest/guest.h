@@ -112,6 +112,9 @@ nub_err guest_invoke(const InvokePacket *p, InvocationResult *r);
 nub_err guest_put_cap(const uint8_t *bytes, uint32_t len, uint8_t hash_out[NUB_CAP_HASH_LEN]);
 void guest_evict_jit_all(void);
 size_t guest_cached_programs(void);
+/* True when every published frame still holds exactly its cap's bytes
+ * (zero-padded); *n_caps = caps with frames. */
+bool guest_frames_intact(size_t *n_caps);
 
 /* ---- boot info (guest_main.c) ---------------------------------------------- */
 extern BootInfo guest_boot_info;

@@ -262,3 +262,48 @@ size_t guest_cached_programs(void)
 {
 	return cached_programs;
 }
+
+static void frames_count(NubCapDirEntry *de, void *ctx)
+{
+	const guest_cap *c = cap_of(de);
+	if (c && c->frames)
+		++*(size_t *)ctx;
+}
+
+static void frames_check(NubCapDirEntry *de, void *ctx)
+{
+	bool *ok = ctx;
+	const guest_cap *c = cap_of(de);
+	if (!c || !c->frames)
+		return;
+	const uint8_t *parts[2] = {NULL, NULL};
+	uint32_t lens[2] = {0, 0};
+	if (c->view.kind == NUB_CAP_KIND_DATA) {
+		parts[0] = c->view.u.data.bytes;
+		lens[0] = c->view.u.data.len;
+	} else {
+		parts[0] = c->view.u.image.ro;
+		lens[0] = c->view.u.image.ro_len;
+		parts[1] = c->view.u.image.rw;
+		lens[1] = c->view.u.image.rw_len;
+	}
+	const uint8_t *f = c->frames;
+	for (unsigned k = 0; k < 2; k++) {
+		size_t n = (size_t)pages_of(lens[k]) * 4096u;
+		if (memcmp(f, parts[k], lens[k]) != 0)
+			*ok = false;
+		for (size_t i = lens[k]; i < n; i++)
+			if (f[i])
+				*ok = false;
+		f += n;
+	}
+}
+
+bool guest_frames_intact(size_t *n_caps)
+{
+	bool ok = true;
+	guest_capdir_foreach(frames_check, &ok);
+	*n_caps = 0;
+	guest_capdir_foreach(frames_count, n_caps);
+	return ok;
+}

@@ -11,11 +11,19 @@
  *   registration refusing duplicates and out-of-range ids; the cap
  *   directory read through its published layout only (BootInfo), each
  *   entry's bytes re-hashed; heap accounting and no leak per invocation;
- *   the decoded-program cache emptied by EVICT_JIT_ALL.
+ *   the decoded-program cache emptied by EVICT_JIT_ALL; and PVM memory
+ *   under the MMU: the scenario's faults and copy-on-write fills really
+ *   went through the #PF handler, the published frames are unchanged after
+ *   it, engine-level runs in a window (write to a read-only page, a store
+ *   crossing into an unmapped page writes nothing, copy-on-write of a shared
+ *   frame, the leaf entries' P/W/NX bits), 200 invocations in a row with
+ *   the heap statistics equal before and after.
  */
 #include "cap/cap.h"
 #include "guest/guest.h"
+#include "guest/guest_cpu_x86_64.h"
 #include "guest_scenario.h"
+#include "pvm/pvm.h"
 
 static unsigned g_fails;
 
@@ -161,6 +169,106 @@ static nub_err dummy_handler(const uint8_t *req, uint32_t len, uint8_t *resp, ui
 	return NUB_E_OK;
 }
 
+/* ---- PVM memory under the MMU, at the engine level ---------------------- */
+/* @0 store_u64 [0x20000], r7; @6 jump_ind r0 */
+static const uint8_t t_store_20000[] = {0, 0, 8, 62, 7, 0, 0, 2, 0, 50, 0, 0x41};
+/* @0 store_u64 [0x20ffc], r7; @6 jump_ind r0 */
+static const uint8_t t_store_20ffc[] = {0, 0, 8, 62, 7, 0xFC, 0x0F, 2, 0, 50, 0, 0x41};
+
+#define PTE_FRAME(e) ((e) & X86_PTE_ADDR_MASK)
+#define PTE_NX(e) (((e) >> X86_PTE_NX_BIT) & 1)
+
+static pvm_instance *mmu_instance(const pvm_program *p, uint64_t r7)
+{
+	pvm_instance *m = NULL;
+	if (pvm_instance_new(p, &m) != PVM_E_OK)
+		return NULL;
+	pvm_set_reg(m, 0, PVM_HALT_ADDR);
+	pvm_set_reg(m, 7, r7);
+	pvm_set_gas(m, 100);
+	return m;
+}
+
+static void mmu_engine_checks(void)
+{
+	pvm_program *ps = NULL, *px = NULL;
+	NubHeapStats h0, h1;
+	uint64_t f0, c0, f1, c1;
+	const uint64_t v = 0xDEADBEEFCAFEF00Dull;
+	static const uint8_t pat[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	uint8_t back[8];
+	guest_heap_stats(&h0);
+	if (pvm_program_new(t_store_20000, sizeof t_store_20000, &ps) != PVM_E_OK ||
+	    pvm_program_new(t_store_20ffc, sizeof t_store_20ffc, &px) != PVM_E_OK) {
+		check("mmu_programs", false, "decoded=%llu %llu", ps != NULL, px != NULL);
+		return;
+	}
+
+	/* a store to a read-only page: #PF in the window, PAGE_FAULT at the
+	 * page, the store charged and the rest of the run refunded */
+	pvm_instance *m = mmu_instance(ps, v);
+	GUEST_ASSERT(m);
+	bool set = pvm_mem_map(m, 0x20000, 4096, PVM_ACCESS_RO) == PVM_E_OK && pvm_mem_write(m, 0x20000, pat, 8) == PVM_E_OK;
+	guest_paging_stats(&f0, &c0);
+	pvm_exit x = pvm_run(m);
+	guest_paging_stats(&f1, &c1);
+	uint64_t pte = guest_paging_window_pte(0x20000);
+	bool same = pvm_mem_read(m, 0x20000, back, 8) == PVM_E_OK && memcmp(back, pat, 8) == 0;
+	check("mmu_write_readonly_page",
+	      set && x == PVM_EXIT_PAGE_FAULT && pvm_exit_arg(m) == 0x20000 && pvm_pc(m) == 0 && pvm_gas(m) == 99 &&
+	          f1 == f0 + 1 && c1 == c0 && same && (pte & X86_PTE_P) && !(pte & X86_PTE_W) && PTE_NX(pte),
+	      "exit=%llu faults_caught=%llu", x, f1 - f0);
+	check("mmu_window_all_nx", guest_paging_window_all_nx(), "pte=0x%llx nx=%llu", pte, PTE_NX(pte));
+	pvm_instance_free(m);
+
+	/* a store crossing from a writable page into an unmapped one: slow
+	 * path, PAGE_FAULT at the unmapped page, nothing written */
+	m = mmu_instance(px, v);
+	GUEST_ASSERT(m);
+	set = pvm_mem_map(m, 0x20000, 4096, PVM_ACCESS_RW) == PVM_E_OK && pvm_mem_write(m, 0x20FF8, pat, 8) == PVM_E_OK;
+	guest_paging_stats(&f0, &c0);
+	x = pvm_run(m);
+	guest_paging_stats(&f1, &c1);
+	same = pvm_mem_read(m, 0x20FF8, back, 8) == PVM_E_OK && memcmp(back, pat, 8) == 0;
+	pte = guest_paging_window_pte(0x20000);
+	check("mmu_cross_store_into_unmapped",
+	      set && x == PVM_EXIT_PAGE_FAULT && pvm_exit_arg(m) == 0x21000 && pvm_pc(m) == 0 && pvm_gas(m) == 99 &&
+	          same && guest_paging_window_pte(0x21000) == 0 && (pte & X86_PTE_W) && f1 == f0,
+	      "exit=%llu arg=0x%llx", x, pvm_exit_arg(m));
+	pvm_instance_free(m);
+
+	/* a shared (published) frame: mapped read-only, copied on the first
+	 * write by the #PF handler, the frame itself unchanged */
+	uint8_t *frame = guest_heap_alloc(4096, 4096);
+	GUEST_ASSERT(frame);
+	for (unsigned i = 0; i < 4096; i++)
+		frame[i] = (uint8_t)(i * 13u + 1u);
+	m = mmu_instance(ps, v);
+	GUEST_ASSERT(m);
+	set = pvm_mem_map(m, 0x20000, 4096, PVM_ACCESS_RW) == PVM_E_OK && pvm_mem_share(m, 0x20000, frame) == PVM_E_OK;
+	guest_paging_stats(&f0, &c0);
+	x = pvm_run(m);
+	guest_paging_stats(&f1, &c1);
+	pte = guest_paging_window_pte(0x20000);
+	bool frame_same = true;
+	for (unsigned i = 0; i < 4096; i++)
+		frame_same &= frame[i] == (uint8_t)(i * 13u + 1u);
+	uint8_t page[16];
+	bool copied = pvm_mem_read(m, 0x20000, page, 16) == PVM_E_OK && memcmp(page, &v, 8) == 0 &&
+	              memcmp(page + 8, frame + 8, 8) == 0;
+	check("mmu_cow_shared_frame",
+	      set && x == PVM_EXIT_HALT && pvm_gas(m) == 98 && c1 == c0 + 1 && f1 == f0 && frame_same && copied &&
+	          (pte & X86_PTE_W) && PTE_FRAME(pte) != (uint64_t)(uintptr_t)frame && PTE_NX(pte),
+	      "exit=%llu cow_fills=%llu", x, c1 - c0);
+	pvm_instance_free(m);
+	guest_heap_free(frame);
+	pvm_program_free(ps);
+	pvm_program_free(px);
+	guest_heap_stats(&h1);
+	check("mmu_engine_no_leak", h0.allocated_bytes == h1.allocated_bytes && h0.allocation_count == h1.allocation_count,
+	      "allocated_before=%llu allocated_after=%llu", h0.allocated_bytes, h1.allocated_bytes);
+}
+
 static void guest_only_checks(void)
 {
 	uint8_t resp[256];
@@ -266,14 +374,75 @@ static void guest_only_checks(void)
 	      "cached_before=%llu cached_after=%llu", cached, guest_cached_programs());
 }
 
+/* 200 invocations in a row over every published Instance (copy-on-write,
+ * faults, the 64 MiB sbrk, ...): the heap statistics are equal after. */
+static void invoke_many_no_leak(void)
+{
+	BootInfo bi;
+	uint32_t n;
+	bool bad;
+	unsigned np, ni = 0;
+	guest_host_call(NUB_FN_ID_GET_BOOT_INFO, NULL, 0, &bi, sizeof bi, &n, &bad);
+	const uint8_t(*pub)[NUB_CAP_HASH_LEN] = scn_published(&np);
+	static uint8_t inst[64][NUB_CAP_HASH_LEN];
+	for (unsigned i = 0; i < np && ni < 64; i++) {
+		const NubCapDirEntry *de = host_dir_lookup(&bi, pub[i]);
+		if (de && de->kind == NUB_CAP_KIND_INSTANCE)
+			memcpy(inst[ni++], pub[i], 32);
+	}
+	InvokePacket p;
+	InvocationResult r;
+	memset(&p, 0, sizeof p);
+	p.args[0] = 0x0102030405060708ull;
+	p.args[1] = 0x1122334455667788ull;
+	p.initial_gas = 20000;
+	for (unsigned i = 0; i < ni; i++) { /* warm the program cache */
+		memcpy(p.instance_hash, inst[i], 32);
+		guest_host_call(NUB_FN_ID_INVOKE_CACHED, &p, sizeof p, &r, sizeof r, &n, &bad);
+	}
+	NubHeapStats a, b;
+	uint64_t f0, c0, f1, c1;
+	guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &a, sizeof a, &n, &bad);
+	guest_paging_stats(&f0, &c0);
+	unsigned ok_calls = 0;
+	for (unsigned i = 0; i < 200 && ni; i++) {
+		memcpy(p.instance_hash, inst[i % ni], 32);
+		if (guest_host_call(NUB_FN_ID_INVOKE_CACHED, &p, sizeof p, &r, sizeof r, &n, &bad) == NUB_E_OK && !bad)
+			ok_calls++;
+	}
+	guest_paging_stats(&f1, &c1);
+	guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &b, sizeof b, &n, &bad);
+	check("invoke_200_no_leak",
+	      ok_calls == 200 && ni >= 10 && a.allocated_bytes == b.allocated_bytes &&
+	          a.allocation_count == b.allocation_count && a.fragment_count == b.fragment_count &&
+	          a.available_bytes == b.available_bytes && f1 > f0 && c1 > c0,
+	      "allocated_before=%llu allocated_after=%llu", a.allocated_bytes, b.allocated_bytes);
+	guest_log("G invoke_200_detail instances=%u calls_ok=%u faults_caught=%llu cow_fills=%llu fragments=%llu/%llu ok=1\n",
+	          ni, ok_calls, (unsigned long long)(f1 - f0), (unsigned long long)(c1 - c0),
+	          (unsigned long long)a.fragment_count, (unsigned long long)b.fragment_count);
+}
+
 unsigned guest_selftest(void)
 {
 	g_fails = 0;
 	scn_ops ops = {NULL, s_put, s_invoke, s_heap, s_boot, s_evict, s_line};
+	uint64_t f0, c0, f1, c1;
+	guest_paging_stats(&f0, &c0);
 	unsigned lines = scn_run(&ops);
+	guest_paging_stats(&f1, &c1);
 	guest_log("G scenario_lines n=%u ok=%u\n", lines, lines > 30 ? 1u : 0u);
 	if (lines <= 30)
 		g_fails++;
+	/* the scenario's stores to read-only and unmapped pages, and its
+	 * copy-on-write writes, went through the #PF handler (at least: 4
+	 * faults, 8 fills; the cross-page accesses take the slow path) */
+	check("mmu_scenario_faults_via_pf", f1 - f0 >= 4, "faults_caught=%llu cow_fills=%llu", f1 - f0, c1 - c0);
+	check("mmu_scenario_cow_via_pf", c1 - c0 >= 8, "faults_caught=%llu cow_fills=%llu", f1 - f0, c1 - c0);
+	size_t nf;
+	bool intact = guest_frames_intact(&nf);
+	check("published_frames_intact", intact && nf >= 5, "caps_with_frames=%llu intact=%llu", nf, intact);
 	guest_only_checks();
+	mmu_engine_checks();
+	invoke_many_no_leak();
 	return g_fails;
 }

@@ -6,7 +6,11 @@
  * (with and without a scratchpad), PANIC, OUT_OF_GAS, PAGE_FAULT (unmapped
  * and read-only), HOST_CALL, an spi image, a 3 MiB Data mapped into an
  * image, malformed caps and packets, HEAP_STATS before/after,
- * GET_BOOT_INFO, EVICT_JIT_ALL and re-invocation after it.
+ * GET_BOOT_INFO, EVICT_JIT_ALL and re-invocation after it; and the steps
+ * that exercise PVM memory under the MMU in the guest (copy-on-write of
+ * Image ro/rw and slot data seen fresh by the next invocation, a write to
+ * read-only Image data, loads/stores crossing into an unmapped or read-only
+ * page, a 64 MiB sbrk with sparse writes).
  */
 #include "cap/cap.h"
 #include "guest_scenario.h"
@@ -27,6 +31,21 @@ static const uint8_t prog_forever[] = {0, 0, 2, 40, 0x00, 0x01};
 static const uint8_t prog_load_10000[] = {0, 0, 8, 58, 0x07, 0x00, 0x00, 0x01, 0x00, 50, 0x00, 0x41};
 /* @0 trap */
 static const uint8_t prog_trap[] = {0, 0, 1, 0, 0x01};
+/* @0 store_u64 [0x20ffc], r7; @6 load_u64 r7, [0x20ff8]; @12 jump_ind r0 */
+static const uint8_t prog_cross[] = {0, 0, 14, 62, 7, 0xFC, 0x0F, 2, 0, 58, 7, 0xF8, 0x0F, 2, 0, 50, 0, 0x41, 0x10};
+/* @0 load_u64 r7, [0x20ffc]; @6 jump_ind r0 */
+static const uint8_t prog_cross_load[] = {0, 0, 8, 58, 7, 0xFC, 0x0F, 2, 0, 50, 0, 0x41};
+/* @0 load_u64 r7, [0x30000]; @6 store_u64 [0x30000], r8; @12 jump_ind r0
+ * (0x30000: the rw data of an spi image with at most 64 KiB of ro data) */
+static const uint8_t prog_rw_30000[] = {0, 0, 14, 58, 7, 0, 0, 3, 0, 62, 8, 0, 0, 3, 0, 50, 0, 0x41, 0x10};
+/* @0 store_u64 [0x10000], r7; @6 jump_ind r0 (spi: ro data) */
+static const uint8_t prog_store_10000[] = {0, 0, 8, 62, 0x07, 0x00, 0x00, 0x01, 0x00, 50, 0x00, 0x41};
+/* @0 load_imm r9, 0x4000000; @6 sbrk r7, r9; @8 store_ind_u64 [r7], r8;
+ * @10 store_ind_u64 [r7 + 0x2000000], r8; @16 store_ind_u64 [r7 + 0x3fffff8], r8;
+ * @22 load_ind_u64 r10, [r7 + 0x2000000]; @28 add_64 r7, r7, r10; @31 jump_ind r0 */
+static const uint8_t prog_sbrk_sparse[] = {0,   0,    33, 51,  9,   0, 0,   0,    4,    101,  0x97, 123, 0x78, 123,
+                                           0x78, 0,   0,  0,   2,   123, 0x78, 0xF8, 0xFF, 0xFF, 3,    130, 0x7A, 0,
+                                           0,    0,   2,  200, 0xA7, 7,  50,   0,    0x41, 0x05, 0x41, 0x90, 0};
 /* code length 5, truncated */
 static const uint8_t prog_bad[] = {0, 0, 5, 1};
 
@@ -129,9 +148,9 @@ static void put_data(out *w, const char *name, const uint8_t *bytes, uint32_t le
 	put(w, name, enc, cap_data_encoded_len(len), hash);
 }
 
-static void put_image(out *w, const char *name, uint8_t layout, const uint8_t *code, uint32_t code_len,
-                      const cap_mapping *maps, uint32_t n_maps, const uint8_t *ro, uint32_t ro_len,
-                      uint32_t stack, uint8_t hash[32])
+static void put_image_rw(out *w, const char *name, uint8_t layout, const uint8_t *code, uint32_t code_len,
+                         const cap_mapping *maps, uint32_t n_maps, const uint8_t *ro, uint32_t ro_len,
+                         const uint8_t *rw, uint32_t rw_len, uint32_t heap_pages, uint32_t stack, uint8_t hash[32])
 {
 	cap_endpoint ep[2] = {{0, {0}}, {0, {0}}};
 	ep[0].regs[0] = NUB_HALT_ADDR;
@@ -148,6 +167,9 @@ static void put_image(out *w, const char *name, uint8_t layout, const uint8_t *c
 	v.mappings = maps;
 	v.ro = ro;
 	v.ro_len = ro_len;
+	v.rw = rw;
+	v.rw_len = rw_len;
+	v.heap_pages = heap_pages;
 	v.stack_size = stack;
 	nub_err e;
 	size_t n = cap_image_encoded_len(&v, &e);
@@ -159,6 +181,13 @@ static void put_image(out *w, const char *name, uint8_t layout, const uint8_t *c
 		return;
 	}
 	put(w, name, enc, n, hash);
+}
+
+static void put_image(out *w, const char *name, uint8_t layout, const uint8_t *code, uint32_t code_len,
+                      const cap_mapping *maps, uint32_t n_maps, const uint8_t *ro, uint32_t ro_len,
+                      uint32_t stack, uint8_t hash[32])
+{
+	put_image_rw(w, name, layout, code, code_len, maps, n_maps, ro, ro_len, 0, 0, 0, stack, hash);
 }
 
 static void put_instance(out *w, const char *name, const uint8_t image[32], const cap_slot *slots, uint32_t n,
@@ -215,6 +244,70 @@ static void slot1(cap_slot *s, uint8_t idx, const uint8_t h[32])
 	s->index = idx;
 	for (unsigned i = 0; i < 32; i++)
 		s->hash[i] = h[i];
+}
+
+/* PVM memory under the MMU (guest): copy-on-write, faults, big sbrk. */
+static void mmu_steps(out *w, const uint8_t h_cnt_data[32], const uint8_t h_hello[32])
+{
+	uint8_t h_img[32], h_inst[32];
+	cap_slot sl[2];
+
+	/* spi image with ro data and 5000 bytes of rw data (two frames, the
+	 * second partly filled): the first invocation reads the published rw
+	 * value and overwrites it, the second must read the published value */
+	static uint8_t rw[5000];
+	for (unsigned i = 0; i < sizeof rw; i++)
+		rw[i] = (uint8_t)(i * 7u + 3u);
+	static const uint8_t ro[12] = {0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76, 0x87, 1, 2, 3, 4};
+	put_image_rw(w, "img_spi_rw", NUB_CAP_LAYOUT_SPI, prog_rw_30000, sizeof prog_rw_30000, 0, 0, ro, sizeof ro, rw,
+	             sizeof rw, 3, 4096, h_img);
+	put_instance(w, "inst_spi_rw", h_img, 0, 0, h_inst);
+	invoke(w, "cow_spi_rw_first", h_inst, 0, 0, 0xAAAABBBBCCCCDDDDull, 0, 100, 0);
+	invoke(w, "cow_spi_rw_second", h_inst, 0, 0, 0x1111, 0, 100, 0);
+	/* a write to the image's read-only data: PAGE_FAULT at 0x10000 */
+	put_image_rw(w, "img_spi_ro_write", NUB_CAP_LAYOUT_SPI, prog_store_10000, sizeof prog_store_10000, 0, 0, ro,
+	             sizeof ro, rw, sizeof rw, 0, 4096, h_img);
+	put_instance(w, "inst_spi_ro_write", h_img, 0, 0, h_inst);
+	invoke(w, "spi_ro_write_fault", h_inst, 0, 0x5555, 0, 0, 100, 0);
+	invoke(w, "spi_ro_write_fault_again", h_inst, 0, 0x5555, 0, 0, 100, 0);
+
+	/* slot data, written through a writable mapping, twice: both runs see
+	 * the published "hello" (a partly filled frame) */
+	cap_mapping m_w = {0x20000, 1, 0, NUB_CAP_MAPPING_WRITABLE};
+	put_image(w, "img_counter_hello", NUB_CAP_LAYOUT_BARE, prog_counter, sizeof prog_counter, &m_w, 1, 0, 0, 0,
+	          h_img);
+	slot1(&sl[0], 0, h_hello);
+	put_instance(w, "inst_counter_hello", h_img, sl, 1, h_inst);
+	invoke(w, "cow_slot_first", h_inst, 0, 0, 0, 0, 100, 0);
+	invoke(w, "cow_slot_second", h_inst, 0, 0, 0, 0, 100, 0);
+
+	/* crossing a page boundary at 0x21000 */
+	put_image(w, "img_cross_1page", NUB_CAP_LAYOUT_BARE, prog_cross, sizeof prog_cross, &m_w, 1, 0, 0, 0, h_img);
+	slot1(&sl[0], 0, h_cnt_data);
+	put_instance(w, "inst_cross_1page", h_img, sl, 1, h_inst);
+	invoke(w, "cross_store_into_unmapped", h_inst, 0, 0xDEADBEEFCAFEF00Dull, 0, 0, 100, 0);
+	invoke(w, "cross_store_into_unmapped_gas1", h_inst, 0, 0xDEADBEEFCAFEF00Dull, 0, 0, 1, 0);
+	put_image(w, "img_cross_load", NUB_CAP_LAYOUT_BARE, prog_cross_load, sizeof prog_cross_load, &m_w, 1, 0, 0, 0,
+	          h_img);
+	put_instance(w, "inst_cross_load", h_img, sl, 1, h_inst);
+	invoke(w, "cross_load_into_unmapped", h_inst, 0, 0, 0, 0, 100, 0);
+	cap_mapping m_w2 = {0x20000, 2, 0, NUB_CAP_MAPPING_WRITABLE};
+	put_image(w, "img_cross_2pages", NUB_CAP_LAYOUT_BARE, prog_cross, sizeof prog_cross, &m_w2, 1, 0, 0, 0, h_img);
+	put_instance(w, "inst_cross_2pages", h_img, sl, 1, h_inst);
+	invoke(w, "cross_store_ok", h_inst, 0, 0xDEADBEEFCAFEF00Dull, 0, 0, 100, 0);
+	cap_mapping m_rorw[2] = {{0x20000, 1, 0, 0}, {0x21000, 1, 1, NUB_CAP_MAPPING_WRITABLE}};
+	put_image(w, "img_cross_ro_rw", NUB_CAP_LAYOUT_BARE, prog_cross, sizeof prog_cross, m_rorw, 2, 0, 0, 0, h_img);
+	slot1(&sl[1], 1, h_hello);
+	put_instance(w, "inst_cross_ro_rw", h_img, sl, 2, h_inst);
+	invoke(w, "cross_store_from_readonly", h_inst, 0, 0xDEADBEEFCAFEF00Dull, 0, 0, 100, 0);
+
+	/* 64 MiB of sbrk (bare: the heap starts at 0x21000), three sparse
+	 * writes, one read back; then the same run out of gas, and halted */
+	put_image(w, "img_sbrk_sparse", NUB_CAP_LAYOUT_BARE, prog_sbrk_sparse, sizeof prog_sbrk_sparse, &m_w, 1, 0, 0, 0,
+	          h_img);
+	put_instance(w, "inst_sbrk_sparse", h_img, sl, 1, h_inst);
+	invoke(w, "sbrk_sparse", h_inst, 0, 0, 0x0102030405060708ull, 0, 100, 0);
+	invoke(w, "sbrk_sparse_gas4", h_inst, 0, 0, 0x0102030405060708ull, 0, 4, 0);
 }
 
 unsigned scn_run(const scn_ops *o)
@@ -326,6 +419,8 @@ unsigned scn_run(const scn_ops *o)
 	invoke(w, "bad_pad", h_inst_cnt, 0, 0, 0, 0, 100, 1);
 	invoke(w, "bad_gas", h_inst_cnt, 0, 0, 0, 0, 0x8000000000000000ull, 0);
 	invoke(w, "max_gas", h_inst_add, 0, 0, 1, 2, 0x7FFFFFFFFFFFFFFFull, 0);
+
+	mmu_steps(w, h_cnt_data, h_hello);
 
 	nub_err hs1 = o->heap_stats(o->ctx, &after);
 	s_(w, "R heap_after status=");
