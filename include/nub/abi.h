@@ -185,7 +185,11 @@ typedef struct nub_parallel_invoke_slot {
 	X(TIMEOUT, 38, "invoke: per-call timeout expired")                                 \
 	X(NOT_INSTANCE, 39, "invoke: hash names a cap that is not an Instance")                \
 	X(UNKNOWN_FN, 40, "rpc: unknown fn_id")                                              \
-	X(RPC_LENGTH, 41, "rpc: request longer than the mailbox")
+	X(RPC_LENGTH, 41, "rpc: request longer than the mailbox")                         \
+	X(GUEST_FAULT, 42, "kvm backend: the guest kernel took a CPU exception (sandbox rebuilt)") \
+	X(GUEST_PROTOCOL, 43, "kvm backend: malformed reply from the guest (sandbox rebuilt)") \
+	X(GUEST_DEAD, 44, "kvm backend: the guest stopped and could not be rebuilt")       \
+	X(GUEST_BAD_IMAGE, 45, "kvm backend: the embedded guest kernel ELF failed a check")
 
 typedef enum nub_err {
 #define NUB_ERR_ENUM_(name, code, msg) NUB_E_##name = code,
@@ -237,6 +241,6 @@ _Static_assert(offsetof(ParallelInvokeSlot, _reserved) == 248, "");
 _Static_assert(NUB_SLOT_EVICT_JIT_READY == 6, "slot statuses 0..6");
 
 _Static_assert(NUB_E_OK == 0, "OK is zero");
-_Static_assert(NUB_E_MAX_ == 42, "error codes are dense; update when appending");
+_Static_assert(NUB_E_MAX_ == 46, "error codes are dense; update when appending");
 
 #endif /* NUB_ABI_H */

@@ -1,0 +1,366 @@
+/* kvm_backend.c: the `kvm` backend: the backend ops mapped onto vmm RPCs,
+ * with reply checks per fn_id and rebuild-on-failure (kvm_backend.h). */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
+#include "cap/cap.h"
+#include "host/kvm_backend.h"
+
+typedef struct kvm_cap {
+	uint8_t hash[NUB_CAP_HASH_LEN];
+	uint8_t *bytes;
+	size_t len;
+} kvm_cap;
+
+typedef struct kvm_backend {
+	pthread_mutex_t lock;
+	vmm_config cfg;
+	vmm *vm;           /* NULL once dead */
+	kvm_cap *caps;     /* published, in order (replayed after a rebuild) */
+	size_t ncaps, caps_cap;
+	uint32_t *index;   /* open addressing over caps: i + 1, 0 = empty */
+	size_t index_cap;  /* power of two, > 2 * ncaps */
+	unsigned rebuilds;
+	vmm_stop last_stop;
+	NubRpcFault last_fault;
+} kvm_backend;
+
+nub_err kvm_backend_probe(void)
+{
+	const uint8_t *elf;
+	size_t len;
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return NUB_E_KVM_UNAVAILABLE;
+	int v = ioctl(fd, KVM_GET_API_VERSION, 0);
+	close(fd);
+	if (v != 12)
+		return NUB_E_KVM_UNAVAILABLE;
+	vmm_guest_image(&elf, &len);
+	return len ? NUB_E_OK : NUB_E_NOT_IMPLEMENTED;
+}
+
+/* ---- the published set ----------------------------------------------------- */
+static uint64_t hash_key(const uint8_t h[NUB_CAP_HASH_LEN])
+{
+	uint64_t k;
+	memcpy(&k, h, sizeof k);
+	return k;
+}
+
+static kvm_cap *set_find(const kvm_backend *kb, const uint8_t h[NUB_CAP_HASH_LEN])
+{
+	if (!kb->index_cap)
+		return NULL;
+	size_t mask = kb->index_cap - 1;
+	for (size_t i = (size_t)hash_key(h) & mask;; i = (i + 1) & mask) {
+		uint32_t v = kb->index[i];
+		if (!v)
+			return NULL;
+		if (memcmp(kb->caps[v - 1].hash, h, NUB_CAP_HASH_LEN) == 0)
+			return &kb->caps[v - 1];
+	}
+}
+
+static nub_err set_add(kvm_backend *kb, const uint8_t h[NUB_CAP_HASH_LEN], const uint8_t *bytes, size_t len)
+{
+	if (kb->ncaps == kb->caps_cap) {
+		size_t n = kb->caps_cap ? kb->caps_cap * 2 : 64;
+		kvm_cap *c = realloc(kb->caps, n * sizeof *c);
+		if (!c)
+			return NUB_E_NOMEM;
+		kb->caps = c;
+		kb->caps_cap = n;
+	}
+	if (2 * (kb->ncaps + 1) >= kb->index_cap) {
+		size_t n = kb->index_cap ? kb->index_cap * 2 : 128;
+		uint32_t *ix = calloc(n, sizeof *ix);
+		if (!ix)
+			return NUB_E_NOMEM;
+		for (size_t j = 0; j < kb->ncaps; j++) {
+			size_t i = (size_t)hash_key(kb->caps[j].hash) & (n - 1);
+			while (ix[i])
+				i = (i + 1) & (n - 1);
+			ix[i] = (uint32_t)(j + 1);
+		}
+		free(kb->index);
+		kb->index = ix;
+		kb->index_cap = n;
+	}
+	uint8_t *copy = malloc(len);
+	if (!copy)
+		return NUB_E_NOMEM;
+	memcpy(copy, bytes, len);
+	kvm_cap *c = &kb->caps[kb->ncaps];
+	memcpy(c->hash, h, NUB_CAP_HASH_LEN);
+	c->bytes = copy;
+	c->len = len;
+	size_t i = (size_t)hash_key(h) & (kb->index_cap - 1);
+	while (kb->index[i])
+		i = (i + 1) & (kb->index_cap - 1);
+	kb->index[i] = (uint32_t)(++kb->ncaps);
+	return NUB_E_OK;
+}
+
+/* ---- calls with rebuild ----------------------------------------------------- */
+/* PUT_CAP of one encoding; the reply must be the hash the host computed. */
+static nub_err put_one(vmm *vm, const uint8_t *bytes, size_t len, const uint8_t want[NUB_CAP_HASH_LEN])
+{
+	uint8_t got[NUB_CAP_HASH_LEN];
+	uint32_t n;
+	nub_err e = vmm_call(vm, NUB_FN_ID_PUT_CAP, bytes, (uint32_t)len, got, sizeof got, &n);
+	if (e == NUB_E_OK && (n != NUB_CAP_HASH_LEN || memcmp(got, want, NUB_CAP_HASH_LEN) != 0))
+		return NUB_E_GUEST_PROTOCOL;
+	if (e != NUB_E_OK && n != 0)
+		return NUB_E_GUEST_PROTOCOL;
+	return e;
+}
+
+/* Close the broken VM, boot a new one, replay the published caps. */
+static void rebuild(kvm_backend *kb)
+{
+	if (kb->vm) {
+		kb->last_stop = vmm_last_stop(kb->vm);
+		kb->last_fault = *vmm_fault(kb->vm);
+		vmm_close(kb->vm);
+		kb->vm = NULL;
+	}
+	kb->rebuilds++;
+	vmm *vm;
+	if (vmm_open(&kb->cfg, &vm) != NUB_E_OK)
+		return; /* dead */
+	for (size_t i = 0; i < kb->ncaps; i++) {
+		if (put_one(vm, kb->caps[i].bytes, kb->caps[i].len, kb->caps[i].hash) != NUB_E_OK) {
+			vmm_close(vm);
+			return;
+		}
+	}
+	kb->vm = vm;
+}
+
+/* After a call: a broken VM (or a reply that failed a per-fn check,
+ * `protocol`) is replaced. Returns the error to report. */
+static nub_err after_call(kvm_backend *kb, nub_err e, bool protocol)
+{
+	if (protocol)
+		e = NUB_E_GUEST_PROTOCOL;
+	if (kb->vm && (protocol || vmm_broken(kb->vm)))
+		rebuild(kb);
+	return e;
+}
+
+static nub_err call_locked(kvm_backend *kb, uint32_t fn, const void *req, uint32_t len, void *resp, uint32_t cap,
+                           uint32_t *n)
+{
+	*n = 0;
+	if (!kb->vm)
+		return NUB_E_GUEST_DEAD;
+	return vmm_call(kb->vm, fn, req, len, resp, cap, n);
+}
+
+/* ---- the ops ------------------------------------------------------------------ */
+static nub_err kvm_put_cap(void *impl, const uint8_t *bytes, size_t len, uint8_t hash_out[NUB_CAP_HASH_LEN])
+{
+	kvm_backend *kb = impl;
+	if (len > NUB_RPC_REQ_CAP)
+		return NUB_E_RPC_LENGTH;
+	uint8_t h[NUB_CAP_HASH_LEN];
+	cap_hash(bytes, len, h);
+	pthread_mutex_lock(&kb->lock);
+	nub_err e;
+	if (set_find(kb, h)) {
+		e = NUB_E_OK;
+	} else if (!kb->vm) {
+		e = NUB_E_GUEST_DEAD;
+	} else {
+		e = put_one(kb->vm, bytes, len, h);
+		bool protocol = e == NUB_E_GUEST_PROTOCOL && !vmm_broken(kb->vm);
+		e = after_call(kb, e, protocol);
+		if (e == NUB_E_OK)
+			e = set_add(kb, h, bytes, len);
+	}
+	pthread_mutex_unlock(&kb->lock);
+	if (e == NUB_E_OK)
+		memcpy(hash_out, h, NUB_CAP_HASH_LEN);
+	return e;
+}
+
+static nub_err fail_result(InvocationResult *r, nub_err e)
+{
+	memset(r, 0, sizeof *r);
+	r->exit_reason = NUB_EXIT_ERROR;
+	r->exit_arg = (uint32_t)e;
+	return e;
+}
+
+static nub_err invoke_locked(kvm_backend *kb, const InvokePacket *p, InvocationResult *r)
+{
+	InvocationResult got;
+	uint32_t n;
+	nub_err e = call_locked(kb, NUB_FN_ID_INVOKE_CACHED, p, sizeof *p, &got, sizeof got, &n);
+	if (!kb->vm || vmm_broken(kb->vm))
+		return fail_result(r, after_call(kb, e, false));
+	/* the reply is always a whole InvocationResult that agrees with status */
+	bool ok = n == sizeof got &&
+	          (e == NUB_E_OK ? got.exit_reason <= NUB_EXIT_HOST_CALL
+	                         : got.exit_reason == NUB_EXIT_ERROR && got.exit_arg == (uint32_t)e);
+	if (!ok)
+		return fail_result(r, after_call(kb, e, true));
+	*r = got;
+	return e;
+}
+
+static nub_err kvm_invoke(void *impl, const InvokePacket *p, InvocationResult *r)
+{
+	kvm_backend *kb = impl;
+	pthread_mutex_lock(&kb->lock);
+	nub_err e = invoke_locked(kb, p, r);
+	pthread_mutex_unlock(&kb->lock);
+	return e;
+}
+
+/* The guest's lane workers (INVOKE_WORKER) are not built yet: the packets
+ * run one after another on vCPU 0, each exactly as kvm_invoke would run it. */
+static nub_err kvm_invoke_parallel(void *impl, const InvokePacket *p, InvocationResult *r, size_t n)
+{
+	nub_err first = NUB_E_OK;
+	for (size_t i = 0; i < n; i++) {
+		nub_err e = kvm_invoke(impl, &p[i], &r[i]);
+		if (e && !first)
+			first = e;
+	}
+	return first;
+}
+
+/* A fixed-size reply of `want` bytes (status OK) or an empty one (error). */
+static nub_err fixed_call(kvm_backend *kb, uint32_t fn, void *out, uint32_t want)
+{
+	pthread_mutex_lock(&kb->lock);
+	uint32_t n;
+	nub_err e = call_locked(kb, fn, NULL, 0, out, want, &n);
+	bool protocol = kb->vm && !vmm_broken(kb->vm) && ((e == NUB_E_OK && n != want) || (e != NUB_E_OK && n != 0));
+	if (kb->vm)
+		e = after_call(kb, e, protocol);
+	pthread_mutex_unlock(&kb->lock);
+	return e;
+}
+
+static nub_err kvm_boot_info(void *impl, BootInfo *out)
+{
+	nub_err e = fixed_call(impl, NUB_FN_ID_GET_BOOT_INFO, out, sizeof *out);
+	if (e == NUB_E_OK && out->magic != NUB_BOOT_INFO_MAGIC)
+		e = NUB_E_GUEST_PROTOCOL;
+	return e;
+}
+
+static nub_err kvm_heap_stats(void *impl, NubHeapStats *out)
+{
+	return fixed_call(impl, NUB_FN_ID_HEAP_STATS, out, sizeof *out);
+}
+
+static nub_err kvm_evict_jit_all(void *impl)
+{
+	return fixed_call(impl, NUB_FN_ID_EVICT_JIT_ALL, NULL, 0);
+}
+
+static void kvm_close(void *impl)
+{
+	kvm_backend *kb = impl;
+	vmm_close(kb->vm);
+	for (size_t i = 0; i < kb->ncaps; i++)
+		free(kb->caps[i].bytes);
+	free(kb->caps);
+	free(kb->index);
+	pthread_mutex_destroy(&kb->lock);
+	free(kb);
+}
+
+static const nub_backend_ops kvm_ops = {
+	.name = "kvm",
+	.put_cap = kvm_put_cap,
+	.invoke = kvm_invoke,
+	.invoke_parallel = kvm_invoke_parallel,
+	.boot_info = kvm_boot_info,
+	.heap_stats = kvm_heap_stats,
+	.evict_jit_all = kvm_evict_jit_all,
+	.close = kvm_close,
+};
+
+nub_err kvm_backend_open(const nub_resolved_options *o, void **impl, const nub_backend_ops **ops)
+{
+	kvm_backend *kb = calloc(1, sizeof *kb);
+	if (!kb)
+		return NUB_E_NOMEM;
+	kb->cfg.ram_bytes = o->memory_bytes;
+	kb->cfg.vcpus = o->vcpus;
+	kb->cfg.timeout_ms = o->timeout_ms;
+	nub_err e = vmm_open(&kb->cfg, &kb->vm);
+	if (e) {
+		free(kb);
+		return e;
+	}
+	pthread_mutex_init(&kb->lock, NULL);
+	*impl = kb;
+	*ops = &kvm_ops;
+	return NUB_E_OK;
+}
+
+/* ---- test hooks ------------------------------------------------------------------ */
+nub_err kvm_sandbox_call(nub_sandbox *sb, uint32_t fn_id, const void *req, uint32_t req_len, void *resp,
+                         uint32_t resp_cap, uint32_t *resp_len)
+{
+	kvm_backend *kb = nub_sandbox_impl_(sb);
+	pthread_mutex_lock(&kb->lock);
+	nub_err e = call_locked(kb, fn_id, req, req_len, resp, resp_cap, resp_len);
+	if (kb->vm)
+		e = after_call(kb, e, false);
+	pthread_mutex_unlock(&kb->lock);
+	return e;
+}
+
+unsigned kvm_sandbox_rebuilds(nub_sandbox *sb)
+{
+	kvm_backend *kb = nub_sandbox_impl_(sb);
+	return kb->rebuilds;
+}
+
+vmm_stop kvm_sandbox_last_stop(nub_sandbox *sb)
+{
+	kvm_backend *kb = nub_sandbox_impl_(sb);
+	return kb->last_stop;
+}
+
+NubRpcFault kvm_sandbox_last_fault(nub_sandbox *sb)
+{
+	kvm_backend *kb = nub_sandbox_impl_(sb);
+	return kb->last_fault;
+}
+
+nub_err kvm_sandbox_capdir_lookup(nub_sandbox *sb, const uint8_t hash[NUB_CAP_HASH_LEN], NubCapDirEntry *out,
+                                  uint8_t *copy, size_t copy_cap)
+{
+	kvm_backend *kb = nub_sandbox_impl_(sb);
+	pthread_mutex_lock(&kb->lock);
+	const uint8_t *bytes = NULL;
+	nub_err e = kb->vm ? vmm_capdir_lookup(kb->vm, hash, out, &bytes) : NUB_E_GUEST_DEAD;
+	if (e == NUB_E_OK && copy)
+		memcpy(copy, bytes, out->len < copy_cap ? out->len : copy_cap);
+	pthread_mutex_unlock(&kb->lock);
+	return e;
+}
+
+void kvm_sandbox_set_timeout(nub_sandbox *sb, uint32_t timeout_ms)
+{
+	kvm_backend *kb = nub_sandbox_impl_(sb);
+	pthread_mutex_lock(&kb->lock);
+	kb->cfg.timeout_ms = timeout_ms;
+	if (kb->vm)
+		vmm_set_timeout(kb->vm, timeout_ms);
+	pthread_mutex_unlock(&kb->lock);
+}

@@ -1,0 +1,573 @@
+/* kvm_sandbox_test.c: the kvm backend on a real /dev/kvm (run inside the
+ * QEMU Linux of tests/kvm_in_qemu_test.sh, or directly on a KVM host).
+ *
+ *   kvm_sandbox_test [--faults N] [--vectors DIR]...
+ *
+ * Boot; every fn_id; the host-side cap directory lookup; malformed caps,
+ * packets, fn_ids and lengths answered with errors while the VM keeps
+ * serving (no rebuild); the guest's fault probes (fn ids 100..106: #PF, #GP,
+ * endless loop, garbage reply, #UD, int $0x80, stack overflow) turned into
+ * host errors + a rebuilt sandbox that still answers with the published
+ * caps, repeated N times (default 105) with no fd or RSS growth; several
+ * sandboxes at once; and the differential: every conformance vector given
+ * gives byte-identical results (and PUT_CAP errors) on kvm and local.
+ * Without a usable /dev/kvm every test is skipped, loudly.
+ */
+#include <dirent.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cap/cap.h"
+#include "cli/vector.h"
+#include "cli/vector_caps.h"
+#include "host/kvm_backend.h"
+#include "nub/nub.h"
+#include "test.h"
+
+#define CALL_TIMEOUT_MS 20000u /* nested, emulated KVM is slow: generous */
+#define LOOP_TIMEOUT_MS 1500u  /* for the endless-loop probe */
+
+static unsigned g_faults = 105;
+static const char *g_dirs[8];
+static unsigned g_ndirs;
+static nub_sandbox *g_kvm, *g_local;
+static bool g_kvm_ok;
+static uint8_t g_inst[NUB_CAP_HASH_LEN];
+static InvokePacket g_packet;
+static InvocationResult g_expect;
+static bool g_have_inst; /* g_inst/g_packet/g_expect are set */
+static nub_cap_buf g_caps[1];
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void quiet(void *ctx, const char *msg)
+{
+	(void)ctx;
+	(void)msg;
+}
+
+static nub_err open_backend(nub_backend b, uint32_t timeout_ms, nub_sandbox **out)
+{
+	nub_options o;
+	nub_options_init(&o);
+	o.backend = b;
+	o.timeout_ms = timeout_ms;
+	o.notice = quiet;
+	return nub_open(&o, out);
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	if (b) {
+		b[n] = 0;
+		*len = (size_t)n;
+	}
+	return b;
+}
+
+static unsigned count_fds(void)
+{
+	unsigned n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmRSS: %ld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* ---- boot + every fn_id ------------------------------------------------------ */
+TEST(boot)
+{
+	double t0 = now_ms();
+	nub_err e = open_backend(NUB_BACKEND_KVM, CALL_TIMEOUT_MS, &g_kvm);
+	double t1 = now_ms();
+	if (e == NUB_E_KVM_UNAVAILABLE)
+		SKIP("no usable /dev/kvm");
+	ASSERT_EQ(e, NUB_E_OK);
+	ASSERT_EQ(nub_sandbox_backend(g_kvm), NUB_BACKEND_KVM);
+	ASSERT_EQ(open_backend(NUB_BACKEND_LOCAL, CALL_TIMEOUT_MS, &g_local), NUB_E_OK);
+	printf("    boot %.1f ms (nested-emulated KVM when run inside QEMU)\n", t1 - t0);
+	g_kvm_ok = true;
+}
+
+TEST(boot_info)
+{
+	if (!g_kvm_ok)
+		SKIP("no kvm sandbox");
+	BootInfo bi;
+	ASSERT_EQ(nub_boot_info(g_kvm, &bi), NUB_E_OK);
+	ASSERT_EQ(bi.magic, NUB_BOOT_INFO_MAGIC);
+	ASSERT_EQ(bi.directory_type_id, NUB_CAPDIR_LAYOUT_V1);
+	ASSERT_EQ(bi.guest_va_base, NUB_GUEST_VA_BASE);
+	ASSERT_TRUE(bi.directory_va >= NUB_GUEST_KERNEL_GPA && bi.directory_va < NUB_GUEST_SLOTS_GPA);
+}
+
+/* The first vector of the first directory is the sample program. */
+static bool load_sample(vector *v)
+{
+	for (unsigned d = 0; d < g_ndirs; d++) {
+		DIR *dp = opendir(g_dirs[d]);
+		struct dirent *de;
+		while (dp && (de = readdir(dp))) {
+			size_t nl = strlen(de->d_name);
+			if (nl < 6 || strcmp(de->d_name + nl - 5, ".json"))
+				continue;
+			char path[1024], err[256];
+			snprintf(path, sizeof path, "%s/%s", g_dirs[d], de->d_name);
+			size_t len;
+			char *json = read_all(path, &len);
+			bool ok = json && vector_parse(json, len, v, err, sizeof err);
+			free(json);
+			if (ok) {
+				closedir(dp);
+				return true;
+			}
+		}
+		if (dp)
+			closedir(dp);
+	}
+	return false;
+}
+
+TEST(put_cap_invoke_heap_evict)
+{
+	if (!g_kvm_ok)
+		SKIP("no kvm sandbox");
+	vector v;
+	if (!load_sample(&v))
+		SKIP("no conformance vector given (--vectors DIR)");
+	NubHeapStats h0, h1;
+	ASSERT_EQ(nub_heap_stats(g_kvm, &h0), NUB_E_OK);
+	ASSERT_TRUE(h0.available_bytes > 0);
+	uint8_t li[NUB_CAP_HASH_LEN];
+	nub_err e = vector_put_caps(g_kvm, &v, g_inst);
+	ASSERT_EQ(e, NUB_E_OK);
+	ASSERT_EQ(vector_put_caps(g_local, &v, li), NUB_E_OK);
+	ASSERT_MEM_EQ(g_inst, li, NUB_CAP_HASH_LEN);
+	ASSERT_EQ(nub_heap_stats(g_kvm, &h1), NUB_E_OK);
+	ASSERT_TRUE(h1.allocated_bytes > h0.allocated_bytes);
+	ASSERT_TRUE(h1.allocation_count > h0.allocation_count);
+
+	vector_packet(&v, g_inst, &g_packet);
+	InvocationResult rk, rl;
+	ASSERT_EQ(nub_invoke(g_local, &g_packet, &rl), NUB_E_OK);
+	ASSERT_EQ(nub_invoke(g_kvm, &g_packet, &rk), NUB_E_OK);
+	ASSERT_MEM_EQ(&rk, &rl, sizeof rk);
+	g_expect = rl;
+	g_have_inst = true;
+	/* EVICT_JIT_ALL, then the same result again */
+	ASSERT_EQ(nub_evict_jit_all(g_kvm), NUB_E_OK);
+	memset(&rk, 0x55, sizeof rk);
+	ASSERT_EQ(nub_invoke(g_kvm, &g_packet, &rk), NUB_E_OK);
+	ASSERT_MEM_EQ(&rk, &rl, sizeof rk);
+	/* parallel: sequential on vCPU 0 today, same results */
+	InvokePacket ps[3] = {g_packet, g_packet, g_packet};
+	InvocationResult rs[3];
+	ASSERT_EQ(nub_invoke_parallel(g_kvm, ps, rs, 3), NUB_E_OK);
+	for (int i = 0; i < 3; i++)
+		ASSERT_MEM_EQ(&rs[i], &rl, sizeof rl);
+	/* re-publishing is a no-op */
+	ASSERT_EQ(vector_put_caps(g_kvm, &v, li), NUB_E_OK);
+	ASSERT_MEM_EQ(g_inst, li, NUB_CAP_HASH_LEN);
+	vector_free(&v);
+	ASSERT_EQ(kvm_sandbox_rebuilds(g_kvm), 0);
+}
+
+TEST(capdir_lookup)
+{
+	if (!g_kvm_ok || !g_have_inst)
+		SKIP("no published instance");
+	NubCapDirEntry ent;
+	static uint8_t bytes[1 << 16];
+	ASSERT_EQ(kvm_sandbox_capdir_lookup(g_kvm, g_inst, &ent, bytes, sizeof bytes), NUB_E_OK);
+	ASSERT_EQ(ent.kind, NUB_CAP_KIND_INSTANCE);
+	ASSERT_EQ(ent.state, NUB_CAPDIR_FULL);
+	ASSERT_MEM_EQ(ent.hash, g_inst, NUB_CAP_HASH_LEN);
+	ASSERT_TRUE(ent.len > 0 && ent.len <= sizeof bytes);
+	uint8_t h[NUB_CAP_HASH_LEN];
+	nub_cap_hash(bytes, ent.len, h); /* the bytes the guest stored hash to the key */
+	ASSERT_MEM_EQ(h, g_inst, NUB_CAP_HASH_LEN);
+	/* the instance names its image: that one must be found too, as an Image */
+	cap_view cv;
+	ASSERT_EQ(cap_decode(bytes, ent.len, &cv), NUB_E_OK);
+	uint8_t img[NUB_CAP_HASH_LEN];
+	memcpy(img, cv.u.instance.image_hash, sizeof img);
+	ASSERT_EQ(kvm_sandbox_capdir_lookup(g_kvm, img, &ent, NULL, 0), NUB_E_OK);
+	ASSERT_EQ(ent.kind, NUB_CAP_KIND_IMAGE);
+	/* absent */
+	uint8_t absent[NUB_CAP_HASH_LEN];
+	memcpy(absent, g_inst, sizeof absent);
+	absent[31] ^= 0xFF;
+	ASSERT_EQ(kvm_sandbox_capdir_lookup(g_kvm, absent, &ent, NULL, 0), NUB_E_UNKNOWN_INSTANCE);
+}
+
+/* ---- malformed input: errors, and the VM keeps serving ---------------------------- */
+TEST(malformed_requests)
+{
+	if (!g_kvm_ok)
+		SKIP("no kvm sandbox");
+	unsigned r0 = kvm_sandbox_rebuilds(g_kvm);
+	uint8_t resp[256];
+	uint32_t n;
+	static const uint32_t bad_fns[] = {0, 1, 8, 50, 99, 107, 255, 0x100, 0xFFFFFFFFu};
+	for (size_t i = 0; i < sizeof bad_fns / sizeof bad_fns[0]; i++) {
+		ASSERT_EQ(kvm_sandbox_call(g_kvm, bad_fns[i], NULL, 0, resp, sizeof resp, &n), NUB_E_UNKNOWN_FN);
+		ASSERT_EQ(n, 0);
+	}
+	/* wrong payload lengths */
+	uint8_t junk[200];
+	memset(junk, 0xA5, sizeof junk);
+	ASSERT_EQ(kvm_sandbox_call(g_kvm, NUB_FN_ID_HEAP_STATS, junk, 1, resp, sizeof resp, &n), NUB_E_INVALID_ARG);
+	ASSERT_EQ(kvm_sandbox_call(g_kvm, NUB_FN_ID_GET_BOOT_INFO, junk, 8, resp, sizeof resp, &n), NUB_E_INVALID_ARG);
+	ASSERT_EQ(kvm_sandbox_call(g_kvm, NUB_FN_ID_EVICT_JIT_ALL, junk, 3, resp, sizeof resp, &n), NUB_E_INVALID_ARG);
+	ASSERT_EQ(kvm_sandbox_call(g_kvm, NUB_FN_ID_INVOKE_CACHED, junk, 79, resp, sizeof resp, &n), NUB_E_INVALID_ARG);
+	ASSERT_EQ(n, sizeof(InvocationResult));
+	ASSERT_EQ(kvm_sandbox_call(g_kvm, NUB_FN_ID_INVOKE_CACHED, junk, 81, resp, sizeof resp, &n), NUB_E_INVALID_ARG);
+	ASSERT_EQ(kvm_sandbox_call(g_kvm, NUB_FN_ID_INVOKE_WORKER, junk, 4, resp, sizeof resp, &n),
+	          NUB_E_NOT_IMPLEMENTED);
+	/* a request longer than the mailbox is refused on the host side */
+	ASSERT_EQ(kvm_sandbox_call(g_kvm, NUB_FN_ID_PUT_CAP, junk, NUB_RPC_REQ_CAP + 1, resp, sizeof resp, &n),
+	          NUB_E_INVALID_ARG);
+
+	/* malformed caps: kvm and local agree on the error */
+	static const uint8_t empty[1] = {0};
+	uint8_t h[NUB_CAP_HASH_LEN];
+	struct {
+		const uint8_t *b;
+		size_t len;
+	} caps[] = {{empty, 0}, {empty, 1}, {junk, sizeof junk}, {junk, 3}};
+	for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+		nub_err ek = nub_put_cap(g_kvm, caps[i].b, caps[i].len, h);
+		nub_err el = nub_put_cap(g_local, caps[i].b, caps[i].len, h);
+		ASSERT_TRUE(ek != NUB_E_OK);
+		ASSERT_EQ(ek, el);
+	}
+	/* truncated versions of a valid cap */
+	if (g_caps[0].len == 0) {
+		uint8_t d[64];
+		memset(d, 7, sizeof d);
+		ASSERT_EQ(nub_cap_data(d, sizeof d, &g_caps[0]), NUB_E_OK);
+	}
+	for (size_t cut = 0; cut < g_caps[0].len; cut += 7) {
+		nub_err ek = nub_put_cap(g_kvm, g_caps[0].bytes, cut, h);
+		ASSERT_EQ(ek, nub_put_cap(g_local, g_caps[0].bytes, cut, h));
+		ASSERT_TRUE(ek != NUB_E_OK);
+	}
+	/* an Instance naming an unpublished Image */
+	uint8_t ghost[NUB_CAP_HASH_LEN];
+	memset(ghost, 0x42, sizeof ghost);
+	nub_cap_buf ib = {0};
+	ASSERT_EQ(nub_cap_instance(ghost, NULL, 0, &ib), NUB_E_OK);
+	ASSERT_EQ(nub_put_cap(g_kvm, ib.bytes, ib.len, h), NUB_E_CAP_HAS_REF);
+	nub_cap_buf_free(&ib);
+
+	/* malformed packets: same error result on both backends */
+	if (g_have_inst) {
+		InvokePacket ps[5];
+		for (int i = 0; i < 5; i++)
+			ps[i] = g_packet;
+		ps[0].instance_hash[0] ^= 1; /* unknown instance */
+		ps[1].endpoint_idx = 64;     /* bad endpoint */
+		ps[2]._pad = 1;              /* padding not zero */
+		ps[3].initial_gas = 1ull << 63;
+		ps[4].initial_gas = 0; /* runs out of gas at once */
+		static const nub_err want[5] = {NUB_E_UNKNOWN_INSTANCE, NUB_E_BAD_ENDPOINT, NUB_E_BAD_PACKET,
+		                                NUB_E_BAD_GAS, NUB_E_OK};
+		for (int i = 0; i < 5; i++) {
+			InvocationResult rk, rl;
+			nub_err ek = nub_invoke(g_kvm, &ps[i], &rk);
+			nub_err el = nub_invoke(g_local, &ps[i], &rl);
+			ASSERT_EQ(ek, want[i]);
+			ASSERT_EQ(ek, el);
+			ASSERT_MEM_EQ(&rk, &rl, sizeof rk);
+		}
+		/* an image/data hash is not an instance */
+		NubCapDirEntry ent;
+		static uint8_t ib2[1 << 16];
+		ASSERT_EQ(kvm_sandbox_capdir_lookup(g_kvm, g_inst, &ent, ib2, sizeof ib2), NUB_E_OK);
+		cap_view cv;
+		ASSERT_EQ(cap_decode(ib2, ent.len, &cv), NUB_E_OK);
+		InvokePacket pi = g_packet;
+		memcpy(pi.instance_hash, cv.u.instance.image_hash, NUB_CAP_HASH_LEN);
+		InvocationResult rk;
+		ASSERT_EQ(nub_invoke(g_kvm, &pi, &rk), NUB_E_NOT_INSTANCE);
+		ASSERT_EQ(rk.exit_reason, NUB_EXIT_ERROR);
+		ASSERT_EQ(rk.exit_arg, NUB_E_NOT_INSTANCE);
+	}
+	/* still serving, never rebuilt */
+	NubHeapStats hs;
+	ASSERT_EQ(nub_heap_stats(g_kvm, &hs), NUB_E_OK);
+	ASSERT_EQ(kvm_sandbox_rebuilds(g_kvm), r0);
+	if (g_have_inst) {
+		InvocationResult rk;
+		ASSERT_EQ(nub_invoke(g_kvm, &g_packet, &rk), NUB_E_OK);
+		ASSERT_MEM_EQ(&rk, &g_expect, sizeof rk);
+	}
+}
+
+/* ---- fault injection --------------------------------------------------------------- */
+typedef struct {
+	uint32_t fn;
+	nub_err err;
+	vmm_stop stop;
+	uint32_t vector; /* for faults */
+} probe_case;
+
+static const probe_case probes[] = {
+	{100, NUB_E_GUEST_FAULT, VMM_STOP_FAULT, 14},
+	{101, NUB_E_GUEST_FAULT, VMM_STOP_FAULT, 13},
+	{102, NUB_E_TIMEOUT, VMM_STOP_TIMEOUT, 0},
+	{103, NUB_E_GUEST_PROTOCOL, VMM_STOP_PROTOCOL, 0},
+	{104, NUB_E_GUEST_FAULT, VMM_STOP_FAULT, 6},
+	{105, NUB_E_GUEST_FAULT, VMM_STOP_FAULT, 0x80},
+	{106, NUB_E_GUEST_FAULT, VMM_STOP_FAULT, 14},
+};
+
+static unsigned run_probe(const probe_case *pc, bool verbose)
+{
+	uint8_t resp[256];
+	uint32_t n = 0;
+	unsigned bad = 0;
+	unsigned r0 = kvm_sandbox_rebuilds(g_kvm);
+	if (pc->fn == 102)
+		kvm_sandbox_set_timeout(g_kvm, LOOP_TIMEOUT_MS);
+	double t0 = now_ms();
+	nub_err e = kvm_sandbox_call(g_kvm, pc->fn, NULL, 0, resp, sizeof resp, &n);
+	double t1 = now_ms();
+	if (pc->fn == 102)
+		kvm_sandbox_set_timeout(g_kvm, CALL_TIMEOUT_MS);
+	NubRpcFault f = kvm_sandbox_last_fault(g_kvm);
+	if (e != pc->err || kvm_sandbox_last_stop(g_kvm) != pc->stop || kvm_sandbox_rebuilds(g_kvm) != r0 + 1 ||
+	    (pc->stop == VMM_STOP_FAULT && (f.valid != 1 || f.vector != pc->vector || f.fn_id != pc->fn))) {
+		printf("    probe %u: err %s stop %s rebuilds %u->%u fault valid %u vector %u fn %lld\n", pc->fn,
+		       nub_err_name(e), vmm_stop_name(kvm_sandbox_last_stop(g_kvm)), r0, kvm_sandbox_rebuilds(g_kvm),
+		       f.valid, f.vector, (long long)f.fn_id);
+		bad++;
+	}
+	if (pc->fn == 100 && pc->stop == VMM_STOP_FAULT && f.cr2 != NUB_GUEST_VA_BASE + 0x12345678ull) {
+		printf("    probe 100: cr2 0x%llx\n", (unsigned long long)f.cr2);
+		bad++;
+	}
+	/* recovered: the rebuilt VM serves the published caps */
+	double t2 = now_ms();
+	if (g_have_inst) {
+		InvocationResult r;
+		if (nub_invoke(g_kvm, &g_packet, &r) != NUB_E_OK || memcmp(&r, &g_expect, sizeof r) != 0) {
+			printf("    probe %u: invoke after rebuild differs\n", pc->fn);
+			bad++;
+		}
+	}
+	NubHeapStats hs;
+	if (nub_heap_stats(g_kvm, &hs) != NUB_E_OK) {
+		printf("    probe %u: heap_stats after rebuild failed\n", pc->fn);
+		bad++;
+	}
+	if (verbose)
+		printf("    probe %u -> %s in %.1f ms (incl. rebuild + replay), next calls %.1f ms\n", pc->fn,
+		       nub_err_name(e), t1 - t0, now_ms() - t2);
+	return bad;
+}
+
+TEST(fault_probes_once)
+{
+	if (!g_kvm_ok)
+		SKIP("no kvm sandbox");
+	unsigned bad = 0;
+	for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++)
+		bad += run_probe(&probes[i], true);
+	ASSERT_EQ(bad, 0);
+}
+
+TEST(fault_probes_repeated_no_leak)
+{
+	if (!g_kvm_ok)
+		SKIP("no kvm sandbox");
+	unsigned fds0 = count_fds();
+	long rss0 = rss_kib();
+	unsigned bad = 0, runs = 0;
+	double t0 = now_ms();
+	for (unsigned i = 0; i < g_faults; i++, runs++)
+		bad += run_probe(&probes[i % (sizeof probes / sizeof probes[0])], false);
+	double t1 = now_ms();
+	unsigned fds1 = count_fds();
+	long rss1 = rss_kib();
+	printf("    %u probes (+ the 7 above), %.1f ms each incl. rebuild; fds %u -> %u, RSS %ld -> %ld KiB\n", runs,
+	       runs ? (t1 - t0) / runs : 0.0, fds0, fds1, rss0, rss1);
+	ASSERT_EQ(bad, 0);
+	ASSERT_EQ(fds1, fds0);
+	/* guest RAM is released with each VM: RSS may wobble, not grow per VM */
+	ASSERT_TRUE(rss1 - rss0 < 16 * 1024);
+}
+
+/* ---- several sandboxes in one process ----------------------------------------------- */
+TEST(several_sandboxes)
+{
+	if (!g_kvm_ok)
+		SKIP("no kvm sandbox");
+	nub_sandbox *sb[3] = {0};
+	uint8_t hash[3][NUB_CAP_HASH_LEN];
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(open_backend(NUB_BACKEND_KVM, CALL_TIMEOUT_MS, &sb[i]), NUB_E_OK);
+		uint8_t d[40];
+		memset(d, 'a' + i, sizeof d);
+		nub_cap_buf b = {0};
+		ASSERT_EQ(nub_cap_data(d, sizeof d, &b), NUB_E_OK);
+		ASSERT_EQ(nub_put_cap(sb[i], b.bytes, b.len, hash[i]), NUB_E_OK);
+		nub_cap_buf_free(&b);
+	}
+	/* each sees only its own caps */
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++) {
+			NubCapDirEntry ent;
+			nub_err e = kvm_sandbox_capdir_lookup(sb[i], hash[j], &ent, NULL, 0);
+			ASSERT_EQ(e, i == j ? NUB_E_OK : NUB_E_UNKNOWN_INSTANCE);
+		}
+	/* a fault in one leaves the others alone */
+	uint8_t resp[64];
+	uint32_t n;
+	ASSERT_EQ(kvm_sandbox_call(sb[1], 101, NULL, 0, resp, sizeof resp, &n), NUB_E_GUEST_FAULT);
+	NubHeapStats hs;
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(nub_heap_stats(sb[i], &hs), NUB_E_OK);
+		ASSERT_EQ(kvm_sandbox_rebuilds(sb[i]), i == 1 ? 1u : 0u);
+		NubCapDirEntry ent;
+		ASSERT_EQ(kvm_sandbox_capdir_lookup(sb[i], hash[i], &ent, NULL, 0), NUB_E_OK); /* replayed */
+	}
+	for (int i = 0; i < 3; i++)
+		nub_close(sb[i]);
+}
+
+/* ---- the differential over the conformance vectors --------------------------------- */
+static unsigned n_vec, n_diff;
+
+static void diff_dir(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	if (!dp) {
+		printf("    %s: cannot open\n", dir);
+		n_diff++;
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(dp))) {
+		size_t nl = strlen(de->d_name);
+		if (nl < 6 || strcmp(de->d_name + nl - 5, ".json"))
+			continue;
+		char path[1024], err[256];
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		size_t len;
+		char *json = read_all(path, &len);
+		vector v;
+		if (!json || !vector_parse(json, len, &v, err, sizeof err)) {
+			printf("    %s: unreadable\n", path);
+			free(json);
+			n_diff++;
+			continue;
+		}
+		free(json);
+		n_vec++;
+		uint8_t ik[NUB_CAP_HASH_LEN], il[NUB_CAP_HASH_LEN];
+		nub_err ek = vector_put_caps(g_kvm, &v, ik);
+		nub_err el = vector_put_caps(g_local, &v, il);
+		if (ek != el || (!ek && memcmp(ik, il, sizeof ik))) {
+			printf("    %s: put_caps kvm %s local %s\n", v.name, nub_err_name(ek), nub_err_name(el));
+			n_diff++;
+		} else if (!ek) {
+			InvokePacket p;
+			InvocationResult rk, rl;
+			vector_packet(&v, ik, &p);
+			memset(&rk, 0x11, sizeof rk);
+			memset(&rl, 0x22, sizeof rl);
+			ek = nub_invoke(g_kvm, &p, &rk);
+			el = nub_invoke(g_local, &p, &rl);
+			if (ek != el || memcmp(&rk, &rl, sizeof rk)) {
+				printf("    %s: kvm %s exit %u/%u gas %llu | local %s exit %u/%u gas %llu\n", v.name,
+				       nub_err_name(ek), rk.exit_reason, rk.exit_arg, (unsigned long long)rk.gas_remaining,
+				       nub_err_name(el), rl.exit_reason, rl.exit_arg, (unsigned long long)rl.gas_remaining);
+				n_diff++;
+			}
+		}
+		vector_free(&v);
+	}
+	closedir(dp);
+}
+
+TEST(differential_vectors)
+{
+	if (!g_kvm_ok)
+		SKIP("no kvm sandbox");
+	if (!g_ndirs)
+		SKIP("no --vectors DIR given");
+	unsigned r0 = kvm_sandbox_rebuilds(g_kvm);
+	double t0 = now_ms();
+	for (unsigned d = 0; d < g_ndirs; d++)
+		diff_dir(g_dirs[d]);
+	printf("    %u vectors, %u differ, %.1f ms (kvm + local)\n", n_vec, n_diff, now_ms() - t0);
+	ASSERT_TRUE(n_vec > 0);
+	ASSERT_EQ(n_diff, 0);
+	ASSERT_EQ(kvm_sandbox_rebuilds(g_kvm), r0);
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--faults") && i + 1 < argc)
+			g_faults = (unsigned)strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--vectors") && i + 1 < argc && g_ndirs < 8)
+			g_dirs[g_ndirs++] = argv[++i];
+		else {
+			fprintf(stderr, "usage: %s [--faults N] [--vectors DIR]...\n", argv[0]);
+			return 2;
+		}
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	RUN(boot);
+	RUN(boot_info);
+	RUN(put_cap_invoke_heap_evict);
+	RUN(capdir_lookup);
+	RUN(malformed_requests);
+	RUN(fault_probes_once);
+	RUN(fault_probes_repeated_no_leak);
+	RUN(several_sandboxes);
+	RUN(differential_vectors);
+	if (g_kvm)
+		nub_close(g_kvm);
+	if (g_local)
+		nub_close(g_local);
+	nub_cap_buf_free(&g_caps[0]);
+	return test_done();
+}
