@@ -270,6 +270,11 @@ static void mmu_steps(out *w, const uint8_t h_cnt_data[32], const uint8_t h_hell
 	put_instance(w, "inst_spi_ro_write", h_img, 0, 0, h_inst);
 	invoke(w, "spi_ro_write_fault", h_inst, 0, 0x5555, 0, 0, 100, 0);
 	invoke(w, "spi_ro_write_fault_again", h_inst, 0, 0x5555, 0, 0, 100, 0);
+	/* the same fault in a run that cannot be pre-charged (checked mode),
+	 * pre-charged exactly, and with no gas at all */
+	invoke(w, "spi_ro_write_fault_gas1", h_inst, 0, 0x5555, 0, 0, 1, 0);
+	invoke(w, "spi_ro_write_fault_gas2", h_inst, 0, 0x5555, 0, 0, 2, 0);
+	invoke(w, "spi_ro_write_fault_gas0", h_inst, 0, 0x5555, 0, 0, 0, 0);
 
 	/* slot data, written through a writable mapping, twice: both runs see
 	 * the published "hello" (a partly filled frame) */
