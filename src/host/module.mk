@@ -12,9 +12,19 @@ TEST_PROGS += test_host_vmm
 TEST_SRCS_test_host_vmm = tests/test_host_vmm.c
 
 # the static test binary run inside the QEMU Linux by tests/kvm_in_qemu_test.sh
+# (in $(B)/host/, not $(B)/tests/: tests/run.sh runs it through that script).
+# Static for the initramfs, so not in sanitizer builds.
 KVM_TEST_SRCS = tests/kvm/kvm_sandbox_test.c src/cli/vector.c src/cli/vector_caps.c
-$(B)/tests/kvm_sandbox_test: $(KVM_TEST_SRCS) $(B)/libnub.a
+$(B)/host/kvm_sandbox_test: $(KVM_TEST_SRCS) $(B)/libnub.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -Itests -static -o $@ $(KVM_TEST_SRCS) $(B)/libnub.a $(LDFLAGS_ALL) $(CLI_LIBS) -lpthread
-EXTRA_BINS += $(B)/tests/kvm_sandbox_test
+ifeq ($(SAN),0)
+EXTRA_BINS += $(B)/host/kvm_sandbox_test
+endif
+
+# a static `nub` (no shared libs in the QEMU initramfs): `nub bench sandbox --backend kvm`
+$(B)/host/nub-static: $(CLI_OBJS) $(B)/libnub.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -static -o $@ $(CLI_OBJS) $(B)/libnub.a $(LDFLAGS_ALL) $(CLI_LIBS) -lpthread

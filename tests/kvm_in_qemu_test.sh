@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# tests/kvm_in_qemu_test.sh: the kvm backend on a real KVM.
+#
+# With a usable /dev/kvm on this machine, $B/host/kvm_sandbox_test runs
+# here directly. Without one (this repository's CI machines are themselves
+# VMs without nested virtualisation), it runs inside a Linux guest booted
+# under QEMU's software emulation (TCG) whose emulated AMD CPU has SVM: the
+# guest loads kvm_amd, so /dev/kvm exists there (nested and emulated: slow,
+# but the real KVM API). scripts/kvm-in-qemu/ builds the initramfs
+# (busybox-static, the Debian kernel's kvm modules, the static test binary
+# and the conformance vectors).
+# kvm_sandbox_test (tests/kvm/kvm_sandbox_test.c): boot, every fn_id, the
+# host-side cap directory lookup, malformed requests answered while the VM
+# keeps serving, the guest fault probes 100..106 repeated (rebuild, no fd or
+# RSS growth), several sandboxes, and every conformance vector byte-identical
+# on kvm and local. Its RESULT line is added to this script's own checks.
+# Skips (skipped=1) only when qemu-system-x86_64, busybox-static or a Linux
+# image with kvm modules is missing (scripts/deps.sh installs them).
+# NUB_KVM_FAULTS (default 105) sets the number of repeated fault probes.
+cd "$(dirname "$0")/.."
+B=${B:-build}
+passed=0 failed=0 skipped=0
+ok() { echo "ok   $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1"; shift; for l in "$@"; do echo "    $l"; done; failed=$((failed + 1)); }
+finish() { echo "RESULT passed=$passed failed=$failed skipped=$skipped"; exit 0; }
+skip() { echo "SKIP kvm_in_qemu ($1)"; skipped=$((skipped + 1)); finish; }
+
+bin=$B/host/kvm_sandbox_test
+if [ ! -x "$bin" ] && [ "$B" = build ]; then
+	make --no-print-directory -s "$bin" >/dev/null 2>&1
+fi
+[ -x "$bin" ] || { bad kvm_build "missing $bin (run make all)"; finish; }
+faults=${NUB_KVM_FAULTS:-105}
+vecs=tests/conformance/pvm
+
+# add_result FILE: fold the test binary's RESULT line into ours
+add_result() {
+	local line
+	line=$(grep -a '^RESULT passed=' "$1" | tail -n 1)
+	if [ -z "$line" ]; then
+		bad kvm_sandbox_test "no RESULT line; last output:" "$(tail -n 20 "$1")"
+		return
+	fi
+	local p f s
+	p=$(echo "$line" | sed 's/.*passed=\([0-9]*\).*/\1/')
+	f=$(echo "$line" | sed 's/.*failed=\([0-9]*\).*/\1/')
+	s=$(echo "$line" | sed 's/.*skipped=\([0-9]*\).*/\1/')
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	[ "$f" = 0 ] || grep -a -B3 '^FAIL' "$1" | sed 's/^/    /'
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	echo "kvm_in_qemu: /dev/kvm on this machine: running directly"
+	start=$(date +%s)
+	"$bin" --faults "$faults" --vectors $vecs/vectors --vectors $vecs/random --vectors $vecs/random-ro-write \
+		>"$tmp/out.txt" 2>&1
+	grep -a -E '^(ok|FAIL|    )' "$tmp/out.txt"
+	add_result "$tmp/out.txt"
+	echo "kvm_in_qemu: $(($(date +%s) - start)) s"
+	finish
+fi
+
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed; scripts/deps.sh installs qemu-system-x86"
+command -v busybox >/dev/null || [ -x /bin/busybox ] || skip "busybox-static not installed"
+kernel=
+for k in $(ls /boot/vmlinuz-* 2>/dev/null | sort -V -r); do
+	v=${k#/boot/vmlinuz-}
+	if [ -r "$k" ] && ls /lib/modules/"$v"/kernel/arch/x86/kvm/kvm-amd.ko* >/dev/null 2>&1; then
+		kernel=$k
+		break
+	fi
+done
+[ -n "$kernel" ] || skip "no readable /boot/vmlinuz-* with kvm-amd modules; scripts/deps.sh installs linux-image-amd64"
+file -L "$(command -v busybox || echo /bin/busybox)" 2>/dev/null | grep -q 'statically linked' ||
+	skip "busybox is not the static build (busybox-static)"
+
+# the payload: the static test binary, the vectors, the script /init runs
+mkdir -p "$tmp/p/vec"
+cp "$bin" "$tmp/p/"
+for d in vectors random random-ro-write; do
+	mkdir -p "$tmp/p/vec/$d"
+	cp $vecs/$d/*.json "$tmp/p/vec/$d/"
+done
+bench=
+if [ -n "${NUB_KVM_BENCH:-}" ] && [ -x "$B/host/nub-static" ]; then
+	cp "$B/host/nub-static" "$tmp/p/nub"
+	bench='echo "BENCH nested-emulated KVM (TCG), not representative:"; ./nub bench sandbox --backend kvm --runs 1 2>&1 | sed "s/^/BENCH /"'
+fi
+cat >"$tmp/p/run.sh" <<RUN
+echo "KVMDEV \$(ls /dev/kvm 2>&1)"
+dmesg | grep -E 'SVM|kvm' | sed 's/^/DMESG /'
+t0=\$(date +%s)
+./kvm_sandbox_test --faults $faults --vectors vec/vectors --vectors vec/random --vectors vec/random-ro-write 2>&1
+echo "TESTSECS \$((\$(date +%s) - t0))"
+$bench
+RUN
+
+start=$(date +%s)
+scripts/kvm-in-qemu/run.sh "$tmp/p" "${NUB_KVM_QEMU_SECS:-1200}" 2>&1 | tr -d '\r' >"$tmp/out.txt"
+rc=${PIPESTATUS[0]}
+secs=$(($(date +%s) - start))
+grep -a -E '^(ok|FAIL|    |BENCH|DMESG)' "$tmp/out.txt"
+if grep -a -q '^KVMDEV /dev/kvm' "$tmp/out.txt"; then
+	ok "qemu_guest_has_dev_kvm"
+else
+	bad qemu_guest_has_dev_kvm "QEMU rc=$rc; /dev/kvm did not appear inside the QEMU guest:" \
+		"$(grep -a -E 'KVMDEV|DMESG|init:' "$tmp/out.txt" | head -n 20)"
+	finish
+fi
+add_result "$tmp/out.txt"
+echo "kvm_in_qemu: QEMU boot + tests ${secs} s wall (tests alone: $(sed -n 's/^TESTSECS //p' "$tmp/out.txt") s, nested-emulated)"
+finish
