@@ -29,7 +29,10 @@ extern uint64_t guest_boot_pt0[512];
 extern char guest_boot_stack_guard[];
 
 #define WINDOW_PML4_INDEX ((unsigned)(NUB_GUEST_VA_BASE >> 39))
-#define NX (1ull << X86_PTE_NX_BIT)
+/* Bit 63 when the CPU has NX (every x86-64 KVM host and QEMU -cpu max do);
+ * 0 otherwise, since bit 63 is then reserved (the window is then executable
+ * data, reported at boot, and the mmu_window_all_nx self check fails). */
+static uint64_t NX;
 #define TABLE_FLAGS ((uint64_t)(X86_PTE_P | X86_PTE_W) | NX)
 
 _Static_assert((NUB_GUEST_VA_BASE & ((1ull << 39) - 1)) == 0 && WINDOW_PML4_INDEX == 1,
@@ -55,8 +58,12 @@ void guest_paging_init(void)
 	unmap_low_4k((uintptr_t)guest_boot_stack_guard);
 	uint32_t a, b, c, d;
 	cpuid(0x80000001u, &a, &b, &c, &d);
-	GUEST_ASSERT(d & (1u << 20)); /* NX (CPUID.80000001H:EDX[20]) */
-	wrmsr(X86_MSR_EFER, rdmsr(X86_MSR_EFER) | X86_EFER_NXE);
+	if (d & (1u << 20)) { /* NX (CPUID.80000001H:EDX[20]) */
+		wrmsr(X86_MSR_EFER, rdmsr(X86_MSR_EFER) | X86_EFER_NXE);
+		NX = 1ull << X86_PTE_NX_BIT;
+	} else {
+		guest_log("nub-guest: no NX in CPUID: PVM windows are mapped without execute-disable\n");
+	}
 	guest_boot_pml4[WINDOW_PML4_INDEX] = 0;
 }
 
@@ -193,7 +200,7 @@ bool guest_paging_window_all_nx(void)
 	for (unsigned i = 0; i < 512; i++) {
 		if (!(pdpt[i] & X86_PTE_P))
 			continue;
-		if (i >= 4 || !(pdpt[i] & NX))
+		if (i >= 4 || !NX || !(pdpt[i] & NX))
 			return false;
 		uint64_t *pd = table_of(pdpt[i]);
 		for (unsigned j = 0; j < 512; j++) {
