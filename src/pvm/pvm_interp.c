@@ -35,6 +35,15 @@ static inline uint64_t sx32(uint64_t x)
 	return (uint64_t)(int64_t)(int32_t)(uint32_t)x;
 }
 
+/* SWAR popcount: no libgcc helper (__popcountdi2) in freestanding builds */
+static inline uint64_t popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+	return (x * 0x0101010101010101ull) >> 56;
+}
+
 static inline uint64_t rotr64(uint64_t x, unsigned s)
 {
 	s &= 63;
@@ -390,8 +399,8 @@ L_branch_gt_s_imm:
 L_sbrk:
 	r[ip->d] = pvm_mem_sbrk(m, (uint32_t)r[ip->a]);
 	NEXT();
-	OP2(count_set_bits_64, U(__builtin_popcountll(a)))
-	OP2(count_set_bits_32, U(__builtin_popcount((uint32_t)a)))
+	OP2(count_set_bits_64, popcount64(a))
+	OP2(count_set_bits_32, popcount64((uint32_t)a))
 	OP2(leading_zero_bits_64, a ? U(__builtin_clzll(a)) : 64)
 	OP2(leading_zero_bits_32, (uint32_t)a ? U(__builtin_clz((uint32_t)a)) : 32)
 	OP2(trailing_zero_bits_64, a ? U(__builtin_ctzll(a)) : 64)
