@@ -364,3 +364,18 @@ void kvm_sandbox_set_timeout(nub_sandbox *sb, uint32_t timeout_ms)
 		vmm_set_timeout(kb->vm, timeout_ms);
 	pthread_mutex_unlock(&kb->lock);
 }
+
+nub_err kvm_sandbox_poke(nub_sandbox *sb, nub_gpa gpa, const void *src, uint64_t len)
+{
+	kvm_backend *kb = nub_sandbox_impl_(sb);
+	pthread_mutex_lock(&kb->lock);
+	nub_err e = NUB_E_GUEST_DEAD;
+	if (kb->vm) {
+		uint8_t *dst = vmm_gpa_to_hva(kb->vm, gpa, len);
+		e = dst ? NUB_E_OK : NUB_E_INVALID_ARG;
+		if (dst)
+			memcpy(dst, src, (size_t)len);
+	}
+	pthread_mutex_unlock(&kb->lock);
+	return e;
+}

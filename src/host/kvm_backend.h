@@ -29,6 +29,10 @@ NubRpcFault kvm_sandbox_last_fault(nub_sandbox *sb);
  * copy is non-NULL, up to copy_cap bytes of the encoding are copied. */
 nub_err kvm_sandbox_capdir_lookup(nub_sandbox *sb, const uint8_t hash[NUB_CAP_HASH_LEN], NubCapDirEntry *out,
                                   uint8_t *copy, size_t copy_cap);
+/* Copy len bytes into guest RAM at gpa through the checked translation
+ * (a test's way to break the guest on purpose); NUB_E_INVALID_ARG when the
+ * range is not inside guest RAM. */
+nub_err kvm_sandbox_poke(nub_sandbox *sb, nub_gpa gpa, const void *src, uint64_t len);
 /* Change the per-call timeout of the live VM (and of rebuilt ones). */
 void kvm_sandbox_set_timeout(nub_sandbox *sb, uint32_t timeout_ms);
 

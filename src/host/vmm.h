@@ -31,12 +31,13 @@ typedef struct vmm vmm;
 typedef struct vmm_config {
 	uint64_t ram_bytes;  /* NUB_GUEST_MIN_RAM .. VMM_MAX_RAM */
 	uint32_t vcpus;      /* 1..MAX_EXECUTION_LANES; vCPU 0 serves the mailbox */
-	uint32_t timeout_ms; /* per vmm_call; 0 = none */
+	uint32_t timeout_ms; /* per vmm_call; 0 = none for INVOKE_CACHED, VMM_GUARD_TIMEOUT_MS else */
 	uint32_t boot_timeout_ms; /* 0 = VMM_BOOT_TIMEOUT_MS */
 } vmm_config;
 
 #define VMM_MAX_RAM (3ull << 30) /* the guest's heap stops below the PCI hole at 3 GiB */
 #define VMM_BOOT_TIMEOUT_MS 60000u
+#define VMM_GUARD_TIMEOUT_MS 60000u /* calls other than INVOKE_CACHED when timeout_ms = 0 */
 
 /* Why the last vmm_call failed on the host side (for diagnostics/tests). */
 typedef enum vmm_stop {

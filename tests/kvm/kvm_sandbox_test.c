@@ -14,6 +14,7 @@
  * Without a usable /dev/kvm every test is skipped, loudly.
  */
 #include <dirent.h>
+#include <elf.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -433,6 +434,59 @@ TEST(fault_probes_repeated_no_leak)
 	ASSERT_TRUE(rss1 - rss0 < 16 * 1024);
 }
 
+/* ---- a triple fault: the guest's IDT wiped, then a #GP --------------------------- */
+/* Address of a symbol of the embedded guest ELF (its .symtab), 0 if absent. */
+static uint64_t guest_symbol(const char *name)
+{
+	const uint8_t *elf;
+	size_t len;
+	vmm_guest_image(&elf, &len);
+	if (len < sizeof(Elf64_Ehdr))
+		return 0;
+	Elf64_Ehdr eh;
+	memcpy(&eh, elf, sizeof eh);
+	if (eh.e_shoff > len || (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr) > len - eh.e_shoff)
+		return 0;
+	const Elf64_Shdr *sh = (const Elf64_Shdr *)(const void *)(elf + eh.e_shoff);
+	for (unsigned i = 0; i < eh.e_shnum; i++) {
+		if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh.e_shnum)
+			continue;
+		const Elf64_Shdr *st = &sh[sh[i].sh_link];
+		const Elf64_Sym *sym = (const Elf64_Sym *)(const void *)(elf + sh[i].sh_offset);
+		for (size_t k = 0; k < sh[i].sh_size / sizeof *sym; k++)
+			if (sym[k].st_name < st->sh_size &&
+			    !strcmp((const char *)elf + st->sh_offset + sym[k].st_name, name))
+				return sym[k].st_value;
+	}
+	return 0;
+}
+
+TEST(triple_fault_shutdown)
+{
+	if (!g_kvm_ok)
+		SKIP("no kvm sandbox");
+	uint64_t idt = guest_symbol("guest_idt");
+	ASSERT_TRUE(idt != 0);
+	/* the checked translation refuses ranges outside RAM */
+	uint8_t z[4096];
+	memset(z, 0, sizeof z);
+	ASSERT_EQ(kvm_sandbox_poke(g_kvm, (256ull << 20) - 8, z, 16), NUB_E_INVALID_ARG);
+	ASSERT_EQ(kvm_sandbox_poke(g_kvm, ~0ull - 8, z, 16), NUB_E_INVALID_ARG);
+	unsigned r0 = kvm_sandbox_rebuilds(g_kvm);
+	ASSERT_EQ(kvm_sandbox_poke(g_kvm, idt, z, sizeof z), NUB_E_OK); /* 256 gates x 16 B */
+	uint8_t resp[64];
+	uint32_t n;
+	nub_err e = kvm_sandbox_call(g_kvm, 101, NULL, 0, resp, sizeof resp, &n); /* #GP -> #DF -> shutdown */
+	ASSERT_EQ(e, NUB_E_GUEST_DEAD);
+	ASSERT_EQ(kvm_sandbox_last_stop(g_kvm), VMM_STOP_SHUTDOWN);
+	ASSERT_EQ(kvm_sandbox_rebuilds(g_kvm), r0 + 1);
+	if (g_have_inst) {
+		InvocationResult r;
+		ASSERT_EQ(nub_invoke(g_kvm, &g_packet, &r), NUB_E_OK);
+		ASSERT_MEM_EQ(&r, &g_expect, sizeof r);
+	}
+}
+
 /* ---- several sandboxes in one process ----------------------------------------------- */
 TEST(several_sandboxes)
 {
@@ -562,6 +616,7 @@ int main(int argc, char **argv)
 	RUN(malformed_requests);
 	RUN(fault_probes_once);
 	RUN(fault_probes_repeated_no_leak);
+	RUN(triple_fault_shutdown);
 	RUN(several_sandboxes);
 	RUN(differential_vectors);
 	if (g_kvm)
