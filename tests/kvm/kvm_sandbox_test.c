@@ -123,6 +123,18 @@ TEST(boot)
 	ASSERT_EQ(open_backend(NUB_BACKEND_LOCAL, CALL_TIMEOUT_MS, &g_local), NUB_E_OK);
 	printf("    boot %.1f ms (nested-emulated KVM when run inside QEMU)\n", t1 - t0);
 	g_kvm_ok = true;
+	/* auto picks kvm when it works; kvm refuses less RAM than the guest needs */
+	nub_sandbox *a = NULL;
+	ASSERT_EQ(open_backend(NUB_BACKEND_AUTO, 0, &a), NUB_E_OK);
+	ASSERT_EQ(nub_sandbox_backend(a), NUB_BACKEND_KVM);
+	nub_close(a);
+	nub_options o;
+	nub_options_init(&o);
+	o.backend = NUB_BACKEND_KVM;
+	o.memory_bytes = NUB_GUEST_MIN_RAM - 4096;
+	ASSERT_EQ(nub_open(&o, &a), NUB_E_INVALID_ARG);
+	o.memory_bytes = VMM_MAX_RAM + 4096;
+	ASSERT_EQ(nub_open(&o, &a), NUB_E_INVALID_ARG);
 }
 
 TEST(boot_info)
@@ -487,6 +499,58 @@ TEST(triple_fault_shutdown)
 	}
 }
 
+/* ---- a PVM program that never halts: the call timeout on both backends ---------- */
+TEST(endless_pvm_program_timeout)
+{
+	if (!g_kvm_ok)
+		SKIP("no kvm sandbox");
+	/* deblob: no jump table, 1 code byte: `jump +0` (opcode 40, no immediate
+	 * bytes = offset 0), bitmask 0x01 */
+	static const uint8_t loop_blob[] = {0, 0, 1, 40, 0x01};
+	nub_endpoint ep = {.pc = 0};
+	nub_image_desc d = {.layout = NUB_LAYOUT_BARE, .code = loop_blob, .code_len = sizeof loop_blob,
+	                    .endpoints = &ep, .endpoint_count = 1};
+	nub_cap_buf b = {0};
+	uint8_t img[NUB_CAP_HASH_LEN], img2[NUB_CAP_HASH_LEN];
+	InvokePacket p;
+	memset(&p, 0, sizeof p);
+	ASSERT_EQ(nub_cap_image(&d, &b), NUB_E_OK);
+	ASSERT_EQ(nub_put_cap(g_kvm, b.bytes, b.len, img), NUB_E_OK);
+	ASSERT_EQ(nub_put_cap(g_local, b.bytes, b.len, img2), NUB_E_OK);
+	nub_cap_buf_free(&b);
+	ASSERT_EQ(nub_cap_instance(img, NULL, 0, &b), NUB_E_OK);
+	ASSERT_EQ(nub_put_cap(g_kvm, b.bytes, b.len, p.instance_hash), NUB_E_OK);
+	ASSERT_EQ(nub_put_cap(g_local, b.bytes, b.len, img2), NUB_E_OK);
+	nub_cap_buf_free(&b);
+	/* bounded by gas: identical OUT_OF_GAS */
+	InvocationResult rk, rl;
+	p.initial_gas = 100000;
+	ASSERT_EQ(nub_invoke(g_kvm, &p, &rk), NUB_E_OK);
+	ASSERT_EQ(nub_invoke(g_local, &p, &rl), NUB_E_OK);
+	ASSERT_EQ(rk.exit_reason, NUB_EXIT_OUT_OF_GAS);
+	ASSERT_MEM_EQ(&rk, &rl, sizeof rk);
+	/* unbounded: the host kicks the vCPU out at the deadline and rebuilds */
+	unsigned r0 = kvm_sandbox_rebuilds(g_kvm);
+	kvm_sandbox_set_timeout(g_kvm, LOOP_TIMEOUT_MS);
+	p.initial_gas = 1ull << 62;
+	double t0 = now_ms();
+	nub_err e = nub_invoke(g_kvm, &p, &rk);
+	double t1 = now_ms();
+	kvm_sandbox_set_timeout(g_kvm, CALL_TIMEOUT_MS);
+	printf("    endless program: %s after %.1f ms (timeout %u ms, incl. rebuild)\n", nub_err_name(e), t1 - t0,
+	       LOOP_TIMEOUT_MS);
+	ASSERT_EQ(e, NUB_E_TIMEOUT);
+	ASSERT_EQ(rk.exit_reason, NUB_EXIT_ERROR);
+	ASSERT_EQ(rk.exit_arg, NUB_E_TIMEOUT);
+	ASSERT_TRUE(t1 - t0 >= LOOP_TIMEOUT_MS);
+	ASSERT_EQ(kvm_sandbox_last_stop(g_kvm), VMM_STOP_TIMEOUT);
+	ASSERT_EQ(kvm_sandbox_rebuilds(g_kvm), r0 + 1);
+	/* the published loop instance survived the rebuild */
+	p.initial_gas = 100000;
+	ASSERT_EQ(nub_invoke(g_kvm, &p, &rk), NUB_E_OK);
+	ASSERT_MEM_EQ(&rk, &rl, sizeof rk);
+}
+
 /* ---- several sandboxes in one process ----------------------------------------------- */
 TEST(several_sandboxes)
 {
@@ -617,6 +681,7 @@ int main(int argc, char **argv)
 	RUN(fault_probes_once);
 	RUN(fault_probes_repeated_no_leak);
 	RUN(triple_fault_shutdown);
+	RUN(endless_pvm_program_timeout);
 	RUN(several_sandboxes);
 	RUN(differential_vectors);
 	if (g_kvm)
