@@ -15,7 +15,8 @@
 # RSS growth), several sandboxes, and every conformance vector byte-identical
 # on kvm and local. Its RESULT line is added to this script's own checks.
 # Skips (skipped=1) only when qemu-system-x86_64, busybox-static or a Linux
-# image with kvm modules is missing (scripts/deps.sh installs them).
+# image with kvm modules is missing (scripts/deps.sh installs them), and in
+# sanitizer builds (SAN=1 cannot link the static binary the initramfs needs).
 # NUB_KVM_FAULTS (default 105) sets the number of repeated fault probes.
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -28,6 +29,9 @@ skip() { echo "SKIP kvm_in_qemu ($1)"; skipped=$((skipped + 1)); finish; }
 bin=$B/host/kvm_sandbox_test
 if [ ! -x "$bin" ] && [ "$B" = build ]; then
 	make --no-print-directory -s "$bin" >/dev/null 2>&1
+fi
+if [ ! -x "$bin" ] && [ -n "${SANFLAGS:-}" ]; then
+	skip "sanitizer build: the static test binary for the QEMU initramfs is not built with SAN=1"
 fi
 [ -x "$bin" ] || { bad kvm_build "missing $bin (run make all)"; finish; }
 faults=${NUB_KVM_FAULTS:-105}
