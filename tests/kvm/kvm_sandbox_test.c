@@ -14,6 +14,7 @@
  * Without a usable /dev/kvm every test is skipped, loudly.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <elf.h>
 #include <stdlib.h>
 #include <time.h>
@@ -551,6 +552,69 @@ TEST(endless_pvm_program_timeout)
 	ASSERT_MEM_EQ(&rk, &rl, sizeof rk);
 }
 
+/* ---- threads: per-thread timers kick the right vCPU ---------------------------------- */
+typedef struct {
+	nub_sandbox *sb; /* own sandbox, or the shared g_kvm */
+	bool endless;    /* run the endless program (own sandbox only) */
+	unsigned bad;
+} thread_job;
+
+static void *thread_main(void *arg)
+{
+	thread_job *j = arg;
+	static const uint8_t loop_blob[] = {0, 0, 1, 40, 0x01};
+	for (int k = 0; k < 3; k++) {
+		if (j->endless) {
+			nub_endpoint ep = {.pc = 0};
+			nub_image_desc d = {.layout = NUB_LAYOUT_BARE, .code = loop_blob, .code_len = sizeof loop_blob,
+			                    .endpoints = &ep, .endpoint_count = 1};
+			nub_cap_buf b = {0};
+			uint8_t img[NUB_CAP_HASH_LEN];
+			InvokePacket p;
+			InvocationResult r;
+			memset(&p, 0, sizeof p);
+			p.initial_gas = 1ull << 62;
+			if (nub_cap_image(&d, &b) || nub_put_cap(j->sb, b.bytes, b.len, img))
+				j->bad++;
+			nub_cap_buf_free(&b);
+			if (nub_cap_instance(img, NULL, 0, &b) || nub_put_cap(j->sb, b.bytes, b.len, p.instance_hash))
+				j->bad++;
+			nub_cap_buf_free(&b);
+			if (nub_invoke(j->sb, &p, &r) != NUB_E_TIMEOUT)
+				j->bad++;
+		} else {
+			for (int i = 0; i < 50; i++) {
+				InvocationResult r;
+				if (nub_invoke(j->sb, &g_packet, &r) != NUB_E_OK || memcmp(&r, &g_expect, sizeof r))
+					j->bad++;
+			}
+		}
+	}
+	return NULL;
+}
+
+TEST(threads)
+{
+	if (!g_kvm_ok || !g_have_inst)
+		SKIP("no kvm sandbox with a published instance");
+	thread_job jobs[4] = {{.sb = g_kvm}, {.sb = g_kvm}, {.endless = true}, {.endless = true}};
+	for (int i = 2; i < 4; i++)
+		ASSERT_EQ(open_backend(NUB_BACKEND_KVM, LOOP_TIMEOUT_MS, &jobs[i].sb), NUB_E_OK);
+	unsigned r0 = kvm_sandbox_rebuilds(g_kvm);
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(pthread_create(&th[i], NULL, thread_main, &jobs[i]), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(jobs[i].bad, 0);
+	ASSERT_EQ(kvm_sandbox_rebuilds(g_kvm), r0); /* the shared sandbox never timed out */
+	for (int i = 2; i < 4; i++) {
+		ASSERT_EQ(kvm_sandbox_rebuilds(jobs[i].sb), 3);
+		nub_close(jobs[i].sb);
+	}
+}
+
 /* ---- several sandboxes in one process ----------------------------------------------- */
 TEST(several_sandboxes)
 {
@@ -683,6 +747,7 @@ int main(int argc, char **argv)
 	RUN(triple_fault_shutdown);
 	RUN(endless_pvm_program_timeout);
 	RUN(several_sandboxes);
+	RUN(threads);
 	RUN(differential_vectors);
 	if (g_kvm)
 		nub_close(g_kvm);
