@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(make gcc clang pkg-config libjson-c-dev libsodium-dev libclang-rt-14-dev python3 qemu-system-x86
-      busybox-static linux-image-amd64) # the last two: tests/kvm_in_qemu_test.sh (a Linux with kvm_amd under QEMU TCG)
+      busybox-static linux-image-amd64 cpio) # the last three: tests/kvm_in_qemu_test.sh (a Linux with kvm_amd under QEMU TCG)
 riscv=0 oracle=0
 for a in "$@"; do
 	case "$a" in

@@ -14,8 +14,8 @@
 # keeps serving, the guest fault probes 100..106 repeated (rebuild, no fd or
 # RSS growth), several sandboxes, and every conformance vector byte-identical
 # on kvm and local. Its RESULT line is added to this script's own checks.
-# Skips (skipped=1) only when qemu-system-x86_64, busybox-static or a Linux
-# image with kvm modules is missing (scripts/deps.sh installs them), and in
+# Skips (skipped=1) only when qemu-system-x86_64, busybox-static, cpio or a
+# Linux image with kvm modules is missing (scripts/deps.sh installs them), and in
 # sanitizer builds (SAN=1 cannot link the static binary the initramfs needs).
 # NUB_KVM_FAULTS (default 105) sets the number of repeated fault probes.
 cd "$(dirname "$0")/.."
@@ -69,6 +69,7 @@ fi
 
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed; scripts/deps.sh installs qemu-system-x86"
 command -v busybox >/dev/null || [ -x /bin/busybox ] || skip "busybox-static not installed"
+command -v cpio >/dev/null || skip "cpio not installed (the initramfs is a cpio archive)"
 kernel=
 for k in $(ls /boot/vmlinuz-* 2>/dev/null | sort -V -r); do
 	v=${k#/boot/vmlinuz-}
@@ -78,8 +79,9 @@ for k in $(ls /boot/vmlinuz-* 2>/dev/null | sort -V -r); do
 	fi
 done
 [ -n "$kernel" ] || skip "no readable /boot/vmlinuz-* with kvm-amd modules; scripts/deps.sh installs linux-image-amd64"
-file -L "$(command -v busybox || echo /bin/busybox)" 2>/dev/null | grep -q 'statically linked' ||
-	skip "busybox is not the static build (busybox-static)"
+bb=$(command -v busybox || echo /bin/busybox)
+readelf -h "$bb" >/dev/null 2>&1 && ! readelf -l "$bb" 2>/dev/null | grep -q INTERP ||
+	skip "$bb is not a static executable (install busybox-static)"
 
 # the payload: the static test binary, the vectors, the script /init runs
 mkdir -p "$tmp/p/vec"

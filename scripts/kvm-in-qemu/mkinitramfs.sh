@@ -12,9 +12,12 @@ payload=$2
 kv=${NUB_QEMU_KVER:-$(ls /lib/modules | sort -V | tail -n 1)}
 moddir=/lib/modules/$kv
 [ -d "$moddir" ] || { echo "mkinitramfs: no $moddir" >&2; exit 1; }
-bb=$(command -v busybox || true)
-[ -n "$bb" ] && file -L "$bb" 2>/dev/null | grep -q 'statically linked' || bb=/bin/busybox
-[ -x "$bb" ] || { echo "mkinitramfs: busybox-static missing" >&2; exit 1; }
+bb=$(command -v busybox || echo /bin/busybox)
+# static (no PT_INTERP): the initramfs has no shared libraries
+if ! readelf -h "$bb" >/dev/null 2>&1 || readelf -l "$bb" 2>/dev/null | grep -q INTERP; then
+	echo "mkinitramfs: $bb is not a static busybox (install busybox-static)" >&2
+	exit 1
+fi
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
