@@ -26,19 +26,31 @@ a=$(awk '/^heap.allocated/ {print $2}' "$tmp/out"); v=$(awk '/^heap.available/ {
 if [ -n "$a" ] && [ -n "$v" ] && [ $((a + v)) -eq $((256 << 20)) ]; then ok info_budget; else bad info_budget "$a + $v"; fi
 
 "$NUB" info --backend kvm >"$tmp/out" 2>"$tmp/err"; rc=$?
-if [ -e /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then want='kvm backend: not built yet (NOT_IMPLEMENTED)'
-else want='kvm backend: /dev/kvm not available (KVM_UNAVAILABLE)'; fi
-if [ $rc -eq 2 ] && [ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qF "$want" "$tmp/err"; then
-	ok info_kvm_named_error
+if [ -e /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	# a real KVM here: the micro-VM boots and reports its BootInfo
+	if [ $rc -eq 0 ] && grep -qx 'backend            kvm' "$tmp/out" && grep -q 'JAR_BOOT, ok' "$tmp/out"; then
+		ok info_kvm
+	else
+		bad info_kvm "rc=$rc $(cat "$tmp/out" "$tmp/err" | head -c 300)"
+	fi
+	if "$NUB" info >"$tmp/out" 2>"$tmp/err" && grep -qx 'backend            kvm' "$tmp/out" && [ ! -s "$tmp/err" ]; then
+		ok info_auto_picks_kvm
+	else
+		bad info_auto_picks_kvm "$(cat "$tmp/out" "$tmp/err" | head -c 300)"
+	fi
 else
-	bad info_kvm_named_error "rc=$rc $(head -c 300 "$tmp/err")"
-fi
-
-if "$NUB" info >"$tmp/out" 2>"$tmp/err" && grep -qx 'backend            local' "$tmp/out" &&
-	grep -q '^nub: backend auto: kvm backend: .*using the local backend' "$tmp/err"; then
-	ok info_auto_notice
-else
-	bad info_auto_notice "$(head -c 300 "$tmp/err")"
+	want='kvm backend: /dev/kvm not available (KVM_UNAVAILABLE)'
+	if [ $rc -eq 2 ] && [ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qF "$want" "$tmp/err"; then
+		ok info_kvm_named_error
+	else
+		bad info_kvm_named_error "rc=$rc $(head -c 300 "$tmp/err")"
+	fi
+	if "$NUB" info >"$tmp/out" 2>"$tmp/err" && grep -qx 'backend            local' "$tmp/out" &&
+		grep -q '^nub: backend auto: kvm backend: .*using the local backend' "$tmp/err"; then
+		ok info_auto_notice
+	else
+		bad info_auto_notice "$(head -c 300 "$tmp/err")"
+	fi
 fi
 
 for args in "--backend" "--backend qemu" "--bogus"; do

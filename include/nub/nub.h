@@ -22,9 +22,10 @@
  * Threads: one sandbox may be used from several threads at once (calls are
  * serialised where needed); nub_close must not race with other calls.
  *
- * Backends: "kvm" (micro-VM, not built yet: nub_open fails with
- * NUB_E_KVM_UNAVAILABLE without /dev/kvm, NUB_E_NOT_IMPLEMENTED with it) and
- * "local" (in-process engine, no isolation; the differential reference).
+ * Backends: "kvm" (the micro-VM: a KVM VM booted by libnub with its embedded
+ * guest kernel; nub_open fails with NUB_E_KVM_UNAVAILABLE without a usable
+ * /dev/kvm) and "local" (in-process engine, no isolation; the differential
+ * reference).
  * "auto" tries kvm and falls back to local, announcing it via the notice
  * callback (stderr when none is set). It never falls back silently.
  */
@@ -90,7 +91,8 @@ NUB_API void nub_options_init(nub_options *o);
 
 /* Open a sandbox. o may be NULL (defaults). On success *out is a new sandbox
  * that the caller frees with nub_close. Errors: NUB_E_INVALID_ARG (bad
- * option), NUB_E_BAD_BACKEND, NUB_E_KVM_UNAVAILABLE, NUB_E_NOT_IMPLEMENTED,
+ * option), NUB_E_BAD_BACKEND, NUB_E_KVM_UNAVAILABLE, NUB_E_GUEST_BAD_IMAGE,
+ * NUB_E_GUEST_FAULT / NUB_E_GUEST_PROTOCOL (the micro-VM did not boot),
  * NUB_E_NOMEM. */
 NUB_API nub_err nub_open(const nub_options *o, nub_sandbox **out);
 /* Free everything the sandbox owns. NULL is ignored. */
