@@ -324,6 +324,12 @@ nub_err kvm_sandbox_call(nub_sandbox *sb, uint32_t fn_id, const void *req, uint3
 	return e;
 }
 
+uint64_t kvm_sandbox_exits(nub_sandbox *sb)
+{
+	kvm_backend *kb = nub_sandbox_impl_(sb);
+	return kb->vm ? vmm_exit_count(kb->vm) : 0;
+}
+
 unsigned kvm_sandbox_rebuilds(nub_sandbox *sb)
 {
 	kvm_backend *kb = nub_sandbox_impl_(sb);

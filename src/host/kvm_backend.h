@@ -21,6 +21,8 @@ nub_err kvm_backend_open(const nub_resolved_options *o, void **impl, const nub_b
 /* One raw RPC with any fn_id/payload, with the rebuild semantics above. */
 nub_err kvm_sandbox_call(nub_sandbox *sb, uint32_t fn_id, const void *req, uint32_t req_len, void *resp,
                          uint32_t resp_cap, uint32_t *resp_len);
+/* VM exits (KVM_RUN returns) of the live VM since it booted. */
+uint64_t kvm_sandbox_exits(nub_sandbox *sb);
 /* How many times the VM was rebuilt; the last host-side stop and fault. */
 unsigned kvm_sandbox_rebuilds(nub_sandbox *sb);
 vmm_stop kvm_sandbox_last_stop(nub_sandbox *sb);

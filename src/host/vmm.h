@@ -76,6 +76,8 @@ const BootInfo *vmm_boot_info_elf(const vmm *vm);
 const char *vmm_console(const vmm *vm);
 /* Change the per-call timeout (0 = none). */
 void vmm_set_timeout(vmm *vm, uint32_t timeout_ms);
+/* VM exits that reached this process (KVM_RUN returns) since vmm_open. */
+uint64_t vmm_exit_count(const vmm *vm);
 
 /* ---- the one checked translation (STYLE 3) --------------------------------
  * Returns the host address of [gpa, gpa + size) if the whole range lies in

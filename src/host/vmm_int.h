@@ -21,6 +21,7 @@ struct vmm {
 	bool broken;
 	vmm_stop stop;
 	uint32_t seq;
+	uint64_t exits; /* KVM_RUN returns (VM exits to this process), all vCPUs */
 	NubRpcFault fault;
 	struct vmm_elf_image img;
 	char console[VMM_CONSOLE_SIZE];

@@ -228,6 +228,7 @@ uint32_t vmm_kvm_run_until_doorbell(vmm *vm, uint32_t timeout_ms)
 			vmm_stopped(vm, VMM_STOP_HOST, "KVM_RUN failed", (uint64_t)err);
 			break;
 		}
+		vm->exits++;
 		int h = 0;
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
@@ -446,4 +447,9 @@ const char *vmm_console(const vmm *vm)
 void vmm_set_timeout(vmm *vm, uint32_t timeout_ms)
 {
 	vm->timeout_ms = timeout_ms;
+}
+
+uint64_t vmm_exit_count(const vmm *vm)
+{
+	return vm->exits;
 }

@@ -150,6 +150,27 @@ TEST(boot_info)
 	ASSERT_TRUE(bi.directory_va >= NUB_GUEST_KERNEL_GPA && bi.directory_va < NUB_GUEST_SLOTS_GPA);
 }
 
+/* DESIGN/issue target: an empty RPC costs at most 2 VM exits (the guest's
+ * doorbell `out` is one; KVM_RUN returns are counted by the VMM). */
+TEST(empty_rpc_vm_exits)
+{
+	if (!g_kvm_ok)
+		SKIP("no kvm sandbox");
+	NubHeapStats hs;
+	ASSERT_EQ(nub_heap_stats(g_kvm, &hs), NUB_E_OK);
+	const unsigned n = 1000;
+	uint64_t e0 = kvm_sandbox_exits(g_kvm);
+	double t0 = now_ms();
+	for (unsigned i = 0; i < n; i++)
+		ASSERT_EQ(nub_heap_stats(g_kvm, &hs), NUB_E_OK);
+	double t1 = now_ms();
+	uint64_t exits = kvm_sandbox_exits(g_kvm) - e0;
+	printf("    empty RPC: %.2f VM exits per call, %.1f us per call (%u calls)\n", (double)exits / n,
+	       (t1 - t0) * 1000.0 / n, n);
+	ASSERT_TRUE(exits >= n);     /* every call really entered the guest */
+	ASSERT_TRUE(exits <= 2 * n); /* and cost at most 2 exits */
+}
+
 /* The first vector of the first directory is the sample program. */
 static bool load_sample(vector *v)
 {
@@ -739,6 +760,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	RUN(boot);
 	RUN(boot_info);
+	RUN(empty_rpc_vm_exits);
 	RUN(put_cap_invoke_heap_evict);
 	RUN(capdir_lookup);
 	RUN(malformed_requests);
