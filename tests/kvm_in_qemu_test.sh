@@ -56,11 +56,23 @@ add_result() {
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# the SDK's programs (bench kernels as SPI), when clang-19 can build them
+progs=
+if command -v clang-19 >/dev/null 2>&1 && command -v ld.lld-19 >/dev/null 2>&1; then
+	if make --no-print-directory -s B="$B" bench-pvms >"$tmp/pvms.log" 2>&1 && ls "$B"/bench/*.pvm >/dev/null 2>&1; then
+		mkdir -p "$tmp/pvm"
+		cp "$B"/bench/*.pvm "$tmp/pvm/"
+		progs="$tmp/pvm"
+	else
+		bad bench_programs_build "$(tail -n 5 "$tmp/pvms.log" 2>/dev/null)"
+	fi
+fi
+
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	echo "kvm_in_qemu: /dev/kvm on this machine: running directly"
 	start=$(date +%s)
 	"$bin" --faults "$faults" --vectors $vecs/vectors --vectors $vecs/random --vectors $vecs/random-ro-write \
-		>"$tmp/out.txt" 2>&1
+		${progs:+--programs "$progs"} >"$tmp/out.txt" 2>&1
 	grep -a -E '^(ok|FAIL|    )' "$tmp/out.txt"
 	add_result "$tmp/out.txt"
 	echo "kvm_in_qemu: $(($(date +%s) - start)) s"
@@ -90,6 +102,9 @@ for d in vectors random random-ro-write; do
 	mkdir -p "$tmp/p/vec/$d"
 	cp $vecs/$d/*.json "$tmp/p/vec/$d/"
 done
+if [ -n "$progs" ]; then
+	cp -r "$progs" "$tmp/p/pvm"
+fi
 bench=
 if [ -n "${NUB_KVM_BENCH:-}" ] && [ -x "$B/host/nub-static" ]; then
 	cp "$B/host/nub-static" "$tmp/p/nub"
@@ -99,7 +114,7 @@ cat >"$tmp/p/run.sh" <<RUN
 echo "KVMDEV \$(ls /dev/kvm 2>&1)"
 dmesg | grep -E 'SVM|kvm' | sed 's/^/DMESG /'
 t0=\$(date +%s)
-./kvm_sandbox_test --faults $faults --vectors vec/vectors --vectors vec/random --vectors vec/random-ro-write 2>&1
+./kvm_sandbox_test --faults $faults --vectors vec/vectors --vectors vec/random --vectors vec/random-ro-write ${progs:+--programs pvm} 2>&1
 echo "TESTSECS \$((\$(date +%s) - t0))"
 $bench
 RUN

@@ -20,3 +20,5 @@ $(B)/bench/%.pvm: bench/programs/%.c sdk/include/nub_guest.h sdk/lib/nub_libc.c 
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  NUB-CC  $@")
 	$(Q)NUB=$(B)/nub scripts/nub-cc -O2 $< -o $@
+bench-pvms: $(BENCH_PVMS)
+.PHONY: bench-pvms

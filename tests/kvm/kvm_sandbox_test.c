@@ -1,7 +1,7 @@
 /* kvm_sandbox_test.c: the kvm backend on a real /dev/kvm (run inside the
  * QEMU Linux of tests/kvm_in_qemu_test.sh, or directly on a KVM host).
  *
- *   kvm_sandbox_test [--faults N] [--vectors DIR]...
+ *   kvm_sandbox_test [--faults N] [--vectors DIR]... [--programs DIR]
  *
  * Boot; every fn_id; the host-side cap directory lookup; malformed caps,
  * packets, fn_ids and lengths answered with errors while the VM keeps
@@ -745,6 +745,100 @@ TEST(differential_vectors)
 	ASSERT_EQ(kvm_sandbox_rebuilds(g_kvm), r0);
 }
 
+/* The programs of the C SDK (bench/programs, SPI built by nub-cc): each
+ * published as an spi Image (entry pc 0) + Instance on kvm and on local,
+ * invoked with the same packet; the InvocationResults must be identical. */
+static const char *g_programs;
+
+static uint8_t *read_file_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	uint8_t *b = n > 0 ? malloc((size_t)n) : NULL;
+	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
+static nub_err publish_spi(nub_sandbox *sb, const uint8_t *spi, size_t len, uint8_t inst[NUB_CAP_HASH_LEN])
+{
+	uint32_t entry = 0;
+	uint8_t img[NUB_CAP_HASH_LEN];
+	nub_cap_buf b;
+	nub_err e = nub_cap_image_from_spi(spi, len, &entry, 1, NULL, 0, &b);
+	if (e)
+		return e;
+	e = nub_put_cap(sb, b.bytes, b.len, img);
+	nub_cap_buf_free(&b);
+	if (e || (e = nub_cap_instance(img, NULL, 0, &b)))
+		return e;
+	e = nub_put_cap(sb, b.bytes, b.len, inst);
+	nub_cap_buf_free(&b);
+	return e;
+}
+
+TEST(differential_programs)
+{
+	if (!g_kvm_ok)
+		SKIP("no kvm sandbox");
+	if (!g_programs)
+		SKIP("no --programs DIR given (bench kernels need clang-19)");
+	DIR *dp = opendir(g_programs);
+	ASSERT_TRUE(dp != NULL);
+	struct dirent *de;
+	unsigned n = 0, diff = 0;
+	while ((de = readdir(dp))) {
+		size_t nl = strlen(de->d_name);
+		if (nl < 5 || strcmp(de->d_name + nl - 4, ".pvm"))
+			continue;
+		char path[1024];
+		snprintf(path, sizeof path, "%s/%s", g_programs, de->d_name);
+		size_t len;
+		uint8_t *spi = read_file_all(path, &len);
+		uint8_t ik[NUB_CAP_HASH_LEN], il[NUB_CAP_HASH_LEN];
+		nub_err ek = spi ? publish_spi(g_kvm, spi, len, ik) : NUB_E_INVALID_ARG;
+		nub_err el = spi ? publish_spi(g_local, spi, len, il) : NUB_E_INVALID_ARG;
+		free(spi);
+		n++;
+		if (ek || el) {
+			printf("    %s: publish kvm %s local %s\n", de->d_name, nub_err_name(ek), nub_err_name(el));
+			diff++;
+			continue;
+		}
+		InvokePacket p;
+		memset(&p, 0, sizeof p);
+		memcpy(p.instance_hash, ik, sizeof ik);
+		p.args[0] = 0xFEFF0000u; /* GP A.7: phi7 = argument address, phi8 = 0 */
+		p.initial_gas = 1000000000;
+		InvocationResult rk, rl;
+		double t0 = now_ms();
+		ek = nub_invoke(g_kvm, &p, &rk);
+		double t1 = now_ms();
+		el = nub_invoke(g_local, &p, &rl);
+		double t2 = now_ms();
+		bool same = ek == el && !memcmp(&rk, &rl, sizeof rk);
+		printf("    %-16s %s exit %u/%u r7 %llu gas used %llu; kvm %.1f ms, local %.1f ms\n", de->d_name,
+		       same ? "same" : "DIFFERENT", rk.exit_reason, rk.exit_arg, (unsigned long long)rk.return_value,
+		       (unsigned long long)(p.initial_gas - rk.gas_remaining), t1 - t0, t2 - t1);
+		if (!same) {
+			printf("      local: %s exit %u/%u r7 %llu gas %llu\n", nub_err_name(el), rl.exit_reason,
+			       rl.exit_arg, (unsigned long long)rl.return_value, (unsigned long long)rl.gas_remaining);
+			diff++;
+		}
+	}
+	closedir(dp);
+	ASSERT_TRUE(n > 0);
+	ASSERT_EQ(diff, 0);
+}
+
 int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -752,8 +846,10 @@ int main(int argc, char **argv)
 			g_faults = (unsigned)strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--vectors") && i + 1 < argc && g_ndirs < 8)
 			g_dirs[g_ndirs++] = argv[++i];
+		else if (!strcmp(argv[i], "--programs") && i + 1 < argc)
+			g_programs = argv[++i];
 		else {
-			fprintf(stderr, "usage: %s [--faults N] [--vectors DIR]...\n", argv[0]);
+			fprintf(stderr, "usage: %s [--faults N] [--vectors DIR]... [--programs DIR]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -771,6 +867,7 @@ int main(int argc, char **argv)
 	RUN(several_sandboxes);
 	RUN(threads);
 	RUN(differential_vectors);
+	RUN(differential_programs);
 	if (g_kvm)
 		nub_close(g_kvm);
 	if (g_local)
