@@ -56,6 +56,7 @@ expect_ok run_spi_text 'standard program \(SPI\)' run "$tmp/prog.spi"
 expect_ok disasm_vector 'add_32 r9, r7, r8' disasm $V/inst_add_32.json
 expect_ok disasm_jt 'jump table \[0\] \(address 2\) -> @6' disasm $V/inst_jump_indirect_without_offset_ok.json
 expect_ok conformance_one '^1 passed, 0 failed$' conformance $V/inst_add_32.json
+expect_ok bench_spi 'ecalli.blob +2 instr' bench --runs 1 "$tmp/ecalli.blob"
 expect_ok bench_sandbox 'INVOKE_CACHED \(trivial program\) +[0-9.]+ us' bench sandbox --backend local --runs 1
 expect_ok demo 'fib\(50\) = 12586269025' demo
 expect_ok demo_local 'sandbox: local backend' demo --backend local 20
