@@ -12,6 +12,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static unsigned test_passed, test_failed, test_skipped;
@@ -70,6 +71,28 @@ static int test_cur_failed, test_cur_skipped;
 			printf("ok   %s\n", #name);                                                                    \
 		}                                                                                                      \
 	} while (0)
+
+/* A whole file, NUL-terminated, in a malloc'd buffer (NULL when unreadable). */
+static inline char *test_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *b = NULL;
+	long n = -1;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
+		b = malloc((size_t)n + 1);
+	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	if (b) {
+		b[n] = 0;
+		*len = (size_t)n;
+	}
+	return b;
+}
 
 static inline int test_done(void)
 {

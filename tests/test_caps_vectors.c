@@ -11,27 +11,6 @@
 #include "nub/nub.h"
 #include "test.h"
 
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *b = malloc((size_t)n + 1);
-	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	if (b) {
-		b[n] = 0;
-		*len = (size_t)n;
-	}
-	return b;
-}
-
 static unsigned n_vectors, n_mismatch;
 
 static void check_dir(nub_sandbox *sb, const char *dir)
@@ -47,7 +26,7 @@ static void check_dir(nub_sandbox *sb, const char *dir)
 		char path[1024], err[256];
 		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
 		size_t len;
-		char *json = read_all(path, &len);
+		char *json = test_read_file(path, &len);
 		vector v;
 		if (!json || !vector_parse(json, len, &v, err, sizeof err)) {
 			printf("    %s: unreadable (%s)\n", path, json ? err : "io");

@@ -17,24 +17,6 @@
 #define NUB_SOURCE_DIR "."
 #endif
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *b = malloc((size_t)n + 1);
-	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
-
 static unsigned cuts_checked;
 
 static int same_state(const pvm_instance *a, const pvm_instance *b)
@@ -69,7 +51,7 @@ static int same_state(const pvm_instance *a, const pvm_instance *b)
 static int check_vector(const char *path)
 {
 	size_t len;
-	char *txt = slurp(path, &len), err[256];
+	char *txt = test_read_file(path, &len), err[256];
 	vector v;
 	if (!txt || !vector_parse(txt, len, &v, err, sizeof err)) {
 		printf("    %s: cannot load\n", path);

@@ -64,27 +64,6 @@ static nub_err open_backend(nub_backend b, uint32_t timeout_ms, nub_sandbox **ou
 	return nub_open(&o, out);
 }
 
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
-	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	if (b) {
-		b[n] = 0;
-		*len = (size_t)n;
-	}
-	return b;
-}
-
 static unsigned count_fds(void)
 {
 	unsigned n = 0;
@@ -184,7 +163,7 @@ static bool load_sample(vector *v)
 			char path[1024], err[256];
 			snprintf(path, sizeof path, "%s/%s", g_dirs[d], de->d_name);
 			size_t len;
-			char *json = read_all(path, &len);
+			char *json = test_read_file(path, &len);
 			bool ok = json && vector_parse(json, len, v, err, sizeof err);
 			free(json);
 			if (ok) {
@@ -693,7 +672,7 @@ static void diff_dir(const char *dir)
 		char path[1024], err[256];
 		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
 		size_t len;
-		char *json = read_all(path, &len);
+		char *json = test_read_file(path, &len);
 		vector v;
 		if (!json || !vector_parse(json, len, &v, err, sizeof err)) {
 			printf("    %s: unreadable\n", path);
@@ -750,24 +729,6 @@ TEST(differential_vectors)
  * invoked with the same packet; the InvocationResults must be identical. */
 static const char *g_programs;
 
-static uint8_t *read_file_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *b = n > 0 ? malloc((size_t)n) : NULL;
-	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
-
 static nub_err publish_spi(nub_sandbox *sb, const uint8_t *spi, size_t len, uint8_t inst[NUB_CAP_HASH_LEN])
 {
 	uint32_t entry = 0;
@@ -802,7 +763,7 @@ TEST(differential_programs)
 		char path[1024];
 		snprintf(path, sizeof path, "%s/%s", g_programs, de->d_name);
 		size_t len;
-		uint8_t *spi = read_file_all(path, &len);
+		uint8_t *spi = (uint8_t *)test_read_file(path, &len);
 		uint8_t ik[NUB_CAP_HASH_LEN], il[NUB_CAP_HASH_LEN];
 		nub_err ek = spi ? publish_spi(g_kvm, spi, len, ik) : NUB_E_INVALID_ARG;
 		nub_err el = spi ? publish_spi(g_local, spi, len, il) : NUB_E_INVALID_ARG;
