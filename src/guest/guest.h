@@ -27,6 +27,8 @@ size_t strlen(const char *s);
  * Formats: %s %c %d %u %x %% with optional 'l'/'ll' and zero-pad width
  * (e.g. %016llx). */
 void guest_log_init(void);
+/* kvm host: write the UART without polling its status (fewer VM exits). */
+void guest_log_set_unpolled(void);
 void guest_log_putc(char c);
 void guest_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Format into buf (always NUL-terminated); returns the length written. */

@@ -106,7 +106,10 @@ static __attribute__((noreturn)) void run_probe(uint32_t fn_id)
 void guest_main(uint32_t magic, uint32_t info_gpa);
 void guest_main(uint32_t magic, uint32_t info_gpa)
 {
-	guest_log_init();
+	if (magic == NUB_GUEST_BOOT_MAGIC)
+		guest_log_set_unpolled(); /* the VMM's UART needs no setup either */
+	else
+		guest_log_init();
 	guest_cpu_init();
 	guest_paging_init();
 	NubRpcMailbox *mb = guest_mailbox();
@@ -155,14 +158,16 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 
 	guest_handlers_register();
 	guest_probes_register();
+	if (kvm) {
+		/* quiet boot: the mailbox header tells the host all this, and every
+		 * console byte would be a VM exit */
+		guest_exit_on_fault = false;
+		serve_forever(mb);
+	}
 	guest_log("nub-guest: up, abi %u, ram 0x%llx, heap 0x%llx.., capdir 0x%llx, mailbox 0x%llx, cmdline \"%s\"\n",
 	          NUB_ABI_VERSION, (unsigned long long)ram_end, (unsigned long long)NUB_GUEST_HEAP_GPA,
 	          (unsigned long long)guest_boot_info.directory_va, (unsigned long long)NUB_GUEST_MAILBOX_GPA,
 	          cmdline);
-	if (kvm) {
-		guest_exit_on_fault = false;
-		serve_forever(mb);
-	}
 	guest_exit_on_fault = !cmd_has("halt_on_fault", NULL);
 	const char *v;
 	if (cmd_has("selftest", NULL)) {

@@ -101,7 +101,8 @@ TEST(boot)
 	ASSERT_EQ(e, NUB_E_OK);
 	ASSERT_EQ(nub_sandbox_backend(g_kvm), NUB_BACKEND_KVM);
 	ASSERT_EQ(open_backend(NUB_BACKEND_LOCAL, CALL_TIMEOUT_MS, &g_local), NUB_E_OK);
-	printf("    boot %.1f ms (nested-emulated KVM when run inside QEMU)\n", t1 - t0);
+	printf("    boot %.1f ms, %llu VM exits (nested-emulated KVM when run inside QEMU)\n", t1 - t0,
+	       (unsigned long long)kvm_sandbox_exits(g_kvm));
 	g_kvm_ok = true;
 	/* auto picks kvm when it works; kvm refuses less RAM than the guest needs */
 	nub_sandbox *a = NULL;
