@@ -78,7 +78,11 @@ typedef struct nub_options {
 	 * nub_heap_stats reports against. Minimum 1 MiB. */
 	uint64_t memory_bytes;
 	/* Per-call timeout in milliseconds, 0 = none. A nub_invoke that runs
-	 * longer ends with exit_reason NUB_EXIT_ERROR, exit_arg NUB_E_TIMEOUT. */
+	 * longer ends with exit_reason NUB_EXIT_ERROR, exit_arg NUB_E_TIMEOUT.
+	 * kvm backend: the first call with a timeout installs a process-wide
+	 * handler for SIGRTMIN+4 (a per-thread timer kicks the vCPU out of
+	 * KVM_RUN); applications must leave that signal to libnub. Other calls
+	 * than invoke get a 60 s guard even when this is 0. */
 	uint32_t timeout_ms;
 	/* Receives human-readable notices (e.g. the auto fallback). NULL: they
 	 * are written to stderr as "nub: <msg>\n". */
