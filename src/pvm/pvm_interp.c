@@ -195,63 +195,35 @@ PVM_INTERP(pvm_instance *m)
 			goto panic;                                                                                    \
 		JUMP_TO(jt[a_ / 2 - 1]);                                                                               \
 	} while (0)
+/* The memory fast path: a host pointer for n bytes at PVM address a, or 0
+ * for the slow path. Under the MMU (guest build) the access goes straight
+ * into the address-space window, and where a fault of it stops is recorded
+ * first (the #PF handler resumes pvm_run from there). */
 #ifdef PVM_MEM_MMU
-/* record where a fault of the coming direct access stops, then access */
-#define DIRECT_RECORD()                                                                                                \
+#define MEM_PTR(a, n, need) pvm_mem_direct(win, (a), (n))
+#define DIRECT_BEGIN()                                                                                                 \
 	do {                                                                                                           \
 		m->f_ip = ip;                                                                                          \
 		m->f_gas = gas;                                                                                        \
 		m->f_pre = tbl == labels;                                                                              \
 		__asm__ volatile("" : : : "memory");                                                                   \
 	} while (0)
-#define LOAD(T, addr, dst, conv)                                                                                       \
-	do {                                                                                                           \
-		uint32_t a_ = (uint32_t)(addr);                                                                        \
-		const uint8_t *h_ = pvm_mem_direct(win, a_, sizeof(T));                                                \
-		uint64_t v_;                                                                                           \
-		if (__builtin_expect(h_ != 0, 1)) {                                                                    \
-			T t_;                                                                                          \
-			DIRECT_RECORD();                                                                               \
-			__builtin_memcpy(&t_, h_, sizeof(T));                                                          \
-			__asm__ volatile("" : : : "memory");                                                           \
-			v_ = (uint64_t)t_;                                                                             \
-		} else {                                                                                               \
-			int e_ = pvm_mem_load_slow(m, a_, sizeof(T), &v_);                                             \
-			if (e_ >= 0) {                                                                                 \
-				ex = (pvm_exit)e_;                                                                     \
-				goto stop;                                                                             \
-			}                                                                                              \
-		}                                                                                                      \
-		r[dst] = conv(v_);                                                                                     \
-		NEXT();                                                                                                \
-	} while (0)
-#define STORE(T, addr, val)                                                                                            \
-	do {                                                                                                           \
-		uint32_t a_ = (uint32_t)(addr);                                                                        \
-		uint8_t *h_ = pvm_mem_direct(win, a_, sizeof(T));                                                      \
-		if (__builtin_expect(h_ != 0, 1)) {                                                                    \
-			T t_ = (T)(val);                                                                               \
-			DIRECT_RECORD();                                                                               \
-			__builtin_memcpy(h_, &t_, sizeof(T));                                                          \
-			__asm__ volatile("" : : : "memory");                                                           \
-		} else {                                                                                               \
-			int e_ = pvm_mem_store_slow(m, a_, sizeof(T), (uint64_t)(val));                                \
-			if (e_ >= 0) {                                                                                 \
-				ex = (pvm_exit)e_;                                                                     \
-				goto stop;                                                                             \
-			}                                                                                              \
-		}                                                                                                      \
-		NEXT();                                                                                                \
-	} while (0)
+#define DIRECT_END() __asm__ volatile("" : : : "memory")
 #else
+#define MEM_PTR(a, n, need) pvm_mem_fast(m, (a), (n), (need))
+#define DIRECT_BEGIN() ((void)0)
+#define DIRECT_END() ((void)0)
+#endif
 #define LOAD(T, addr, dst, conv)                                                                                       \
 	do {                                                                                                           \
 		uint32_t a_ = (uint32_t)(addr);                                                                        \
-		const uint8_t *h_ = pvm_mem_fast(m, a_, sizeof(T), PVM_PTE_R);                                         \
+		const uint8_t *h_ = MEM_PTR(a_, sizeof(T), PVM_PTE_R);                                                 \
 		uint64_t v_;                                                                                           \
 		if (__builtin_expect(h_ != 0, 1)) {                                                                    \
 			T t_;                                                                                          \
+			DIRECT_BEGIN();                                                                                \
 			__builtin_memcpy(&t_, h_, sizeof(T));                                                          \
+			DIRECT_END();                                                                                  \
 			v_ = (uint64_t)t_;                                                                             \
 		} else {                                                                                               \
 			int e_ = pvm_mem_load_slow(m, a_, sizeof(T), &v_);                                             \
@@ -266,10 +238,12 @@ PVM_INTERP(pvm_instance *m)
 #define STORE(T, addr, val)                                                                                            \
 	do {                                                                                                           \
 		uint32_t a_ = (uint32_t)(addr);                                                                        \
-		uint8_t *h_ = pvm_mem_fast(m, a_, sizeof(T), PVM_PTE_R | PVM_PTE_W);                                   \
+		uint8_t *h_ = MEM_PTR(a_, sizeof(T), PVM_PTE_R | PVM_PTE_W);                                           \
 		if (__builtin_expect(h_ != 0, 1)) {                                                                    \
 			T t_ = (T)(val);                                                                               \
+			DIRECT_BEGIN();                                                                                \
 			__builtin_memcpy(h_, &t_, sizeof(T));                                                          \
+			DIRECT_END();                                                                                  \
 		} else {                                                                                               \
 			int e_ = pvm_mem_store_slow(m, a_, sizeof(T), (uint64_t)(val));                                \
 			if (e_ >= 0) {                                                                                 \
@@ -279,7 +253,6 @@ PVM_INTERP(pvm_instance *m)
 		}                                                                                                      \
 		NEXT();                                                                                                \
 	} while (0)
-#endif
 #define U(x) ((uint64_t)(x))
 #define S8(x) ((uint64_t)(int64_t)(int8_t)(uint8_t)(x))
 #define S16(x) ((uint64_t)(int64_t)(int16_t)(uint16_t)(x))
@@ -545,9 +518,9 @@ stop:
 #undef DJUMP
 #undef LOAD
 #undef STORE
-#ifdef PVM_MEM_MMU
-#undef DIRECT_RECORD
-#endif
+#undef MEM_PTR
+#undef DIRECT_BEGIN
+#undef DIRECT_END
 #undef OP2I
 #undef OP3
 #undef OP2
