@@ -101,7 +101,8 @@ test: all
 # the README's two commands: install what is missing, build, then run
 deps:
 	$(Q)scripts/deps.sh --all
-demo: deps
+demo:
+	$(Q)scripts/deps.sh
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(B)/nub demo
 check: deps
