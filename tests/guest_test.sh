@@ -33,17 +33,39 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
 	finish
 fi
 
-kernel=$B/guest/nub-guest.elf32
+kernel=$B/guest-test/nub-guest.elf32
+prod=$B/guest/nub-guest.elf
 ref=$B/guest/guest_ref
-if [ ! -f "$kernel" ] || [ ! -x "$ref" ]; then
+if [ ! -f "$kernel" ] || [ ! -f "$prod" ] || [ ! -x "$ref" ]; then
 	if [ "$B" = build ]; then
-		make --no-print-directory -s "$kernel" "$ref" >/dev/null 2>&1
+		make --no-print-directory -s "$kernel" "$prod" "$ref" >/dev/null 2>&1
 	fi
 fi
-if [ ! -f "$kernel" ] || [ ! -x "$ref" ]; then
-	bad guest_build "missing $kernel or $ref (run make all)"
+if [ ! -f "$kernel" ] || [ ! -f "$prod" ] || [ ! -x "$ref" ]; then
+	bad guest_build "missing $kernel, $prod or $ref (run make all)"
 	finish
 fi
+
+# ---- the production kernel (embedded in libnub) has no test code -------------
+test_syms=$(nm "$prod" | awk '$3 ~ /^guest_(selftest|replay|probe|host_call|scenario|flavour_test)|^scenario_|_probe_/ {print $3}')
+text_prod=$(size -A "$prod" | awk '$1 == ".text" {print $2}')
+text_test=$(size -A "${kernel%32}" | awk '$1 == ".text" {print $2}')
+if [ -z "$test_syms" ] && nm "${kernel%32}" | grep -q ' guest_selftest$'; then
+	ok "production_kernel_has_no_test_code (.text $text_prod B; test kernel $text_test B)"
+else
+	bad production_kernel_has_no_test_code "test symbols in $prod:" "$test_syms"
+fi
+tmpp=$(mktemp)
+objcopy -O elf32-i386 "$prod" "$tmpp.elf32"
+timeout 20 qemu-system-x86_64 -machine q35 -cpu max -m 256 -nographic -no-reboot -kernel "$tmpp.elf32" \
+	-append selftest -device isa-debug-exit,iobase=0xf4,iosize=4 -serial stdio -monitor none </dev/null >"$tmpp" 2>&1
+rc=$?
+if grep -q 'this is the production kernel' "$tmpp" && ! grep -q SELFTEST "$tmpp"; then
+	ok "production_kernel_refuses_test_modes (qemu status $rc)"
+else
+	bad production_kernel_refuses_test_modes "qemu status $rc" "$(tail -3 "$tmpp")"
+fi
+rm -f "$tmpp" "$tmpp.elf32"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -110,7 +132,7 @@ else
 fi
 
 # ---- fault probes (gcc kernel) ------------------------------------------------
-elf64=$B/guest/nub-guest.elf
+elf64=$B/guest-test/nub-guest.elf
 sym() { printf '0x%x' "0x$(nm "$elf64" | awk -v s="$1" '$3 == s {print $1}')"; }
 
 probe_fault() { # name fn vector error cr2(or "any") symbol

@@ -5,9 +5,19 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "local/local.h"
+#include "local/local_backend.h"
 #include "nub/nub.h"
 #include "test.h"
+
+/* Test hook: Images whose decoded program the local sandbox caches. */
+static size_t local_cached_programs(nub_sandbox *sb)
+{
+	local_backend *lb = sb->impl;
+	pthread_mutex_lock(&lb->lock);
+	size_t n = lb->store.cached_programs;
+	pthread_mutex_unlock(&lb->lock);
+	return n;
+}
 
 /* ---- hand-assembled programs (deblob format, FORMATS.md section 2) -------- */
 
@@ -144,16 +154,25 @@ TEST(auto_falls_back_loudly)
 	o.notice = record_notice;
 	o.notice_ctx = &log;
 	nub_sandbox *sb;
+	/* where /dev/kvm works, auto is kvm and says nothing */
+	nub_options k = o;
+	k.backend = NUB_BACKEND_KVM;
+	bool kvm = nub_open(&k, &sb) == NUB_E_OK;
+	if (kvm)
+		nub_close(sb);
+	ASSERT_EQ(log.calls, 0);
 	ASSERT_EQ(nub_open(&o, &sb), NUB_E_OK);
-	ASSERT_EQ(nub_sandbox_backend(sb), NUB_BACKEND_LOCAL);
-	ASSERT_EQ(log.calls, 1);
-	ASSERT_TRUE(strstr(log.last, "local") != NULL);
-	ASSERT_TRUE(strstr(log.last, "kvm backend") != NULL);
+	ASSERT_EQ(nub_sandbox_backend(sb), kvm ? NUB_BACKEND_KVM : NUB_BACKEND_LOCAL);
+	ASSERT_EQ(log.calls, kvm ? 0 : 1);
+	if (!kvm) {
+		ASSERT_TRUE(strstr(log.last, "local") != NULL);
+		ASSERT_TRUE(strstr(log.last, "kvm backend") != NULL);
+	}
 	nub_close(sb);
 	/* local explicitly: no notice. */
 	o.backend = NUB_BACKEND_LOCAL;
 	ASSERT_EQ(nub_open(&o, &sb), NUB_E_OK);
-	ASSERT_EQ(log.calls, 1);
+	ASSERT_EQ(log.calls, kvm ? 0 : 1);
 	nub_close(sb);
 }
 
@@ -496,8 +515,10 @@ TEST(boot_info_and_heap_stats)
 	ASSERT_EQ(put_data(sb, blob, sizeof blob, h), NUB_E_OK);
 	ASSERT_EQ(nub_heap_stats(sb, &b), NUB_E_OK);
 	ASSERT_EQ(b.allocation_count, 2);
+	/* the bytes are stored page-aligned (they are the frames invocations
+	 * share), so the entry costs the data rounded up to pages + one page */
 	ASSERT_TRUE(b.allocated_bytes >= a.allocated_bytes + sizeof blob + 6);
-	ASSERT_TRUE(b.allocated_bytes < a.allocated_bytes + sizeof blob + 6 + 256);
+	ASSERT_TRUE(b.allocated_bytes <= a.allocated_bytes + (sizeof blob + 4095) / 4096 * 4096 + 4096);
 	ASSERT_EQ(b.allocated_bytes + b.available_bytes, 1u << 20);
 	ASSERT_EQ(b.fragment_count, 0);
 	/* Beyond the budget: STORE_FULL, and nothing changes. */

@@ -1,9 +1,15 @@
-/* backend.h: the operations every sandbox backend (local, kvm) implements.
+/* backend.h: the seam between the public API and the sandbox backends.
  *
- * nub_api.c validates public arguments, then forwards to these. Each op gets
- * the backend's own state `impl`. The ops mirror the fn ids of abi.h, so the
- * kvm backend maps each one to one RPC. Preconditions (checked by the caller):
- * pointers non-NULL; len > 0 for put_cap.
+ * The one internal header both sides share. nub_api.c validates public
+ * arguments, then forwards to a backend's ops through the sandbox struct;
+ * it knows the backends only through the registry nub_backends[]
+ * (nub_backends.c). A backend includes this header and nothing else of
+ * src/api; it never calls back into the API layer.
+ *
+ * Each op gets the backend's own state `impl`. The ops mirror the fn ids of
+ * abi.h, so the kvm backend maps each one to one RPC. Preconditions (checked
+ * by the API layer): pointers non-NULL; len > 0 for put_cap; n >= 1 for
+ * invoke_parallel.
  */
 #ifndef NUB_API_BACKEND_H
 #define NUB_API_BACKEND_H
@@ -11,11 +17,10 @@
 #include "nub/nub.h"
 
 typedef struct nub_backend_ops {
-	const char *name;
 	nub_err (*put_cap)(void *impl, const uint8_t *bytes, size_t len, uint8_t hash_out[NUB_CAP_HASH_LEN]);
 	/* Writes *r in every case (NUB_EXIT_ERROR + code on failure). */
 	nub_err (*invoke)(void *impl, const InvokePacket *p, InvocationResult *r);
-	/* n >= 1; writes every results[i]. */
+	/* Writes every r[i]. */
 	nub_err (*invoke_parallel)(void *impl, const InvokePacket *p, InvocationResult *r, size_t n);
 	nub_err (*boot_info)(void *impl, BootInfo *out);
 	nub_err (*heap_stats)(void *impl, NubHeapStats *out);
@@ -30,11 +35,24 @@ typedef struct nub_resolved_options {
 	uint32_t timeout_ms;
 } nub_resolved_options;
 
-/* Backend constructors: on success *impl and *ops are set. */
-nub_err local_backend_open(const nub_resolved_options *o, void **impl, const nub_backend_ops **ops);
-nub_err kvm_backend_probe(void);
+/* One backend, as the registry lists it. */
+typedef struct nub_backend_def {
+	nub_backend id;
+	/* NUB_E_OK when the backend can run here (NULL: always) */
+	nub_err (*probe)(void);
+	/* on success *impl and *ops are set */
+	nub_err (*open)(const nub_resolved_options *o, void **impl, const nub_backend_ops **ops);
+} nub_backend_def;
 
-/* The backend state of a sandbox (for backend-specific test hooks). */
-void *nub_sandbox_impl_(nub_sandbox *sb);
+/* The registry (nub_backends.c): every backend, in the order `auto` tries
+ * them, NULL-terminated. */
+extern const nub_backend_def *const nub_backends[];
+
+/* A sandbox: the backend's ops and state. */
+struct nub_sandbox {
+	const nub_backend_ops *ops;
+	void *impl;
+	nub_backend backend;
+};
 
 #endif

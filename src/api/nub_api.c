@@ -1,55 +1,14 @@
-/* nub_api.c: the public sandbox API: options, backend choice, dispatch, errors. */
+/* nub_api.c: the public sandbox API: options, backend choice, dispatch.
+ * It reaches the backends only through the registry (api/backend.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/backend.h"
-#include "host/kvm_backend.h"
 
 #define NUB_DEFAULT_VCPUS 4u
 #define NUB_DEFAULT_MEMORY (256ull << 20)
 #define NUB_MIN_MEMORY (1ull << 20)
-
-struct nub_sandbox {
-	const nub_backend_ops *ops;
-	void *impl;
-	nub_backend backend;
-};
-
-static const struct {
-	const char *name, *msg;
-} nub_err_table[] = {
-#define NUB_ERR_ROW_(name, code, msg) [code] = {#name, msg},
-	NUB_ERRORS(NUB_ERR_ROW_)
-#undef NUB_ERR_ROW_
-};
-
-const char *nub_strerror(nub_err e)
-{
-	if ((unsigned)e >= sizeof nub_err_table / sizeof nub_err_table[0] || !nub_err_table[e].msg)
-		return "unknown error";
-	return nub_err_table[e].msg;
-}
-
-const char *nub_err_name(nub_err e)
-{
-	if ((unsigned)e >= sizeof nub_err_table / sizeof nub_err_table[0] || !nub_err_table[e].name)
-		return "UNKNOWN";
-	return nub_err_table[e].name;
-}
-
-const char *nub_exit_name(uint32_t exit_reason)
-{
-	switch (exit_reason) {
-	case NUB_EXIT_HALT: return "halt";
-	case NUB_EXIT_PANIC: return "panic";
-	case NUB_EXIT_OUT_OF_GAS: return "out-of-gas";
-	case NUB_EXIT_PAGE_FAULT: return "page-fault";
-	case NUB_EXIT_HOST_CALL: return "host-call";
-	case NUB_EXIT_ERROR: return "error";
-	default: return "unknown";
-	}
-}
 
 const char *nub_backend_name(nub_backend b)
 {
@@ -89,6 +48,31 @@ static void nub_notice(const nub_options *o, const char *msg)
 		fprintf(stderr, "nub: %s\n", msg);
 }
 
+static const nub_backend_def *backend_def(nub_backend id)
+{
+	for (size_t i = 0; nub_backends[i]; i++)
+		if (nub_backends[i]->id == id)
+			return nub_backends[i];
+	return NULL;
+}
+
+static nub_err open_with(const nub_backend_def *d, const nub_resolved_options *ro, nub_sandbox **out)
+{
+	nub_err e = d->probe ? d->probe() : NUB_E_OK;
+	if (e)
+		return e;
+	nub_sandbox *sb = calloc(1, sizeof *sb);
+	if (!sb)
+		return NUB_E_NOMEM;
+	if ((e = d->open(ro, &sb->impl, &sb->ops))) {
+		free(sb);
+		return e;
+	}
+	sb->backend = d->id;
+	*out = sb;
+	return NUB_E_OK;
+}
+
 nub_err nub_open(const nub_options *opts, nub_sandbox **out)
 {
 	nub_options defaults;
@@ -106,52 +90,24 @@ nub_err nub_open(const nub_options *opts, nub_sandbox **out)
 	};
 	if (ro.vcpus > MAX_EXECUTION_LANES || ro.memory_bytes < NUB_MIN_MEMORY)
 		return NUB_E_INVALID_ARG;
-
-	nub_backend chosen;
-	nub_sandbox *sb;
-	switch (opts->backend) {
-	case NUB_BACKEND_KVM:
-	case NUB_BACKEND_AUTO: {
-		/* kvm (src/host/): the micro-VM; auto falls back to local, loudly */
-		nub_err e = kvm_backend_probe();
-		if (!e) {
-			if (!(sb = calloc(1, sizeof *sb)))
-				return NUB_E_NOMEM;
-			e = kvm_backend_open(&ro, &sb->impl, &sb->ops);
-			if (!e) {
-				sb->backend = NUB_BACKEND_KVM;
-				*out = sb;
-				return NUB_E_OK;
-			}
-			free(sb);
+	if (opts->backend != NUB_BACKEND_AUTO) {
+		const nub_backend_def *d = backend_def(opts->backend);
+		return d ? open_with(d, &ro, out) : NUB_E_BAD_BACKEND;
+	}
+	/* auto: the first backend that opens; every fallback said out loud */
+	nub_err e = NUB_E_BAD_BACKEND;
+	for (size_t i = 0; nub_backends[i]; i++) {
+		if (i > 0) {
+			char msg[200];
+			snprintf(msg, sizeof msg, "backend auto: %s; using the %s backend%s", nub_strerror(e),
+			         nub_backend_name(nub_backends[i]->id),
+			         nub_backends[i]->id == NUB_BACKEND_LOCAL ? " (in-process, not isolated)" : "");
+			nub_notice(opts, msg);
 		}
-		if (opts->backend == NUB_BACKEND_KVM)
-			return e;
-		char msg[200];
-		snprintf(msg, sizeof msg, "backend auto: %s; using the local backend (in-process, not isolated)",
-		         nub_strerror(e));
-		nub_notice(opts, msg);
-		chosen = NUB_BACKEND_LOCAL;
-		break;
+		if (!(e = open_with(nub_backends[i], &ro, out)))
+			return NUB_E_OK;
 	}
-	case NUB_BACKEND_LOCAL:
-		chosen = NUB_BACKEND_LOCAL;
-		break;
-	default:
-		return NUB_E_BAD_BACKEND;
-	}
-
-	sb = calloc(1, sizeof *sb);
-	if (!sb)
-		return NUB_E_NOMEM;
-	nub_err e = local_backend_open(&ro, &sb->impl, &sb->ops);
-	if (e) {
-		free(sb);
-		return e;
-	}
-	sb->backend = chosen;
-	*out = sb;
-	return NUB_E_OK;
+	return e;
 }
 
 void nub_close(nub_sandbox *sb)
@@ -160,11 +116,6 @@ void nub_close(nub_sandbox *sb)
 		return;
 	sb->ops->close(sb->impl);
 	free(sb);
-}
-
-void *nub_sandbox_impl_(nub_sandbox *sb)
-{
-	return sb->impl;
 }
 
 nub_backend nub_sandbox_backend(const nub_sandbox *sb)

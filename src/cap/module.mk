@@ -1,5 +1,5 @@
 # src/cap/module.mk: cap codec + BLAKE2b (freestanding), their tests and fuzzer.
-LIB_SRCS   += src/cap/blake2b.c src/cap/cap_codec.c src/cap/cap_invoke.c
+LIB_SRCS   += src/cap/blake2b.c src/cap/cap_codec.c src/cap/cap_set.c src/cap/cap_core.c
 TEST_PROGS += test_caps test_abi
 TEST_SRCS_test_caps = tests/test_caps.c
 TEST_SRCS_test_abi  = tests/test_abi.c

@@ -105,31 +105,27 @@ void guest_rpc_serve_one(NubRpcMailbox *mb);
 /* The fn_id being served (for fault reports), ~0 when idle. */
 extern volatile uint64_t guest_rpc_current_fn;
 NubRpcMailbox *guest_mailbox(void);
-/* Register every handler (guest_handlers.c) and probe (guest_probe.c). */
+/* Register every handler of the specification's fn ids (guest_handlers.c). */
 void guest_handlers_register(void);
-void guest_probes_register(void);
 
-/* ---- invocation (guest_invoke.c) ------------------------------------------- */
+/* ---- kernel flavour: src/guest/guest_flavour_prod.c in the production
+ * kernel (embedded in libnub), tests/guest/guest_flavour_test.c in the test
+ * kernel. The production kernel serves the specification's fn ids only. */
+/* Register the flavour's extra fn ids (the test kernel: probes 100..106). */
+void guest_flavour_register(void);
+/* Booted by a Multiboot loader (QEMU -kernel): run the mode the command
+ * line names; module = the first Multiboot module ([0, 0) when none). */
+__attribute__((noreturn)) void guest_flavour_multiboot(const char *cmdline, uint64_t mod_start, uint64_t mod_end);
+
+/* ---- invocation (guest_invoke.c): the invocation core over the directory */
+struct cap_store;
 nub_err guest_invoke(const InvokePacket *p, InvocationResult *r);
 nub_err guest_put_cap(const uint8_t *bytes, uint32_t len, uint8_t hash_out[NUB_CAP_HASH_LEN]);
 void guest_evict_jit_all(void);
-size_t guest_cached_programs(void);
-/* True when every published frame still holds exactly its cap's bytes
- * (zero-padded); *n_caps = caps with frames. */
-bool guest_frames_intact(size_t *n_caps);
+/* The core's store (tests read its counters and entries). */
+struct cap_store *guest_cap_store(void);
 
 /* ---- boot info (guest_main.c) ---------------------------------------------- */
 extern BootInfo guest_boot_info;
-
-/* ---- self test (guest_selftest.c): plays the host over the mailbox -------- */
-/* Returns the number of failed guest-only checks. */
-unsigned guest_selftest(void);
-/* Replay a recorded request stream (guest_replay.c); returns failures. */
-unsigned guest_replay(const uint8_t *mod, size_t len);
-/* Send one request through the mailbox like a host, check the reply like a
- * host would. Returns the status, or NUB_E_INVALID_ARG with *bad set when
- * the reply is malformed. */
-nub_err guest_host_call(uint32_t fn_id, const void *req, uint32_t req_len, void *resp, uint32_t resp_cap,
-                        uint32_t *resp_len, bool *bad);
 
 #endif

@@ -3,16 +3,10 @@
  * Modes (chosen by the boot magic, see guest_boot_x86_64.S):
  *   kvm host (EAX = NUB_GUEST_BOOT_MAGIC): serve RPCs forever over the
  *     mailbox: doorbell READY, then for each request serve + doorbell REPLY.
- *   Multiboot (QEMU -kernel), by command line:
- *     "selftest"  the built-in driver plays the host (guest_selftest.c);
- *     "probe=N"   send one request with fn_id N through the mailbox and
- *                 report the reply (fault probes end in guest_trap);
- *     "replay"    replay the request record given as the first Multiboot
- *                 module (QEMU -initrd; guest_replay.c).
- *   The exit code goes to isa-debug-exit (NUB_GUEST_EXIT_*); after a CPU
- *   exception too, unless the command line says "halt_on_fault" (then the
- *   kernel halts like under a kvm host, and the fault report stays in the
- *   mailbox for whoever reads guest memory).
+ *   Multiboot (QEMU -kernel): the kernel flavour decides
+ *     (guest_flavour_multiboot): the production kernel has no such mode
+ *     and says so; the test kernel (tests/guest/guest_flavour_test.c) runs
+ *     its self test, probes and replays, chosen by the command line.
  */
 #include "guest/guest.h"
 #include "guest/guest_cpu_x86_64.h"
@@ -42,41 +36,12 @@ typedef struct {
 #define MB_INFO_CMDLINE (1u << 2)
 #define MB_INFO_MODS (1u << 3)
 
-extern char __kernel_end[];
 static uint64_t mod_start, mod_end;
 
 /* Highest heap end: the identity map covers 4 GiB; stay below the PCI hole. */
 #define GUEST_HEAP_END_MAX 0xC0000000ull
 
 static char cmdline[256];
-
-static bool cmd_has(const char *word, const char **value)
-{
-	size_t n = strlen(word);
-	for (const char *p = cmdline; *p;) {
-		while (*p == ' ')
-			p++;
-		const char *end = p;
-		while (*end && *end != ' ')
-			end++;
-		if ((size_t)(end - p) >= n && memcmp(p, word, n) == 0 &&
-		    ((size_t)(end - p) == n || p[n] == '=')) {
-			if (value)
-				*value = p[n] == '=' ? p + n + 1 : end;
-			return true;
-		}
-		p = end;
-	}
-	return false;
-}
-
-static uint32_t parse_u32(const char *s)
-{
-	uint32_t v = 0;
-	while (*s >= '0' && *s <= '9')
-		v = v * 10 + (uint32_t)(*s++ - '0');
-	return v;
-}
 
 static __attribute__((noreturn)) void serve_forever(NubRpcMailbox *mb)
 {
@@ -85,22 +50,6 @@ static __attribute__((noreturn)) void serve_forever(NubRpcMailbox *mb)
 		guest_rpc_serve_one(mb);
 		outl(NUB_RPC_DOORBELL_PORT, NUB_DOORBELL_REPLY);
 	}
-}
-
-static __attribute__((noreturn)) void run_probe(uint32_t fn_id)
-{
-	static uint8_t resp[256];
-	uint32_t len = 0;
-	bool bad = false;
-	nub_err st = guest_host_call(fn_id, NULL, 0, resp, sizeof resp, &len, &bad);
-	guest_log("PROBE fn=%u returned status=%u len=%u rejected=%u\n", fn_id, (unsigned)st, len, bad ? 1u : 0u);
-	/* the kernel must still serve after a rejected reply */
-	NubHeapStats hs;
-	bad = false;
-	st = guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &hs, sizeof hs, &len, &bad);
-	guest_log("PROBE after fn=%u heap_stats status=%u len=%u rejected=%u\n", fn_id, (unsigned)st, len,
-	          bad ? 1u : 0u);
-	guest_exit(st == NUB_E_OK && !bad ? NUB_GUEST_EXIT_OK : NUB_GUEST_EXIT_FAIL);
 }
 
 void guest_main(uint32_t magic, uint32_t info_gpa);
@@ -157,7 +106,7 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 	__atomic_store_n(&mb->h.magic, NUB_RPC_MAGIC, __ATOMIC_RELEASE);
 
 	guest_handlers_register();
-	guest_probes_register();
+	guest_flavour_register();
 	if (kvm) {
 		/* quiet boot: the mailbox header tells the host all this, and every
 		 * console byte would be a VM exit */
@@ -168,28 +117,5 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 	          NUB_ABI_VERSION, (unsigned long long)ram_end, (unsigned long long)NUB_GUEST_HEAP_GPA,
 	          (unsigned long long)guest_boot_info.directory_va, (unsigned long long)NUB_GUEST_MAILBOX_GPA,
 	          cmdline);
-	guest_exit_on_fault = !cmd_has("halt_on_fault", NULL);
-	const char *v;
-	if (cmd_has("selftest", NULL)) {
-		unsigned fails = guest_selftest();
-		guest_log("SELFTEST DONE fails=%u\n", fails);
-		guest_exit(fails ? NUB_GUEST_EXIT_FAIL : NUB_GUEST_EXIT_OK);
-	}
-	if (cmd_has("probe", &v))
-		run_probe(parse_u32(v));
-	if (cmd_has("replay", NULL)) {
-		/* the module must lie between the kernel and the lane slots: the
-		 * mailbox and the heap above are ours */
-		if (!mod_end || mod_start < (uint64_t)(uintptr_t)__kernel_end || mod_end < mod_start ||
-		    mod_end > NUB_GUEST_SLOTS_GPA) {
-			guest_log("REPLAY error: module [0x%llx, 0x%llx) missing or outside [kernel end 0x%llx, 0x%llx)\n",
-			          (unsigned long long)mod_start, (unsigned long long)mod_end,
-			          (unsigned long long)(uintptr_t)__kernel_end, (unsigned long long)NUB_GUEST_SLOTS_GPA);
-			guest_exit(NUB_GUEST_EXIT_FAIL);
-		}
-		unsigned fails = guest_replay((const uint8_t *)(uintptr_t)mod_start, (size_t)(mod_end - mod_start));
-		guest_exit(fails ? NUB_GUEST_EXIT_FAIL : NUB_GUEST_EXIT_OK);
-	}
-	guest_log("nub-guest: no mode on the command line (selftest | probe=N | replay)\n");
-	guest_exit(NUB_GUEST_EXIT_FAIL);
+	guest_flavour_multiboot(cmdline, mod_start, mod_end);
 }

@@ -5,31 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
 
 #include "cap/cap.h"
 #include "host/kvm_backend.h"
-
-typedef struct kvm_cap {
-	uint8_t hash[NUB_CAP_HASH_LEN];
-	uint8_t *bytes;
-	size_t len;
-} kvm_cap;
-
-typedef struct kvm_backend {
-	pthread_mutex_t lock;
-	vmm_config cfg;
-	vmm *vm;           /* NULL once dead */
-	kvm_cap *caps;     /* published, in order (replayed after a rebuild) */
-	size_t ncaps, caps_cap;
-	uint32_t *index;   /* open addressing over caps: i + 1, 0 = empty */
-	size_t index_cap;  /* power of two, > 2 * ncaps */
-	unsigned rebuilds;
-	vmm_stop last_stop;
-	NubRpcFault last_fault;
-} kvm_backend;
 
 nub_err kvm_backend_probe(void)
 {
@@ -46,66 +29,33 @@ nub_err kvm_backend_probe(void)
 	return len ? NUB_E_OK : NUB_E_NOT_IMPLEMENTED;
 }
 
-/* ---- the published set ----------------------------------------------------- */
-static uint64_t hash_key(const uint8_t h[NUB_CAP_HASH_LEN])
+/* ---- the published set: cap_set items own a malloc'd copy of the encoding - */
+static void *set_alloc(void *ctx, size_t size, nub_err *err)
 {
-	uint64_t k;
-	memcpy(&k, h, sizeof k);
-	return k;
+	(void)ctx;
+	void *p = calloc(1, size);
+	if (!p)
+		*err = NUB_E_NOMEM;
+	return p;
 }
 
-static kvm_cap *set_find(const kvm_backend *kb, const uint8_t h[NUB_CAP_HASH_LEN])
+static void set_free(void *ctx, void *p, size_t size)
 {
-	if (!kb->index_cap)
-		return NULL;
-	size_t mask = kb->index_cap - 1;
-	for (size_t i = (size_t)hash_key(h) & mask;; i = (i + 1) & mask) {
-		uint32_t v = kb->index[i];
-		if (!v)
-			return NULL;
-		if (memcmp(kb->caps[v - 1].hash, h, NUB_CAP_HASH_LEN) == 0)
-			return &kb->caps[v - 1];
-	}
+	(void)ctx;
+	(void)size;
+	free(p);
 }
 
 static nub_err set_add(kvm_backend *kb, const uint8_t h[NUB_CAP_HASH_LEN], const uint8_t *bytes, size_t len)
 {
-	if (kb->ncaps == kb->caps_cap) {
-		size_t n = kb->caps_cap ? kb->caps_cap * 2 : 64;
-		kvm_cap *c = realloc(kb->caps, n * sizeof *c);
-		if (!c)
-			return NUB_E_NOMEM;
-		kb->caps = c;
-		kb->caps_cap = n;
-	}
-	if (2 * (kb->ncaps + 1) >= kb->index_cap) {
-		size_t n = kb->index_cap ? kb->index_cap * 2 : 128;
-		uint32_t *ix = calloc(n, sizeof *ix);
-		if (!ix)
-			return NUB_E_NOMEM;
-		for (size_t j = 0; j < kb->ncaps; j++) {
-			size_t i = (size_t)hash_key(kb->caps[j].hash) & (n - 1);
-			while (ix[i])
-				i = (i + 1) & (n - 1);
-			ix[i] = (uint32_t)(j + 1);
-		}
-		free(kb->index);
-		kb->index = ix;
-		kb->index_cap = n;
-	}
 	uint8_t *copy = malloc(len);
 	if (!copy)
 		return NUB_E_NOMEM;
 	memcpy(copy, bytes, len);
-	kvm_cap *c = &kb->caps[kb->ncaps];
-	memcpy(c->hash, h, NUB_CAP_HASH_LEN);
-	c->bytes = copy;
-	c->len = len;
-	size_t i = (size_t)hash_key(h) & (kb->index_cap - 1);
-	while (kb->index[i])
-		i = (i + 1) & (kb->index_cap - 1);
-	kb->index[i] = (uint32_t)(++kb->ncaps);
-	return NUB_E_OK;
+	nub_err e = cap_set_add(&kb->published, h, copy, len, NULL, NULL);
+	if (e)
+		free(copy);
+	return e;
 }
 
 /* ---- calls with rebuild ----------------------------------------------------- */
@@ -135,8 +85,9 @@ static void rebuild(kvm_backend *kb)
 	vmm *vm;
 	if (vmm_open(&kb->cfg, &vm) != NUB_E_OK)
 		return; /* dead */
-	for (size_t i = 0; i < kb->ncaps; i++) {
-		if (put_one(vm, kb->caps[i].bytes, kb->caps[i].len, kb->caps[i].hash) != NUB_E_OK) {
+	for (size_t i = 0; i < kb->published.count; i++) {
+		const cap_set_item *c = cap_set_at(&kb->published, i);
+		if (put_one(vm, c->bytes, c->len, c->hash) != NUB_E_OK) {
 			vmm_close(vm);
 			return;
 		}
@@ -174,7 +125,7 @@ static nub_err kvm_put_cap(void *impl, const uint8_t *bytes, size_t len, uint8_t
 	cap_hash(bytes, len, h);
 	pthread_mutex_lock(&kb->lock);
 	nub_err e;
-	if (set_find(kb, h)) {
+	if (cap_set_find(&kb->published, h)) {
 		e = NUB_E_OK;
 	} else if (!kb->vm) {
 		e = NUB_E_GUEST_DEAD;
@@ -273,16 +224,14 @@ static void kvm_close(void *impl)
 {
 	kvm_backend *kb = impl;
 	vmm_close(kb->vm);
-	for (size_t i = 0; i < kb->ncaps; i++)
-		free(kb->caps[i].bytes);
-	free(kb->caps);
-	free(kb->index);
+	for (size_t i = 0; i < kb->published.count; i++)
+		free((void *)(uintptr_t)cap_set_at(&kb->published, i)->bytes);
+	cap_set_free(&kb->published);
 	pthread_mutex_destroy(&kb->lock);
 	free(kb);
 }
 
 static const nub_backend_ops kvm_ops = {
-	.name = "kvm",
 	.put_cap = kvm_put_cap,
 	.invoke = kvm_invoke,
 	.invoke_parallel = kvm_invoke_parallel,
@@ -292,7 +241,8 @@ static const nub_backend_ops kvm_ops = {
 	.close = kvm_close,
 };
 
-nub_err kvm_backend_open(const nub_resolved_options *o, void **impl, const nub_backend_ops **ops)
+nub_err kvm_backend_open_image(const nub_resolved_options *o, const uint8_t *elf, size_t elf_len, void **impl,
+                               const nub_backend_ops **ops)
 {
 	kvm_backend *kb = calloc(1, sizeof *kb);
 	if (!kb)
@@ -300,7 +250,16 @@ nub_err kvm_backend_open(const nub_resolved_options *o, void **impl, const nub_b
 	kb->cfg.ram_bytes = o->memory_bytes;
 	kb->cfg.vcpus = o->vcpus;
 	kb->cfg.timeout_ms = o->timeout_ms;
-	nub_err e = vmm_open(&kb->cfg, &kb->vm);
+	kb->cfg.elf = elf;
+	kb->cfg.elf_len = elf_len;
+	uint64_t seed[2];
+	if (getrandom(seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
+		seed[0] = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)kb;
+		seed[1] = (uint64_t)clock() * 0x9E3779B97F4A7C15ull;
+	}
+	nub_err e = cap_set_init(&kb->published, seed, set_alloc, set_free, NULL);
+	if (!e && (e = vmm_open(&kb->cfg, &kb->vm)))
+		cap_set_free(&kb->published);
 	if (e) {
 		free(kb);
 		return e;
@@ -311,77 +270,24 @@ nub_err kvm_backend_open(const nub_resolved_options *o, void **impl, const nub_b
 	return NUB_E_OK;
 }
 
-/* ---- test hooks ------------------------------------------------------------------ */
-nub_err kvm_sandbox_call(nub_sandbox *sb, uint32_t fn_id, const void *req, uint32_t req_len, void *resp,
+static nub_err kvm_open(const nub_resolved_options *o, void **impl, const nub_backend_ops **ops)
+{
+	return kvm_backend_open_image(o, NULL, 0, impl, ops);
+}
+
+const nub_backend_def kvm_backend_def = {
+	.id = NUB_BACKEND_KVM,
+	.probe = kvm_backend_probe,
+	.open = kvm_open,
+};
+
+nub_err kvm_backend_call(kvm_backend *kb, uint32_t fn_id, const void *req, uint32_t req_len, void *resp,
                          uint32_t resp_cap, uint32_t *resp_len)
 {
-	kvm_backend *kb = nub_sandbox_impl_(sb);
 	pthread_mutex_lock(&kb->lock);
 	nub_err e = call_locked(kb, fn_id, req, req_len, resp, resp_cap, resp_len);
 	if (kb->vm)
 		e = after_call(kb, e, false);
-	pthread_mutex_unlock(&kb->lock);
-	return e;
-}
-
-uint64_t kvm_sandbox_exits(nub_sandbox *sb)
-{
-	kvm_backend *kb = nub_sandbox_impl_(sb);
-	return kb->vm ? vmm_exit_count(kb->vm) : 0;
-}
-
-unsigned kvm_sandbox_rebuilds(nub_sandbox *sb)
-{
-	kvm_backend *kb = nub_sandbox_impl_(sb);
-	return kb->rebuilds;
-}
-
-vmm_stop kvm_sandbox_last_stop(nub_sandbox *sb)
-{
-	kvm_backend *kb = nub_sandbox_impl_(sb);
-	return kb->last_stop;
-}
-
-NubRpcFault kvm_sandbox_last_fault(nub_sandbox *sb)
-{
-	kvm_backend *kb = nub_sandbox_impl_(sb);
-	return kb->last_fault;
-}
-
-nub_err kvm_sandbox_capdir_lookup(nub_sandbox *sb, const uint8_t hash[NUB_CAP_HASH_LEN], NubCapDirEntry *out,
-                                  uint8_t *copy, size_t copy_cap)
-{
-	kvm_backend *kb = nub_sandbox_impl_(sb);
-	pthread_mutex_lock(&kb->lock);
-	const uint8_t *bytes = NULL;
-	nub_err e = kb->vm ? vmm_capdir_lookup(kb->vm, hash, out, &bytes) : NUB_E_GUEST_DEAD;
-	if (e == NUB_E_OK && copy)
-		memcpy(copy, bytes, out->len < copy_cap ? out->len : copy_cap);
-	pthread_mutex_unlock(&kb->lock);
-	return e;
-}
-
-void kvm_sandbox_set_timeout(nub_sandbox *sb, uint32_t timeout_ms)
-{
-	kvm_backend *kb = nub_sandbox_impl_(sb);
-	pthread_mutex_lock(&kb->lock);
-	kb->cfg.timeout_ms = timeout_ms;
-	if (kb->vm)
-		vmm_set_timeout(kb->vm, timeout_ms);
-	pthread_mutex_unlock(&kb->lock);
-}
-
-nub_err kvm_sandbox_poke(nub_sandbox *sb, nub_gpa gpa, const void *src, uint64_t len)
-{
-	kvm_backend *kb = nub_sandbox_impl_(sb);
-	pthread_mutex_lock(&kb->lock);
-	nub_err e = NUB_E_GUEST_DEAD;
-	if (kb->vm) {
-		uint8_t *dst = vmm_gpa_to_hva(kb->vm, gpa, len);
-		e = dst ? NUB_E_OK : NUB_E_INVALID_ARG;
-		if (dst)
-			memcpy(dst, src, (size_t)len);
-	}
 	pthread_mutex_unlock(&kb->lock);
 	return e;
 }

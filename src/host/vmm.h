@@ -33,6 +33,11 @@ typedef struct vmm_config {
 	uint32_t vcpus;      /* 1..MAX_EXECUTION_LANES; vCPU 0 serves the mailbox */
 	uint32_t timeout_ms; /* per vmm_call; 0 = none for INVOKE_CACHED, VMM_GUARD_TIMEOUT_MS else */
 	uint32_t boot_timeout_ms; /* 0 = VMM_BOOT_TIMEOUT_MS */
+	/* the guest kernel ELF to boot; NULL = the production kernel embedded
+	 * in libnub (vmm_guest_image). Tests boot the test kernel this way. The
+	 * bytes must outlive the vmm (a rebuild boots them again). */
+	const uint8_t *elf;
+	size_t elf_len;
 } vmm_config;
 
 #define VMM_MAX_RAM (3ull << 30) /* the guest's heap stops below the PCI hole at 3 GiB */

@@ -327,7 +327,10 @@ nub_err vmm_open(const vmm_config *cfg, vmm **out)
 	if (!cfg || !out)
 		return NUB_E_INVALID_ARG;
 	*out = NULL;
-	vmm_guest_image(&elf, &elf_len);
+	elf = cfg->elf;
+	elf_len = cfg->elf_len;
+	if (!elf)
+		vmm_guest_image(&elf, &elf_len);
 	if (elf_len == 0)
 		return NUB_E_NOT_IMPLEMENTED;
 	uint64_t ram = cfg->ram_bytes & ~0xFFFull;

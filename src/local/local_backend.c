@@ -1,117 +1,127 @@
-/* local_backend.c: the in-process backend: cap store + engine, same API as kvm.
+/* local_backend.c: the in-process backend: a thin adapter over the
+ * invocation core (cap_core.h), with a counted store and a per-call deadline.
  *
- * PUT_CAP validates (cap codec, then the engine's blob decoder for Images and
- * the reference checks for Instances), hashes and stores. INVOKE builds a
- * fresh engine instance per call from the published caps, so no state leaks
- * from one invocation to the next. Decoded programs are cached per Image and
- * shared (refcounted) by concurrent invocations; EVICT_JIT_ALL drops them.
+ * PUT_CAP, INVOKE and EVICT_JIT_ALL are the core's. What is local: the store
+ * (a cap_set in this process's memory, every allocation counted against the
+ * sandbox's memory budget), the lock, and the deadline: with a timeout the
+ * run goes in gas slices with a clock check between them.
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
-#include "api/backend.h"
-#include "cap/cap_invoke.h"
-#include "local/local.h"
-#include "local/local_store.h"
-#include "pvm/pvm.h"
+#include "local/local_backend.h"
 
 /* Gas slice between two timeout checks (instructions). */
 #define LOCAL_TIMEOUT_SLICE (1ll << 22)
 
-typedef struct local_prog {
-	pvm_program *program;
-	unsigned refs; /* the cache's reference + one per running invocation */
-} local_prog;
-
-typedef struct local_backend {
-	pthread_mutex_t lock;
-	local_store store;
-	nub_resolved_options opts;
-	size_t cached_programs;
-} local_backend;
-
-static void prog_unref(local_backend *lb, local_prog *p)
+/* ---- the store ----------------------------------------------------------- */
+static local_backend *lb_of(cap_store *s)
 {
-	(void)lb;
-	if (--p->refs == 0) {
-		pvm_program_free(p->program);
-		free(p);
+	return (local_backend *)(void *)s;
+}
+
+static void *budget_alloc(local_backend *lb, size_t size, size_t align, nub_err *err)
+{
+	if (size > lb->budget - lb->allocated_bytes) {
+		*err = NUB_E_STORE_FULL;
+		return NULL;
 	}
-}
-
-static nub_err prog_new(const cap_image_view *img, local_prog **out)
-{
-	local_prog *p = calloc(1, sizeof *p);
-	if (!p)
-		return NUB_E_NOMEM;
-	pvm_err pe = pvm_program_new(img->code, img->code_len, &p->program);
-	if (pe != PVM_E_OK) {
-		free(p);
-		return pe == PVM_E_NOMEM ? NUB_E_NOMEM : NUB_E_IMAGE_CODE;
+	size_t rounded = (size + align - 1) & ~(align - 1);
+	void *p = aligned_alloc(align < sizeof(void *) ? sizeof(void *) : align, rounded);
+	if (!p) {
+		*err = NUB_E_NOMEM;
+		return NULL;
 	}
-	p->refs = 1;
-	*out = p;
-	return NUB_E_OK;
+	memset(p, 0, size);
+	lb->allocated_bytes += size;
+	lb->allocation_count++;
+	return p;
 }
 
-/* ---- PUT_CAP ------------------------------------------------------------- */
-static const cap_view *lookup_cb(void *ctx, const uint8_t hash[NUB_CAP_HASH_LEN])
+static void budget_free(local_backend *lb, void *p, size_t size)
 {
-	local_cap *c = local_store_get(ctx, hash);
-	return c ? &c->view : NULL;
+	free(p);
+	lb->allocated_bytes -= size;
+	lb->allocation_count--;
 }
 
+/* The core may allocate without the lock; the counters need it. */
+static void *store_alloc(cap_store *s, size_t size, size_t align, nub_err *err)
+{
+	local_backend *lb = lb_of(s);
+	pthread_mutex_lock(&lb->lock);
+	void *p = budget_alloc(lb, size, align, err);
+	pthread_mutex_unlock(&lb->lock);
+	return p;
+}
+
+static void store_free(cap_store *s, void *p, size_t size)
+{
+	local_backend *lb = lb_of(s);
+	pthread_mutex_lock(&lb->lock);
+	budget_free(lb, p, size);
+	pthread_mutex_unlock(&lb->lock);
+}
+
+/* the set's block, allocated with the lock held (or before any thread) */
+static void *set_alloc(void *ctx, size_t size, nub_err *err)
+{
+	return budget_alloc(ctx, size, 64, err);
+}
+
+static void set_free(void *ctx, void *p, size_t size)
+{
+	budget_free(ctx, p, size);
+}
+
+static cap_entry *store_get(cap_store *s, const uint8_t hash[NUB_CAP_HASH_LEN])
+{
+	cap_set_item *it = cap_set_find(&lb_of(s)->set, hash);
+	return it ? it->aux : NULL;
+}
+
+static nub_err store_insert(cap_store *s, cap_entry *e)
+{
+	return cap_set_add(&lb_of(s)->set, e->hash, e->bytes, e->len, e, NULL);
+}
+
+static void store_foreach(cap_store *s, void (*fn)(cap_entry *e, void *ctx), void *ctx)
+{
+	cap_set *set = &lb_of(s)->set;
+	for (size_t i = 0; i < set->count; i++)
+		fn(cap_set_at(set, i)->aux, ctx);
+}
+
+static void store_lock(cap_store *s)
+{
+	pthread_mutex_lock(&lb_of(s)->lock);
+}
+
+static void store_unlock(cap_store *s)
+{
+	pthread_mutex_unlock(&lb_of(s)->lock);
+}
+
+static const cap_store_ops local_store_ops = {
+	.get = store_get,
+	.insert = store_insert,
+	.foreach = store_foreach,
+	.alloc = store_alloc,
+	.free = store_free,
+	.lock = store_lock,
+	.unlock = store_unlock,
+};
+
+/* ---- the ops ------------------------------------------------------------- */
 static nub_err local_put_cap(void *impl, const uint8_t *bytes, size_t len, uint8_t hash_out[NUB_CAP_HASH_LEN])
 {
 	local_backend *lb = impl;
-	cap_view v;
-	nub_err e = cap_decode(bytes, len, &v);
-	if (e)
-		return e;
-	uint8_t hash[NUB_CAP_HASH_LEN];
-	cap_hash(bytes, len, hash);
-
-	/* Already published: same bytes, nothing to do (and no decoding). */
-	pthread_mutex_lock(&lb->lock);
-	local_cap *c = local_store_get(&lb->store, hash);
-	pthread_mutex_unlock(&lb->lock);
-	if (c) {
-		memcpy(hash_out, hash, NUB_CAP_HASH_LEN);
-		return NUB_E_OK;
-	}
-
-	/* Decode an Image's code outside the lock (the slow part). */
-	local_prog *prog = NULL;
-	if (v.kind == NUB_CAP_KIND_IMAGE && (e = prog_new(&v.u.image, &prog)))
-		return e;
-
-	pthread_mutex_lock(&lb->lock);
-	c = local_store_get(&lb->store, hash);
-	if (c)
-		goto done; /* published meanwhile by another thread */
-	if (v.kind == NUB_CAP_KIND_INSTANCE &&
-	    (e = cap_instance_check_refs(&v.u.instance, lookup_cb, &lb->store)))
-		goto done;
-	if ((e = local_store_put(&lb->store, hash, bytes, len, &c)))
-		goto done;
-	if (prog) {
-		c->prog = prog;
-		prog = NULL;
-		lb->cached_programs++;
-	}
-done:
-	if (prog)
-		prog_unref(lb, prog);
-	pthread_mutex_unlock(&lb->lock);
-	if (!e)
-		memcpy(hash_out, hash, NUB_CAP_HASH_LEN);
-	return e;
+	return cap_core_put(&lb->store, bytes, len, false, hash_out);
 }
 
-/* ---- INVOKE -------------------------------------------------------------- */
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -120,15 +130,14 @@ static uint64_t now_ms(void)
 }
 
 /* Run to an exit; with a timeout, in gas slices with a clock check between. */
-static nub_err run_frame(pvm_instance *m, int64_t gas, uint32_t timeout_ms, pvm_exit *out)
+static nub_err run_sliced(pvm_instance *m, uint32_t timeout_ms, pvm_exit *out)
 {
 	if (!timeout_ms) {
-		pvm_set_gas(m, gas);
 		*out = pvm_run(m);
 		return NUB_E_OK;
 	}
 	uint64_t deadline = now_ms() + timeout_ms;
-	int64_t reserve = gas;
+	int64_t reserve = pvm_gas(m);
 	int64_t carry = 0;
 	for (;;) {
 		int64_t slice = reserve < LOCAL_TIMEOUT_SLICE ? reserve : LOCAL_TIMEOUT_SLICE;
@@ -154,65 +163,13 @@ static nub_err run_frame(pvm_instance *m, int64_t gas, uint32_t timeout_ms, pvm_
 static nub_err local_invoke(void *impl, const InvokePacket *p, InvocationResult *r)
 {
 	local_backend *lb = impl;
-	nub_err e = cap_invoke_check(p);
+	cap_invocation inv;
+	nub_err e = cap_core_start(&lb->store, p, &inv);
 	if (e)
-		return cap_invoke_fail(r, e);
-
-	const cap_view *slot_data[NUB_CAP_MAX_SLOTS] = {0};
-	const cap_image_view *img;
-	local_prog *prog;
-	cap_endpoint ep;
-
-	pthread_mutex_lock(&lb->lock);
-	local_cap *ic = local_store_get(&lb->store, p->instance_hash);
-	if (!ic || ic->view.kind != NUB_CAP_KIND_INSTANCE) {
-		pthread_mutex_unlock(&lb->lock);
-		return cap_invoke_fail(r, ic ? NUB_E_NOT_INSTANCE : NUB_E_UNKNOWN_INSTANCE);
-	}
-	const cap_instance_view *inst = &ic->view.u.instance;
-	/* Published caps are immutable and live until close: these pointers
-	 * stay valid after the lock is released. */
-	local_cap *imc = local_store_get(&lb->store, inst->image_hash);
-	img = &imc->view.u.image;
-	for (uint32_t i = 0; i < inst->slot_count; i++) {
-		uint8_t idx;
-		const uint8_t *h;
-		cap_instance_slot(inst, i, &idx, &h);
-		slot_data[idx] = &local_store_get(&lb->store, h)->view;
-	}
-	if (p->endpoint_idx >= img->endpoint_count) {
-		pthread_mutex_unlock(&lb->lock);
-		return cap_invoke_fail(r, NUB_E_BAD_ENDPOINT);
-	}
-	if (!imc->prog) {
-		if ((e = prog_new(img, &imc->prog))) {
-			pthread_mutex_unlock(&lb->lock);
-			return cap_invoke_fail(r, e);
-		}
-		lb->cached_programs++;
-	}
-	prog = imc->prog;
-	prog->refs++;
-	pthread_mutex_unlock(&lb->lock);
-
-	cap_image_endpoint(img, p->endpoint_idx, &ep);
-	pvm_instance *m = NULL;
+		return cap_core_fail(r, e);
 	pvm_exit x = PVM_EXIT_PANIC;
-	if (pvm_instance_new(prog->program, &m) != PVM_E_OK)
-		e = NUB_E_NOMEM;
-	else if (!(e = cap_invoke_frame(m, img, slot_data, &ep, p)))
-		e = run_frame(m, (int64_t)p->initial_gas, lb->opts.timeout_ms, &x);
-	if (!e)
-		e = cap_invoke_result(m, x, img, r);
-	else
-		cap_invoke_fail(r, e);
-	if (m)
-		pvm_instance_free(m);
-
-	pthread_mutex_lock(&lb->lock);
-	prog_unref(lb, prog);
-	pthread_mutex_unlock(&lb->lock);
-	return e;
+	e = run_sliced(inv.m, lb->opts.timeout_ms, &x);
+	return cap_core_finish(&inv, x, e, r);
 }
 
 /* ---- parallel invocations: one thread per lane, work taken by index ----- */
@@ -270,10 +227,10 @@ static nub_err local_heap_stats(void *impl, NubHeapStats *out)
 {
 	local_backend *lb = impl;
 	pthread_mutex_lock(&lb->lock);
-	out->allocated_bytes = lb->store.allocated_bytes;
-	out->allocation_count = lb->store.allocation_count;
+	out->allocated_bytes = lb->allocated_bytes;
+	out->allocation_count = lb->allocation_count;
 	out->fragment_count = 0;
-	out->available_bytes = lb->store.budget - lb->store.allocated_bytes;
+	out->available_bytes = lb->budget - lb->allocated_bytes;
 	pthread_mutex_unlock(&lb->lock);
 	return NUB_E_OK;
 }
@@ -281,30 +238,22 @@ static nub_err local_heap_stats(void *impl, NubHeapStats *out)
 static nub_err local_evict_jit_all(void *impl)
 {
 	local_backend *lb = impl;
-	pthread_mutex_lock(&lb->lock);
-	for (size_t i = 0; i < lb->store.capacity; i++) {
-		local_cap *c = lb->store.table[i];
-		if (c && c->prog) {
-			prog_unref(lb, c->prog); /* running invocations keep their ref */
-			c->prog = NULL;
-			lb->cached_programs--;
-		}
-	}
-	pthread_mutex_unlock(&lb->lock);
+	cap_core_evict(&lb->store);
 	return NUB_E_OK;
 }
 
 static void local_close(void *impl)
 {
 	local_backend *lb = impl;
-	local_evict_jit_all(lb);
-	local_store_free(&lb->store);
+	/* nothing runs now: no lock needed; entries first, then the set */
+	for (size_t i = 0; i < lb->set.count; i++)
+		cap_core_entry_free(&lb->store, cap_set_at(&lb->set, i)->aux);
+	cap_set_free(&lb->set);
 	pthread_mutex_destroy(&lb->lock);
 	free(lb);
 }
 
 static const nub_backend_ops local_ops = {
-	.name = "local",
 	.put_cap = local_put_cap,
 	.invoke = local_invoke,
 	.invoke_parallel = local_invoke_parallel,
@@ -314,13 +263,21 @@ static const nub_backend_ops local_ops = {
 	.close = local_close,
 };
 
-nub_err local_backend_open(const nub_resolved_options *o, void **impl, const nub_backend_ops **ops)
+static nub_err local_open(const nub_resolved_options *o, void **impl, const nub_backend_ops **ops)
 {
 	local_backend *lb = calloc(1, sizeof *lb);
 	if (!lb)
 		return NUB_E_NOMEM;
+	lb->store.ops = &local_store_ops;
 	lb->opts = *o;
-	nub_err e = local_store_init(&lb->store, o->memory_bytes);
+	lb->budget = o->memory_bytes;
+	uint64_t seed[2];
+	if (getrandom(seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
+		/* no entropy yet: a weaker but still per-sandbox seed */
+		seed[0] = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)lb;
+		seed[1] = (uint64_t)clock() * 0x9E3779B97F4A7C15ull;
+	}
+	nub_err e = cap_set_init(&lb->set, seed, set_alloc, set_free, lb);
 	if (e) {
 		free(lb);
 		return e;
@@ -331,11 +288,8 @@ nub_err local_backend_open(const nub_resolved_options *o, void **impl, const nub
 	return NUB_E_OK;
 }
 
-size_t local_cached_programs(nub_sandbox *sb)
-{
-	local_backend *lb = nub_sandbox_impl_(sb);
-	pthread_mutex_lock(&lb->lock);
-	size_t n = lb->cached_programs;
-	pthread_mutex_unlock(&lb->lock);
-	return n;
-}
+const nub_backend_def local_backend_def = {
+	.id = NUB_BACKEND_LOCAL,
+	.probe = NULL,
+	.open = local_open,
+};

@@ -1,6 +1,6 @@
 # src/local/module.mk: the public API (src/api) and the local backend.
 # (src/local/platform_libc.c is listed by the top Makefile.)
-LIB_SRCS   += src/api/nub_api.c src/api/nub_build.c src/local/local_store.c src/local/local_backend.c
+LIB_SRCS   += src/api/nub_api.c src/api/nub_err.c src/api/nub_backends.c src/api/nub_build.c src/local/local_backend.c
 TEST_PROGS += test_api
 TEST_SRCS_test_api = tests/test_api.c
 CLI_SRCS   += src/cli/cmd_info.c

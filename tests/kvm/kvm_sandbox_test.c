@@ -23,7 +23,7 @@
 #include "cap/cap.h"
 #include "cli/vector.h"
 #include "cli/vector_caps.h"
-#include "host/kvm_backend.h"
+#include "kvm/kvm_hooks.h"
 #include "nub/nub.h"
 #include "test.h"
 
@@ -61,7 +61,8 @@ static nub_err open_backend(nub_backend b, uint32_t timeout_ms, nub_sandbox **ou
 	o.backend = b;
 	o.timeout_ms = timeout_ms;
 	o.notice = quiet;
-	return nub_open(&o, out);
+	/* kvm sandboxes boot the test kernel (fault probes 100..106) */
+	return b == NUB_BACKEND_KVM ? kvm_test_open(&o, out) : nub_open(&o, out);
 }
 
 static unsigned count_fds(void)
@@ -220,6 +221,35 @@ TEST(put_cap_invoke_heap_evict)
 	ASSERT_MEM_EQ(g_inst, li, NUB_CAP_HASH_LEN);
 	vector_free(&v);
 	ASSERT_EQ(kvm_sandbox_rebuilds(g_kvm), 0);
+}
+
+/* The production kernel (what nub_open boots): same invocation results as
+ * the test kernel and the local backend, and no test fn ids at all. */
+TEST(production_kernel)
+{
+	if (!g_kvm_ok || !g_have_inst)
+		SKIP("no kvm sandbox or no sample vector");
+	nub_options o;
+	nub_options_init(&o);
+	o.backend = NUB_BACKEND_KVM;
+	o.timeout_ms = CALL_TIMEOUT_MS;
+	nub_sandbox *p = NULL;
+	ASSERT_EQ(nub_open(&o, &p), NUB_E_OK);
+	vector v;
+	ASSERT_TRUE(load_sample(&v));
+	uint8_t inst[NUB_CAP_HASH_LEN];
+	ASSERT_EQ(vector_put_caps(p, &v, inst), NUB_E_OK);
+	ASSERT_MEM_EQ(inst, g_inst, NUB_CAP_HASH_LEN);
+	InvocationResult r;
+	ASSERT_EQ(nub_invoke(p, &g_packet, &r), NUB_E_OK);
+	ASSERT_MEM_EQ(&r, &g_expect, sizeof r);
+	uint8_t resp[64];
+	uint32_t n;
+	for (uint32_t fn = 100; fn <= 106; fn++)
+		ASSERT_EQ(kvm_sandbox_call(p, fn, NULL, 0, resp, sizeof resp, &n), NUB_E_UNKNOWN_FN);
+	ASSERT_EQ(kvm_sandbox_rebuilds(p), 0);
+	vector_free(&v);
+	nub_close(p);
 }
 
 TEST(capdir_lookup)
@@ -820,6 +850,7 @@ int main(int argc, char **argv)
 	RUN(boot_info);
 	RUN(empty_rpc_vm_exits);
 	RUN(put_cap_invoke_heap_evict);
+	RUN(production_kernel);
 	RUN(capdir_lookup);
 	RUN(malformed_requests);
 	RUN(fault_probes_once);

@@ -4,7 +4,7 @@
  * guest_ref printed for the local backend. Every record is bounds-checked
  * against the module; a malformed stream stops with an explicit error. */
 #include "cap/blake2b.h"
-#include "guest/guest.h"
+#include "guest_test.h"
 #include "guest_record.h"
 
 unsigned guest_replay(const uint8_t *mod, size_t len)

@@ -20,10 +20,57 @@
  *   the heap statistics equal before and after.
  */
 #include "cap/cap.h"
-#include "guest/guest.h"
+#include "cap/cap_core.h"
+#include "guest_test.h"
 #include "guest/guest_cpu_x86_64.h"
 #include "guest_scenario.h"
 #include "pvm/pvm.h"
+
+
+/* True when every published frame still holds exactly its cap's bytes
+ * (zero-padded to the page) and every such cap still hashes to its name;
+ * *n = caps with frames. */
+static void frames_check(cap_entry *c, void *ctx)
+{
+	size_t *st = ctx; /* st[0] = caps with frames, st[1] = bad */
+	if (!c->frames)
+		return;
+	st[0]++;
+	uint8_t h[NUB_CAP_HASH_LEN];
+	cap_hash(c->bytes, c->len, h); /* a Data cap's frames are its own bytes */
+	if (memcmp(h, c->hash, sizeof h) != 0)
+		st[1]++;
+	const uint8_t *parts[2] = {NULL, NULL};
+	uint32_t lens[2] = {0, 0};
+	if (c->view.kind == NUB_CAP_KIND_DATA) {
+		parts[0] = c->view.u.data.bytes;
+		lens[0] = c->view.u.data.len;
+	} else {
+		parts[0] = c->view.u.image.ro;
+		lens[0] = c->view.u.image.ro_len;
+		parts[1] = c->view.u.image.rw;
+		lens[1] = c->view.u.image.rw_len;
+	}
+	const uint8_t *f = c->frames;
+	for (unsigned k = 0; k < 2; k++) {
+		size_t n = ((size_t)lens[k] + 4095u) / 4096u * 4096u;
+		if (f != parts[k] && memcmp(f, parts[k], lens[k]) != 0)
+			st[1]++;
+		for (size_t i = lens[k]; i < n; i++)
+			if (f[i])
+				st[1]++;
+		f += n;
+	}
+}
+
+static bool frames_intact(size_t *n_caps)
+{
+	size_t st[2] = {0, 0};
+	cap_store *s = guest_cap_store();
+	s->ops->foreach(s, frames_check, st);
+	*n_caps = st[0];
+	return st[1] == 0;
+}
 
 static unsigned g_fails;
 
@@ -366,12 +413,12 @@ static void guest_only_checks(void)
 	      "allocated_before=%llu allocated_after=%llu", a.allocated_bytes, b.allocated_bytes);
 
 	/* EVICT_JIT_ALL empties the decoded-program cache and frees it */
-	size_t cached = guest_cached_programs();
+	size_t cached = guest_cap_store()->cached_programs;
 	e = guest_host_call(NUB_FN_ID_EVICT_JIT_ALL, NULL, 0, NULL, 0, &n, &bad);
 	guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &b, sizeof b, &n, &bad);
-	check("evict_empties_cache", e == NUB_E_OK && cached > 0 && guest_cached_programs() == 0 &&
+	check("evict_empties_cache", e == NUB_E_OK && cached > 0 && guest_cap_store()->cached_programs == 0 &&
 	                                 b.allocated_bytes < a.allocated_bytes,
-	      "cached_before=%llu cached_after=%llu", cached, guest_cached_programs());
+	      "cached_before=%llu cached_after=%llu", cached, guest_cap_store()->cached_programs);
 }
 
 /* 200 invocations in a row over every published Instance (copy-on-write,
@@ -437,10 +484,11 @@ unsigned guest_selftest(void)
 	 * copy-on-write writes, went through the #PF handler (at least: 4
 	 * faults, 8 fills; the cross-page accesses take the slow path) */
 	check("mmu_scenario_faults_via_pf", f1 - f0 >= 4, "faults_caught=%llu cow_fills=%llu", f1 - f0, c1 - c0);
-	check("mmu_scenario_cow_via_pf", c1 - c0 >= 8, "faults_caught=%llu cow_fills=%llu", f1 - f0, c1 - c0);
+	/* (Data caps below a page are copied in, not shared: no fill for them) */
+	check("mmu_scenario_cow_via_pf", c1 - c0 >= 7, "faults_caught=%llu cow_fills=%llu", f1 - f0, c1 - c0);
 	size_t nf;
-	bool intact = guest_frames_intact(&nf);
-	check("published_frames_intact", intact && nf >= 5, "caps_with_frames=%llu intact=%llu", nf, intact);
+	bool intact = frames_intact(&nf);
+	check("published_frames_intact", intact && nf >= 4, "caps_with_frames=%llu intact=%llu", nf, intact);
 	guest_only_checks();
 	mmu_engine_checks();
 	invoke_many_no_leak();

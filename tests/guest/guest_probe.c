@@ -14,7 +14,7 @@
  * symbol table. They are always registered: a broken guest is what the
  * host must survive, and these let its tests produce one on demand.
  */
-#include "guest/guest.h"
+#include "guest_test.h"
 
 #define GUEST_PROBE_PF_ADDR (NUB_GUEST_VA_BASE + 0x12345678ull)
 #define GUEST_PROBE_GP_ADDR 0x8000000000000000ull

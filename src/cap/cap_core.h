@@ -1,0 +1,121 @@
+/* cap_core.h: the invocation core: PUT_CAP and INVOKE_CACHED end to end.
+ *
+ * Freestanding; built into libnub (the local backend) and into the guest
+ * kernel, so both backends publish and invoke with the same code: decode and
+ * hash, reference checks, the decoded-program cache (later the compiled
+ * code), the invocation frame with published pages shared copy-on-write,
+ * the run, the InvocationResult. A backend is a thin adapter: it supplies a
+ * cap_store (its directory, its memory, its lock) and calls
+ *
+ *   cap_core_put(store, bytes, len, shared, hash)    PUT_CAP
+ *   cap_core_invoke(store, packet, result)           INVOKE_CACHED, or its
+ *     three steps, for an adapter that runs in slices (a deadline) or
+ *     answers host calls between runs:
+ *       cap_core_start(store, packet, &inv)          resolve + frame
+ *       pvm_run(inv.m) ... (any number of times)     the run
+ *       cap_core_finish(&inv, exit, err, result)     result + release
+ *   cap_core_evict(store)                            EVICT_JIT_ALL
+ *   cap_core_entry_free(store, entry)                at teardown
+ *
+ * Published caps (cap_entry) are immutable and live until the store is torn
+ * down; so are their frames. An invocation holds a reference on the decoded
+ * program it runs, so EVICT_JIT_ALL never frees a program in use.
+ *
+ * Frames. A cap's memory contents (a Data cap's bytes; an spi Image's ro
+ * data, then its rw data) are kept in zero-padded, 4 KiB-aligned pages: a
+ * Data cap's bytes (a page or more) are stored page-aligned inside its own
+ * entry (no second copy), an spi Image's ro/rw data are copied once into
+ * frames at PUT_CAP. Data below a page has no frames and is copied in.
+ * An invocation maps these pages read-only into its fresh memory
+ * (pvm_mem_share) and copies a page only on its first write, so invoking
+ * costs no copy of published data and never changes it. Mappings never
+ * overlap each other or the spi regions (the cap decoder checks it), and
+ * Data never exceeds its mapping (cap_instance_check_refs), so every page
+ * that holds published bytes is one frame.
+ */
+#ifndef NUB_CAP_CORE_H
+#define NUB_CAP_CORE_H
+
+#include "cap/cap.h"
+#include "pvm/pvm.h"
+
+/* A decoded program, shared by the cache and the invocations running it. */
+typedef struct cap_prog {
+	pvm_program *program;
+	uint32_t refs; /* the cache's + one per running invocation (store lock) */
+} cap_prog;
+
+/* One published cap. */
+typedef struct cap_entry {
+	uint8_t hash[NUB_CAP_HASH_LEN];
+	cap_view view;         /* decoded; points into bytes */
+	cap_prog *prog;        /* Image: the cached decoded program, or NULL (store lock) */
+	const uint8_t *frames; /* published frames, or NULL (see above) */
+	uint8_t *frames_alloc; /* frames copied apart (spi Image), or NULL */
+	uint32_t frame_pages;  /* pages at frames */
+	uint32_t ro_pages;     /* spi Image: frames of ro data, then rw data */
+	uint32_t len;          /* of the encoding */
+	size_t size;           /* of this entry's allocation */
+	uint8_t *bytes;        /* the encoding, inside this entry's allocation */
+} cap_entry;
+
+typedef struct cap_store cap_store;
+
+/* What a backend gives the core. get/insert/foreach run with the lock held;
+ * alloc/free may be called with or without it. lock/unlock may be NULL (a
+ * single-threaded backend: the guest kernel today). */
+typedef struct cap_store_ops {
+	/* the published entry with this hash, or NULL */
+	cap_entry *(*get)(cap_store *s, const uint8_t hash[NUB_CAP_HASH_LEN]);
+	/* publish e (its hash is absent); may refuse (e.g. NUB_E_STORE_FULL) */
+	nub_err (*insert)(cap_store *s, cap_entry *e);
+	void (*foreach)(cap_store *s, void (*fn)(cap_entry *e, void *ctx), void *ctx);
+	/* zero-filled memory, `align` a power of two up to 4096; NULL with *err
+	 * set (NUB_E_NOMEM, NUB_E_STORE_FULL for a budget) when refused */
+	void *(*alloc)(cap_store *s, size_t size, size_t align, nub_err *err);
+	void (*free)(cap_store *s, void *p, size_t size);
+	void (*lock)(cap_store *s);
+	void (*unlock)(cap_store *s);
+} cap_store_ops;
+
+struct cap_store {
+	const cap_store_ops *ops;
+	size_t cached_programs; /* Images whose decoded program is cached (lock) */
+};
+
+/* PUT_CAP: validate, hash, check references, decode an Image's program,
+ * build frames, publish. `shared`: src may change while we read it (guest
+ * shared memory): it is copied first and only the copy is decoded and
+ * hashed. Publishing the same bytes again is OK and costs nothing more. */
+nub_err cap_core_put(cap_store *s, const uint8_t *src, size_t len, bool shared, uint8_t hash_out[NUB_CAP_HASH_LEN]);
+
+/* One invocation between cap_core_start and cap_core_finish. */
+typedef struct cap_invocation {
+	cap_store *store;
+	const cap_entry *image;
+	cap_prog *prog;
+	pvm_instance *m; /* the machine: registers, pc, gas, memory */
+} cap_invocation;
+
+/* Resolve the packet's Instance, Image and slot Data, take the program
+ * (decoding it again after an eviction), build the frame: memory, endpoint
+ * registers with the packet's args over phi7..phi10, pc, gas = initial_gas.
+ * On error nothing is held and r is not touched (the caller passes the
+ * error to cap_core_finish or cap_core_fail). */
+nub_err cap_core_start(cap_store *s, const InvokePacket *p, cap_invocation *inv);
+/* The InvocationResult of a run that ended with x (e == NUB_E_OK), or the
+ * error result of e (a failure after start, e.g. a deadline); releases the
+ * invocation. Returns the error written into r, or NUB_E_OK. */
+nub_err cap_core_finish(cap_invocation *inv, pvm_exit x, nub_err e, InvocationResult *r);
+/* Start, run to the first exit, finish. */
+nub_err cap_core_invoke(cap_store *s, const InvokePacket *p, InvocationResult *r);
+/* Write the error result (exit_reason NUB_EXIT_ERROR, exit_arg e); returns e. */
+nub_err cap_core_fail(InvocationResult *r, nub_err e);
+
+/* EVICT_JIT_ALL: drop every cached program (running invocations keep theirs
+ * until they finish). */
+void cap_core_evict(cap_store *s);
+/* Free a published entry and what it owns (store teardown: nothing runs). */
+void cap_core_entry_free(cap_store *s, cap_entry *e);
+
+#endif

@@ -1,0 +1,28 @@
+/* local_backend.h: the local (in-process) backend: the invocation core
+ * (src/cap/cap_core.h) over a cap_set in this process's memory.
+ *
+ * The store counts every byte it holds (published caps with their frames,
+ * and the directory) against nub_options.memory_bytes, which HEAP_STATS
+ * reports. One mutex guards the store; runs happen outside it, so
+ * invocations on several threads run in parallel.
+ */
+#ifndef NUB_LOCAL_BACKEND_H
+#define NUB_LOCAL_BACKEND_H
+
+#include <pthread.h>
+
+#include "api/backend.h"
+#include "cap/cap_core.h"
+#include "cap/cap_set.h"
+
+typedef struct local_backend {
+	cap_store store; /* first: the core's callbacks cast back */
+	pthread_mutex_t lock;
+	cap_set set;     /* hash -> cap_entry (aux) */
+	nub_resolved_options opts;
+	uint64_t budget, allocated_bytes, allocation_count;
+} local_backend;
+
+extern const nub_backend_def local_backend_def;
+
+#endif

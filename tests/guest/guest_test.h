@@ -1,0 +1,20 @@
+/* guest_test.h: the test kernel's parts (tests/guest/): the self test, the
+ * request replay, the fault probes, and the in-guest "host" that drives them. */
+#ifndef NUB_TESTS_GUEST_TEST_H
+#define NUB_TESTS_GUEST_TEST_H
+
+#include "guest/guest.h"
+
+/* Returns the number of failed guest-only checks. */
+unsigned guest_selftest(void);
+/* Replay a recorded request stream (guest_replay.c); returns failures. */
+unsigned guest_replay(const uint8_t *mod, size_t len);
+/* Register the fault probes 100..106 (guest_probe.c). */
+void guest_probes_register(void);
+/* Send one request through the mailbox like a host, check the reply like a
+ * host would. Returns the status, or NUB_E_INVALID_ARG with *bad set when
+ * the reply is malformed. */
+nub_err guest_host_call(uint32_t fn_id, const void *req, uint32_t req_len, void *resp, uint32_t resp_cap,
+                        uint32_t *resp_len, bool *bad);
+
+#endif
