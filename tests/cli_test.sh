@@ -131,8 +131,9 @@ expect_err demo_bad_n demo x
 expect_err demo_bad_backend demo --backend vmware
 expect_err run_bad_backend run --backend vmware "$tmp/ecalli.blob"
 expect_err conformance_bad_backend conformance --backend vmware $V/inst_add_32.json
-if [ ! -e /dev/kvm ]; then
-	# no silent fallback: asking for kvm where it is missing is an error
+if [ ! -e /dev/kvm ] || ! grep -qwE 'vmx|svm' /proc/cpuinfo; then
+	# no silent fallback: asking for kvm where it is missing (or only
+	# paravirtual, KVM_NO_HW_VIRT) is an error
 	expect_err run_kvm_missing run --backend kvm "$tmp/ecalli.blob"
 	expect_err demo_kvm_missing demo --backend kvm
 fi

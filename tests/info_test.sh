@@ -26,7 +26,11 @@ a=$(awk '/^heap.allocated/ {print $2}' "$tmp/out"); v=$(awk '/^heap.available/ {
 if [ -n "$a" ] && [ -n "$v" ] && [ $((a + v)) -eq $((256 << 20)) ]; then ok info_budget; else bad info_budget "$a + $v"; fi
 
 "$NUB" info --backend kvm >"$tmp/out" 2>"$tmp/err"; rc=$?
-if [ -e /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+# a hardware-assisted /dev/kvm (VMX/SVM) boots; a paravirtual one (kvm-pvm)
+# or none at all gets its named error
+hw=0
+grep -qwE 'vmx|svm' /proc/cpuinfo && hw=1
+if [ -e /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && [ $hw = 1 ]; then
 	# a real KVM here: the micro-VM boots and reports its BootInfo
 	if [ $rc -eq 0 ] && grep -qx 'backend            kvm' "$tmp/out" && grep -q 'JAR_BOOT, ok' "$tmp/out"; then
 		ok info_kvm
@@ -40,6 +44,9 @@ if [ -e /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	fi
 else
 	want='kvm backend: /dev/kvm not available (KVM_UNAVAILABLE)'
+	if [ -e /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+		want='(KVM_NO_HW_VIRT)'
+	fi
 	if [ $rc -eq 2 ] && [ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qF "$want" "$tmp/err"; then
 		ok info_kvm_named_error
 	else

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/kvm_in_qemu_test.sh: the kvm backend on a real KVM.
 #
-# With a usable /dev/kvm on this machine, $B/host/kvm_sandbox_test runs
-# here directly. Without one (this repository's CI machines are themselves
+# With a usable /dev/kvm on this machine (hardware-assisted), $B/host/kvm_sandbox_test runs
+# here directly. Without one (or with a paravirtual one such as kvm-pvm) (this repository's CI machines are themselves
 # VMs without nested virtualisation), it runs inside a Linux guest booted
 # under QEMU's software emulation (TCG) whose emulated AMD CPU has SVM: the
 # guest loads kvm_amd, so /dev/kvm exists there (nested and emulated: slow,
@@ -68,7 +68,10 @@ if command -v clang-19 >/dev/null 2>&1 && command -v ld.lld-19 >/dev/null 2>&1; 
 	fi
 fi
 
-if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+# A /dev/kvm that nub's probe accepts (hardware-assisted: VMX/SVM; a
+# paravirtual one such as kvm-pvm is refused with KVM_NO_HW_VIRT) runs the
+# test directly; anything else runs it inside QEMU.
+if [ -r /dev/kvm ] && [ -w /dev/kvm ] && "$B/nub" info --backend kvm >/dev/null 2>&1; then
 	echo "kvm_in_qemu: /dev/kvm on this machine: running directly"
 	start=$(date +%s)
 	"$bin" --faults "$faults" --vectors $vecs/vectors --vectors $vecs/random --vectors $vecs/random-ro-write \

@@ -189,7 +189,9 @@ typedef struct nub_parallel_invoke_slot {
 	X(GUEST_FAULT, 42, "kvm backend: the guest kernel took a CPU exception (sandbox rebuilt)") \
 	X(GUEST_PROTOCOL, 43, "kvm backend: malformed reply from the guest (sandbox rebuilt)") \
 	X(GUEST_DEAD, 44, "kvm backend: the guest stopped and could not be rebuilt")       \
-	X(GUEST_BAD_IMAGE, 45, "kvm backend: the embedded guest kernel ELF failed a check")
+	X(GUEST_BAD_IMAGE, 45, "kvm backend: the embedded guest kernel ELF failed a check")   \
+	X(KVM_NO_HW_VIRT, 46,                                                                 \
+	  "kvm backend: /dev/kvm is not hardware-assisted (no VMX/SVM, e.g. kvm-pvm): not supported")
 
 typedef enum nub_err {
 #define NUB_ERR_ENUM_(name, code, msg) NUB_E_##name = code,
@@ -241,6 +243,6 @@ _Static_assert(offsetof(ParallelInvokeSlot, _reserved) == 248, "");
 _Static_assert(NUB_SLOT_EVICT_JIT_READY == 6, "slot statuses 0..6");
 
 _Static_assert(NUB_E_OK == 0, "OK is zero");
-_Static_assert(NUB_E_MAX_ == 46, "error codes are dense; update when appending");
+_Static_assert(NUB_E_MAX_ == 47, "error codes are dense; update when appending");
 
 #endif /* NUB_ABI_H */
