@@ -366,6 +366,147 @@ TEST(host_call_returns)
 	nub_close(sb);
 }
 
+/* ---- host calls answered and resumed (nub_invoke_with) -------------------- */
+
+/* @0 ecalli 7; @2 load_u64 r7,[0x20000]; @7 jump_ind r0. Bits 0,2,7. */
+static const uint8_t prog_ecalli_load[] = {0, 0, 9, 10, 7, 58, 0x07, 0x00, 0x00, 0x02, 50, 0x00, 0x85, 0x00};
+/* Loop r7 times: @0 ecalli 1; @2 add_imm_64 r7,r7,-1; @5 branch_ne_imm
+ * r7,0,@0; @8 jump_ind r0. Bits 0,2,5,8. 3 gas per iteration + 1. */
+static const uint8_t prog_ecalli_loop[] = {0, 0, 10, 10, 1, 149, 0x77, 0xFF, 82, 0x07, 0xFB, 50, 0x00, 0x25, 0x01};
+
+struct hc_log {
+	unsigned calls;
+	unsigned stop_at;    /* STOP on this call (1-based), 0 = never */
+	uint64_t set_gas;    /* when != ~0: the gas the handler leaves */
+	nub_err mem[8];      /* results of the memory probes */
+	uint8_t ro[4];
+};
+
+static nub_host_action hc_memory(void *ctx, nub_host_call *c)
+{
+	struct hc_log *l = ctx;
+	l->calls++;
+	uint64_t v = 0x1122334455667788ull;
+	uint8_t big[64];
+	l->mem[0] = nub_host_call_write(c, 0x20000, &v, sizeof v);     /* writable slot 0 */
+	l->mem[1] = nub_host_call_read(c, 0x30000, l->ro, 3);          /* read-only slot 1 */
+	l->mem[2] = nub_host_call_write(c, 0x30000, &v, sizeof v);     /* read-only: refused */
+	l->mem[3] = nub_host_call_read(c, 0x50000, big, 8);            /* unmapped */
+	l->mem[4] = nub_host_call_read(c, 0x20FF8, big, 16);           /* runs into an unmapped page */
+	l->mem[5] = nub_host_call_read(c, 0xFFFFFFF8u, big, 16);       /* past 2^32 */
+	l->mem[6] = nub_host_call_read(c, 0x8000, big, 8);             /* below 0x10000 */
+	l->mem[7] = nub_host_call_read(c, 0x20000, NULL, 0);           /* empty: fine */
+	return NUB_HOST_RESUME;
+}
+
+static nub_host_action hc_count(void *ctx, nub_host_call *c)
+{
+	struct hc_log *l = ctx;
+	l->calls++;
+	if (c->number != 1)
+		return NUB_HOST_STOP;
+	if (l->set_gas != ~0ull)
+		c->gas = l->set_gas;
+	if (l->stop_at && l->calls == l->stop_at) {
+		c->regs[7] = 777;
+		return NUB_HOST_STOP;
+	}
+	return NUB_HOST_RESUME;
+}
+
+TEST(host_calls_answered_and_resumed)
+{
+	nub_sandbox *sb = open_local();
+	uint8_t img[32], d0[32], d1[32], inst[32];
+	nub_mapping maps[2] = {{0x20000, 1, 0, true}, {0x30000, 1, 1, false}};
+	ASSERT_EQ(put_bare_image(sb, prog_ecalli_load, sizeof prog_ecalli_load, maps, 2, img), NUB_E_OK);
+	ASSERT_EQ(put_data(sb, "", 0, d0), NUB_E_OK);
+	ASSERT_EQ(put_data(sb, "abc", 3, d1), NUB_E_OK);
+	nub_slot slots[2] = {{0, {0}}, {1, {0}}};
+	memcpy(slots[0].hash, d0, 32);
+	memcpy(slots[1].hash, d1, 32);
+	ASSERT_EQ(put_instance(sb, img, slots, 2, inst), NUB_E_OK);
+	InvokePacket p = packet(inst, 100);
+	InvocationResult r;
+	/* the handler writes memory the program then reads */
+	struct hc_log l = {0};
+	ASSERT_EQ(nub_invoke_with(sb, &p, hc_memory, &l, &r), NUB_E_OK);
+	ASSERT_EQ(l.calls, 1);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_HALT);
+	ASSERT_EQ(r.return_value, 0x1122334455667788ull);
+	ASSERT_EQ(r.gas_remaining, 97);
+	ASSERT_EQ(r.scratchpad_head[0], 0x88); /* slot 0's region at HALT */
+	ASSERT_EQ(l.mem[0], NUB_E_OK);
+	ASSERT_EQ(l.mem[1], NUB_E_OK);
+	ASSERT_MEM_EQ(l.ro, "abc", 3);
+	for (int i = 2; i <= 6; i++)
+		ASSERT_EQ(l.mem[i], NUB_E_HOST_MEMORY);
+	ASSERT_EQ(l.mem[7], NUB_E_OK);
+	/* without a handler: as nub_invoke, the call ends the invocation */
+	ASSERT_EQ(nub_invoke_with(sb, &p, NULL, NULL, &r), NUB_E_OK);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_HOST_CALL);
+	ASSERT_EQ(r.exit_arg, 7);
+	/* the published state is untouched: the next call reads zero again */
+	memset(&l, 0, sizeof l);
+	ASSERT_EQ(nub_invoke_with(sb, &p, hc_count, &l, &r), NUB_E_OK); /* number 7: STOP */
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_HOST_CALL);
+	ASSERT_EQ(r.gas_remaining, 99);
+	nub_close(sb);
+}
+
+TEST(host_call_loop_stop_and_gas)
+{
+	nub_sandbox *sb = open_local();
+	uint8_t img[32], inst[32];
+	ASSERT_EQ(put_bare_image(sb, prog_ecalli_loop, sizeof prog_ecalli_loop, NULL, 0, img), NUB_E_OK);
+	ASSERT_EQ(put_instance(sb, img, NULL, 0, inst), NUB_E_OK);
+	InvokePacket p = packet(inst, 1000000);
+	p.args[0] = 10000;
+	InvocationResult r;
+	/* 10 000 calls answered, every gas unit accounted for */
+	struct hc_log l = {.set_gas = ~0ull};
+	ASSERT_EQ(nub_invoke_with(sb, &p, hc_count, &l, &r), NUB_E_OK);
+	ASSERT_EQ(l.calls, 10000);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_HALT);
+	ASSERT_EQ(r.return_value, 0);
+	ASSERT_EQ(r.gas_remaining, 1000000 - 3 * 10000 - 1);
+	/* STOP on the 3rd call: the handler's registers and gas are the result */
+	memset(&l, 0, sizeof l);
+	l.set_gas = ~0ull;
+	l.stop_at = 3;
+	ASSERT_EQ(nub_invoke_with(sb, &p, hc_count, &l, &r), NUB_E_OK);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_HOST_CALL);
+	ASSERT_EQ(r.exit_arg, 1);
+	ASSERT_EQ(r.return_value, 777);
+	ASSERT_EQ(r.gas_remaining, 1000000 - 3 * 3 + 2);
+	/* the handler sets gas 0: the next instruction is out of gas */
+	memset(&l, 0, sizeof l);
+	l.set_gas = 0;
+	ASSERT_EQ(nub_invoke_with(sb, &p, hc_count, &l, &r), NUB_E_OK);
+	ASSERT_EQ(l.calls, 1);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_OUT_OF_GAS);
+	ASSERT_EQ(r.return_value, 10000);
+	ASSERT_EQ(r.gas_remaining, 0);
+	/* the handler sets 2 gas: add and branch run, the next ecalli cannot */
+	memset(&l, 0, sizeof l);
+	l.set_gas = 2;
+	ASSERT_EQ(nub_invoke_with(sb, &p, hc_count, &l, &r), NUB_E_OK);
+	ASSERT_EQ(l.calls, 1);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_OUT_OF_GAS);
+	ASSERT_EQ(r.return_value, 9999);
+	/* gas beyond 2^63-1: a named error */
+	memset(&l, 0, sizeof l);
+	l.set_gas = 1ull << 63;
+	ASSERT_EQ(nub_invoke_with(sb, &p, hc_count, &l, &r), NUB_E_BAD_GAS);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_ERROR);
+	ASSERT_EQ(r.exit_arg, NUB_E_BAD_GAS);
+	/* bad arguments */
+	ASSERT_EQ(nub_invoke_with(NULL, &p, hc_count, &l, &r), NUB_E_INVALID_ARG);
+	ASSERT_EQ(r.exit_arg, NUB_E_INVALID_ARG);
+	ASSERT_EQ(nub_host_call_read(NULL, 0x20000, &l, 1), NUB_E_INVALID_ARG);
+	nub_close(sb);
+}
+
 TEST(spi_image_invoke)
 {
 	nub_sandbox *sb = open_local();
@@ -650,6 +791,8 @@ int main(void)
 {
 	RUN(kvm_backend_named_error);
 	RUN(auto_falls_back_loudly);
+	RUN(host_calls_answered_and_resumed);
+	RUN(host_call_loop_stop_and_gas);
 	RUN(open_option_errors);
 	RUN(put_cap_checks);
 	RUN(invoke_add_through_args);

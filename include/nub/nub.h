@@ -225,6 +225,53 @@ NUB_API nub_err nub_put_cap(nub_sandbox *sb, const uint8_t *bytes, size_t len,
  * NUB_E_BAD_ENDPOINT, NUB_E_BAD_PACKET, NUB_E_BAD_GAS, NUB_E_TIMEOUT, ... */
 NUB_API nub_err nub_invoke(nub_sandbox *sb, const InvokePacket *p, InvocationResult *r);
 
+/* ---- host calls ------------------------------------------------------------
+ * A program asks its environment for something with `ecalli N`. nub_invoke
+ * ends the invocation there (NUB_EXIT_HOST_CALL). nub_invoke_with instead
+ * calls a handler, which answers and lets the program go on.
+ *
+ * Order and gas: the ecalli instruction is charged (1 gas) before the
+ * handler runs; call->gas is what is left. The handler may change any
+ * register and the gas (setting gas, e.g. to charge for the call, is the
+ * handler's business; a value above 2^63-1 ends the invocation with
+ * NUB_E_BAD_GAS). On RESUME the program continues at the instruction after
+ * the ecalli with the handler's registers, gas and memory writes; if the gas
+ * cannot pay for that instruction the invocation ends out of gas there,
+ * exactly as if the program had run out by itself. On STOP the invocation
+ * ends as nub_invoke would have ended it at this ecalli (NUB_EXIT_HOST_CALL,
+ * exit_arg = the call number), with the handler's registers and gas. */
+
+typedef struct nub_host_call {
+	uint32_t number;             /* the ecalli immediate */
+	uint32_t _pad;
+	uint64_t regs[NUB_NUM_REGS]; /* the program's registers: read and write */
+	uint64_t gas;                /* gas left after the ecalli: read and write */
+	void *internal_;             /* the backend's: reach memory with the accessors below */
+} nub_host_call;
+
+typedef enum nub_host_action {
+	NUB_HOST_RESUME = 0, /* go on after the ecalli */
+	NUB_HOST_STOP = 1,   /* end the invocation here (NUB_EXIT_HOST_CALL) */
+} nub_host_action;
+
+typedef nub_host_action (*nub_host_handler)(void *ctx, nub_host_call *call);
+
+/* Copy len bytes from/to the invocation's memory at PVM address addr, with
+ * the program's own rights: reading needs every byte's page readable,
+ * writing needs it writable (a read-only page refuses), and no byte may lie
+ * past 2^32. Otherwise NUB_E_HOST_MEMORY and nothing is copied. Valid only
+ * inside the handler, on the call it was given. */
+NUB_API nub_err nub_host_call_read(const nub_host_call *c, uint32_t addr, void *dst, size_t len);
+NUB_API nub_err nub_host_call_write(nub_host_call *c, uint32_t addr, const void *src, size_t len);
+
+/* [INVOKE_CACHED, with host calls answered] As nub_invoke, but each ecalli
+ * calls handler(ctx, call) on the calling thread (rules above). handler NULL:
+ * exactly nub_invoke. The per-call timeout covers the handlers' time too.
+ * kvm backend: not built yet: a non-NULL handler gives NUB_E_NOT_IMPLEMENTED
+ * (in r too) and runs nothing. */
+NUB_API nub_err nub_invoke_with(nub_sandbox *sb, const InvokePacket *p, nub_host_handler handler, void *ctx,
+                                InvocationResult *r);
+
 /* [INVOKE_WORKER lanes] Run n independent invocations spread over the
  * sandbox's execution lanes (nub_options.vcpus); results[i] is the result of
  * packets[i], exactly as nub_invoke would give it, whatever the interleaving.
@@ -241,7 +288,8 @@ NUB_API nub_err nub_invoke_parallel(nub_sandbox *sb, const InvokePacket *packets
 NUB_API nub_err nub_boot_info(nub_sandbox *sb, BootInfo *out);
 
 /* [HEAP_STATS] Allocator figures of the cap store. local backend: bytes and
- * count of the live allocations of the cap store (cap copies + directory),
+ * count of the live allocations of the cap store (published caps with their
+ * page-aligned frames, and the directory),
  * fragment_count 0 (caps are never freed, so the store has no free
  * fragments), available_bytes = memory_bytes - allocated_bytes. */
 NUB_API nub_err nub_heap_stats(nub_sandbox *sb, NubHeapStats *out);

@@ -20,6 +20,10 @@ typedef struct nub_backend_ops {
 	nub_err (*put_cap)(void *impl, const uint8_t *bytes, size_t len, uint8_t hash_out[NUB_CAP_HASH_LEN]);
 	/* Writes *r in every case (NUB_EXIT_ERROR + code on failure). */
 	nub_err (*invoke)(void *impl, const InvokePacket *p, InvocationResult *r);
+	/* The same with host calls answered by handler (non-NULL); NULL op:
+	 * the backend cannot yet (the API answers NUB_E_NOT_IMPLEMENTED). */
+	nub_err (*invoke_with)(void *impl, const InvokePacket *p, nub_host_handler handler, void *ctx,
+	                       InvocationResult *r);
 	/* Writes every r[i]. */
 	nub_err (*invoke_parallel)(void *impl, const InvokePacket *p, InvocationResult *r, size_t n);
 	nub_err (*boot_info)(void *impl, BootInfo *out);
@@ -27,6 +31,13 @@ typedef struct nub_backend_ops {
 	nub_err (*evict_jit_all)(void *impl);
 	void (*close)(void *impl);
 } nub_backend_ops;
+
+/* What nub_host_call.internal_ points to: the backend's memory accessors for
+ * the suspended invocation (nub_host_call_read/_write dispatch here). */
+typedef struct nub_host_mem {
+	nub_err (*read)(const struct nub_host_mem *h, uint32_t addr, void *dst, size_t len);
+	nub_err (*write)(const struct nub_host_mem *h, uint32_t addr, const void *src, size_t len);
+} nub_host_mem;
 
 /* Options after defaults were applied (every field set). */
 typedef struct nub_resolved_options {

@@ -143,6 +143,38 @@ nub_err nub_invoke(nub_sandbox *sb, const InvokePacket *p, InvocationResult *r)
 	return sb->ops->invoke(sb->impl, p, r);
 }
 
+nub_err nub_host_call_read(const nub_host_call *c, uint32_t addr, void *dst, size_t len)
+{
+	if (!c || !c->internal_ || (!dst && len))
+		return NUB_E_INVALID_ARG;
+	const nub_host_mem *h = c->internal_;
+	return h->read(h, addr, dst, len);
+}
+
+nub_err nub_host_call_write(nub_host_call *c, uint32_t addr, const void *src, size_t len)
+{
+	if (!c || !c->internal_ || (!src && len))
+		return NUB_E_INVALID_ARG;
+	const nub_host_mem *h = c->internal_;
+	return h->write(h, addr, src, len);
+}
+
+nub_err nub_invoke_with(nub_sandbox *sb, const InvokePacket *p, nub_host_handler handler, void *ctx,
+                        InvocationResult *r)
+{
+	if (!handler)
+		return nub_invoke(sb, p, r);
+	if (!r)
+		return NUB_E_INVALID_ARG;
+	if (sb && p && sb->ops->invoke_with)
+		return sb->ops->invoke_with(sb->impl, p, handler, ctx, r); /* writes r in every case */
+	nub_err e = sb && p ? NUB_E_NOT_IMPLEMENTED : NUB_E_INVALID_ARG;
+	memset(r, 0, sizeof *r);
+	r->exit_reason = NUB_EXIT_ERROR;
+	r->exit_arg = (uint32_t)e;
+	return e;
+}
+
 nub_err nub_invoke_parallel(nub_sandbox *sb, const InvokePacket *packets, InvocationResult *results, size_t n)
 {
 	if (n && !results)

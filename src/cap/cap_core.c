@@ -391,6 +391,33 @@ nub_err cap_core_invoke(cap_store *s, const InvokePacket *p, InvocationResult *r
 	return cap_core_finish(&inv, pvm_run(inv.m), NUB_E_OK, r);
 }
 
+/* ---- host calls: checked memory access ------------------------------------ */
+static nub_err mem_check(const pvm_instance *m, uint32_t addr, size_t len, int need)
+{
+	if (len > (1ull << 32) - addr)
+		return NUB_E_HOST_MEMORY;
+	for (uint64_t a = addr & ~(uint64_t)(PAGE - 1); a < (uint64_t)addr + len; a += PAGE)
+		if ((pvm_mem_access(m, (uint32_t)a) & need) != need)
+			return NUB_E_HOST_MEMORY;
+	return NUB_E_OK;
+}
+
+nub_err cap_core_mem_read(const pvm_instance *m, uint32_t addr, void *dst, size_t len)
+{
+	nub_err e = mem_check(m, addr, len, PVM_ACCESS_RO);
+	if (!e && len)
+		e = engine_err(pvm_mem_read(m, addr, dst, (uint32_t)len));
+	return e;
+}
+
+nub_err cap_core_mem_write(pvm_instance *m, uint32_t addr, const void *src, size_t len)
+{
+	nub_err e = mem_check(m, addr, len, PVM_ACCESS_RW);
+	if (!e && len)
+		e = engine_err(pvm_mem_write(m, addr, src, (uint32_t)len));
+	return e;
+}
+
 /* ---- EVICT_JIT_ALL --------------------------------------------------------- */
 static void evict_one(cap_entry *c, void *ctx)
 {

@@ -112,6 +112,14 @@ nub_err cap_core_invoke(cap_store *s, const InvokePacket *p, InvocationResult *r
 /* Write the error result (exit_reason NUB_EXIT_ERROR, exit_arg e); returns e. */
 nub_err cap_core_fail(InvocationResult *r, nub_err e);
 
+/* A host call's checked access to the invocation's memory, with the
+ * program's own rights: reading needs every page of [addr, addr+len)
+ * readable, writing needs them writable, nothing past 2^32; otherwise
+ * NUB_E_HOST_MEMORY and nothing is copied. A write copies shared pages
+ * first (published frames stay unchanged). */
+nub_err cap_core_mem_read(const pvm_instance *m, uint32_t addr, void *dst, size_t len);
+nub_err cap_core_mem_write(pvm_instance *m, uint32_t addr, const void *src, size_t len);
+
 /* EVICT_JIT_ALL: drop every cached program (running invocations keep theirs
  * until they finish). */
 void cap_core_evict(cap_store *s);

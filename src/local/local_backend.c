@@ -129,14 +129,14 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Run to an exit; with a timeout, in gas slices with a clock check between. */
-static nub_err run_sliced(pvm_instance *m, uint32_t timeout_ms, pvm_exit *out)
+/* Run to an exit; with a deadline (ms, 0 = none), in gas slices with a clock
+ * check between. */
+static nub_err run_sliced(pvm_instance *m, uint64_t deadline, pvm_exit *out)
 {
-	if (!timeout_ms) {
+	if (!deadline) {
 		*out = pvm_run(m);
 		return NUB_E_OK;
 	}
-	uint64_t deadline = now_ms() + timeout_ms;
 	int64_t reserve = pvm_gas(m);
 	int64_t carry = 0;
 	for (;;) {
@@ -160,16 +160,64 @@ static nub_err run_sliced(pvm_instance *m, uint32_t timeout_ms, pvm_exit *out)
 	}
 }
 
-static nub_err local_invoke(void *impl, const InvokePacket *p, InvocationResult *r)
+/* nub_host_call.internal_ of a local invocation */
+typedef struct {
+	nub_host_mem mem;
+	pvm_instance *m;
+} local_host_mem;
+
+static nub_err host_read(const nub_host_mem *h, uint32_t addr, void *dst, size_t len)
+{
+	return cap_core_mem_read(((const local_host_mem *)(const void *)h)->m, addr, dst, len);
+}
+
+static nub_err host_write(const nub_host_mem *h, uint32_t addr, const void *src, size_t len)
+{
+	return cap_core_mem_write(((const local_host_mem *)(const void *)h)->m, addr, src, len);
+}
+
+/* Answer one host call; false when the invocation ends here (*e set on an
+ * error). */
+static bool answer(pvm_instance *m, nub_host_handler handler, void *ctx, nub_err *e)
+{
+	local_host_mem hm = {{host_read, host_write}, m};
+	nub_host_call call = {.number = pvm_exit_arg(m), .gas = (uint64_t)pvm_gas(m), .internal_ = &hm};
+	for (unsigned i = 0; i < NUB_NUM_REGS; i++)
+		call.regs[i] = pvm_reg(m, i);
+	nub_host_action act = handler(ctx, &call);
+	for (unsigned i = 0; i < NUB_NUM_REGS; i++)
+		pvm_set_reg(m, i, call.regs[i]);
+	if (call.gas > (uint64_t)INT64_MAX) {
+		*e = NUB_E_BAD_GAS;
+		return false;
+	}
+	pvm_set_gas(m, (int64_t)call.gas);
+	return act == NUB_HOST_RESUME;
+}
+
+static nub_err local_invoke_with(void *impl, const InvokePacket *p, nub_host_handler handler, void *ctx,
+                                 InvocationResult *r)
 {
 	local_backend *lb = impl;
+	uint64_t deadline = lb->opts.timeout_ms ? now_ms() + lb->opts.timeout_ms : 0;
 	cap_invocation inv;
 	nub_err e = cap_core_start(&lb->store, p, &inv);
 	if (e)
 		return cap_core_fail(r, e);
 	pvm_exit x = PVM_EXIT_PANIC;
-	e = run_sliced(inv.m, lb->opts.timeout_ms, &x);
+	while (!(e = run_sliced(inv.m, deadline, &x)) && x == PVM_EXIT_HOST && handler &&
+	       answer(inv.m, handler, ctx, &e)) {
+		if (deadline && now_ms() >= deadline) {
+			e = NUB_E_TIMEOUT;
+			break;
+		}
+	}
 	return cap_core_finish(&inv, x, e, r);
+}
+
+static nub_err local_invoke(void *impl, const InvokePacket *p, InvocationResult *r)
+{
+	return local_invoke_with(impl, p, NULL, NULL, r);
 }
 
 /* ---- parallel invocations: one thread per lane, work taken by index ----- */
@@ -256,6 +304,7 @@ static void local_close(void *impl)
 static const nub_backend_ops local_ops = {
 	.put_cap = local_put_cap,
 	.invoke = local_invoke,
+	.invoke_with = local_invoke_with,
 	.invoke_parallel = local_invoke_parallel,
 	.boot_info = local_boot_info,
 	.heap_stats = local_heap_stats,

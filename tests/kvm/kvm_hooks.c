@@ -22,6 +22,12 @@ __asm__(".section .rodata.nub_test_guest_elf, \"a\", @progbits\n"
         ".previous\n");
 extern const uint8_t nub_test_guest_elf_begin[], nub_test_guest_elf_end[];
 
+void kvm_test_image(const uint8_t **elf, size_t *len)
+{
+	*elf = nub_test_guest_elf_begin;
+	*len = (size_t)(nub_test_guest_elf_end - nub_test_guest_elf_begin);
+}
+
 nub_err kvm_test_open(const nub_options *o, nub_sandbox **out)
 {
 	nub_resolved_options ro = {
@@ -35,8 +41,10 @@ nub_err kvm_test_open(const nub_options *o, nub_sandbox **out)
 	nub_sandbox *sb = calloc(1, sizeof *sb);
 	if (!sb)
 		return NUB_E_NOMEM;
-	e = kvm_backend_open_image(&ro, nub_test_guest_elf_begin,
-	                           (size_t)(nub_test_guest_elf_end - nub_test_guest_elf_begin), &sb->impl, &sb->ops);
+	const uint8_t *elf;
+	size_t len;
+	kvm_test_image(&elf, &len);
+	e = kvm_backend_open_image(&ro, elf, len, &sb->impl, &sb->ops);
 	if (e) {
 		free(sb);
 		return e;

@@ -5,6 +5,8 @@
 #include "host/kvm_backend.h"
 #include "nub/nub.h"
 
+/* The test kernel's ELF (what kvm_test_open boots). */
+void kvm_test_image(const uint8_t **elf, size_t *len);
 /* A kvm sandbox booted on the test kernel (nub_close closes it). */
 nub_err kvm_test_open(const nub_options *o, nub_sandbox **out);
 /* One raw RPC with any fn_id/payload, with the rebuild semantics of
