@@ -42,6 +42,10 @@ typedef struct cap_set {
 	void *ctx;
 } cap_set;
 
+/* Two secret words for a set's seed, from the host's entropy (hosted: in
+ * src/local/platform_libc.c; falls back to clock and address bits when the
+ * kernel has no entropy yet). */
+void cap_set_seed(uint64_t seed[2], const void *salt);
 /* Allocates the first block (64 slots). seed: two secret words. */
 nub_err cap_set_init(cap_set *s, const uint64_t seed[2], cap_set_alloc_fn alloc, cap_set_free_fn free_fn, void *ctx);
 /* Frees the block (not the encodings nor aux). */

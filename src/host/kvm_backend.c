@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
@@ -272,10 +270,7 @@ nub_err kvm_backend_open_image(const nub_resolved_options *o, const uint8_t *elf
 	kb->cfg.elf = elf;
 	kb->cfg.elf_len = elf_len;
 	uint64_t seed[2];
-	if (getrandom(seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
-		seed[0] = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)kb;
-		seed[1] = (uint64_t)clock() * 0x9E3779B97F4A7C15ull;
-	}
+	cap_set_seed(seed, kb);
 	nub_err e = cap_set_init(&kb->published, seed, set_alloc, set_free, NULL);
 	if (!e && (e = vmm_open(&kb->cfg, &kb->vm)))
 		cap_set_free(&kb->published);

@@ -9,7 +9,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "local/local_backend.h"
@@ -321,11 +320,7 @@ static nub_err local_open(const nub_resolved_options *o, void **impl, const nub_
 	lb->opts = *o;
 	lb->budget = o->memory_bytes;
 	uint64_t seed[2];
-	if (getrandom(seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
-		/* no entropy yet: a weaker but still per-sandbox seed */
-		seed[0] = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)lb;
-		seed[1] = (uint64_t)clock() * 0x9E3779B97F4A7C15ull;
-	}
+	cap_set_seed(seed, lb);
 	nub_err e = cap_set_init(&lb->set, seed, set_alloc, set_free, lb);
 	if (e) {
 		free(lb);
