@@ -2,6 +2,7 @@
  * the checked gpa translation (bounds, overflow), the ELF loader's checks on
  * the embedded guest kernel and on corrupted copies of it, and the cap
  * directory reader on a synthetic directory in fake guest RAM. */
+#include <cpuid.h>
 #include <elf.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -254,8 +255,14 @@ TEST(backend_probe_matches_dev_kvm)
 	o.backend = NUB_BACKEND_KVM;
 	nub_sandbox *sb = NULL;
 	nub_err e = nub_open(&o, &sb);
+	unsigned a, b, c, d;
+	bool hw = (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 5))) ||      /* VMX */
+	          (__get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 2))); /* SVM */
 	if (access("/dev/kvm", R_OK | W_OK) != 0) {
 		ASSERT_EQ(e, NUB_E_KVM_UNAVAILABLE);
+		ASSERT_TRUE(sb == NULL);
+	} else if (!hw) { /* a paravirtual /dev/kvm (kvm-pvm) is refused by name */
+		ASSERT_EQ(e, NUB_E_KVM_NO_HW_VIRT);
 		ASSERT_TRUE(sb == NULL);
 	} else {
 		ASSERT_TRUE(e == NUB_E_OK || e == NUB_E_KVM_UNAVAILABLE);
@@ -264,7 +271,7 @@ TEST(backend_probe_matches_dev_kvm)
 	/* kvm with less than the guest's minimum RAM is refused (when kvm works) */
 	o.memory_bytes = 1 << 20;
 	e = nub_open(&o, &sb);
-	ASSERT_TRUE(e == NUB_E_KVM_UNAVAILABLE || e == NUB_E_INVALID_ARG);
+	ASSERT_TRUE(e == NUB_E_KVM_UNAVAILABLE || e == NUB_E_KVM_NO_HW_VIRT || e == NUB_E_INVALID_ARG);
 }
 
 int main(void)
