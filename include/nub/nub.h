@@ -317,7 +317,8 @@ NUB_API nub_err nub_boot_info(nub_sandbox *sb, BootInfo *out);
  * count of the live allocations of the cap store (published caps with their
  * page-aligned frames, and the directory),
  * fragment_count 0 (caps are never freed, so the store has no free
- * fragments), available_bytes = memory_bytes - allocated_bytes. */
+ * fragments), available_bytes = memory_bytes - allocated_bytes - what
+ * decoded programs and running invocations hold (see memory_bytes). */
 NUB_API nub_err nub_heap_stats(nub_sandbox *sb, NubHeapStats *out);
 
 /* [EVICT_JIT_ALL] Drop all compiled/decoded code (local: the decoded program
