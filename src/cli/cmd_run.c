@@ -76,7 +76,7 @@ static const char *run_limited(pvm_instance *m, pvm_exit *out)
 		}
 		carry = pvm_gas(m) > 0 ? pvm_gas(m) : 0;
 		pvm_set_pc(m, pvm_pc(m));
-		if (deadline && cli_now() >= deadline)
+		if (deadline > 0 && cli_now() >= deadline)
 			return "--timeout reached";
 	}
 }
