@@ -151,6 +151,7 @@ TEST(error_codes_are_stable)
 		"BAD_ENDPOINT", "BAD_PACKET", "BAD_GAS", "ENGINE", "TIMEOUT", "NOT_INSTANCE", "UNKNOWN_FN",
 		"RPC_LENGTH", "GUEST_FAULT", "GUEST_PROTOCOL", "GUEST_DEAD", "GUEST_BAD_IMAGE",
 		"KVM_NO_HW_VIRT", "HOST_MEMORY",
+		"INVOKE_MEMORY", "SANDBOX_MEMORY", /* resource limits */
 	};
 	ASSERT_EQ(sizeof names / sizeof names[0], NUB_E_MAX_);
 	for (int e = 0; e < NUB_E_MAX_; e++)

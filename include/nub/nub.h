@@ -73,22 +73,48 @@ typedef struct nub_options {
 	 * local: the number of threads nub_invoke_parallel uses (nub_invoke
 	 * runs on the calling thread). */
 	uint32_t vcpus;
-	/* Guest memory in bytes; 0 = default (256 MiB). local: the budget of the
-	 * cap store (nub_put_cap fails with NUB_E_STORE_FULL beyond it), which
-	 * nub_heap_stats reports against. Minimum 1 MiB. */
+	/* Sandbox memory in bytes; 0 = default (NUB_DEFAULT_MEMORY, 256 MiB).
+	 * Minimum 1 MiB. kvm: the guest's RAM, which holds everything.
+	 * local: one budget for everything the sandbox holds: published caps
+	 * (nub_put_cap fails with NUB_E_STORE_FULL beyond it), decoded programs
+	 * (charged at their exact size before decoding: NUB_E_SANDBOX_MEMORY
+	 * when they do not fit) and the host pages of running invocations
+	 * (each page a program writes, charged when first written: a page the
+	 * budget cannot pay ends that invocation with NUB_E_SANDBOX_MEMORY).
+	 * nub_heap_stats reports against it. */
 	uint64_t memory_bytes;
-	/* Per-call timeout in milliseconds, 0 = none. A nub_invoke that runs
-	 * longer ends with exit_reason NUB_EXIT_ERROR, exit_arg NUB_E_TIMEOUT.
-	 * kvm backend: the first call with a timeout installs a process-wide
-	 * handler for SIGRTMIN+4 (a per-thread timer kicks the vCPU out of
-	 * KVM_RUN); applications must leave that signal to libnub. Other calls
-	 * than invoke get a 60 s guard even when this is 0. */
+	/* Per-call deadline in milliseconds, measured by the clock from the
+	 * start of the call (decode, frame setup, run, host-call handlers and
+	 * the result included); 0 = default (NUB_DEFAULT_TIMEOUT_MS, 30 s);
+	 * NUB_TIMEOUT_NONE = no deadline. A nub_invoke that runs longer ends
+	 * with exit_reason NUB_EXIT_ERROR, exit_arg NUB_E_TIMEOUT; the sandbox
+	 * stays usable. local: the clock is read about every millisecond of run
+	 * time. kvm backend: invocations install a process-wide handler for
+	 * SIGRTMIN+4 (a per-thread timer kicks the vCPU out of KVM_RUN);
+	 * applications must leave that signal to libnub. Other calls than
+	 * invoke get a 60 s guard with NUB_TIMEOUT_NONE. */
 	uint32_t timeout_ms;
 	/* Receives human-readable notices (e.g. the auto fallback). NULL: they
 	 * are written to stderr as "nub: <msg>\n". */
 	void (*notice)(void *ctx, const char *msg);
 	void *notice_ctx;
+	/* Per-invocation memory in bytes (rounded down to 4 KiB pages): the
+	 * most an invocation may map, its frame (Image layout and mappings)
+	 * and its sbrk heap together; 0 = default
+	 * (NUB_DEFAULT_INVOCATION_MEMORY, 1 GiB); at most 4 GiB. A frame larger
+	 * than this fails with NUB_E_INVOKE_MEMORY; sbrk past it returns 0, as
+	 * an impossible sbrk does (GP), and the program goes on. Mapped pages
+	 * cost host memory only once written (memory_bytes bounds that).
+	 * local backend only; kvm: the guest's RAM bounds it. */
+	uint64_t invocation_memory_bytes;
 } nub_options;
+
+/* Defaults and special values of nub_options (see each field). They keep a
+ * 24 GiB, 2-core machine safe with several sandboxes open. */
+#define NUB_DEFAULT_MEMORY (256ull << 20)
+#define NUB_DEFAULT_TIMEOUT_MS 30000u
+#define NUB_TIMEOUT_NONE 0xFFFFFFFFu
+#define NUB_DEFAULT_INVOCATION_MEMORY (1ull << 30)
 
 /* Fill *o with the defaults (backend auto, everything else 0 = default). */
 NUB_API void nub_options_init(nub_options *o);
@@ -291,7 +317,8 @@ NUB_API nub_err nub_boot_info(nub_sandbox *sb, BootInfo *out);
  * count of the live allocations of the cap store (published caps with their
  * page-aligned frames, and the directory),
  * fragment_count 0 (caps are never freed, so the store has no free
- * fragments), available_bytes = memory_bytes - allocated_bytes. */
+ * fragments), available_bytes = memory_bytes - allocated_bytes - what
+ * decoded programs and running invocations hold (see memory_bytes). */
 NUB_API nub_err nub_heap_stats(nub_sandbox *sb, NubHeapStats *out);
 
 /* [EVICT_JIT_ALL] Drop all compiled/decoded code (local: the decoded program

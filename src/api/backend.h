@@ -43,7 +43,8 @@ typedef struct nub_host_mem {
 typedef struct nub_resolved_options {
 	uint32_t vcpus;
 	uint64_t memory_bytes;
-	uint32_t timeout_ms;
+	uint32_t timeout_ms;       /* NUB_TIMEOUT_NONE: no deadline */
+	uint32_t invocation_pages; /* 1 .. 2^20 */
 } nub_resolved_options;
 
 /* One backend, as the registry lists it. */

@@ -7,7 +7,6 @@
 #include "api/backend.h"
 
 #define NUB_DEFAULT_VCPUS 4u
-#define NUB_DEFAULT_MEMORY (256ull << 20)
 #define NUB_MIN_MEMORY (1ull << 20)
 
 const char *nub_backend_name(nub_backend b)
@@ -86,9 +85,14 @@ nub_err nub_open(const nub_options *opts, nub_sandbox **out)
 	nub_resolved_options ro = {
 		.vcpus = opts->vcpus ? opts->vcpus : NUB_DEFAULT_VCPUS,
 		.memory_bytes = opts->memory_bytes ? opts->memory_bytes : NUB_DEFAULT_MEMORY,
-		.timeout_ms = opts->timeout_ms,
+		.timeout_ms = opts->timeout_ms ? opts->timeout_ms : NUB_DEFAULT_TIMEOUT_MS,
+		.invocation_pages = (uint32_t)((opts->invocation_memory_bytes ? opts->invocation_memory_bytes
+		                                                                : NUB_DEFAULT_INVOCATION_MEMORY) /
+		                               NUB_PAGE_SIZE),
 	};
-	if (ro.vcpus > MAX_EXECUTION_LANES || ro.memory_bytes < NUB_MIN_MEMORY)
+	if (ro.vcpus > MAX_EXECUTION_LANES || ro.memory_bytes < NUB_MIN_MEMORY ||
+	    opts->invocation_memory_bytes > (1ull << 32) ||
+	    (opts->invocation_memory_bytes && opts->invocation_memory_bytes < NUB_PAGE_SIZE))
 		return NUB_E_INVALID_ARG;
 	if (opts->backend != NUB_BACKEND_AUTO) {
 		const nub_backend_def *d = backend_def(opts->backend);

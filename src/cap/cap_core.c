@@ -34,26 +34,69 @@ nub_err cap_core_fail(InvocationResult *r, nub_err e)
 	return e;
 }
 
-/* ---- decoded programs ------------------------------------------------------ */
-static nub_err prog_new(const cap_image_view *img, cap_prog **out)
+/* ---- accounting ------------------------------------------------------------ */
+static nub_err charge(cap_store *s, size_t bytes)
 {
+	return s->ops->charge && bytes ? s->ops->charge(s, bytes) : NUB_E_OK;
+}
+
+static void release(cap_store *s, size_t bytes)
+{
+	if (s->ops->release && bytes)
+		s->ops->release(s, bytes);
+}
+
+/* An invocation's host pages (pvm_page_hook), charged as they are taken. */
+static bool page_hook(void *ctx, int64_t pages)
+{
+	cap_store *s = ctx;
+	lock(s);
+	bool ok = true;
+	if (pages > 0)
+		ok = charge(s, (size_t)pages * PAGE) == NUB_E_OK;
+	else
+		release(s, (size_t)-pages * PAGE);
+	unlock(s);
+	return ok;
+}
+
+/* ---- decoded programs ------------------------------------------------------ */
+/* Decode an Image's code, its exact size charged to the store first. */
+static nub_err prog_new(cap_store *s, const cap_image_view *img, cap_prog **out)
+{
+	size_t bytes = sizeof(cap_prog) + pvm_program_bytes_of_blob(img->code, img->code_len);
+	lock(s);
+	nub_err e = charge(s, bytes);
+	unlock(s);
+	if (e)
+		return e;
 	cap_prog *p = pvm_plat_alloc(sizeof *p);
-	if (!p)
-		return NUB_E_NOMEM;
+	if (!p) {
+		e = NUB_E_NOMEM;
+		goto fail;
+	}
 	pvm_err pe = pvm_program_new(img->code, img->code_len, &p->program);
 	if (pe != PVM_E_OK) {
 		pvm_plat_free(p, sizeof *p);
-		return pe == PVM_E_NOMEM ? NUB_E_NOMEM : NUB_E_IMAGE_CODE;
+		e = pe == PVM_E_NOMEM ? NUB_E_NOMEM : NUB_E_IMAGE_CODE;
+		goto fail;
 	}
+	p->charged = bytes;
 	p->refs = 1;
 	*out = p;
 	return NUB_E_OK;
+fail:
+	lock(s);
+	release(s, bytes);
+	unlock(s);
+	return e;
 }
 
 /* Drop one reference (store lock held). */
-static void prog_unref(cap_prog *p)
+static void prog_unref(cap_store *s, cap_prog *p)
 {
 	if (--p->refs == 0) {
+		release(s, p->charged);
 		pvm_program_free(p->program);
 		pvm_plat_free(p, sizeof *p);
 	}
@@ -112,7 +155,7 @@ static nub_err image_frames(cap_store *s, cap_entry *c)
 void cap_core_entry_free(cap_store *s, cap_entry *c)
 {
 	if (c->prog)
-		prog_unref(c->prog);
+		prog_unref(s, c->prog);
 	if (c->frames_alloc)
 		s->ops->free(s, c->frames_alloc, (size_t)c->frame_pages * PAGE);
 	s->ops->free(s, c, c->size);
@@ -168,7 +211,7 @@ nub_err cap_core_put(cap_store *s, const uint8_t *src, size_t len, bool shared, 
 	__builtin_memcpy(c->hash, hash, NUB_CAP_HASH_LEN);
 	/* the slow parts outside the lock: decode the code, copy the frames */
 	if (c->view.kind == NUB_CAP_KIND_IMAGE &&
-	    ((e = prog_new(&c->view.u.image, &c->prog)) || (e = image_frames(s, c))))
+	    ((e = prog_new(s, &c->view.u.image, &c->prog)) || (e = image_frames(s, c))))
 		goto fail;
 	lock(s);
 	if (s->ops->get(s, hash)) { /* published meanwhile by another thread */
@@ -196,7 +239,18 @@ fail:
 /* ---- INVOKE_CACHED --------------------------------------------------------- */
 static nub_err engine_err(pvm_err pe)
 {
-	return pe == PVM_E_OK ? NUB_E_OK : pe == PVM_E_NOMEM ? NUB_E_NOMEM : NUB_E_ENGINE;
+	switch (pe) {
+	case PVM_E_OK:
+		return NUB_E_OK;
+	case PVM_E_NOMEM:
+		return NUB_E_NOMEM;
+	case PVM_E_MEM_LIMIT:
+		return NUB_E_INVOKE_MEMORY;
+	case PVM_E_MEM_BUDGET:
+		return NUB_E_SANDBOX_MEMORY;
+	default:
+		return NUB_E_ENGINE;
+	}
 }
 
 static nub_err share(pvm_instance *m, uint32_t va, const uint8_t *frames, uint32_t pages)
@@ -269,7 +323,7 @@ static nub_err frame_build(pvm_instance *m, const cap_entry *imc, const cap_entr
 static void release_prog(cap_store *s, cap_prog *p)
 {
 	lock(s);
-	prog_unref(p);
+	prog_unref(s, p);
 	unlock(s);
 }
 
@@ -305,7 +359,7 @@ nub_err cap_core_start(cap_store *s, const InvokePacket *p, cap_invocation *inv)
 	unlock(s);
 	nub_err e;
 	if (!prog) { /* evicted: decode again, outside the lock */
-		if ((e = prog_new(&imc->view.u.image, &prog)))
+		if ((e = prog_new(s, &imc->view.u.image, &prog)))
 			return e;
 		cap_prog *dup = 0;
 		lock(s);
@@ -318,7 +372,7 @@ nub_err cap_core_start(cap_store *s, const InvokePacket *p, cap_invocation *inv)
 		}
 		prog->refs++;
 		if (dup)
-			prog_unref(dup);
+			prog_unref(s, dup);
 		unlock(s);
 	}
 	pvm_instance *m;
@@ -326,6 +380,10 @@ nub_err cap_core_start(cap_store *s, const InvokePacket *p, cap_invocation *inv)
 		release_prog(s, prog);
 		return NUB_E_NOMEM;
 	}
+	if (s->invocation_pages)
+		pvm_set_page_limit(m, s->invocation_pages);
+	if (s->ops->charge)
+		pvm_set_page_hook(m, page_hook, s);
 	if ((e = frame_build(m, imc, slots, p))) {
 		pvm_instance_free(m);
 		release_prog(s, prog);
@@ -423,7 +481,7 @@ static void evict_one(cap_entry *c, void *ctx)
 {
 	cap_store *s = ctx;
 	if (c->prog) {
-		prog_unref(c->prog); /* running invocations keep their reference */
+		prog_unref(s, c->prog); /* running invocations keep their reference */
 		c->prog = 0;
 		s->cached_programs--;
 	}

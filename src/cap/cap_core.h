@@ -17,6 +17,14 @@
  *   cap_core_evict(store)                            EVICT_JIT_ALL
  *   cap_core_entry_free(store, entry)                at teardown
  *
+ * Limits. A decoded program is charged to the store (ops->charge) before it
+ * is decoded, at its exact size computed from the blob, and released when
+ * its last reference goes; a running invocation charges every host page it
+ * takes (written pages, page-table leaves) as it takes it, and may map at
+ * most store->invocation_pages pages: a frame larger than that fails with
+ * NUB_E_INVOKE_MEMORY, sbrk past it returns 0 (an impossible sbrk), a page
+ * the budget refuses ends the invocation with NUB_E_SANDBOX_MEMORY.
+ *
  * Published caps (cap_entry) are immutable and live until the store is torn
  * down; so are their frames. An invocation holds a reference on the decoded
  * program it runs, so EVICT_JIT_ALL never frees a program in use.
@@ -42,7 +50,8 @@
 /* A decoded program, shared by the cache and the invocations running it. */
 typedef struct cap_prog {
 	pvm_program *program;
-	uint32_t refs; /* the cache's + one per running invocation (store lock) */
+	size_t charged; /* bytes charged to the store for it */
+	uint32_t refs;  /* the cache's + one per running invocation (store lock) */
 } cap_prog;
 
 /* One published cap. */
@@ -76,11 +85,21 @@ typedef struct cap_store_ops {
 	void (*free)(cap_store *s, void *p, size_t size);
 	void (*lock)(cap_store *s);
 	void (*unlock)(cap_store *s);
+	/* Accounting of memory the core takes outside alloc (decoded programs;
+	 * the pages of running invocations), lock held: charge refuses with
+	 * NUB_E_SANDBOX_MEMORY when the backend's budget has no room; release
+	 * gives bytes back. Both NULL: not counted (the guest: its heap is the
+	 * bound). */
+	nub_err (*charge)(cap_store *s, size_t bytes);
+	void (*release)(cap_store *s, size_t bytes);
 } cap_store_ops;
 
 struct cap_store {
 	const cap_store_ops *ops;
 	size_t cached_programs; /* Images whose decoded program is cached (lock) */
+	/* Most pages an invocation may map (frame and sbrk); 0 = no limit
+	 * beyond the 2^20 of the address space. Set before any invocation. */
+	uint32_t invocation_pages;
 };
 
 /* PUT_CAP: validate, hash, check references, decode an Image's program,

@@ -23,6 +23,23 @@ int cmd_info(int argc, char **argv);
 
 /* Print "nub: <fmt>" and a newline to stderr; returns 2 (usage/input error). */
 int cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Limits of what one command may spend (--timeout SECONDS, --max-memory
+ * BYTES): cli_open_sandbox passes them as the sandbox's deadline, memory and
+ * invocation memory; in-process runs apply them to the engine. */
+typedef struct {
+	uint32_t timeout_s;  /* 0 = none */
+	uint64_t max_memory; /* bytes, >= 1 MiB */
+} cli_limits_t;
+extern cli_limits_t cli_limits;
+#define CLI_DEFAULT_TIMEOUT_S 60u
+#define CLI_DEFAULT_MAX_MEMORY (1ull << 30)
+#define CLI_LIMITS_HELP                                                                      \
+	"  --timeout S     wall-clock limit in seconds, 0 = none (default 60)\n"                \
+	"  --max-memory B  memory limit in bytes: pages mapped and written (default 2^30)\n"
+/* Parse --timeout / --max-memory at argv[*i] (advancing *i); 1 when taken,
+ * 0 when a is another option, -1 after an error message. */
+int cli_parse_limit(const char *a, const char *val, int *i, const char *cmd);
+
 /* Read a whole file (NUB_MAX_INPUT at most). On failure prints why, returns NULL. */
 uint8_t *cli_read_file(const char *path, size_t *len);
 /* Strict number parsing: decimal or 0x-hex, whole string, in range. */

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "nub/nub.h"
@@ -21,39 +23,49 @@ int cli_err(const char *fmt, ...)
 	return 2;
 }
 
+cli_limits_t cli_limits = {CLI_DEFAULT_TIMEOUT_S, CLI_DEFAULT_MAX_MEMORY};
+
+/* Opened without blocking (a FIFO or a device would block open or read
+ * forever) and checked to be a regular file before anything is read. */
 uint8_t *cli_read_file(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
 		cli_err("%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	struct stat st;
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		cli_err("%s: not a regular file", path);
-		fclose(f);
+		close(fd);
 		return NULL;
 	}
 	if ((uint64_t)st.st_size > NUB_MAX_INPUT) {
 		cli_err("%s: larger than %u MiB", path, NUB_MAX_INPUT >> 20);
-		fclose(f);
+		close(fd);
 		return NULL;
 	}
-	size_t n = (size_t)st.st_size;
+	size_t n = (size_t)st.st_size, got = 0;
 	uint8_t *buf = malloc(n + 1);
 	if (!buf) {
-		cli_err("%s: out of memory", path);
-		fclose(f);
+		cli_err("%s: out of memory (%zu bytes)", path, n + 1);
+		close(fd);
 		return NULL;
 	}
-	if (fread(buf, 1, n, f) != n) {
-		cli_err("%s: read error", path);
-		free(buf);
-		fclose(f);
-		return NULL;
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) { /* error, or the file shrank under us */
+			cli_err("%s: read error", path);
+			free(buf);
+			close(fd);
+			return NULL;
+		}
+		got += (size_t)r;
 	}
 	buf[n] = 0;
-	fclose(f);
+	close(fd);
 	*len = n;
 	return buf;
 }
@@ -120,6 +132,28 @@ uint8_t *cli_parse_hex(const char *s, size_t *len)
 	return b;
 }
 
+int cli_parse_limit(const char *a, const char *val, int *i, const char *cmd)
+{
+	uint64_t v;
+	if (!strcmp(a, "--timeout")) {
+		if (!val || !cli_parse_u64(val, &v) || v > 86400 * 7) {
+			cli_err("%s: --timeout '%s' is not a number of seconds up to 604800", cmd, val ? val : "");
+			return -1;
+		}
+		cli_limits.timeout_s = (uint32_t)v;
+	} else if (!strcmp(a, "--max-memory")) {
+		if (!val || !cli_parse_u64(val, &v) || v < (1u << 20)) {
+			cli_err("%s: --max-memory '%s' is not a number of bytes >= 1048576", cmd, val ? val : "");
+			return -1;
+		}
+		cli_limits.max_memory = v;
+	} else {
+		return 0;
+	}
+	(*i)++;
+	return 1;
+}
+
 bool cli_wants_help(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++)
@@ -144,6 +178,9 @@ struct nub_sandbox *cli_open_sandbox(const char *backend, const char *cmd)
 		cli_err("%s: unknown backend '%s' (local, kvm, auto)", cmd, backend);
 		return NULL;
 	}
+	o.timeout_ms = cli_limits.timeout_s ? cli_limits.timeout_s * 1000u : NUB_TIMEOUT_NONE;
+	o.memory_bytes = cli_limits.max_memory;
+	o.invocation_memory_bytes = cli_limits.max_memory < (1ull << 32) ? cli_limits.max_memory : 1ull << 32;
 	nub_sandbox *sb = NULL;
 	if ((e = nub_open(&o, &sb)) != NUB_E_OK) {
 		cli_err("%s: cannot open a %s sandbox: %s", cmd, backend, nub_strerror(e));

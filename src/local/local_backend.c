@@ -13,8 +13,12 @@
 
 #include "local/local_backend.h"
 
-/* Gas slice between two timeout checks (instructions). */
-#define LOCAL_TIMEOUT_SLICE (1ll << 22)
+/* Gas slices between two deadline checks: aimed at LOCAL_SLICE_NS of run
+ * time, LOCAL_SLICE_MIN..LOCAL_SLICE_MAX instructions. */
+#define LOCAL_SLICE_NS 1000000u
+#define LOCAL_SLICE_FIRST (1ll << 14)
+#define LOCAL_SLICE_MIN (1ll << 8)
+#define LOCAL_SLICE_MAX (1ll << 22)
 
 /* ---- the store ----------------------------------------------------------- */
 static local_backend *lb_of(cap_store *s)
@@ -22,9 +26,16 @@ static local_backend *lb_of(cap_store *s)
 	return (local_backend *)(void *)s;
 }
 
+/* What the budget still admits (lock held). */
+static uint64_t budget_left(const local_backend *lb)
+{
+	uint64_t used = lb->allocated_bytes + lb->charged_bytes;
+	return used < lb->budget ? lb->budget - used : 0;
+}
+
 static void *budget_alloc(local_backend *lb, size_t size, size_t align, nub_err *err)
 {
-	if (size > lb->budget - lb->allocated_bytes) {
+	if (size > budget_left(lb)) {
 		*err = NUB_E_STORE_FULL;
 		return NULL;
 	}
@@ -104,7 +115,26 @@ static void store_unlock(cap_store *s)
 	pthread_mutex_unlock(&lb_of(s)->lock);
 }
 
+/* decoded programs and invocation pages (lock held) */
+static nub_err store_charge(cap_store *s, size_t bytes)
+{
+	local_backend *lb = lb_of(s);
+	if (bytes > budget_left(lb))
+		return NUB_E_SANDBOX_MEMORY;
+	lb->charged_bytes += bytes;
+	if (lb->charged_bytes > lb->peak_charged_bytes)
+		lb->peak_charged_bytes = lb->charged_bytes;
+	return NUB_E_OK;
+}
+
+static void store_release(cap_store *s, size_t bytes)
+{
+	lb_of(s)->charged_bytes -= bytes;
+}
+
 static const cap_store_ops local_store_ops = {
+	.charge = store_charge,
+	.release = store_release,
 	.get = store_get,
 	.insert = store_insert,
 	.foreach = store_foreach,
@@ -121,15 +151,22 @@ static nub_err local_put_cap(void *impl, const uint8_t *bytes, size_t len, uint8
 	return cap_core_put(&lb->store, bytes, len, false, hash_out);
 }
 
-static uint64_t now_ms(void)
+static uint64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Run to an exit; with a deadline (ms, 0 = none), in gas slices with a clock
- * check between. */
+static bool past(uint64_t deadline)
+{
+	return deadline && now_ns() >= deadline;
+}
+
+/* Run to an exit; with a deadline (ns, 0 = none), in gas slices with a clock
+ * check between. The slice adapts to what the program's instructions cost
+ * (memory-heavy code runs fewer per millisecond), so the clock is read
+ * about every LOCAL_SLICE_NS whatever the program does. */
 static nub_err run_sliced(pvm_instance *m, uint64_t deadline, pvm_exit *out)
 {
 	if (!deadline) {
@@ -137,11 +174,12 @@ static nub_err run_sliced(pvm_instance *m, uint64_t deadline, pvm_exit *out)
 		return NUB_E_OK;
 	}
 	int64_t reserve = pvm_gas(m);
-	int64_t carry = 0;
+	int64_t carry = 0, size = LOCAL_SLICE_FIRST;
 	for (;;) {
-		int64_t slice = reserve < LOCAL_TIMEOUT_SLICE ? reserve : LOCAL_TIMEOUT_SLICE;
+		int64_t slice = reserve < size ? reserve : size;
 		reserve -= slice;
 		pvm_set_gas(m, carry + slice);
+		uint64_t t0 = now_ns();
 		pvm_exit x = pvm_run(m);
 		if (x != PVM_EXIT_OOG || reserve == 0) {
 			if (x == PVM_EXIT_OOG)
@@ -154,8 +192,15 @@ static nub_err run_sliced(pvm_instance *m, uint64_t deadline, pvm_exit *out)
 		/* Out of this slice only: the unpaid instruction did not run. */
 		carry = pvm_gas(m) > 0 ? pvm_gas(m) : 0;
 		pvm_set_pc(m, pvm_pc(m));
-		if (now_ms() >= deadline)
+		uint64_t t1 = now_ns();
+		if (deadline && t1 >= deadline) {
+			pvm_set_gas(m, carry + reserve);
 			return NUB_E_TIMEOUT;
+		}
+		if (t1 - t0 < LOCAL_SLICE_NS / 2 && size < LOCAL_SLICE_MAX)
+			size *= 2;
+		else if (t1 - t0 > LOCAL_SLICE_NS * 2 && size > LOCAL_SLICE_MIN)
+			size /= 2;
 	}
 }
 
@@ -198,19 +243,26 @@ static nub_err local_invoke_with(void *impl, const InvokePacket *p, nub_host_han
                                  InvocationResult *r)
 {
 	local_backend *lb = impl;
-	uint64_t deadline = lb->opts.timeout_ms ? now_ms() + lb->opts.timeout_ms : 0;
+	/* the deadline covers everything from here: decode (after an
+	 * eviction), frame setup, the run, host calls, the result */
+	uint64_t deadline =
+	        lb->opts.timeout_ms != NUB_TIMEOUT_NONE ? now_ns() + (uint64_t)lb->opts.timeout_ms * 1000000u : 0;
 	cap_invocation inv;
 	nub_err e = cap_core_start(&lb->store, p, &inv);
 	if (e)
 		return cap_core_fail(r, e);
 	pvm_exit x = PVM_EXIT_PANIC;
-	while (!(e = run_sliced(inv.m, deadline, &x)) && x == PVM_EXIT_HOST && handler &&
+	if (past(deadline))
+		e = NUB_E_TIMEOUT;
+	while (!e && !(e = run_sliced(inv.m, deadline, &x)) && x == PVM_EXIT_HOST && handler &&
 	       answer(inv.m, handler, ctx, &e)) {
-		if (deadline && now_ms() >= deadline) {
+		if (past(deadline)) {
 			e = NUB_E_TIMEOUT;
 			break;
 		}
 	}
+	if (!e && past(deadline))
+		e = NUB_E_TIMEOUT;
 	return cap_core_finish(&inv, x, e, r);
 }
 
@@ -277,7 +329,7 @@ static nub_err local_heap_stats(void *impl, NubHeapStats *out)
 	out->allocated_bytes = lb->allocated_bytes;
 	out->allocation_count = lb->allocation_count;
 	out->fragment_count = 0;
-	out->available_bytes = lb->budget - lb->allocated_bytes;
+	out->available_bytes = budget_left(lb);
 	pthread_mutex_unlock(&lb->lock);
 	return NUB_E_OK;
 }
@@ -317,6 +369,7 @@ static nub_err local_open(const nub_resolved_options *o, void **impl, const nub_
 	if (!lb)
 		return NUB_E_NOMEM;
 	lb->store.ops = &local_store_ops;
+	lb->store.invocation_pages = o->invocation_pages;
 	lb->opts = *o;
 	lb->budget = o->memory_bytes;
 	uint64_t seed[2];

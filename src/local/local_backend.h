@@ -3,7 +3,8 @@
  *
  * The store counts every byte it holds (published caps with their frames,
  * and the directory) against nub_options.memory_bytes, which HEAP_STATS
- * reports. One mutex guards the store; runs happen outside it, so
+ * reports; decoded programs and the host pages of running invocations are
+ * charged against the same budget (charged_bytes). One mutex guards the store; runs happen outside it, so
  * invocations on several threads run in parallel.
  */
 #ifndef NUB_LOCAL_BACKEND_H
@@ -21,6 +22,9 @@ typedef struct local_backend {
 	cap_set set;     /* hash -> cap_entry (aux) */
 	nub_resolved_options opts;
 	uint64_t budget, allocated_bytes, allocation_count;
+	/* outside the store's allocations, against the same budget: decoded
+	 * programs and the pages of running invocations (cap_store_ops.charge) */
+	uint64_t charged_bytes, peak_charged_bytes;
 } local_backend;
 
 extern const nub_backend_def local_backend_def;

@@ -6,3 +6,6 @@ TEST_SRCS_test_api = tests/test_api.c
 CLI_SRCS   += src/cli/cmd_info.c
 TEST_PROGS += test_caps_vectors
 TEST_SRCS_test_caps_vectors = tests/test_caps_vectors.c src/cli/vector.c src/cli/vector_caps.c
+TEST_PROGS += test_limits
+TEST_SRCS_test_limits = tests/test_limits.c
+TEST_LIBS  += -lpthread

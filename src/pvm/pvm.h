@@ -65,7 +65,9 @@ enum { PVM_ACCESS_NONE = 0, PVM_ACCESS_RO = 1, PVM_ACCESS_RW = 3 };
 	X(MEM_ALIGN, "memory: region not page-aligned")                            \
 	X(MEM_RANGE, "memory: region wraps past 2^32 or lies below 0x10000")      \
 	X(MEM_UNMAPPED, "memory: address not mapped")                              \
-	X(BAD_REG, "register index out of range")
+	X(BAD_REG, "register index out of range")                                 \
+	X(MEM_LIMIT, "memory: the instance's page limit is reached")               \
+	X(MEM_BUDGET, "memory: the page budget refused a host page")
 
 typedef enum {
 #define PVM_ERR_ENUM(name, msg) PVM_E_##name,
@@ -92,6 +94,12 @@ uint32_t pvm_program_jump_table_len(const pvm_program *p);
 uint32_t pvm_program_jump_entry(const pvm_program *p, uint32_t i); /* code offset */
 /* Number of decoded instructions (including synthetic traps). */
 uint32_t pvm_program_insn_count(const pvm_program *p);
+/* Host memory a decoded program holds, in bytes; and what pvm_program_new
+ * would allocate for this blob, computed from its header and bitmask
+ * without decoding (0 when the blob would be refused anyway), so a caller
+ * can charge a budget before decoding. */
+size_t pvm_program_bytes(const pvm_program *p);
+size_t pvm_program_bytes_of_blob(const uint8_t *blob, size_t len);
 
 /* A parsed JAM standard program (GP A.7). Pointers point into the input. */
 typedef struct {
@@ -133,6 +141,26 @@ uint32_t pvm_exit_arg(const pvm_instance *m);
 /* sbrk heap pointer (GP: the current top of the heap). */
 uint32_t pvm_heap_ptr(const pvm_instance *m);
 void pvm_set_heap_ptr(pvm_instance *m, uint32_t heap);
+
+/* ---- page limits --------------------------------------------------------
+ * An instance counts the pages it has mapped (pvm_mem_map, pvm_spi_init,
+ * sbrk) against its page limit (default: all 2^20 pages). Mapping past the
+ * limit fails with PVM_E_MEM_LIMIT and changes nothing; sbrk past it returns
+ * 0 exactly as an impossible sbrk does (GP), and the heap stays where it was.
+ *
+ * Host memory the instance takes for itself (a page it writes, copied from
+ * the zero page or a shared frame; a leaf of its page table, 2 pages) is
+ * offered to an optional budget hook first: hook(ctx, n) with n > 0 before
+ * taking n pages (false: refused; the access ends the run with
+ * PVM_EXIT_ERROR, exit arg PVM_E_MEM_BUDGET, or the call fails with that
+ * error), and hook(ctx, -n) after giving n back (at pvm_instance_free, all
+ * at once). Set both before building the memory. */
+typedef bool (*pvm_page_hook)(void *ctx, int64_t pages);
+void pvm_set_page_limit(pvm_instance *m, uint32_t max_pages);
+void pvm_set_page_hook(pvm_instance *m, pvm_page_hook hook, void *ctx);
+/* Pages mapped now; host pages held now (own pages + 2 per leaf). */
+uint32_t pvm_mapped_pages(const pvm_instance *m);
+uint64_t pvm_held_pages(const pvm_instance *m);
 
 /* Map [addr, addr+len) (page-aligned, len a multiple of 4096, may be 0) with
  * `access`; fresh pages are zero, pages already mapped keep their bytes and

@@ -361,6 +361,37 @@ uint32_t pvm_program_insn_count(const pvm_program *p)
 	return p->n_insns;
 }
 
+/* What pvm_program_new allocates for this many code bytes, jump-table
+ * entries and instruction starts. */
+static size_t footprint(uint64_t code_len, uint64_t jt_len, uint64_t starts)
+{
+	return sizeof(pvm_program) + (size_t)(code_len + PVM_CODE_PAD) + (size_t)((code_len + 7) / 8 + PVM_CODE_PAD / 8) +
+	       (size_t)((code_len + 1 + 7) / 8) + (size_t)jt_len * 8 + (size_t)(2 * starts + 2) * sizeof(pvm_insn);
+}
+
+size_t pvm_program_bytes(const pvm_program *p)
+{
+	return footprint(p->code_len, p->jt_len, (p->insns_alloc / sizeof(pvm_insn) - 2) / 2);
+}
+
+size_t pvm_program_bytes_of_blob(const uint8_t *blob, size_t len)
+{
+	reader r = {blob, len, 0};
+	uint64_t jt_len, code_len;
+	uint8_t z;
+	if (rd_varint(&r, &jt_len) != PVM_E_OK || !rd_u8(&r, &z) || rd_varint(&r, &code_len) != PVM_E_OK ||
+	    z > 4 || jt_len > PVM_MAX_JUMP_TABLE || code_len > PVM_MAX_CODE_LEN)
+		return 0;
+	uint64_t bm_len = (code_len + 7) / 8;
+	if (len - r.off != jt_len * z + code_len + bm_len)
+		return 0;
+	const uint8_t *bm = blob + r.off + jt_len * z + code_len;
+	uint64_t starts = 0;
+	for (uint64_t i = 0; i < code_len; i++)
+		starts += (bm[i >> 3] >> (i & 7)) & 1;
+	return footprint(code_len, jt_len, starts);
+}
+
 bool pvm_is_insn_start(const pvm_program *p, uint32_t pc)
 {
 	return pc < p->code_len && pvm_bit(p->bitmask, pc);

@@ -12,10 +12,29 @@ static uint8_t *page_of(uintptr_t e)
 	return (uint8_t *)(e & ~PVM_PTE_FLAGS);
 }
 
-static void page_release(uintptr_t e)
+/* Charge n host pages to the instance's budget hook (false: refused). */
+static bool take(pvm_instance *m, uint64_t n)
 {
-	if (e && !(e & PVM_PTE_SHARED))
+	if (m->hook && !m->hook(m->hook_ctx, (int64_t)n))
+		return false;
+	m->held += n;
+	return true;
+}
+
+static void give(pvm_instance *m, uint64_t n)
+{
+	m->held -= n;
+	if (m->hook && n)
+		m->hook(m->hook_ctx, -(int64_t)n);
+}
+
+/* Free the page behind entry e if it is the instance's own. */
+static void page_release(pvm_instance *m, uintptr_t e)
+{
+	if (e && !(e & PVM_PTE_SHARED)) {
 		pvm_plat_page_free(page_of(e));
+		give(m, 1);
+	}
 }
 
 /* Record entry value v for page a in *e, and in the MMU build mirror it into
@@ -36,22 +55,27 @@ static bool set_pte(pvm_instance *m, uint32_t a, uintptr_t *e, uintptr_t v)
 
 /* Make the page behind *e (page a) this instance's own (copying a shared
  * page). */
-static bool page_own(pvm_instance *m, uint32_t a, uintptr_t *e)
+static pvm_err page_own(pvm_instance *m, uint32_t a, uintptr_t *e)
 {
 	if (!(*e & PVM_PTE_SHARED))
-		return true;
+		return PVM_E_OK;
+	if (!take(m, 1))
+		return PVM_E_MEM_BUDGET;
 	uint8_t *pg = pvm_plat_page_alloc();
-	if (!pg)
-		return false;
+	if (!pg) {
+		give(m, 1);
+		return PVM_E_NOMEM;
+	}
 	__builtin_memcpy(pg, page_of(*e), 4096);
 	uintptr_t fl = *e & PVM_PTE_FLAGS & ~PVM_PTE_SHARED;
 	if (fl & PVM_PTE_WANT_W)
 		fl |= PVM_PTE_W;
 	if (!set_pte(m, a, e, (uintptr_t)pg | fl)) {
 		pvm_plat_page_free(pg);
-		return false;
+		give(m, 1);
+		return PVM_E_NOMEM;
 	}
-	return true;
+	return PVM_E_OK;
 }
 
 static uintptr_t *pte(const pvm_instance *m, uint32_t a)
@@ -60,13 +84,25 @@ static uintptr_t *pte(const pvm_instance *m, uint32_t a)
 	return leaf ? &leaf[(a >> 12) & (PVM_L2_SIZE - 1)] : 0;
 }
 
-static uintptr_t *pte_make(pvm_instance *m, uint32_t a)
+/* A leaf of the page table in host pages (charged like pages). */
+#define LEAF_PAGES ((PVM_L2_SIZE * sizeof(uintptr_t) + 4095) / 4096)
+
+/* The entry of page a, making its leaf (NULL: out of memory or refused by
+ * the budget hook). */
+static uintptr_t *pte_make(pvm_instance *m, uint32_t a, pvm_err *err)
 {
 	uintptr_t **slot = &m->l1[a >> 22];
 	if (!*slot) {
-		*slot = pvm_plat_alloc(PVM_L2_SIZE * sizeof(uintptr_t));
-		if (!*slot)
+		if (!take(m, LEAF_PAGES)) {
+			*err = PVM_E_MEM_BUDGET;
 			return 0;
+		}
+		*slot = pvm_plat_alloc(PVM_L2_SIZE * sizeof(uintptr_t));
+		if (!*slot) {
+			give(m, LEAF_PAGES);
+			*err = PVM_E_NOMEM;
+			return 0;
+		}
 		m->n_leaves++;
 	}
 	return &(*slot)[(a >> 12) & (PVM_L2_SIZE - 1)];
@@ -80,6 +116,7 @@ pvm_err pvm_instance_new(const pvm_program *p, pvm_instance **out)
 		return PVM_E_NOMEM;
 	m->prog = p;
 	m->resume_idx = PVM_NO_TARGET;
+	m->page_limit = PVM_L1_SIZE * PVM_L2_SIZE;
 #ifdef PVM_MEM_MMU
 	if (!(m->as = pvm_plat_as_new())) {
 		pvm_plat_free(m, sizeof *m);
@@ -99,13 +136,55 @@ void pvm_instance_free(pvm_instance *m)
 		if (!leaf)
 			continue;
 		for (unsigned j = 0; j < PVM_L2_SIZE; j++)
-			page_release(leaf[j]);
+			if (leaf[j] && !(leaf[j] & PVM_PTE_SHARED))
+				pvm_plat_page_free(page_of(leaf[j]));
 		pvm_plat_free(leaf, PVM_L2_SIZE * sizeof(uintptr_t));
 	}
 #ifdef PVM_MEM_MMU
 	pvm_plat_as_free(m->as);
 #endif
+	give(m, m->held); /* everything at once */
 	pvm_plat_free(m, sizeof *m);
+}
+
+void pvm_set_page_limit(pvm_instance *m, uint32_t max_pages)
+{
+	m->page_limit = max_pages;
+}
+
+void pvm_set_page_hook(pvm_instance *m, pvm_page_hook hook, void *ctx)
+{
+	m->hook = hook;
+	m->hook_ctx = ctx;
+}
+
+uint32_t pvm_mapped_pages(const pvm_instance *m)
+{
+	return m->mapped;
+}
+
+uint64_t pvm_held_pages(const pvm_instance *m)
+{
+	return m->held;
+}
+
+/* Pages of [from, to) (page-aligned) not mapped yet. */
+static uint64_t unmapped_in(const pvm_instance *m, uint64_t from, uint64_t to)
+{
+	uint64_t n = 0;
+	for (uint64_t a = from; a < to;) {
+		const uintptr_t *leaf = m->l1[a >> 22];
+		uint64_t leaf_end = ((a >> 22) + 1) << 22;
+		uint64_t end = leaf_end < to ? leaf_end : to;
+		if (!leaf) {
+			n += (end - a) / PVM_PAGE_SIZE;
+			a = end;
+			continue;
+		}
+		for (; a < end; a += PVM_PAGE_SIZE)
+			n += leaf[(a >> 12) & (PVM_L2_SIZE - 1)] == 0;
+	}
+	return n;
 }
 
 pvm_err pvm_mem_map(pvm_instance *m, uint32_t addr, uint32_t len, int access)
@@ -114,6 +193,8 @@ pvm_err pvm_mem_map(pvm_instance *m, uint32_t addr, uint32_t len, int access)
 		return PVM_E_MEM_ALIGN;
 	if ((uint64_t)addr + len > ((uint64_t)1 << 32) || (len && addr < PVM_ZONE_SIZE))
 		return PVM_E_MEM_RANGE;
+	if (access != PVM_ACCESS_NONE && m->mapped + unmapped_in(m, addr, (uint64_t)addr + len) > m->page_limit)
+		return PVM_E_MEM_LIMIT;
 	for (uint64_t a = addr; a < (uint64_t)addr + len; a += PVM_PAGE_SIZE) {
 		if (access == PVM_ACCESS_NONE) {
 			uintptr_t *e = pte(m, (uint32_t)a);
@@ -121,19 +202,23 @@ pvm_err pvm_mem_map(pvm_instance *m, uint32_t addr, uint32_t len, int access)
 				uintptr_t old = *e;
 				if (!set_pte(m, (uint32_t)a, e, 0))
 					return PVM_E_NOMEM;
-				page_release(old);
+				m->mapped--;
+				page_release(m, old);
 			}
 			continue;
 		}
-		uintptr_t *e = pte_make(m, (uint32_t)a);
+		pvm_err pe = PVM_E_NOMEM;
+		uintptr_t *e = pte_make(m, (uint32_t)a, &pe);
 		if (!e)
-			return PVM_E_NOMEM;
+			return pe;
+		bool fresh = *e == 0;
 		uintptr_t cur = *e ? *e : ZERO_PTE;
 		uintptr_t fl = (cur & PVM_PTE_SHARED) | PVM_PTE_R;
 		if (access == PVM_ACCESS_RW)
 			fl |= (cur & PVM_PTE_SHARED) ? PVM_PTE_WANT_W : (PVM_PTE_W | PVM_PTE_WANT_W);
 		if (!set_pte(m, (uint32_t)a, e, (cur & ~PVM_PTE_FLAGS) | fl))
 			return PVM_E_NOMEM;
+		m->mapped += fresh;
 	}
 	return PVM_E_OK;
 }
@@ -156,8 +241,9 @@ static pvm_err copy_span(pvm_instance *m, uint32_t addr, uint8_t *buf, uint32_t 
 		if (n > len)
 			n = len;
 		if (write) {
-			if (!page_own(m, addr, e))
-				return PVM_E_NOMEM;
+			pvm_err pe = page_own(m, addr, e);
+			if (pe != PVM_E_OK)
+				return pe;
 			__builtin_memcpy(page_of(*e) + off, buf, n);
 		} else {
 			__builtin_memcpy(buf, page_of(*e) + off, n);
@@ -262,8 +348,11 @@ int pvm_mem_store_slow(pvm_instance *m, uint32_t a, unsigned n, uint64_t v)
 	if (r >= 0)
 		return r;
 	/* copy shared pages first, so a failure leaves memory unchanged */
-	if (!page_own(m, a, pte(m, a)) || !page_own(m, a + n - 1, pte(m, a + n - 1))) {
-		m->exit_arg = PVM_E_NOMEM;
+	pvm_err pe = page_own(m, a, pte(m, a));
+	if (pe == PVM_E_OK)
+		pe = page_own(m, a + n - 1, pte(m, a + n - 1));
+	if (pe != PVM_E_OK) {
+		m->exit_arg = pe;
 		return PVM_EXIT_ERROR;
 	}
 	for (unsigned i = 0; i < n; i++)
@@ -282,12 +371,19 @@ uint64_t pvm_mem_sbrk(pvm_instance *m, uint64_t n)
 	uint64_t first = (old + 4095) & ~(uint64_t)4095, last = (top + 4095) & ~(uint64_t)4095;
 	if (first < PVM_ZONE_SIZE)
 		first = PVM_ZONE_SIZE;
+	/* past the page limit: as impossible as past 2^32 */
+	if (first < last && m->mapped + unmapped_in(m, first, last) > m->page_limit)
+		return 0;
 	for (uint64_t pg = first; pg < last; pg += PVM_PAGE_SIZE) {
-		uintptr_t *e = pte_make(m, (uint32_t)pg);
+		pvm_err pe;
+		uintptr_t *e = pte_make(m, (uint32_t)pg, &pe);
 		if (!e)
 			return 0;
-		if (!*e && !set_pte(m, (uint32_t)pg, e, ZERO_PTE | PVM_PTE_R | PVM_PTE_WANT_W))
-			return 0;
+		if (!*e) {
+			if (!set_pte(m, (uint32_t)pg, e, ZERO_PTE | PVM_PTE_R | PVM_PTE_WANT_W))
+				return 0;
+			m->mapped++;
+		}
 	}
 	m->heap = top;
 	return old;
@@ -303,7 +399,7 @@ pvm_err pvm_mem_share(pvm_instance *m, uint32_t addr, const void *frame)
 	uintptr_t old = *e;
 	if (!set_pte(m, addr, e, (uintptr_t)frame | PVM_PTE_SHARED | (old & (PVM_PTE_R | PVM_PTE_WANT_W))))
 		return PVM_E_NOMEM;
-	page_release(old);
+	page_release(m, old);
 	return PVM_E_OK;
 }
 
@@ -313,9 +409,10 @@ bool pvm_mem_fault(void *inst, uint32_t a, bool write)
 	pvm_instance *m = inst;
 	uintptr_t *e = pte(m, a);
 	if (write && e && (*e & PVM_PTE_SHARED) && (*e & PVM_PTE_WANT_W)) {
-		if (page_own(m, a, e))
+		pvm_err pe = page_own(m, a, e);
+		if (pe == PVM_E_OK)
 			return true;
-		m->exit_arg = PVM_E_NOMEM;
+		m->exit_arg = pe;
 		m->f_exit = PVM_EXIT_ERROR;
 		return false;
 	}

@@ -45,6 +45,11 @@ struct pvm_instance {
 	uint32_t resume_idx; /* insn to resume at after a host call, or PVM_NO_TARGET */
 	uint64_t heap;       /* sbrk pointer (may reach 2^32) */
 	uint32_t n_leaves;
+	uint32_t mapped;      /* pages mapped (non-zero entries) */
+	uint32_t page_limit;  /* most pages that may be mapped */
+	uint64_t held;        /* host pages charged to the hook (own pages, 2 per leaf) */
+	pvm_page_hook hook;   /* budget for host pages, or NULL */
+	void *hook_ctx;
 #ifdef PVM_MEM_MMU
 	struct pvm_plat_as *as; /* the MMU mirror of l1 */
 	uint8_t *win;           /* window base while running */

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# tests/limits_cli_test.sh: the CLI's side of the resource limits (issue 10):
+# a FIFO (or anything not a regular file) is refused before it is read,
+# never waited on; `run --timeout` stops an endless program by the clock;
+# the limit options reject values out of range by name. Every case is
+# bounded (timeout 10 s); a hang is a failure, not a stuck CI.
+set -u
+cd "$(dirname "$0")/.."
+NUB=${B:-build}/nub
+pass=0 fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+
+# expect_err NAME PATTERN ARGS...: exit 2 within 10 s, stderr matches PATTERN
+expect_err() {
+	local name=$1 pat=$2; shift 2
+	timeout 10 "$NUB" "$@" >"$tmp/out" 2>"$tmp/err"
+	local rc=$?
+	if [ $rc -eq 124 ]; then bad "$name" "hung (killed after 10 s)"
+	elif [ $rc -ne 2 ]; then bad "$name" "exit $rc, expected 2 ($(head -c 200 "$tmp/err"))"
+	elif ! grep -qE -- "$pat" "$tmp/err"; then bad "$name" "stderr lacks /$pat/: $(head -c 300 "$tmp/err")"
+	else ok "$name"; fi
+}
+
+mkfifo "$tmp/fifo"
+printf '\x00\x00\x02\x28\x00\x01' >"$tmp/forever.bin" # @0 jump @0
+mkdir "$tmp/dir" && mkfifo "$tmp/dir/a.json"
+
+expect_err fifo_run 'not a regular file' run "$tmp/fifo"
+expect_err fifo_disasm 'not a regular file' disasm "$tmp/fifo"
+expect_err fifo_link 'not a regular file' link "$tmp/fifo" -o "$tmp/out.pvm"
+expect_err fifo_bench 'not a regular file' bench "$tmp/fifo"
+expect_err fifo_arg_file 'not a regular file' run --arg-file "$tmp/fifo" "$tmp/forever.bin"
+# conformance reports the bad entry as a failed vector (exit 1) and goes on
+timeout 10 "$NUB" conformance "$tmp/dir" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q 'not a regular file' "$tmp/err"; then ok fifo_conformance_dir
+else bad fifo_conformance_dir "exit $rc: $(head -c 200 "$tmp/err")"; fi
+
+# an endless program stops at --timeout, in-process and in a sandbox
+t0=$(date +%s%N)
+expect_err timeout_in_process 'timeout reached' run --timeout 1 --gas 0x7fffffffffffffff "$tmp/forever.bin"
+t1=$(date +%s%N)
+[ $(((t1 - t0) / 1000000)) -lt 3000 ] && ok timeout_in_process_wall || bad timeout_in_process_wall "$(((t1 - t0) / 1000000)) ms"
+timeout 10 "$NUB" run --backend local --timeout 1 --gas 0x7fffffffffffffff "$tmp/forever.bin" >"$tmp/out" 2>&1
+if grep -q TIMEOUT "$tmp/out" || grep -qi 'timeout\|deadline' "$tmp/out"; then ok timeout_backend_local
+else bad timeout_backend_local "$(head -c 300 "$tmp/out")"; fi
+
+# limit values out of range, by name
+expect_err timeout_not_number '--timeout' run --timeout x "$tmp/forever.bin"
+expect_err timeout_too_large '--timeout' run --timeout 99999999999 "$tmp/forever.bin"
+expect_err max_memory_small '--max-memory' run --max-memory 4096 "$tmp/forever.bin"
+expect_err max_memory_huge '--max-memory' run --max-memory 18446744073709551616 "$tmp/forever.bin"
+
+echo "RESULT passed=$pass failed=$fail skipped=0"
