@@ -53,7 +53,7 @@ FUZZ_TARGETS = fuzz_blob fuzz_spi fuzz_run fuzz_vector
 EXTRA_BINS  =
 
 .DEFAULT_GOAL := all
-MODULES ?= src/cap/module.mk src/local/module.mk src/host/module.mk src/link/module.mk src/guest/module.mk
+MODULES ?= src/jit/module.mk src/cap/module.mk src/local/module.mk src/host/module.mk src/link/module.mk src/guest/module.mk
 -include $(MODULES)
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
