@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "program.h"
 #include "vector_caps.h"
 
@@ -26,6 +27,7 @@ static const char usage[] =
 	"  --reg I=V       set register I (0..12) to V; may repeat\n"
 	"  --arg HEX       SPI argument bytes (hex); sets r7/r8 per GP A.7\n"
 	"  --arg-file F    SPI argument bytes from a file\n"
+	"  --engine E      in-process engine: interp (default) or jit (x86-64)\n"
 	"  --json          print the result as one JSON object\n"
 	"  --backend B     publish the program as caps into a sandbox (local, kvm,\n"
 	"                  auto) and invoke it there; prints the InvocationResult\n"
@@ -141,6 +143,7 @@ int cmd_run(int argc, char **argv)
 	}
 	const char *path = NULL, *format = "auto", *backend = NULL;
 	bool json = false, have_pc = false, have_gas = false, have_regs = false;
+	cli_engine engine = CLI_ENGINE_INTERP;
 	uint32_t pc = 0;
 	uint64_t gas = 1000000000, regs[PVM_NUM_REGS] = {0}, v;
 	bool set_reg[PVM_NUM_REGS] = {0};
@@ -185,6 +188,9 @@ int cmd_run(int argc, char **argv)
 				goto out;
 			}
 			have_gas = true;
+		} else if (!strcmp(a, "--engine")) {
+			if (!cli_parse_engine(val, &engine, "run"))
+				goto out;
 		} else if (!strcmp(a, "--regs")) {
 			if (!parse_regs(val, regs)) {
 				cli_err("run: --regs needs exactly 13 comma-separated numbers");
@@ -280,7 +286,14 @@ int cmd_run(int argc, char **argv)
 		pvm_set_gas(m, (int64_t)gas);
 	int64_t gas0 = pvm_gas(m);
 
-	pvm_exit ex = pvm_run(m);
+	cli_exec x;
+	if (!cli_exec_prepare(&x, engine, lp.prog, "run")) {
+		pvm_instance_free(m);
+		prog_free(&lp);
+		goto out;
+	}
+	pvm_exit ex = cli_exec_run(&x, m);
+	cli_exec_release(&x);
 
 	int64_t left = pvm_gas(m);
 	if (json) {

@@ -117,7 +117,7 @@ pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
 		if (reason != JIT_R_SBRK)
 			break;
 		const pvm_insn *in = &p->insns[at];
-		ctx->regs[in->d] = pvm_mem_sbrk(m, ctx->regs[in->a]);
+		ctx->regs[in->d] = pvm_mem_sbrk(m, (uint32_t)ctx->regs[in->a]); /* as the interpreter: 32 bits */
 		target = c->code + c->body_off[at + 1];
 	}
 	vm->code = 0;

@@ -7,3 +7,10 @@ TEST_SRCS_test_jit_emit = tests/test_jit_emit.c
 endif
 # the CLI's engine switch (the jit side compiles only on x86-64)
 CLI_SRCS   += src/cli/engine.c
+ifeq ($(shell uname -m),x86_64)
+FUZZ_TARGETS += fuzz_jit_cross
+endif
+# the cross-check's findings (tests/regress/fuzz_jit_cross-*) replayed as tests
+ifeq ($(shell uname -m),x86_64)
+REPLAY_JIT = fuzz_jit_cross
+endif
