@@ -14,3 +14,7 @@ endif
 ifeq ($(shell uname -m),x86_64)
 REPLAY_JIT = fuzz_jit_cross
 endif
+ifeq ($(shell uname -m),x86_64)
+TEST_PROGS += test_jit_diff
+TEST_SRCS_test_jit_diff = tests/test_jit_diff.c src/cli/program.c src/cli/vector.c src/cli/util.c
+endif
