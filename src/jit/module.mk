@@ -18,3 +18,8 @@ ifeq ($(shell uname -m),x86_64)
 TEST_PROGS += test_jit_diff
 TEST_SRCS_test_jit_diff = tests/test_jit_diff.c src/cli/program.c src/cli/vector.c src/cli/util.c
 endif
+ifeq ($(shell uname -m),x86_64)
+TEST_PROGS += test_jit_signals
+TEST_SRCS_test_jit_signals = tests/test_jit_signals.c
+TEST_LIBS += -lpthread
+endif

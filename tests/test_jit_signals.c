@@ -1,0 +1,147 @@
+/* test_jit_signals.c: the JIT's fault handler in a process: chaining, threads.
+ *
+ * - a SIGSEGV handler installed before the JIT's still receives every fault
+ *   that is not compiled code's (ours is installed at the first run and
+ *   chains to it);
+ * - page faults and panics in compiled code on several threads at once,
+ *   each with its own jit_vm (and alternate signal stack), end each run
+ *   with the interpreter's exact exit.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "jit/jit.h"
+#include "test.h"
+
+/* A program: r1 = load_u64 [r0 + 0] (r0 from the caller), r2 = 7, trap. */
+static pvm_program *make_prog(void)
+{
+	/* generic blob: jt_len 0, jt width 0, code_len, code, bitmask */
+	static const uint8_t blob[] = {
+		0, 0, 7,   /* no jump table, 7 code bytes */
+		130, 0x01, 0, /* load_ind_u64 r1, [r0 + 0] */
+		51, 0x02, 7,  /* load_imm r2, 7 */
+		0,            /* trap */
+		0x49,         /* bitmask: instructions at 0, 3, 6 */
+	};
+	pvm_program *p = NULL;
+	return pvm_program_new(blob, sizeof blob, &p) == PVM_E_OK ? p : NULL;
+}
+
+static sigjmp_buf jb;
+static volatile sig_atomic_t caught;
+
+static void mine(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)si;
+	(void)uc;
+	caught = 1;
+	siglongjmp(jb, 1);
+}
+
+/* Run the program with r1 = address; returns the exit. */
+static pvm_exit run_at(jit_vm *vm, pvm_program *p, jit_code *c, uint32_t addr, pvm_instance **out)
+{
+	pvm_instance *m;
+	if (pvm_instance_new(p, &m) != PVM_E_OK)
+		return PVM_EXIT_ERROR;
+	pvm_mem_map(m, 0x20000, 0x1000, PVM_ACCESS_RW);
+	uint64_t v = 0x1122334455667788ull;
+	pvm_mem_write(m, 0x20ff8, &v, 8);
+	for (unsigned i = 0; i < PVM_NUM_REGS; i++)
+		pvm_set_reg(m, i, addr);
+	pvm_set_gas(m, 100);
+	pvm_exit ex = jit_run(vm, c, m);
+	*out = m;
+	return ex;
+}
+
+TEST(previous_handler_still_gets_foreign_faults)
+{
+	pvm_program *p = make_prog();
+	ASSERT_TRUE(p != NULL);
+	struct sigaction sa = {0}, old;
+	sa.sa_sigaction = mine;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(sigaction(SIGSEGV, &sa, &old), 0);
+	jit_vm *vm;
+	jit_code *c;
+	ASSERT_EQ(jit_vm_new(&vm), JIT_E_OK);
+	ASSERT_EQ(jit_compile(p, &c), JIT_E_OK);
+	pvm_instance *m;
+	/* a page fault in compiled code is the PVM's, not the process's */
+	ASSERT_EQ(run_at(vm, p, c, 0x30000, &m), PVM_EXIT_PAGE_FAULT);
+	ASSERT_EQ(pvm_exit_arg(m), 0x30000);
+	ASSERT_EQ(caught, 0);
+	pvm_instance_free(m);
+	/* a fault elsewhere reaches the handler that was there before */
+	volatile uint8_t *bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(bad != MAP_FAILED);
+	if (!sigsetjmp(jb, 1))
+		(void)*bad;
+	ASSERT_EQ(caught, 1);
+	munmap((void *)bad, 4096);
+	/* and the JIT still works afterwards */
+	ASSERT_EQ(run_at(vm, p, c, 0x20ff8, &m), PVM_EXIT_PANIC);
+	ASSERT_EQ(pvm_reg(m, 1), 0x1122334455667788ull);
+	ASSERT_EQ(pvm_reg(m, 2), 7);
+	pvm_instance_free(m);
+	jit_code_free(c);
+	jit_vm_free(vm);
+	pvm_program_free(p);
+	/* (not restoring `old`: that would uninstall the JIT's handler too) */
+}
+
+static pvm_program *shared_prog;
+static jit_code *shared_code;
+
+static void *worker(void *arg)
+{
+	uintptr_t id = (uintptr_t)arg;
+	jit_vm *vm;
+	if (jit_vm_new(&vm) != JIT_E_OK)
+		return (void *)1;
+	uintptr_t bad = 0;
+	for (unsigned i = 0; i < 300 && !bad; i++) {
+		pvm_instance *m;
+		uint32_t addr = (i + id) % 3 == 0 ? 0x20ff8 : (i + id) % 3 == 1 ? 0x40000 + 8 * i : 0x100;
+		pvm_exit ex = run_at(vm, shared_prog, shared_code, addr, &m);
+		pvm_exit want = addr == 0x20ff8 ? PVM_EXIT_PANIC : addr == 0x100 ? PVM_EXIT_PANIC : PVM_EXIT_PAGE_FAULT;
+		if (ex != want || (want == PVM_EXIT_PAGE_FAULT && pvm_exit_arg(m) != (addr & ~4095u)) ||
+		    (addr == 0x20ff8 && pvm_reg(m, 1) != 0x1122334455667788ull) || (addr == 0x100 && pvm_pc(m) != 0) ||
+		    pvm_gas(m) != (addr == 0x20ff8 ? 97 : 99))
+			bad = 1;
+		pvm_instance_free(m);
+	}
+	jit_vm_free(vm);
+	return (void *)bad;
+}
+
+TEST(faults_on_four_threads)
+{
+	shared_prog = make_prog();
+	ASSERT_TRUE(shared_prog != NULL);
+	ASSERT_EQ(jit_compile(shared_prog, &shared_code), JIT_E_OK);
+	pthread_t t[4];
+	for (uintptr_t i = 0; i < 4; i++)
+		ASSERT_EQ(pthread_create(&t[i], NULL, worker, (void *)i), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		ASSERT_TRUE(r == NULL);
+	}
+	jit_code_free(shared_code);
+	pvm_program_free(shared_prog);
+}
+
+int main(void)
+{
+	RUN(previous_handler_still_gets_foreign_faults);
+	RUN(faults_on_four_threads);
+	return test_done();
+}
