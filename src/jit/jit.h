@@ -55,6 +55,10 @@ jit_err jit_compile(const pvm_program *p, jit_code **out);
 void jit_code_free(jit_code *c);
 /* Bytes of machine code (for statistics). */
 size_t jit_code_size(const jit_code *c);
+/* The machine code of the instruction at code offset pc (its gas check
+ * included, the exit stubs it jumps to not), for reading the output (nub
+ * disasm --jit); NULL when pc starts no decoded instruction. */
+const uint8_t *jit_code_native(const jit_code *c, uint32_t pc, size_t *len);
 
 jit_err jit_vm_new(jit_vm **out);
 void jit_vm_free(jit_vm *vm);

@@ -405,7 +405,9 @@ EMIT(trap)
 EMIT(fallthrough)
 {
 	(void)in;
-	jump_to(c, -1, c->idx + 1);
+	if (c->idx + 1 >= c->p->n_insns)
+		jump_to(c, -1, c->idx + 1); /* (never: the code ends with a trap) */
+	/* else the next instruction's entry follows right here */
 }
 EMIT(ecalli)
 {
@@ -902,6 +904,18 @@ size_t jit_code_size(const jit_code *c)
 	return c->code_len;
 }
 
+const uint8_t *jit_code_native(const jit_code *c, uint32_t pc, size_t *len)
+{
+	uint32_t idx = pvm_insn_index(c->prog, pc);
+	if (idx >= c->prog->n_insns) {
+		*len = 0;
+		return 0;
+	}
+	uint32_t end = idx + 1 < c->prog->n_insns ? c->start_off[idx + 1] : c->stubs_off;
+	*len = end - c->start_off[idx];
+	return c->code + c->start_off[idx];
+}
+
 void jit_code_free(jit_code *c)
 {
 	if (!c)
@@ -956,6 +970,7 @@ jit_err jit_compile(const pvm_program *p, jit_code **out)
 		if (c.a.len > 0x7FFFFFFFu - 4096)
 			c.err = JIT_E_CODE_TOO_LARGE;
 	}
+	jc->stubs_off = (uint32_t)c.a.len;
 	/* cold exit stubs: ctx.exit_idx = idx; eax = reason; jmp exit */
 	for (size_t k = 0; k < c.stubs.n && !c.err && !c.a.error; k++) {
 		const fixup *f = &c.stubs.v[k];

@@ -40,6 +40,7 @@ struct jit_code {
 	uint32_t *body_off;  /* per insn: native offset of its body (after the gas check) */
 	uint64_t *jt_native; /* per jump-table entry: native address, 0 = panic */
 	uint32_t exit_off;   /* the common exit: reason in eax */
+	uint32_t stubs_off;  /* the cold exit stubs start here (after every instruction) */
 	/* entry trampoline at offset 0: uint32_t (*)(uint8_t *base, const void *target) */
 };
 
