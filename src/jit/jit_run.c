@@ -7,17 +7,24 @@
  * pvm_run (checked mode), with the state it would have had.
  *
  * Window (see jit.h): per page one state byte: 0 not filled (inaccessible),
- * 1 filled read-only, 2 filled writable (possibly written: copied back at
- * the end of jit_run). Syscalls per jit_run: none for a run that touches no
- * memory; else one mprotect per page read (two when it was not filled yet:
- * made writable for the copy, then read-only), one per page first written,
- * and one mmap at the end that empties the whole window.
+ * 1 filled read-only, 2 filled writable (compared with the table at the end
+ * of jit_run, copied back when it differs). Per jit_run: no syscall for a
+ * run that touches no memory; else one fault (SIGSEGV) and one mprotect per
+ * writable page touched, one fault and two mprotects per read-only page
+ * touched. The window stays filled for the next run (of this instance or
+ * any other: at entry every filled page is compared with the instance's
+ * table, copied where it differs, its access changed where that differs),
+ * so repeated runs over the same layout make no syscall; past
+ * JIT_STICKY_PAGES filled pages, one mmap at the end empties the window.
  */
 #include "jit_int.h"
 #include "pvm/pvm_mem.h"
 #include "pvm/pvm_platform.h"
 
 #define N_PAGES (1u << 20)
+/* pages a window keeps filled from one run to the next (2 MiB); above it,
+ * it is emptied at the end of the run */
+#define JIT_STICKY_PAGES 512u
 
 struct jit_vm {
 	uint8_t *base;
@@ -68,24 +75,96 @@ static jit_ctx *ctx_of(jit_vm *vm)
 	return (jit_ctx *)(void *)(vm->base - JIT_CTX_SIZE);
 }
 
-/* Copy written pages back into the page table, empty the window. */
-static bool sync_back(jit_vm *vm, pvm_instance *m)
+static uintptr_t pte_of(const pvm_instance *m, uint32_t a)
 {
-	bool ok = true;
-	if (!vm->n_list)
-		return true;
-	for (uint32_t k = 0; k < vm->n_list; k++) {
-		uint32_t pg = vm->list[k];
-		if (vm->state[pg] == 2 && pvm_mem_write(m, pg << 12, vm->base + ((uint64_t)pg << 12), 4096) != PVM_E_OK)
-			ok = false;
-		vm->state[pg] = 0;
-	}
+	const uintptr_t *leaf = m->l1[a >> 22];
+	return leaf ? leaf[(a >> 12) & (PVM_L2_SIZE - 1)] : 0;
+}
+
+static bool page_differs(const uint8_t *a, const uint8_t *b)
+{
+	const uint64_t *x = (const uint64_t *)(const void *)a, *y = (const uint64_t *)(const void *)b;
+	uint64_t d = 0;
+	for (unsigned i = 0; i < 4096 / 8; i++)
+		d |= x[i] ^ y[i];
+	return d != 0;
+}
+
+/* Empty the window: nothing filled. */
+static bool window_empty(jit_vm *vm)
+{
+	for (uint32_t k = 0; k < vm->n_list; k++)
+		vm->state[vm->list[k]] = 0;
 	vm->n_list = 0;
 	if (!pvm_plat_window_reset(vm->base, JIT_GUARD_SIZE)) {
 		vm->broken = true;
-		ok = false;
+		return false;
 	}
+	return true;
+}
+
+/* At the end of a run: copy pages written (differing from the table) back
+ * into it; untouched shared pages thus stay shared. The window stays filled
+ * for the next run unless it holds more than JIT_STICKY_PAGES pages. */
+static bool sync_back(jit_vm *vm, pvm_instance *m)
+{
+	bool ok = true;
+	for (uint32_t k = 0; k < vm->n_list; k++) {
+		uint32_t pg = vm->list[k];
+		const uint8_t *w = vm->base + ((uint64_t)pg << 12);
+		uintptr_t e = pte_of(m, pg << 12);
+		if (vm->state[pg] == 2 && e && page_differs(w, (const uint8_t *)(e & ~PVM_PTE_FLAGS)) &&
+		    pvm_mem_write(m, pg << 12, w, 4096) != PVM_E_OK)
+			ok = false;
+	}
+	if (vm->n_list > JIT_STICKY_PAGES && !window_empty(vm))
+		ok = false;
 	return ok;
+}
+
+/* At the start of a run: make every page still filled from an earlier run
+ * (of any instance) agree with m's table: contents compared and copied where
+ * they differ, access changed where it differs (a syscall only then), pages
+ * m does not map emptied. On a failed syscall the window is emptied. */
+static bool reconcile(jit_vm *vm, pvm_instance *m)
+{
+	uint32_t kept = 0;
+	for (uint32_t k = 0; k < vm->n_list; k++) {
+		uint32_t pg = vm->list[k];
+		uint8_t *w = vm->base + ((uint64_t)pg << 12);
+		uintptr_t e = pte_of(m, pg << 12);
+		uint8_t st = vm->state[pg], want = !(e & PVM_PTE_R) ? 0 : (e & PVM_PTE_WANT_W) ? 2 : 1;
+		const uint8_t *src = (const uint8_t *)(e & ~PVM_PTE_FLAGS);
+		if (want == 0) {
+			if (!pvm_plat_window_protect(w, PVM_ACCESS_NONE))
+				goto fail;
+			vm->state[pg] = 0;
+			continue;
+		}
+		bool differs = page_differs(w, src);
+		if (st == 1 && (differs || want == 2)) {
+			if (!pvm_plat_window_protect(w, PVM_ACCESS_RW))
+				goto fail;
+			st = vm->state[pg] = 2;
+		}
+		if (differs)
+			__builtin_memcpy(w, src, 4096);
+		if (st == 2 && want == 1) {
+			if (!pvm_plat_window_protect(w, PVM_ACCESS_RO))
+				goto fail;
+			vm->state[pg] = 1;
+		}
+		vm->list[kept++] = pg;
+	}
+	vm->n_list = kept;
+	return true;
+fail:
+	/* the pages already handled and the rest: all emptied */
+	for (uint32_t k = 0; k < vm->n_list; k++)
+		if (vm->state[vm->list[k]])
+			vm->list[kept++] = vm->list[k];
+	vm->n_list = kept;
+	return window_empty(vm);
 }
 
 pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
@@ -99,6 +178,10 @@ pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
 	 * interpreter's rules apply as they are */
 	if (vm->broken || c->prog != p || idx == PVM_NO_TARGET || gas < p->insns[idx].seg)
 		return vm->broken || c->prog != p ? (m->exit_arg = PVM_E_NOMEM, PVM_EXIT_ERROR) : pvm_run(m);
+	if (!reconcile(vm, m)) {
+		m->exit_arg = PVM_E_NOMEM;
+		return PVM_EXIT_ERROR;
+	}
 	m->resume_idx = PVM_NO_TARGET;
 	m->exit_arg = 0;
 	jit_ctx *ctx = ctx_of(vm);
@@ -169,30 +252,25 @@ static const uint8_t access_size[PVM_I_COUNT] = {
 	[PVM_I_load_ind_u32] = 4, [PVM_I_load_ind_i32] = 4, [PVM_I_load_ind_u64] = 8,
 };
 
-static uintptr_t pte_of(const pvm_instance *m, uint32_t a)
-{
-	const uintptr_t *leaf = m->l1[a >> 22];
-	return leaf ? leaf[(a >> 12) & (PVM_L2_SIZE - 1)] : 0;
-}
-
-/* Fill page pg (its table entry e) for a read (want 1) or write (want 2). */
-static bool fill(jit_vm *vm, uint32_t pg, uintptr_t e, uint8_t want)
+/* Fill page pg (table entry e) from the table. A page the program may
+ * write is filled writable at once (state 2), whatever the access that
+ * faulted: it is compared with the table at the end and copied back only
+ * when it differs (so the stack, read before written, costs one fault). A
+ * read-only page is filled writable for the copy, then made read-only. */
+static bool fill(jit_vm *vm, uint32_t pg, uintptr_t e)
 {
 	uint8_t *w = vm->base + ((uint64_t)pg << 12);
-	uint8_t st = vm->state[pg];
-	if (st == 0) {
-		if (!pvm_plat_window_protect(w, PVM_ACCESS_RW))
-			return false;
-		__builtin_memcpy(w, (const void *)(e & ~PVM_PTE_FLAGS), 4096);
-		vm->list[vm->n_list++] = pg;
-		if (want == 1 && !pvm_plat_window_protect(w, PVM_ACCESS_RO)) {
-			vm->state[pg] = 2; /* still writable: copied back as is */
-			return false;
-		}
-	} else if (!pvm_plat_window_protect(w, PVM_ACCESS_RW)) {
+	uint8_t want = (e & PVM_PTE_WANT_W) ? 2 : 1;
+	if (!pvm_plat_window_protect(w, PVM_ACCESS_RW))
 		return false;
+	__builtin_memcpy(w, (const void *)(e & ~PVM_PTE_FLAGS), 4096);
+	vm->list[vm->n_list++] = pg;
+	vm->state[pg] = 2;
+	if (want == 1) {
+		if (!pvm_plat_window_protect(w, PVM_ACCESS_RO))
+			return false; /* stays 2: compared and copied back as is */
+		vm->state[pg] = 1;
 	}
-	vm->state[pg] = want;
 	return true;
 }
 
@@ -241,16 +319,16 @@ bool pvm_jit_fault(void *run, uintptr_t addr, uint64_t g[16], uint64_t *rip)
 		ctx->exit_arg = fault;
 		goto stop;
 	}
-	/* allowed: fill what is missing and retry */
-	uint8_t want = write ? 2 : 1;
+	/* allowed: fill what is missing and retry (a filled page is never
+	 * less accessible than the access allowed here) */
 	bool changed = false;
-	if (vm->state[p0 >> 12] < want) {
-		if (!fill(vm, p0 >> 12, e0, want))
+	if (vm->state[p0 >> 12] == 0) {
+		if (!fill(vm, p0 >> 12, e0))
 			goto error;
 		changed = true;
 	}
-	if (p1 != p0 && vm->state[p1 >> 12] < want) {
-		if (!fill(vm, p1 >> 12, e1, want))
+	if (p1 != p0 && vm->state[p1 >> 12] == 0) {
+		if (!fill(vm, p1 >> 12, e1))
 			goto error;
 		changed = true;
 	}
