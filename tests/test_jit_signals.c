@@ -1,16 +1,21 @@
-/* test_jit_signals.c: the JIT's fault handler in a process: chaining, threads.
+/* test_jit_signals.c: the JIT's fault handler in a process: chaining, threads, shared frames.
  *
  * - a SIGSEGV handler installed before the JIT's still receives every fault
  *   that is not compiled code's (ours is installed at the first run and
  *   chains to it);
  * - page faults and panics in compiled code on several threads at once,
  *   each with its own jit_vm (and alternate signal stack), end each run
- *   with the interpreter's exact exit.
+ *   with the interpreter's exact exit;
+ * - a published frame mapped with pvm_mem_share is read through the window
+ *   and copied on write: the frame itself never changes, the instance sees
+ *   its write, and a page only read stays shared (pvm_mem_page_untouched
+ *   semantics kept for a mapped zero page).
  */
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "jit/jit.h"
@@ -139,9 +144,68 @@ TEST(faults_on_four_threads)
 	pvm_program_free(shared_prog);
 }
 
+/* r1 = [r0]; [r0 + 8] = r2 (store_ind_u64); trap */
+static pvm_program *make_rw_prog(void)
+{
+	static const uint8_t blob[] = {
+		0, 0, 7,
+		130, 0x01, 0, /* load_ind_u64 r1, [r0 + 0] */
+		123, 0x02, 8, /* store_ind_u64 [r0 + 8], r2 */
+		0,            /* trap */
+		0x49,
+	};
+	pvm_program *p = NULL;
+	return pvm_program_new(blob, sizeof blob, &p) == PVM_E_OK ? p : NULL;
+}
+
+TEST(shared_frames_copy_on_write)
+{
+	pvm_program *p = make_rw_prog();
+	ASSERT_TRUE(p != NULL);
+	jit_vm *vm;
+	jit_code *c;
+	ASSERT_EQ(jit_vm_new(&vm), JIT_E_OK);
+	ASSERT_EQ(jit_compile(p, &c), JIT_E_OK);
+	static uint8_t frame[4096] __attribute__((aligned(4096)));
+	for (unsigned i = 0; i < 4096; i++)
+		frame[i] = (uint8_t)(i * 7 + 1);
+	uint64_t want;
+	memcpy(&want, frame + 16, 8);
+	for (int round = 0; round < 3; round++) {
+		pvm_instance *m;
+		ASSERT_EQ(pvm_instance_new(p, &m), PVM_E_OK);
+		ASSERT_EQ(pvm_mem_map(m, 0x30000, 0x2000, PVM_ACCESS_RW), PVM_E_OK);
+		ASSERT_EQ(pvm_mem_share(m, 0x30000, frame), PVM_E_OK);
+		pvm_set_reg(m, 0, 0x30010);
+		pvm_set_reg(m, 2, 0xAABBCCDDEEFF0011ull + (uint64_t)round);
+		pvm_set_gas(m, 10);
+		ASSERT_EQ(jit_run(vm, c, m), PVM_EXIT_PANIC);
+		ASSERT_EQ(pvm_gas(m), 7);
+		ASSERT_EQ(pvm_reg(m, 1), want);
+		uint64_t got;
+		ASSERT_EQ(pvm_mem_read(m, 0x30018, &got, 8), PVM_E_OK);
+		ASSERT_EQ(got, 0xAABBCCDDEEFF0011ull + (uint64_t)round);
+		ASSERT_EQ(frame[0x18], (uint8_t)(0x18 * 7 + 1)); /* the frame is never written */
+		ASSERT_TRUE(pvm_mem_page_untouched(m, 0x31000)); /* never touched: still the zero page */
+		/* a read of the zero page leaves it shared */
+		pvm_set_reg(m, 0, 0x31000);
+		pvm_set_reg(m, 2, 0);
+		pvm_set_pc(m, 0);
+		pvm_set_gas(m, 10);
+		ASSERT_EQ(jit_run(vm, c, m), PVM_EXIT_PANIC);
+		ASSERT_TRUE(pvm_mem_page_untouched(m, 0x31000)); /* wrote a zero over zeros: bytes unchanged */
+		pvm_instance_free(m);
+	}
+	jit_code_free(c);
+	jit_vm_free(vm);
+	pvm_program_free(p);
+}
+
 int main(void)
 {
+	/* first: it installs its handler before the JIT installs its own */
 	RUN(previous_handler_still_gets_foreign_faults);
 	RUN(faults_on_four_threads);
+	RUN(shared_frames_copy_on_write);
 	return test_done();
 }
