@@ -16,18 +16,18 @@
 #endif
 
 static const char usage[] =
-	"usage: nub bench [--runs N] [--engine interp|jit] [FILE...]\n"
+	"usage: nub bench [--runs N] [--engine E] [FILE...]\n"
 	"       nub bench sandbox [--backend B] [--runs N]\n"
 	"\n"
-	"Time programs on the interpreter: each is decoded once, then run N times\n"
+	"Time programs on an engine: each is decoded once, then run N times\n"
 	"(default 5) from a fresh instance. A JSON vector's result is checked\n"
 	"against its expectations; a standard program (SPI, e.g. the kernels of\n"
 	"bench/programs built by `make bench-pvms`) or blob runs from pc 0 with\n"
 	"unlimited gas, its host calls answered with nothing and resumed. Prints\n"
 	"per file the executed instructions (gas used), the median and best wall\n"
 	"time, and the median rate in M instructions/s, with the machine named.\n"
-	"--engine jit: the program is compiled once (compile time and code size\n"
-	"printed), the runs then reuse the compiled code.\n"
+	"--engine E: " CLI_ENGINE_DEFAULT_HELP "; jit: the program is compiled once\n"
+	"(compile time printed), the runs then reuse the compiled code.\n"
 	"Default FILEs: " NUB_SOURCE_DIR "/tests/conformance/pvm/bench/*.json\n"
 	"\n"
 	"'nub bench sandbox' times the sandbox calls on a backend (default auto):\n"
@@ -251,7 +251,7 @@ int cmd_bench(int argc, char **argv)
 		return 0;
 	}
 	unsigned runs = 5;
-	cli_engine engine = CLI_ENGINE_INTERP;
+	cli_engine engine = CLI_ENGINE_DEFAULT;
 	int first = argc, rc = 0;
 	if (argc > 1 && !strcmp(argv[1], "sandbox"))
 		return bench_sandbox(argc - 1, argv + 1);

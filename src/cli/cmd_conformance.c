@@ -35,7 +35,7 @@ static const char usage[] =
 	"  --deviations FILE  known-deviations file (default\n"
 	"                     " NUB_SOURCE_DIR "/tests/conformance/known-deviations.txt;\n"
 	"                     'none' to allow no deviation)\n"
-	"  --engine E         in-process engine: interp (default) or jit (x86-64)\n"
+	"  --engine E         in-process engine: " CLI_ENGINE_DEFAULT_HELP "\n"
 	"  -v, --verbose      also print passing vectors\n"
 	"  -h, --help         this text\n";
 
@@ -264,6 +264,7 @@ int cmd_conformance(int argc, char **argv)
 		return 0;
 	}
 	tally t = {0};
+	t.engine = CLI_ENGINE_DEFAULT;
 	const char *devpath = NUB_SOURCE_DIR "/tests/conformance/known-deviations.txt";
 	const char *backend = NULL;
 	const char **paths = calloc((size_t)argc, sizeof *paths);

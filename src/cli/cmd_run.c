@@ -27,7 +27,7 @@ static const char usage[] =
 	"  --reg I=V       set register I (0..12) to V; may repeat\n"
 	"  --arg HEX       SPI argument bytes (hex); sets r7/r8 per GP A.7\n"
 	"  --arg-file F    SPI argument bytes from a file\n"
-	"  --engine E      in-process engine: interp (default) or jit (x86-64)\n"
+	"  --engine E      in-process engine: " CLI_ENGINE_DEFAULT_HELP "\n"
 	"  --json          print the result as one JSON object\n"
 	"  --backend B     publish the program as caps into a sandbox (local, kvm,\n"
 	"                  auto) and invoke it there; prints the InvocationResult\n"
@@ -143,7 +143,7 @@ int cmd_run(int argc, char **argv)
 	}
 	const char *path = NULL, *format = "auto", *backend = NULL;
 	bool json = false, have_pc = false, have_gas = false, have_regs = false;
-	cli_engine engine = CLI_ENGINE_INTERP;
+	cli_engine engine = CLI_ENGINE_DEFAULT;
 	uint32_t pc = 0;
 	uint64_t gas = 1000000000, regs[PVM_NUM_REGS] = {0}, v;
 	bool set_reg[PVM_NUM_REGS] = {0};

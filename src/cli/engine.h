@@ -8,6 +8,16 @@
 
 typedef enum { CLI_ENGINE_INTERP, CLI_ENGINE_JIT } cli_engine;
 
+/* The default of --engine: the JIT where it is built (x86-64), else the
+ * interpreter. */
+#ifdef __x86_64__
+#define CLI_ENGINE_DEFAULT CLI_ENGINE_JIT
+#define CLI_ENGINE_DEFAULT_HELP "jit (default here) or interp"
+#else
+#define CLI_ENGINE_DEFAULT CLI_ENGINE_INTERP
+#define CLI_ENGINE_DEFAULT_HELP "interp (default here; jit: x86-64 only)"
+#endif
+
 /* "interp" or "jit"; false (after printing why, prefixed by cmd) otherwise. */
 bool cli_parse_engine(const char *s, cli_engine *e, const char *cmd);
 const char *cli_engine_name(cli_engine e);
