@@ -104,6 +104,8 @@ static void jump_to(jit_cc *c, int cc, uint32_t t)
 		exit_if(c, cc, JIT_R_PANIC);
 		return;
 	}
+	if (cc < 0 && t == c->idx + 1)
+		return; /* callers jump last: the target's entry follows right here */
 	size_t pos = cc < 0 ? x86_jmp32(&c->a) : x86_jcc32(&c->a, (x86_cc)cc);
 	fix_add(c, &c->branches, pos, t, 0);
 }
@@ -405,9 +407,7 @@ EMIT(trap)
 EMIT(fallthrough)
 {
 	(void)in;
-	if (c->idx + 1 >= c->p->n_insns)
-		jump_to(c, -1, c->idx + 1); /* (never: the code ends with a trap) */
-	/* else the next instruction's entry follows right here */
+	jump_to(c, -1, c->idx + 1); /* nothing: the next entry follows (the code ends with a trap) */
 }
 EMIT(ecalli)
 {
