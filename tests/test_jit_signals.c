@@ -9,7 +9,9 @@
  * - a published frame mapped with pvm_mem_share is read through the window
  *   and copied on write: the frame itself never changes, the instance sees
  *   its write, and a page only read stays shared (pvm_mem_page_untouched
- *   semantics kept for a mapped zero page).
+ *   semantics kept for a mapped zero page);
+ * - a run that fills more pages than the window keeps (600 > 512) and runs
+ *   of other layouts on the same vm afterwards end like the interpreter's.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -201,11 +203,100 @@ TEST(shared_frames_copy_on_write)
 	pvm_program_free(p);
 }
 
+/* r0 = 0x100000; r1 = 600; loop: [r0] = r1; r0 += 4096; r1 -= 1; if r1 != 0 loop; trap */
+static pvm_program *make_pages_prog(void)
+{
+	static const uint8_t blob[] = {
+		0, 0, 24,
+		51, 0x00, 0x00, 0x00, 0x10, 0x00, /* 0: load_imm r0, 0x100000 */
+		51, 0x01, 0x58, 0x02,             /* 6: load_imm r1, 600 */
+		1,                                /* 10: fallthrough */
+		123, 0x01,                        /* 11: store_ind_u64 [r0 + 0], r1 */
+		149, 0x00, 0x00, 0x10,            /* 13: add_imm_64 r0, r0, 4096 */
+		149, 0x11, 0xFF,                  /* 17: add_imm_64 r1, r1, -1 */
+		82, 0x01, 0xF7,                   /* 20: branch_ne_imm r1, 0, @11 */
+		0,                                /* 23: trap */
+		0x41, 0x2C, 0x92,
+	};
+	pvm_program *p = NULL;
+	return pvm_program_new(blob, sizeof blob, &p) == PVM_E_OK ? p : NULL;
+}
+
+static int same_memory(const pvm_instance *a, const pvm_instance *b)
+{
+	uint64_t fa = 0, fb = 0;
+	static uint8_t ba[4096], bb[4096];
+	for (;;) {
+		uint32_t pa, pb;
+		int aa, ab;
+		bool ha = pvm_mem_next_page(a, fa, &pa, &aa), hb = pvm_mem_next_page(b, fb, &pb, &ab);
+		if (ha != hb || (ha && (pa != pb || aa != ab)))
+			return 0;
+		if (!ha)
+			return 1;
+		pvm_mem_read(a, pa, ba, 4096);
+		pvm_mem_read(b, pb, bb, 4096);
+		if (memcmp(ba, bb, 4096))
+			return 0;
+		fa = (uint64_t)pa + 4096;
+		fb = (uint64_t)pb + 4096;
+	}
+}
+
+TEST(more_pages_than_the_window_keeps)
+{
+	pvm_program *p = make_pages_prog(), *q = make_rw_prog();
+	ASSERT_TRUE(p != NULL && q != NULL);
+	jit_vm *vm;
+	jit_code *c, *cq;
+	ASSERT_EQ(jit_vm_new(&vm), JIT_E_OK);
+	ASSERT_EQ(jit_compile(p, &c), JIT_E_OK);
+	ASSERT_EQ(jit_compile(q, &cq), JIT_E_OK);
+	for (int round = 0; round < 4; round++) {
+		/* rounds 0, 2: 600 pages (the last one RO: a page fault there);
+		 * rounds 1, 3: the other program over a layout overlapping it */
+		pvm_instance *mi, *mj;
+		pvm_program *pp = round % 2 ? q : p;
+		ASSERT_EQ(pvm_instance_new(pp, &mi), PVM_E_OK);
+		ASSERT_EQ(pvm_instance_new(pp, &mj), PVM_E_OK);
+		for (int k = 0; k < 2; k++) {
+			pvm_instance *m = k ? mj : mi;
+			if (round % 2 == 0) {
+				ASSERT_EQ(pvm_mem_map(m, 0x100000, 599 * 4096, PVM_ACCESS_RW), PVM_E_OK);
+				ASSERT_EQ(pvm_mem_map(m, 0x100000 + 599 * 4096, 4096, round ? PVM_ACCESS_RO : PVM_ACCESS_RW),
+				          PVM_E_OK);
+			} else {
+				ASSERT_EQ(pvm_mem_map(m, 0x101000, 0x2000, PVM_ACCESS_RO), PVM_E_OK);
+				uint64_t v = 0x0102030405060708ull;
+				ASSERT_EQ(pvm_mem_write(m, 0x101ff8, &v, 8), PVM_E_OK);
+				pvm_set_reg(m, 0, 0x101ff8);
+			}
+			pvm_set_gas(m, 100000);
+		}
+		pvm_exit ei = pvm_run(mi), ej = jit_run(vm, round % 2 ? cq : c, mj);
+		ASSERT_EQ(ej, ei);
+		ASSERT_EQ(pvm_pc(mj), pvm_pc(mi));
+		ASSERT_EQ(pvm_gas(mj), pvm_gas(mi));
+		ASSERT_EQ(pvm_exit_arg(mj), pvm_exit_arg(mi));
+		for (unsigned i = 0; i < PVM_NUM_REGS; i++)
+			ASSERT_EQ(pvm_reg(mj, i), pvm_reg(mi, i));
+		ASSERT_TRUE(same_memory(mi, mj));
+		pvm_instance_free(mi);
+		pvm_instance_free(mj);
+	}
+	jit_code_free(c);
+	jit_code_free(cq);
+	jit_vm_free(vm);
+	pvm_program_free(p);
+	pvm_program_free(q);
+}
+
 int main(void)
 {
 	/* first: it installs its handler before the JIT installs its own */
 	RUN(previous_handler_still_gets_foreign_faults);
 	RUN(faults_on_four_threads);
 	RUN(shared_frames_copy_on_write);
+	RUN(more_pages_than_the_window_keeps);
 	return test_done();
 }
