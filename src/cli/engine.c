@@ -34,13 +34,17 @@ bool cli_exec_prepare(cli_exec *x, cli_engine kind, const pvm_program *p, const 
 {
 	x->kind = kind;
 	x->code = NULL;
+	x->compile_s = 0;
 	if (kind != CLI_ENGINE_JIT)
 		return true;
 	jit_err e = JIT_E_OK;
 	if (!the_vm)
 		e = jit_vm_new(&the_vm);
-	if (!e)
+	if (!e) {
+		double t0 = cli_now();
 		e = jit_compile(p, &x->code);
+		x->compile_s = cli_now() - t0;
+	}
 	if (e) {
 		cli_err("%s: %s", cmd, jit_strerror(e));
 		return false;
@@ -64,6 +68,7 @@ bool cli_exec_prepare(cli_exec *x, cli_engine kind, const pvm_program *p, const 
 	(void)p;
 	x->kind = kind;
 	x->code = NULL;
+	x->compile_s = 0;
 	if (kind == CLI_ENGINE_JIT) {
 		cli_err("%s: jit: not compiled for this host (x86-64 only)", cmd);
 		return false;

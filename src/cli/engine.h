@@ -26,6 +26,7 @@ const char *cli_engine_name(cli_engine e);
 typedef struct {
 	cli_engine kind;
 	struct jit_code *code; /* jit: compiled once, reused for every run */
+	double compile_s;      /* jit: seconds jit_compile took */
 } cli_exec;
 
 /* Prepare p (jit: compile it). On failure prints a named error (prefixed by
