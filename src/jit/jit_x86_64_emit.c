@@ -35,17 +35,6 @@ static bool room(x86_asm *a, size_t n)
 	return true;
 }
 
-static void put8(x86_asm *a, unsigned v)
-{
-	a->p[a->len++] = (uint8_t)v;
-}
-
-static void put_le(x86_asm *a, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		put8(a, (unsigned)(v >> (8 * i)) & 0xFF);
-}
-
 void x86_patch32(x86_asm *a, size_t at, uint32_t v)
 {
 	if (a->error || at + 4 > a->len)
@@ -59,6 +48,17 @@ static bool fits8(int64_t v)
 	return v >= -128 && v <= 127;
 }
 
+/* Bytes are written through a local cursor q (a uint8_t store may alias
+ * a->len, so put8 would make the compiler reload it after every byte). */
+#define Q8(v) (*q++ = (uint8_t)(v))
+
+static uint8_t *q_le(uint8_t *q, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		*q++ = (uint8_t)(v >> (8 * i));
+	return q;
+}
+
 void x86_emit(x86_asm *a, unsigned w, unsigned opcode, unsigned reg, x86_rm rm, uint64_t imm, unsigned imm_size)
 {
 	if (!room(a, 16))
@@ -68,10 +68,11 @@ void x86_emit(x86_asm *a, unsigned w, unsigned opcode, unsigned reg, x86_rm rm, 
 		a->error = X_E_RANGE; /* forms we never emit */
 		return;
 	}
+	uint8_t *q = a->p + a->len;
 	if (width == X_W16)
-		put8(a, 0x66);
+		Q8(0x66);
 	if (opcode > 0xFFFF)
-		put8(a, opcode >> 16); /* mandatory prefix (F3 for popcnt) */
+		Q8(opcode >> 16); /* mandatory prefix (F3 for popcnt) */
 	unsigned rex = 0x40;
 	if (width == X_W64)
 		rex |= 8;
@@ -83,13 +84,13 @@ void x86_emit(x86_asm *a, unsigned w, unsigned opcode, unsigned reg, x86_rm rm, 
 		rex |= 1;
 	bool byte_regs = (w & X_BYTEREGS) != 0;
 	if (rex != 0x40 || (byte_regs && ((reg >= 4 && reg < 8) || (!rm.is_mem && rm.reg >= 4 && rm.reg < 8))))
-		put8(a, rex);
+		Q8(rex);
 	if ((opcode & 0xFFFF) > 0xFF)
-		put8(a, (opcode >> 8) & 0xFF);
-	put8(a, opcode & 0xFF);
+		Q8((opcode >> 8) & 0xFF);
+	Q8(opcode & 0xFF);
 	unsigned r3 = reg & 7;
 	if (!rm.is_mem) {
-		put8(a, 0xC0 | r3 << 3 | (rm.reg & 7u));
+		Q8(0xC0 | r3 << 3 | (rm.reg & 7u));
 	} else {
 		unsigned base = rm.reg & 7u, mod;
 		if (rm.disp == 0 && base != 5)
@@ -101,17 +102,18 @@ void x86_emit(x86_asm *a, unsigned w, unsigned opcode, unsigned reg, x86_rm rm, 
 		if (rm.index != X_NOREG || base == 4) {
 			unsigned ss = rm.scale == 8 ? 3 : rm.scale == 4 ? 2 : rm.scale == 2 ? 1 : 0;
 			unsigned idx = rm.index == X_NOREG ? 4 : (rm.index & 7u);
-			put8(a, mod << 6 | r3 << 3 | 4);
-			put8(a, ss << 6 | idx << 3 | base);
+			Q8(mod << 6 | r3 << 3 | 4);
+			Q8(ss << 6 | idx << 3 | base);
 		} else {
-			put8(a, mod << 6 | r3 << 3 | base);
+			Q8(mod << 6 | r3 << 3 | base);
 		}
 		if (mod == 1)
-			put8(a, (unsigned)(uint8_t)(int8_t)rm.disp);
+			Q8((uint8_t)(int8_t)rm.disp);
 		else if (mod == 2)
-			put_le(a, (uint32_t)rm.disp, 4);
+			q = q_le(q, (uint32_t)rm.disp, 4);
 	}
-	put_le(a, imm, imm_size);
+	q = q_le(q, imm, imm_size);
+	a->len = (size_t)(q - a->p);
 }
 
 /* An instruction without ModRM: [REX] opcode(+reg) [imm]. */
@@ -119,13 +121,15 @@ static void emit_plain(x86_asm *a, bool w64, unsigned opcode, unsigned reg, uint
 {
 	if (!room(a, 16))
 		return;
+	uint8_t *q = a->p + a->len;
 	unsigned rex = 0x40 | (w64 ? 8u : 0u) | ((reg & 8) ? 1u : 0u);
 	if (rex != 0x40)
-		put8(a, rex);
+		Q8(rex);
 	if (opcode > 0xFF)
-		put8(a, opcode >> 8);
-	put8(a, (opcode & 0xFF) + (reg & 7));
-	put_le(a, imm, imm_size);
+		Q8(opcode >> 8);
+	Q8((opcode & 0xFF) + (reg & 7));
+	q = q_le(q, imm, imm_size);
+	a->len = (size_t)(q - a->p);
 }
 
 static const unsigned alu_rm_r[8] = {
