@@ -62,7 +62,6 @@ int cmd_disasm(int argc, char **argv)
 			prog_free(&lp);
 			return cli_err("disasm: %s", jit_strerror(je));
 		}
-		printf("; jit: %zu bytes of x86-64 code\n", jit_code_size(jc));
 	}
 #define NATIVE(at) print_native(jc, (at))
 #else
@@ -76,6 +75,10 @@ int cmd_disasm(int argc, char **argv)
 	       pvm_program_jump_table_len(p));
 	for (uint32_t i = 0; i < pvm_program_jump_table_len(p); i++)
 		printf("; jump table [%u] (address %u) -> @%u\n", i, 2 * (i + 1), pvm_program_jump_entry(p, i));
+#ifdef __x86_64__
+	if (jc)
+		printf("; jit: %zu bytes of x86-64 code\n", jit_code_size(jc));
+#endif
 	char buf[160];
 	for (uint32_t pc = 0; pc < n;) {
 		if (!pvm_is_insn_start(p, pc)) {
