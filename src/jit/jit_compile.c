@@ -250,7 +250,10 @@ static void branch_rr(jit_cc *c, const pvm_insn *in, x86_cc cc)
 static void branch_ri(jit_cc *c, const pvm_insn *in, x86_cc cc)
 {
 	need_s32(c, in->imm);
-	x86_alu_mi(&c->a, X_W64, X_EXT_CMP, x86_r(R(in->a)), (int32_t)in->imm);
+	if (in->imm == 0) /* the same flags as cmp r, 0: CF = OF = 0, ZF and SF of r */
+		x86_test_rr(&c->a, X_W64, R(in->a), R(in->a));
+	else
+		x86_alu_mi(&c->a, X_W64, X_EXT_CMP, x86_r(R(in->a)), (int32_t)in->imm);
 	jump_to(c, (int)cc, in->target);
 }
 
@@ -615,14 +618,21 @@ EMIT(shar_r_imm_32)
 {
 	shift_imm(c, X_W32, X_EXT_SAR, A, B, in->imm);
 }
+/* d = imm - b */
 static void neg_add_imm(jit_cc *c, const pvm_insn *in, x86_width w)
 {
-	x86_mov_imm(&c->a, TMP, in->imm);
-	x86_alu_rr(&c->a, w, X_EXT_SUB, TMP, B);
+	x86_reg d = R(in->a), b = R(in->b);
+	if (d != b) {
+		x86_mov_imm(&c->a, d, in->imm);
+		x86_alu_rr(&c->a, w, X_EXT_SUB, d, b);
+	} else {
+		need_s32(c, in->imm);
+		x86_grp3(&c->a, w, X_EXT_NEG, x86_r(d));
+		if (in->imm)
+			x86_alu_mi(&c->a, w, X_EXT_ADD, x86_r(d), (int32_t)in->imm);
+	}
 	if (w == X_W32)
-		x86_movsx(&c->a, X_W32, A, x86_r(TMP));
-	else
-		x86_mov_rr(&c->a, X_W64, A, TMP);
+		sext32(c, d);
 }
 EMIT(neg_add_imm_32)
 {
