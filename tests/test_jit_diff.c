@@ -1,7 +1,8 @@
 /* test_jit_diff.c: every SDK program on both engines: identical state at every exit.
  *
- * Builds the benchmark kernels (the .c files of bench/programs) and the linker's
- * feature program (tests/link/features.c, at -O0 and -O2) with nub-cc, runs
+ * Builds the benchmark kernels (the .c files of bench/programs), the linker's
+ * feature programs (tests/link/features.c at -O0 and -O2, x0ops.c) and nub's
+ * own engine compiled to PVM (tests/link/pvm_in_pvm.c) with nub-cc, runs
  * each as a standard program from a fresh instance on the interpreter and on
  * the JIT, answering up to 1000 host calls (r7 changed, one byte of the
  * stack written) and resuming, and compares after every exit: status, pc,
@@ -160,6 +161,11 @@ TEST(link_features)
 	ASSERT_EQ(build_and_diff("tests/link/features.c", "-O0", "features"), 0);
 	ASSERT_EQ(build_and_diff("tests/link/features.c", "-O2", "features"), 0);
 	ASSERT_EQ(build_and_diff("tests/link/x0ops.c", "-O2", "x0ops"), 0);
+	/* nub's own interpreter compiled to PVM, running a program inside */
+	ASSERT_EQ(build_and_diff("-Isrc tests/link/pvm_in_pvm.c src/pvm/pvm_decode.c src/pvm/pvm_spi.c src/pvm/pvm_mem.c "
+	                         "src/pvm/pvm_interp.c src/pvm/pvm_disasm.c src/pvm/pvm_util.c",
+	                         "-O2", "pvm_in_pvm"),
+	          0);
 }
 
 int main(void)
