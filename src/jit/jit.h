@@ -35,8 +35,7 @@
 	X(ENCODE, "jit: an instruction has no encoding (internal error)")             \
 	X(CODE_TOO_LARGE, "jit: compiled code would exceed 2 GiB")                    \
 	X(CPU, "jit: the host CPU lacks POPCNT")                                      \
-	X(PLATFORM, "jit: the platform cannot map executable code or the window")     \
-	X(UNSUPPORTED, "jit: not compiled for this host (x86-64 only)")
+	X(PLATFORM, "jit: the platform cannot map executable code or the window")
 
 typedef enum {
 #define JIT_ERR_ENUM(name, msg) JIT_E_##name,
