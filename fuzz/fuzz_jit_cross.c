@@ -5,7 +5,9 @@
  * a RW stack below 0xFEFE0000, heap above 0x23000), registers, pc and gas
  * from the first 16 bytes (as fuzz_run.c). Two twin instances run it, one
  * on each engine; after every exit (and up to 8 host calls, answered by
- * changing r7 and one byte of memory) the whole state must be identical:
+ * changing r7 and one byte of memory, and by the host changing the layout:
+ * one RW page made read-only or writable again, one page mapped or
+ * unmapped) the whole state must be identical:
  * status, pc, 13 registers, gas, exit argument, heap pointer, and the access
  * and every byte of every mapped page. A divergence prints both states and
  * aborts. x86-64 hosts only. */
@@ -117,6 +119,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pvm_set_reg(mj, 7, pvm_reg(mj, 7) ^ 0x55);
 		pvm_mem_write(mi, 0x20000 + (uint32_t)i, &b, 1);
 		pvm_mem_write(mj, 0x20000 + (uint32_t)i, &b, 1);
+		/* layout changes the window must follow */
+		uint8_t sel = data[(16 + (unsigned)i) % size];
+		uint32_t pg = 0x20000 + 0x1000u * (sel % 3u);
+		int acc = (sel & 8) ? PVM_ACCESS_RO : PVM_ACCESS_RW;
+		pvm_mem_map(mi, pg, 0x1000, acc);
+		pvm_mem_map(mj, pg, 0x1000, acc);
+		int acc2 = (sel & 16) ? PVM_ACCESS_NONE : PVM_ACCESS_RW;
+		pvm_mem_map(mi, 0x30000, 0x1000, acc2);
+		pvm_mem_map(mj, 0x30000, 0x1000, acc2);
 	}
 	pvm_instance_free(mi);
 	pvm_instance_free(mj);
