@@ -53,7 +53,7 @@ FUZZ_TARGETS = fuzz_blob fuzz_spi fuzz_run fuzz_vector
 EXTRA_BINS  =
 
 .DEFAULT_GOAL := all
-MODULES ?= src/cap/module.mk src/local/module.mk src/host/module.mk src/link/module.mk src/guest/module.mk
+MODULES ?= src/jit/module.mk src/cap/module.mk src/local/module.mk src/host/module.mk src/link/module.mk src/guest/module.mk
 -include $(MODULES)
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
@@ -87,7 +87,7 @@ endef
 $(foreach t,$(TEST_PROGS),$(eval $(call TEST_RULE,$(t))))
 
 # fuzz targets replayed over tests/regress/ as ordinary tests
-REPLAY = fuzz_blob fuzz_spi fuzz_run fuzz_vector fuzz_cap
+REPLAY = fuzz_blob fuzz_spi fuzz_run fuzz_vector fuzz_cap $(REPLAY_JIT)
 $(B)/tests/replay_%: fuzz/%.c tests/fuzz_replay.c $(B)/libnub.a $(B)/obj/src/cli/vector.o
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")

@@ -67,6 +67,16 @@ expect_ok run_caps_fault '"status":"page-fault","exit-arg":135168' run --json --
 expect_ok run_caps_spi '"status":"host-call","exit-arg":1,"return-value":4278124544' run --json --backend local --arg 78797a "$tmp/prog.spi"
 expect_ok run_caps_blob '"status":"host-call","exit-arg":7,"return-value":0,"gas-used":1' run --json --backend local --gas 5 "$tmp/ecalli.blob"
 expect_ok conformance_caps '^553 passed, 0 failed$' conformance --backend local
+# both in-process engines (jit: x86-64 only)
+for e in interp $([ "$(uname -m)" = x86_64 ] && echo jit); do
+	expect_ok run_engine_$e '"status":"panic","pc":3,"gas-used":2,"gas-left":9998,"regs":\[0,0,0,0,0,0,0,1,2,3,0,0,0\]' run --engine $e --json $V/inst_add_32.json
+	expect_ok run_engine_${e}_fault '"page-fault-address":135168' run --engine $e --json $V/inst_store_indirect_u8_with_offset_nok.json
+	expect_ok run_engine_${e}_host '"status":"host","pc":0,"gas-used":1,.*"host-call":7' run --engine $e --json --gas 5 "$tmp/ecalli.blob"
+	expect_ok run_engine_${e}_oog '"status":"out-of-gas","pc":0,"gas-used":0,"gas-left":0' run --engine $e --json --gas 0 "$tmp/ecalli.blob"
+	expect_ok conformance_engine_$e '^1 passed, 0 failed$' conformance --engine $e $V/inst_add_32.json
+	expect_ok bench_engine_$e "engine: $([ $e = jit ] && echo jit || echo interpreter);" bench --engine $e --runs 1 "$tmp/ecalli.blob"
+done
+[ "$(uname -m)" = x86_64 ] && expect_ok disasm_jit '; x86:' disasm --jit $V/inst_add_32.json
 
 # --- bad input: files
 expect_err missing_file run /nonexistent/file.pvm
@@ -104,6 +114,10 @@ expect_err json_bad_status run "$tmp/status.json"
 echo '{"a":1} x' >"$tmp/trail.json"
 expect_err json_trailing run "$tmp/trail.json"
 # --- bad input: arguments
+expect_err run_bad_engine run --engine fast $V/inst_add_32.json
+expect_err conformance_bad_engine conformance --engine fast
+expect_err conformance_no_engine conformance --engine
+expect_err bench_bad_engine bench --engine fast "$tmp/ecalli.blob"
 expect_err no_command
 expect_err unknown_command frobnicate
 expect_err run_no_program run

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 
 #include "cli/vector.h"
+#ifdef __x86_64__
+#include "jit/jit.h"
+#endif
 #include "test.h"
 
 #ifndef NUB_SOURCE_DIR
@@ -18,6 +21,23 @@
 #endif
 
 static unsigned cuts_checked;
+
+/* the engine under test: the interpreter, or the JIT with this code */
+static int use_jit;
+#ifdef __x86_64__
+static jit_vm *vm;
+static jit_code *code;
+#endif
+
+static pvm_exit run(pvm_instance *m, int64_t k)
+{
+#ifdef __x86_64__
+	if (use_jit && k % 2 == 0)
+		return jit_run(vm, code, m);
+#endif
+	(void)k;
+	return pvm_run(m);
+}
 
 static int same_state(const pvm_instance *a, const pvm_instance *b)
 {
@@ -69,18 +89,38 @@ static int check_vector(const char *path)
 	vector_instance(&v, p, &whole);
 	pvm_exit ex = pvm_run(whole);
 	int64_t used = v.gas - pvm_gas(whole);
-	for (int64_t k = 0; k < used && !bad; k += (k < 64 ? 1 : 1 + k / 8)) {
+#ifdef __x86_64__
+	if (use_jit) {
+		jit_err je = jit_compile(p, &code);
+		if (je) {
+			printf("    %s: %s\n", path, jit_strerror(je));
+			bad = 1;
+		} else {
+			pvm_instance *w2;
+			vector_instance(&v, p, &w2);
+			pvm_exit ex2 = jit_run(vm, code, w2);
+			if (ex2 != ex || !same_state(w2, whole)) {
+				printf("    %s: jit whole run ends %s pc %u gas %lld, interpreter %s pc %u gas %lld\n", path,
+				       pvm_exit_name(ex2), pvm_pc(w2), (long long)pvm_gas(w2), pvm_exit_name(ex), pvm_pc(whole),
+				       (long long)pvm_gas(whole));
+				bad = 1;
+			}
+			pvm_instance_free(w2);
+		}
+	}
+#endif
+	for (int64_t k = 0; k < used && !bad; k += (use_jit || k < 64 ? 1 : 1 + k / 8)) {
 		pvm_instance *m;
 		vector_instance(&v, p, &m);
 		pvm_set_gas(m, k);
-		pvm_exit e1 = pvm_run(m);
+		pvm_exit e1 = run(m, 0);
 		if (e1 != PVM_EXIT_OOG || pvm_gas(m) != 0) {
 			printf("    %s: gas %lld: exit %s gas %lld, expected out-of-gas with 0\n", path, (long long)k,
 			       pvm_exit_name(e1), (long long)pvm_gas(m));
 			bad = 1;
 		} else {
 			pvm_set_gas(m, v.gas - k);
-			pvm_exit e2 = pvm_run(m);
+			pvm_exit e2 = run(m, k);
 			if (e2 != ex || !same_state(m, whole)) {
 				printf("    %s: cut at gas %lld: resumed run ends %s pc %u gas %lld, whole run %s pc %u gas %lld\n",
 				       path, (long long)k, pvm_exit_name(e2), pvm_pc(m), (long long)pvm_gas(m),
@@ -92,6 +132,10 @@ static int check_vector(const char *path)
 		pvm_instance_free(m);
 	}
 	pvm_instance_free(whole);
+#ifdef __x86_64__
+	jit_code_free(code);
+	code = NULL;
+#endif
 	pvm_program_free(p);
 	vector_free(&v);
 	return bad;
@@ -135,11 +179,44 @@ TEST(random_ro_write)
 	check_dir("random-ro-write");
 }
 
+#ifdef __x86_64__
+TEST(jit_vectors)
+{
+	use_jit = 1;
+	check_dir("vectors");
+	use_jit = 0;
+}
+TEST(jit_random)
+{
+	use_jit = 1;
+	check_dir("random");
+	use_jit = 0;
+}
+TEST(jit_random_ro_write)
+{
+	use_jit = 1;
+	check_dir("random-ro-write");
+	use_jit = 0;
+}
+#endif
+
 int main(void)
 {
 	RUN(vectors);
 	RUN(random);
 	RUN(random_ro_write);
-	printf("(%u cut points checked)\n", cuts_checked);
+	printf("(%u cut points checked on the interpreter)\n", cuts_checked);
+#ifdef __x86_64__
+	cuts_checked = 0;
+	if (jit_vm_new(&vm) != JIT_E_OK) {
+		printf("FAIL jit: cannot make a jit_vm\n");
+		return 1;
+	}
+	RUN(jit_vectors);
+	RUN(jit_random);
+	RUN(jit_random_ro_write);
+	jit_vm_free(vm);
+	printf("(%u cut points checked on the jit)\n", cuts_checked);
+#endif
 	return test_done();
 }

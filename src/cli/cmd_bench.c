@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "nub/nub.h"
+#include "engine.h"
 #include "program.h"
 
 #ifndef NUB_SOURCE_DIR
@@ -15,16 +16,18 @@
 #endif
 
 static const char usage[] =
-	"usage: nub bench [--runs N] [FILE...]\n"
+	"usage: nub bench [--runs N] [--engine E] [FILE...]\n"
 	"       nub bench sandbox [--backend B] [--runs N]\n"
 	"\n"
-	"Time programs on the interpreter: each is decoded once, then run N times\n"
+	"Time programs on an engine: each is decoded once, then run N times\n"
 	"(default 5) from a fresh instance. A JSON vector's result is checked\n"
 	"against its expectations; a standard program (SPI, e.g. the kernels of\n"
 	"bench/programs built by `make bench-pvms`) or blob runs from pc 0 with\n"
 	"unlimited gas, its host calls answered with nothing and resumed. Prints\n"
 	"per file the executed instructions (gas used), the median and best wall\n"
 	"time, and the median rate in M instructions/s, with the machine named.\n"
+	"--engine E: " CLI_ENGINE_DEFAULT_HELP "; jit: the program is compiled once\n"
+	"(compile time printed), the runs then reuse the compiled code.\n"
 	"Default FILEs: " NUB_SOURCE_DIR "/tests/conformance/pvm/bench/*.json\n"
 	"\n"
 	"'nub bench sandbox' times the sandbox calls on a backend (default auto):\n"
@@ -63,20 +66,26 @@ void cli_print_machine(void)
 
 /* Run to a final exit; host calls are answered with nothing (registers and
  * memory unchanged) and resumed, at most max_calls times. */
-static pvm_exit run_through_host_calls(pvm_instance *m, uint64_t max_calls, uint64_t *calls)
+static pvm_exit run_through_host_calls(cli_exec *x, pvm_instance *m, uint64_t max_calls, uint64_t *calls)
 {
 	pvm_exit ex;
 	*calls = 0;
-	while ((ex = pvm_run(m)) == PVM_EXIT_HOST && *calls < max_calls)
+	while ((ex = cli_exec_run(x, m)) == PVM_EXIT_HOST && *calls < max_calls)
 		(*calls)++;
 	return ex;
 }
 
-static int bench_file(const char *path, unsigned runs)
+static int bench_file(const char *path, unsigned runs, cli_engine engine)
 {
 	loaded_prog lp;
 	if (!prog_load(path, "auto", &lp))
 		return 2;
+	cli_exec x;
+	if (!cli_exec_prepare(&x, engine, lp.prog, "bench")) {
+		prog_free(&lp);
+		return 2;
+	}
+	double compile_s = x.compile_s;
 	double *t = calloc(runs, sizeof *t);
 	uint64_t instrs = 0;
 	int rc = 0;
@@ -93,7 +102,7 @@ static int bench_file(const char *path, unsigned runs)
 		uint64_t calls;
 		double t0 = cli_now();
 		/* a vector stops at its first host call, as its expectations say */
-		pvm_exit ex = lp.kind == PROG_VECTOR ? pvm_run(m) : run_through_host_calls(m, 10000000, &calls);
+		pvm_exit ex = lp.kind == PROG_VECTOR ? cli_exec_run(&x, m) : run_through_host_calls(&x, m, 10000000, &calls);
 		t[i] = cli_now() - t0;
 		instrs = (uint64_t)(g0 - pvm_gas(m));
 		if (lp.vec.has_expect && vector_compare(&lp.vec, m, ex, diff, sizeof diff)) {
@@ -108,7 +117,11 @@ static int bench_file(const char *path, unsigned runs)
 		const char *name = strrchr(path, '/');
 		printf("%-28s %12" PRIu64 " instr  median %10.3f ms  best %10.3f ms  %8.1f M instr/s (median of %u)\n",
 		       name ? name + 1 : path, instrs, med * 1e3, t[0] * 1e3, (double)instrs / med / 1e6, runs);
+		if (engine == CLI_ENGINE_JIT)
+			printf("%-28s compile %.3f ms (%u PVM code bytes, %.1f MB/s)\n", "", compile_s * 1e3,
+			       pvm_program_code_len(lp.prog), pvm_program_code_len(lp.prog) / compile_s / 1e6);
 	}
+	cli_exec_release(&x);
 	free(t);
 	prog_free(&lp);
 	return rc;
@@ -237,6 +250,7 @@ int cmd_bench(int argc, char **argv)
 		return 0;
 	}
 	unsigned runs = 5;
+	cli_engine engine = CLI_ENGINE_DEFAULT;
 	int first = argc, rc = 0;
 	if (argc > 1 && !strcmp(argv[1], "sandbox"))
 		return bench_sandbox(argc - 1, argv + 1);
@@ -247,6 +261,11 @@ int cmd_bench(int argc, char **argv)
 				return cli_err("bench: --runs needs a number 1..1000");
 			runs = r;
 			i++;
+		} else if (!strcmp(argv[i], "--engine")) {
+			if (i + 1 >= argc)
+				return cli_err("bench: --engine needs interp or jit");
+			if (!cli_parse_engine(argv[++i], &engine, "bench"))
+				return 2;
 		} else if (argv[i][0] == '-') {
 			return cli_err("bench: unknown option '%s' (see nub bench --help)", argv[i]);
 		} else {
@@ -255,10 +274,10 @@ int cmd_bench(int argc, char **argv)
 		}
 	}
 	cli_print_machine();
-	printf("engine: interpreter; %u runs per file\n", runs);
+	printf("engine: %s; %u runs per file\n", engine == CLI_ENGINE_JIT ? "jit" : "interpreter", runs);
 	if (first < argc) {
 		for (int i = first; i < argc; i++) {
-			int r = bench_file(argv[i], runs);
+			int r = bench_file(argv[i], runs, engine);
 			if (r > rc)
 				rc = r;
 		}
@@ -269,7 +288,7 @@ int cmd_bench(int argc, char **argv)
 		NUB_SOURCE_DIR "/tests/conformance/pvm/bench/loop_mem_20000000.json",
 	};
 	for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++) {
-		int r = bench_file(defaults[i], runs);
+		int r = bench_file(defaults[i], runs, engine);
 		if (r > rc)
 			rc = r;
 	}

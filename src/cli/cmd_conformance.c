@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "cmd.h"
+#include "engine.h"
 #include "vector.h"
 #include "vector_caps.h"
 
@@ -34,6 +35,7 @@ static const char usage[] =
 	"  --deviations FILE  known-deviations file (default\n"
 	"                     " NUB_SOURCE_DIR "/tests/conformance/known-deviations.txt;\n"
 	"                     'none' to allow no deviation)\n"
+	"  --engine E         in-process engine: " CLI_ENGINE_DEFAULT_HELP "\n"
 	"  -v, --verbose      also print passing vectors\n"
 	"  -h, --help         this text\n";
 
@@ -99,6 +101,7 @@ typedef struct {
 	bool verbose;
 	deviations devs;
 	nub_sandbox *sb; /* --backend: through caps */
+	cli_engine engine; /* in-process: --engine */
 } tally;
 
 static const char *base_name(const char *path)
@@ -172,7 +175,14 @@ static void run_one(const char *path, tally *t)
 		d = VEC_D_MEM;
 		goto report;
 	}
-	ex = pvm_run(m);
+	cli_exec x;
+	if (!cli_exec_prepare(&x, t->engine, p, "conformance")) {
+		snprintf(diff, sizeof diff, "the %s engine cannot run it", cli_engine_name(t->engine));
+		d = VEC_D_STATUS;
+		goto report;
+	}
+	ex = cli_exec_run(&x, m);
+	cli_exec_release(&x);
 	d = vector_compare(&v, m, ex, diff, sizeof diff);
 compared:
 	if (d == VEC_D_GAS) {
@@ -254,6 +264,7 @@ int cmd_conformance(int argc, char **argv)
 		return 0;
 	}
 	tally t = {0};
+	t.engine = CLI_ENGINE_DEFAULT;
 	const char *devpath = NUB_SOURCE_DIR "/tests/conformance/known-deviations.txt";
 	const char *backend = NULL;
 	const char **paths = calloc((size_t)argc, sizeof *paths);
@@ -273,6 +284,11 @@ int cmd_conformance(int argc, char **argv)
 				return cli_err("conformance: --backend needs local, kvm or auto");
 			}
 			backend = argv[i];
+		} else if (!strcmp(argv[i], "--engine")) {
+			if (++i >= argc || !cli_parse_engine(argv[i], &t.engine, "conformance")) {
+				free(paths);
+				return i >= argc ? cli_err("conformance: --engine needs interp or jit") : 2;
+			}
 		} else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			t.verbose = true;
 		} else if (argv[i][0] == '-' && argv[i][1]) {

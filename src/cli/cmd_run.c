@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "program.h"
 #include "vector_caps.h"
 
@@ -26,6 +27,7 @@ static const char usage[] =
 	"  --reg I=V       set register I (0..12) to V; may repeat\n"
 	"  --arg HEX       SPI argument bytes (hex); sets r7/r8 per GP A.7\n"
 	"  --arg-file F    SPI argument bytes from a file\n"
+	"  --engine E      in-process engine: " CLI_ENGINE_DEFAULT_HELP "\n"
 	"  --json          print the result as one JSON object\n"
 	"  --backend B     publish the program as caps into a sandbox (local, kvm,\n"
 	"                  auto) and invoke it there; prints the InvocationResult\n"
@@ -50,7 +52,7 @@ static bool count_pages(void *ctx, int64_t pages)
  * page limit, sbrk returns 0 past it; written pages: the hook). Returns
  * NULL when the program reached an exit of its own, else why it was
  * stopped. The gas runs in slices with a clock check between them. */
-static const char *run_limited(pvm_instance *m, pvm_exit *out)
+static const char *run_limited(cli_exec *ex, pvm_instance *m, pvm_exit *out)
 {
 	static uint64_t budget;
 	budget = cli_limits.max_memory / PVM_PAGE_SIZE;
@@ -65,7 +67,7 @@ static const char *run_limited(pvm_instance *m, pvm_exit *out)
 		int64_t slice = reserve < slice_max ? reserve : slice_max;
 		reserve -= slice;
 		pvm_set_gas(m, carry + slice);
-		pvm_exit x = pvm_run(m);
+		pvm_exit x = cli_exec_run(ex, m);
 		if (x == PVM_EXIT_ERROR)
 			return pvm_exit_arg(m) == PVM_E_MEM_BUDGET ? "memory written beyond --max-memory"
 			                                           : "out of host memory";
@@ -187,6 +189,7 @@ int cmd_run(int argc, char **argv)
 	}
 	const char *path = NULL, *format = "auto", *backend = NULL;
 	bool json = false, have_pc = false, have_gas = false, have_regs = false;
+	cli_engine engine = CLI_ENGINE_DEFAULT;
 	uint32_t pc = 0;
 	uint64_t gas = 1000000000, regs[PVM_NUM_REGS] = {0}, v;
 	bool set_reg[PVM_NUM_REGS] = {0};
@@ -236,6 +239,9 @@ int cmd_run(int argc, char **argv)
 				goto out;
 			}
 			have_gas = true;
+		} else if (!strcmp(a, "--engine")) {
+			if (!cli_parse_engine(val, &engine, "run"))
+				goto out;
 		} else if (!strcmp(a, "--regs")) {
 			if (!parse_regs(val, regs)) {
 				cli_err("run: --regs needs exactly 13 comma-separated numbers");
@@ -337,8 +343,15 @@ int cmd_run(int argc, char **argv)
 		prog_free(&lp);
 		goto out;
 	}
+	cli_exec x;
+	if (!cli_exec_prepare(&x, engine, lp.prog, "run")) {
+		pvm_instance_free(m);
+		prog_free(&lp);
+		goto out;
+	}
 	pvm_exit ex;
-	const char *limit = run_limited(m, &ex);
+	const char *limit = run_limited(&x, m, &ex);
+	cli_exec_release(&x);
 	if (limit) {
 		cli_err("run: stopped: %s", limit);
 		pvm_instance_free(m);

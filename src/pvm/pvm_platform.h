@@ -75,4 +75,31 @@ void pvm_plat_catch_disarm(pvm_plat_catch *c);
 bool pvm_mem_fault(void *inst, uint32_t a, bool write);
 #endif
 
+/* ---- the JIT's runtime services (src/jit; host: src/platform/platform_jit_posix.c)
+ *
+ * Code: pvm_plat_code_new returns an executable copy of len bytes (W^X:
+ * written while writable, then made read+execute; never both); NULL on
+ * failure. Window: pvm_plat_window_new reserves one page of read-write run
+ * context just below the returned base, then [base, base + 2^32 + guard)
+ * inaccessible; pvm_plat_window_reset makes the whole window inaccessible
+ * again and drops its contents; pvm_plat_window_protect sets one page to
+ * PVM_ACCESS_NONE / _RO / _RW (callable from the fault handler).
+ * pvm_plat_jit_call calls entry(base, target) (compiled code's trampoline)
+ * with faults in compiled code routed to pvm_jit_fault(run, ...) on this
+ * thread, and returns entry's result. */
+void *pvm_plat_code_new(const void *code, size_t len);
+void pvm_plat_code_free(void *code, size_t len);
+uint8_t *pvm_plat_window_new(size_t ctx_size, size_t guard_size);
+void pvm_plat_window_free(uint8_t *base, size_t ctx_size, size_t guard_size);
+bool pvm_plat_window_reset(uint8_t *base, size_t guard_size);
+bool pvm_plat_window_protect(uint8_t *page, int access);
+uint32_t pvm_plat_jit_call(void *run, const void *entry, uint8_t *base, const void *target);
+/* Engine side (src/jit/jit_run.c), called by the platform's SIGSEGV/SIGBUS
+ * handler while pvm_plat_jit_call(run, ...) runs on this thread: a fault at
+ * data address addr with the x86-64 registers g[16] (encoding order: rax,
+ * rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8..r15) and *rip. Returns true when
+ * the fault was ours: g[0] (rax) and *rip may have been changed and
+ * execution continues there; false: not ours (chain to the next handler). */
+bool pvm_jit_fault(void *run, uintptr_t addr, uint64_t g[16], uint64_t *rip);
+
 #endif

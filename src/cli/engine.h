@@ -1,0 +1,39 @@
+/* engine.h: the CLI's engine choice (--engine interp|jit) and one way to run either. */
+#ifndef NUB_CLI_ENGINE_H
+#define NUB_CLI_ENGINE_H
+
+#include <stdbool.h>
+
+#include "pvm/pvm.h"
+
+typedef enum { CLI_ENGINE_INTERP, CLI_ENGINE_JIT } cli_engine;
+
+/* The default of --engine: the JIT where it is built (x86-64), else the
+ * interpreter. */
+#ifdef __x86_64__
+#define CLI_ENGINE_DEFAULT CLI_ENGINE_JIT
+#define CLI_ENGINE_DEFAULT_HELP "jit (default here) or interp"
+#else
+#define CLI_ENGINE_DEFAULT CLI_ENGINE_INTERP
+#define CLI_ENGINE_DEFAULT_HELP "interp (default here; jit: x86-64 only)"
+#endif
+
+/* "interp" or "jit"; false (after printing why, prefixed by cmd) otherwise. */
+bool cli_parse_engine(const char *s, cli_engine *e, const char *cmd);
+const char *cli_engine_name(cli_engine e);
+
+/* A program ready to run on an engine. */
+typedef struct {
+	cli_engine kind;
+	struct jit_code *code; /* jit: compiled once, reused for every run */
+	double compile_s;      /* jit: seconds jit_compile took */
+} cli_exec;
+
+/* Prepare p (jit: compile it). On failure prints a named error (prefixed by
+ * cmd) and returns false; x is then empty. */
+bool cli_exec_prepare(cli_exec *x, cli_engine kind, const pvm_program *p, const char *cmd);
+/* pvm_run on the chosen engine. */
+pvm_exit cli_exec_run(cli_exec *x, pvm_instance *m);
+void cli_exec_release(cli_exec *x);
+
+#endif

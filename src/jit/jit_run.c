@@ -1,0 +1,344 @@
+/* jit_run.c: running compiled code: entry, exits, the demand-filled window, faults.
+ *
+ * The exit rules are the interpreter's (pvm_interp.c): an exit at
+ * instruction i leaves pc on i and refunds the part of i's straight-line
+ * run that did not execute (seg(i) - 1; i itself stays charged); ecalli
+ * resumes at i + 1. A run the remaining gas cannot pay for is handed to
+ * pvm_run (checked mode), with the state it would have had.
+ *
+ * Window (see jit.h): per page one state byte: 0 not filled (inaccessible),
+ * 1 filled read-only, 2 filled writable (compared with the table at the end
+ * of jit_run, copied back when it differs). Per jit_run: no syscall for a
+ * run that touches no memory; else one fault (SIGSEGV) and one mprotect per
+ * writable page touched, one fault and two mprotects per read-only page
+ * touched. The window stays filled for the next run (of this instance or
+ * any other: at entry every filled page is compared with the instance's
+ * table, copied where it differs, its access changed where that differs),
+ * so repeated runs over the same layout make no syscall; past
+ * JIT_STICKY_PAGES filled pages, one mmap at the end empties the window.
+ */
+#include "jit_int.h"
+#include "pvm/pvm_mem.h"
+#include "pvm/pvm_platform.h"
+
+#define N_PAGES (1u << 20)
+/* pages a window keeps filled from one run to the next (2 MiB); above it,
+ * it is emptied at the end of the run */
+#define JIT_STICKY_PAGES 512u
+
+struct jit_vm {
+	uint8_t *base;
+	uint8_t *state;  /* N_PAGES bytes */
+	uint32_t *list;  /* filled pages, n_list of them */
+	uint32_t n_list;
+	bool broken;     /* the window could not be emptied: refuse to run */
+	const jit_code *code; /* during jit_run */
+	pvm_instance *m;
+};
+
+jit_err jit_vm_new(jit_vm **out)
+{
+	*out = 0;
+	jit_vm *vm = pvm_plat_alloc(sizeof *vm);
+	if (!vm)
+		return JIT_E_NOMEM;
+	vm->state = pvm_plat_alloc(N_PAGES);
+	vm->list = pvm_plat_alloc(N_PAGES * sizeof(uint32_t));
+	if (!vm->state || !vm->list) {
+		jit_vm_free(vm);
+		return JIT_E_NOMEM;
+	}
+	vm->base = pvm_plat_window_new(JIT_CTX_SIZE, JIT_GUARD_SIZE);
+	if (!vm->base) {
+		jit_vm_free(vm);
+		return JIT_E_PLATFORM;
+	}
+	*out = vm;
+	return JIT_E_OK;
+}
+
+void jit_vm_free(jit_vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->base)
+		pvm_plat_window_free(vm->base, JIT_CTX_SIZE, JIT_GUARD_SIZE);
+	if (vm->state)
+		pvm_plat_free(vm->state, N_PAGES);
+	if (vm->list)
+		pvm_plat_free(vm->list, N_PAGES * sizeof(uint32_t));
+	pvm_plat_free(vm, sizeof *vm);
+}
+
+static jit_ctx *ctx_of(jit_vm *vm)
+{
+	return (jit_ctx *)(void *)(vm->base - JIT_CTX_SIZE);
+}
+
+static uintptr_t pte_of(const pvm_instance *m, uint32_t a)
+{
+	const uintptr_t *leaf = m->l1[a >> 22];
+	return leaf ? leaf[(a >> 12) & (PVM_L2_SIZE - 1)] : 0;
+}
+
+static bool page_differs(const uint8_t *a, const uint8_t *b)
+{
+	const uint64_t *x = (const uint64_t *)(const void *)a, *y = (const uint64_t *)(const void *)b;
+	uint64_t d = 0;
+	for (unsigned i = 0; i < 4096 / 8; i++)
+		d |= x[i] ^ y[i];
+	return d != 0;
+}
+
+/* Empty the window: nothing filled. */
+static bool window_empty(jit_vm *vm)
+{
+	for (uint32_t k = 0; k < vm->n_list; k++)
+		vm->state[vm->list[k]] = 0;
+	vm->n_list = 0;
+	if (!pvm_plat_window_reset(vm->base, JIT_GUARD_SIZE)) {
+		vm->broken = true;
+		return false;
+	}
+	return true;
+}
+
+/* At the end of a run: copy pages written (differing from the table) back
+ * into it; untouched shared pages thus stay shared. The window stays filled
+ * for the next run unless it holds more than JIT_STICKY_PAGES pages. */
+static bool sync_back(jit_vm *vm, pvm_instance *m)
+{
+	bool ok = true;
+	for (uint32_t k = 0; k < vm->n_list; k++) {
+		uint32_t pg = vm->list[k];
+		const uint8_t *w = vm->base + ((uint64_t)pg << 12);
+		uintptr_t e = pte_of(m, pg << 12);
+		if (vm->state[pg] == 2 && e && page_differs(w, (const uint8_t *)(e & ~PVM_PTE_FLAGS)) &&
+		    pvm_mem_write(m, pg << 12, w, 4096) != PVM_E_OK)
+			ok = false;
+	}
+	if (vm->n_list > JIT_STICKY_PAGES && !window_empty(vm))
+		ok = false;
+	return ok;
+}
+
+/* At the start of a run: make every page still filled from an earlier run
+ * (of any instance) agree with m's table: contents compared and copied where
+ * they differ, access changed where it differs (a syscall only then), pages
+ * m does not map emptied. On a failed syscall the window is emptied. */
+static bool reconcile(jit_vm *vm, pvm_instance *m)
+{
+	uint32_t kept = 0;
+	for (uint32_t k = 0; k < vm->n_list; k++) {
+		uint32_t pg = vm->list[k];
+		uint8_t *w = vm->base + ((uint64_t)pg << 12);
+		uintptr_t e = pte_of(m, pg << 12);
+		uint8_t st = vm->state[pg], want = !(e & PVM_PTE_R) ? 0 : (e & PVM_PTE_WANT_W) ? 2 : 1;
+		const uint8_t *src = (const uint8_t *)(e & ~PVM_PTE_FLAGS);
+		if (want == 0) {
+			if (!pvm_plat_window_protect(w, PVM_ACCESS_NONE))
+				goto fail;
+			vm->state[pg] = 0;
+			continue;
+		}
+		bool differs = page_differs(w, src);
+		if (st == 1 && (differs || want == 2)) {
+			if (!pvm_plat_window_protect(w, PVM_ACCESS_RW))
+				goto fail;
+			st = vm->state[pg] = 2;
+		}
+		if (differs)
+			__builtin_memcpy(w, src, 4096);
+		if (st == 2 && want == 1) {
+			if (!pvm_plat_window_protect(w, PVM_ACCESS_RO))
+				goto fail;
+			vm->state[pg] = 1;
+		}
+		vm->list[kept++] = pg;
+	}
+	vm->n_list = kept;
+	return true;
+fail:
+	/* the pages already handled and the rest: all emptied */
+	for (uint32_t k = 0; k < vm->n_list; k++)
+		if (vm->state[vm->list[k]])
+			vm->list[kept++] = vm->list[k];
+	vm->n_list = kept;
+	return window_empty(vm);
+}
+
+pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
+{
+	const pvm_program *p = m->prog;
+	uint64_t gas = m->gas < 0 ? 0 : (uint64_t)m->gas;
+	uint32_t idx = m->resume_idx;
+	if (idx == PVM_NO_TARGET)
+		idx = pvm_insn_index(p, m->pc);
+	/* not an instruction start, or the first run cannot be paid for: the
+	 * interpreter's rules apply as they are */
+	if (vm->broken || c->prog != p || idx == PVM_NO_TARGET || gas < p->insns[idx].seg)
+		return vm->broken || c->prog != p ? (m->exit_arg = PVM_E_NOMEM, PVM_EXIT_ERROR) : pvm_run(m);
+	if (!reconcile(vm, m)) {
+		m->exit_arg = PVM_E_NOMEM;
+		return PVM_EXIT_ERROR;
+	}
+	m->resume_idx = PVM_NO_TARGET;
+	m->exit_arg = 0;
+	jit_ctx *ctx = ctx_of(vm);
+	__builtin_memcpy(ctx->regs, m->regs, sizeof ctx->regs);
+	ctx->gas = gas - p->insns[idx].seg;
+	ctx->jt = (uint64_t)(uintptr_t)c->jt_native;
+	vm->code = c;
+	vm->m = m;
+	const uint8_t *target = c->code + c->body_off[idx];
+	uint32_t reason, at;
+	ctx->exit_idx = idx; /* what an error before entering reports */
+	ctx->exit_arg = PVM_E_NOMEM;
+	for (;;) {
+		reason = pvm_plat_jit_call(vm, c->code, vm->base, target);
+		at = ctx->exit_idx;
+		if (reason != JIT_R_SBRK)
+			break;
+		const pvm_insn *in = &p->insns[at];
+		ctx->regs[in->d] = pvm_mem_sbrk(m, (uint32_t)ctx->regs[in->a]); /* as the interpreter: 32 bits */
+		target = c->code + c->body_off[at + 1];
+	}
+	vm->code = 0;
+	vm->m = 0;
+	bool ok = sync_back(vm, m);
+	__builtin_memcpy(m->regs, ctx->regs, sizeof ctx->regs);
+	const pvm_insn *in = &p->insns[at];
+	if (!ok) {
+		m->pc = in->pc;
+		m->gas = (int64_t)(ctx->gas + in->seg - 1);
+		m->exit_arg = PVM_E_NOMEM;
+		return PVM_EXIT_ERROR;
+	}
+	if (reason == JIT_R_NEED_GAS) {
+		/* gas was not taken for this run: let the interpreter run it checked */
+		m->gas = (int64_t)(ctx->gas + in->seg);
+		m->pc = in->pc;
+		m->resume_idx = at;
+		return pvm_run(m);
+	}
+	m->pc = in->pc;
+	m->gas = (int64_t)(ctx->gas + in->seg - 1);
+	switch (reason) {
+	case JIT_R_HOST:
+		m->exit_arg = (uint32_t)in->imm;
+		m->resume_idx = at + 1;
+		break;
+	case JIT_R_PAGE_FAULT:
+	case JIT_R_ERROR:
+		m->exit_arg = (uint32_t)ctx->exit_arg;
+		break;
+	default:
+		break;
+	}
+	return (pvm_exit)reason;
+}
+
+/* ---- faults -------------------------------------------------------------- */
+
+static const uint8_t access_size[PVM_I_COUNT] = {
+	[PVM_I_store_imm_u8] = 1, [PVM_I_store_imm_u16] = 2, [PVM_I_store_imm_u32] = 4, [PVM_I_store_imm_u64] = 8,
+	[PVM_I_load_u8] = 1, [PVM_I_load_i8] = 1, [PVM_I_load_u16] = 2, [PVM_I_load_i16] = 2,
+	[PVM_I_load_u32] = 4, [PVM_I_load_i32] = 4, [PVM_I_load_u64] = 8,
+	[PVM_I_store_u8] = 1, [PVM_I_store_u16] = 2, [PVM_I_store_u32] = 4, [PVM_I_store_u64] = 8,
+	[PVM_I_store_imm_ind_u8] = 1, [PVM_I_store_imm_ind_u16] = 2, [PVM_I_store_imm_ind_u32] = 4,
+	[PVM_I_store_imm_ind_u64] = 8,
+	[PVM_I_store_ind_u8] = 1, [PVM_I_store_ind_u16] = 2, [PVM_I_store_ind_u32] = 4, [PVM_I_store_ind_u64] = 8,
+	[PVM_I_load_ind_u8] = 1, [PVM_I_load_ind_i8] = 1, [PVM_I_load_ind_u16] = 2, [PVM_I_load_ind_i16] = 2,
+	[PVM_I_load_ind_u32] = 4, [PVM_I_load_ind_i32] = 4, [PVM_I_load_ind_u64] = 8,
+};
+
+/* Fill page pg (table entry e) from the table. A page the program may
+ * write is filled writable at once (state 2), whatever the access that
+ * faulted: it is compared with the table at the end and copied back only
+ * when it differs (so the stack, read before written, costs one fault). A
+ * read-only page is filled writable for the copy, then made read-only. */
+static bool fill(jit_vm *vm, uint32_t pg, uintptr_t e)
+{
+	uint8_t *w = vm->base + ((uint64_t)pg << 12);
+	uint8_t want = (e & PVM_PTE_WANT_W) ? 2 : 1;
+	if (!pvm_plat_window_protect(w, PVM_ACCESS_RW))
+		return false;
+	__builtin_memcpy(w, (const void *)(e & ~PVM_PTE_FLAGS), 4096);
+	vm->list[vm->n_list++] = pg;
+	vm->state[pg] = 2;
+	if (want == 1) {
+		if (!pvm_plat_window_protect(w, PVM_ACCESS_RO))
+			return false; /* stays 2: compared and copied back as is */
+		vm->state[pg] = 1;
+	}
+	return true;
+}
+
+bool pvm_jit_fault(void *run, uintptr_t addr, uint64_t g[16], uint64_t *rip)
+{
+	jit_vm *vm = run;
+	const jit_code *c = vm->code;
+	if (!c)
+		return false;
+	uintptr_t code = (uintptr_t)c->code, base = (uintptr_t)vm->base;
+	if (*rip < code || *rip >= code + c->code_len || addr < base ||
+	    addr - base >= ((uint64_t)1 << 32) + JIT_GUARD_SIZE)
+		return false;
+	/* the instruction whose body holds rip: last i with body_off[i] <= off */
+	const pvm_program *p = c->prog;
+	uint32_t off = (uint32_t)(*rip - code), lo = 0, hi = p->n_insns;
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (c->body_off[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	const pvm_insn *in = &p->insns[lo];
+	unsigned n = access_size[in->opi];
+	if (!n)
+		return false;
+	bool write = (pvm_op_info[in->opi].flags & PVM_F_STORE) != 0;
+	uint32_t a = (uint32_t)g[0]; /* compiled code keeps the PVM address in eax */
+	jit_ctx *ctx = ctx_of(vm);
+	uint32_t reason;
+	/* the interpreter's check (pvm_mem.c): any byte below 0x10000 panics,
+	 * else the lowest page that does not allow the access faults */
+	for (unsigned i = 0; i < n; i++)
+		if ((uint32_t)(a + i) < PVM_ZONE_SIZE) {
+			reason = JIT_R_PANIC;
+			goto stop;
+		}
+	uintptr_t need = write ? (PVM_PTE_R | PVM_PTE_WANT_W) : PVM_PTE_R;
+	uint32_t p0 = a & ~4095u, p1 = (uint32_t)(a + n - 1) & ~4095u;
+	uintptr_t e0 = pte_of(vm->m, p0), e1 = pte_of(vm->m, p1);
+	bool bad0 = (e0 & need) != need, bad1 = (e1 & need) != need;
+	if (bad0 || bad1) {
+		uint32_t fault = bad0 && bad1 ? (p0 < p1 ? p0 : p1) : bad0 ? p0 : p1;
+		reason = JIT_R_PAGE_FAULT;
+		ctx->exit_arg = fault;
+		goto stop;
+	}
+	/* allowed: fill what is missing and retry (a filled page is never
+	 * less accessible than the access allowed here) */
+	bool changed = false;
+	if (vm->state[p0 >> 12] == 0) {
+		if (!fill(vm, p0 >> 12, e0))
+			goto error;
+		changed = true;
+	}
+	if (p1 != p0 && vm->state[p1 >> 12] == 0) {
+		if (!fill(vm, p1 >> 12, e1))
+			goto error;
+		changed = true;
+	}
+	return changed; /* nothing to fill: not a fault we understand */
+error:
+	reason = JIT_R_ERROR;
+	ctx->exit_arg = PVM_E_NOMEM;
+stop:
+	ctx->exit_idx = lo;
+	g[0] = reason;
+	*rip = code + c->exit_off;
+	return true;
+}

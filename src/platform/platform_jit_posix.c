@@ -1,0 +1,185 @@
+/* platform_jit_posix.c: the JIT's host services on Linux x86-64: code pages, windows, the fault handler.
+ *
+ * Code pages are W^X: mapped read-write, filled, then made read+execute.
+ * A window is one reservation: a read-write context page, then 4 GiB + a
+ * guard, inaccessible until the engine fills pages (pvm_plat_window_protect).
+ *
+ * Faults: one SIGSEGV and one SIGBUS handler, installed once (the first
+ * pvm_plat_jit_call), on an alternate signal stack (each thread that runs
+ * compiled code gets one when it has none: 64 KiB, kept until the process
+ * ends). The handler asks the engine (pvm_jit_fault) only while this thread
+ * is inside pvm_plat_jit_call; every other fault, and every fault the engine
+ * does not claim, goes to the handler that was installed before ours (for
+ * example ASan's), or to the default action.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#include "pvm/pvm.h"
+#include "pvm/pvm_platform.h"
+
+#if !defined(__x86_64__) || !defined(__linux__)
+#error "platform_jit_posix.c: Linux x86-64 only"
+#endif
+
+#define WINDOW_SPAN(guard) (((size_t)1 << 32) + (guard))
+
+static size_t page_round(size_t n)
+{
+	return (n + 4095) & ~(size_t)4095;
+}
+
+void *pvm_plat_code_new(const void *code, size_t len)
+{
+	size_t sz = page_round(len ? len : 1);
+	void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	memcpy(p, code, len);
+	if (mprotect(p, sz, PROT_READ | PROT_EXEC) != 0) {
+		munmap(p, sz);
+		return NULL;
+	}
+	return p;
+}
+
+void pvm_plat_code_free(void *code, size_t len)
+{
+	if (code)
+		munmap(code, page_round(len ? len : 1));
+}
+
+uint8_t *pvm_plat_window_new(size_t ctx_size, size_t guard_size)
+{
+	uint8_t *p = mmap(NULL, ctx_size + WINDOW_SPAN(guard_size), PROT_NONE,
+	                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (mprotect(p, ctx_size, PROT_READ | PROT_WRITE) != 0) {
+		munmap(p, ctx_size + WINDOW_SPAN(guard_size));
+		return NULL;
+	}
+	return p + ctx_size;
+}
+
+void pvm_plat_window_free(uint8_t *base, size_t ctx_size, size_t guard_size)
+{
+	munmap(base - ctx_size, ctx_size + WINDOW_SPAN(guard_size));
+}
+
+bool pvm_plat_window_reset(uint8_t *base, size_t guard_size)
+{
+	void *p = mmap(base, WINDOW_SPAN(guard_size), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+	               -1, 0);
+	return p == (void *)base;
+}
+
+bool pvm_plat_window_protect(uint8_t *page, int access)
+{
+	int prot = access == PVM_ACCESS_RW ? PROT_READ | PROT_WRITE : access == PVM_ACCESS_RO ? PROT_READ : PROT_NONE;
+	return mprotect(page, 4096, prot) == 0;
+}
+
+/* ---- the fault handler ---------------------------------------------------- */
+
+static __thread void *cur_run __attribute__((tls_model("initial-exec")));
+static __thread int have_altstack __attribute__((tls_model("initial-exec")));
+static struct sigaction old_segv, old_bus;
+static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+static int installed;
+
+/* ucontext greg index of each x86 register in encoding order */
+static const int greg_of[16] = {
+	REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+	REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15,
+};
+
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+	const struct sigaction *o = sig == SIGBUS ? &old_bus : &old_segv;
+	if (o->sa_flags & SA_SIGINFO) {
+		o->sa_sigaction(sig, si, uc);
+	} else if (o->sa_handler != SIG_DFL && o->sa_handler != SIG_IGN) {
+		o->sa_handler(sig);
+	} else {
+		/* default action: uninstall ourselves; the faulting instruction
+		 * runs again and the fault takes its default course */
+		struct sigaction dfl;
+		memset(&dfl, 0, sizeof dfl);
+		dfl.sa_handler = SIG_DFL;
+		sigaction(sig, &dfl, NULL);
+	}
+}
+
+static void on_fault(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	void *run = cur_run;
+	if (run) {
+		greg_t *gr = uc->uc_mcontext.gregs;
+		uint64_t g[16], rip = (uint64_t)gr[REG_RIP];
+		for (unsigned i = 0; i < 16; i++)
+			g[i] = (uint64_t)gr[greg_of[i]];
+		if (pvm_jit_fault(run, (uintptr_t)si->si_addr, g, &rip)) {
+			gr[REG_RAX] = (greg_t)g[0];
+			gr[REG_RIP] = (greg_t)rip;
+			return;
+		}
+	}
+	chain(sig, si, ucv);
+}
+
+static void install(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &old_segv) == 0 && sigaction(SIGBUS, &sa, &old_bus) == 0)
+		installed = 1;
+}
+
+static int ensure_altstack(void)
+{
+	if (have_altstack)
+		return 1;
+	stack_t cur;
+	if (sigaltstack(NULL, &cur) != 0)
+		return 0;
+	if (!(cur.ss_flags & SS_DISABLE) && cur.ss_size >= 16384) {
+		have_altstack = 1;
+		return 1;
+	}
+	size_t sz = 65536;
+	void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return 0;
+	stack_t ss = {.ss_sp = p, .ss_size = sz, .ss_flags = 0};
+	if (sigaltstack(&ss, NULL) != 0) {
+		munmap(p, sz);
+		return 0;
+	}
+	have_altstack = 1;
+	return 1;
+}
+
+uint32_t pvm_plat_jit_call(void *run, const void *entry, uint8_t *base, const void *target)
+{
+	pthread_once(&install_once, install);
+	if (!installed || !ensure_altstack())
+		return PVM_EXIT_ERROR; /* exit_idx is the entry's: the caller reports it */
+	uint32_t (*fn)(uint8_t *, const void *);
+	memcpy(&fn, &entry, sizeof fn);
+	cur_run = run;
+	__asm__ volatile("" ::: "memory");
+	uint32_t r = fn(base, target);
+	__asm__ volatile("" ::: "memory");
+	cur_run = NULL;
+	return r;
+}

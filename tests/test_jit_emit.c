@@ -1,0 +1,79 @@
+/* test_jit_emit.c: the x86-64 encoder against reference encodings (GNU as / objdump). */
+#include <stdio.h>
+#include <string.h>
+
+#include "jit/jit_x86_64_emit.h"
+
+static unsigned passed, failed;
+
+static void expect(const char *what, x86_asm *a, const char *hex)
+{
+	char got[128] = "";
+	for (size_t i = 0; i < a->len && i < 60; i++)
+		snprintf(got + 2 * i, 3, "%02x", a->p[i]);
+	if (!a->error && !strcmp(got, hex)) {
+		passed++;
+	} else {
+		printf("FAIL %s: got %s (error %d), want %s\n", what, got, (int)a->error, hex);
+		failed++;
+	}
+	x86_asm_free(a);
+	*a = (x86_asm){0};
+}
+
+int main(void)
+{
+	x86_asm a = {0};
+	x86_alu_rr(&a, X_W64, X_EXT_ADD, X_RBX, X_RSI);
+	expect("add rbx,rsi", &a, "4801f3");
+	x86_alu_rr(&a, X_W32, X_EXT_SUB, X_R9, X_R14);
+	expect("sub r9d,r14d", &a, "4529f1");
+	x86_alu_mi(&a, X_W64, X_EXT_SUB, x86_m(X_R15, -4096 + 104), 7);
+	expect("sub qword [r15-3992],7", &a, "4983af68f0ffff07");
+	x86_alu_mi(&a, X_W64, X_EXT_AND, x86_r(X_R12), 0x12345);
+	expect("and r12,0x12345", &a, "4981e445230100");
+	x86_mov_imm(&a, X_RDX, 0xFFFFFFFFFFFFFFFFull);
+	expect("mov rdx,-1", &a, "48c7c2ffffffff");
+	x86_mov_imm(&a, X_R8, 0x123456789ull);
+	expect("movabs r8,0x123456789", &a, "49b88967452301000000");
+	x86_mov_imm(&a, X_RAX, 0x80000000u);
+	expect("mov eax,0x80000000", &a, "b800000080");
+	x86_movzx(&a, X_W8, X_RSI, x86_mi(X_R15, X_RAX, 1, 0));
+	expect("movzx esi,byte [r15+rax]", &a, "410fb63407");
+	x86_store(&a, X_W8, x86_mi(X_R15, X_RAX, 1, 0), X_RDI);
+	expect("mov [r15+rax],dil", &a, "41883c07");
+	x86_store(&a, X_W16, x86_mi(X_R15, X_RAX, 1, 0), X_R13);
+	expect("mov [r15+rax],r13w", &a, "6645892c07");
+	x86_store_imm(&a, X_W64, x86_mi(X_R15, X_RAX, 1, 0), -2);
+	expect("mov qword [r15+rax],-2", &a, "49c70407feffffff");
+	x86_lea(&a, X_W32, X_RAX, x86_m(X_R13, -8));
+	expect("lea eax,[r13-8]", &a, "418d45f8");
+	x86_movsx(&a, X_W32, X_RBP, x86_r(X_RBP));
+	expect("movsxd rbp,ebp", &a, "4863ed");
+	x86_movsx(&a, X_W8, X_RCX, x86_r(X_RSI));
+	expect("movsx rcx,sil", &a, "480fbece");
+	x86_shift_cl(&a, X_W32, X_EXT_SAR, X_RAX);
+	expect("sar eax,cl", &a, "d3f8");
+	x86_xchg(&a, X_RCX, X_R10);
+	expect("xchg rcx,r10", &a, "4c87d1");
+	x86_setcc(&a, X_CC_B, X_RAX);
+	expect("setb al", &a, "0f92c0");
+	x86_cmovcc(&a, X_W64, X_CC_E, X_R11, x86_r(X_RAX));
+	expect("cmove r11,rax", &a, "4c0f44d8");
+	x86_op_rr(&a, X_W64, OP_POPCNT_r_rm, X_RBX, X_R9);
+	expect("popcnt rbx,r9", &a, "f3490fb8d9");
+	x86_bswap(&a, X_R12);
+	expect("bswap r12", &a, "490fcc");
+	x86_grp3(&a, X_W64, X_EXT_IDIV, x86_m(X_R15, -3960));
+	expect("idiv qword [r15-3960]", &a, "49f7bf88f0ffff");
+	x86_jmp_r(&a, X_RAX);
+	expect("jmp rax", &a, "ffe0");
+	x86_load(&a, X_W64, X_RAX, x86_mi(X_RDX, X_RAX, 8, 0));
+	expect("mov rax,[rdx+rax*8]", &a, "488b04c2");
+	x86_push(&a, X_R15);
+	x86_pop(&a, X_RBX);
+	x86_ret(&a);
+	expect("push r15; pop rbx; ret", &a, "41575bc3");
+	printf("RESULT passed=%u failed=%u skipped=0\n", passed, failed);
+	return failed != 0;
+}
