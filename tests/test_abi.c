@@ -152,6 +152,7 @@ TEST(error_codes_are_stable)
 		"RPC_LENGTH", "GUEST_FAULT", "GUEST_PROTOCOL", "GUEST_DEAD", "GUEST_BAD_IMAGE",
 		"KVM_NO_HW_VIRT", "HOST_MEMORY",
 		"INVOKE_MEMORY", "SANDBOX_MEMORY", /* resource limits */
+		"JIT",
 	};
 	ASSERT_EQ(sizeof names / sizeof names[0], NUB_E_MAX_);
 	for (int e = 0; e < NUB_E_MAX_; e++)

@@ -507,6 +507,70 @@ TEST(host_call_loop_stop_and_gas)
 	nub_close(sb);
 }
 
+/* ---- engines: the same results on the interpreter and the JIT ------------- */
+static nub_sandbox *open_engine(nub_engine en)
+{
+	nub_options o;
+	nub_options_init(&o);
+	o.backend = NUB_BACKEND_LOCAL;
+	o.engine = en;
+	nub_sandbox *sb = NULL;
+	return nub_open(&o, &sb) == NUB_E_OK ? sb : NULL;
+}
+
+TEST(engines_agree_and_jit_code_is_counted)
+{
+	nub_options o;
+	nub_options_init(&o);
+	o.backend = NUB_BACKEND_LOCAL;
+	o.engine = (nub_engine)3;
+	nub_sandbox *bad;
+	ASSERT_EQ(nub_open(&o, &bad), NUB_E_INVALID_ARG);
+	nub_sandbox *sb[2] = {open_engine(NUB_ENGINE_INTERP), open_engine(NUB_ENGINE_JIT)};
+	ASSERT_TRUE(sb[0] && sb[1]);
+	InvocationResult r[2][4];
+	NubHeapStats h[2][3];
+	for (int k = 0; k < 2; k++) {
+		uint8_t img[32], inst[32], img2[32], inst2[32], img3[32], inst3[32];
+		ASSERT_EQ(nub_heap_stats(sb[k], &h[k][0]), NUB_E_OK);
+		ASSERT_EQ(put_bare_image(sb[k], prog_countdown, sizeof prog_countdown, NULL, 0, img), NUB_E_OK);
+		ASSERT_EQ(put_instance(sb[k], img, NULL, 0, inst), NUB_E_OK);
+		ASSERT_EQ(nub_heap_stats(sb[k], &h[k][1]), NUB_E_OK);
+		InvokePacket p = packet(inst, 1000000);
+		p.args[0] = 100000;
+		ASSERT_EQ(nub_invoke(sb[k], &p, &r[k][0]), NUB_E_OK);
+		p = packet(inst, 5001); /* out of gas in the loop */
+		p.args[0] = 100000;
+		ASSERT_EQ(nub_invoke(sb[k], &p, &r[k][1]), NUB_E_OK);
+		ASSERT_EQ(counter_instance(sb[k], (const uint8_t[8]){41}, 8, inst2), NUB_E_OK);
+		p = packet(inst2, 100);
+		ASSERT_EQ(nub_invoke(sb[k], &p, &r[k][2]), NUB_E_OK);
+		ASSERT_EQ(put_bare_image(sb[k], prog_ecalli_loop, sizeof prog_ecalli_loop, NULL, 0, img3), NUB_E_OK);
+		ASSERT_EQ(put_instance(sb[k], img3, NULL, 0, inst3), NUB_E_OK);
+		struct hc_log l = {.set_gas = ~0ull, .stop_at = 500};
+		p = packet(inst3, 1000000);
+		p.args[0] = 1000;
+		ASSERT_EQ(nub_invoke_with(sb[k], &p, hc_count, &l, &r[k][3]), NUB_E_OK);
+		ASSERT_EQ(nub_evict_jit_all(sb[k]), NUB_E_OK);
+		ASSERT_EQ(nub_heap_stats(sb[k], &h[k][2]), NUB_E_OK);
+		(void)img2;
+	}
+	for (int i = 0; i < 4; i++)
+		ASSERT_MEM_EQ(&r[0][i], &r[1][i], sizeof r[0][i]);
+	ASSERT_EQ(r[0][0].exit_reason, NUB_EXIT_HALT);
+	ASSERT_EQ(r[0][1].exit_reason, NUB_EXIT_OUT_OF_GAS);
+	ASSERT_EQ(r[0][3].return_value, 777);
+	/* a published Image holds its decoded program, and with the JIT its
+	 * compiled code too: the JIT sandbox is charged more for it; eviction
+	 * gives both back */
+	uint64_t cost0 = h[0][1].allocated_bytes - h[0][0].allocated_bytes;
+	uint64_t cost1 = h[1][1].allocated_bytes - h[1][0].allocated_bytes;
+	ASSERT_TRUE(cost1 > cost0);
+	ASSERT_TRUE(h[1][2].allocated_bytes < h[1][1].allocated_bytes + (cost1 - cost0));
+	nub_close(sb[0]);
+	nub_close(sb[1]);
+}
+
 TEST(spi_image_invoke)
 {
 	nub_sandbox *sb = open_local();
@@ -793,6 +857,7 @@ int main(void)
 	RUN(auto_falls_back_loudly);
 	RUN(host_calls_answered_and_resumed);
 	RUN(host_call_loop_stop_and_gas);
+	RUN(engines_agree_and_jit_code_is_counted);
 	RUN(open_option_errors);
 	RUN(put_cap_checks);
 	RUN(invoke_add_through_args);

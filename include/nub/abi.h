@@ -195,7 +195,8 @@ typedef struct nub_parallel_invoke_slot {
 	X(HOST_MEMORY, 47, "host call: memory access outside the program's readable/writable pages") \
 	/* resource limits (issue 10) */                                                   \
 	X(INVOKE_MEMORY, 48, "invoke: the frame needs more pages than the invocation memory limit") \
-	X(SANDBOX_MEMORY, 49, "sandbox: memory budget exhausted (caps, decoded programs, running invocations)")
+	X(SANDBOX_MEMORY, 49, "sandbox: memory budget exhausted (caps, decoded programs, running invocations)") \
+	X(JIT, 50, "jit: the program could not be compiled (out of memory, CPU or platform; see nub run --engine jit)")
 
 typedef enum nub_err {
 #define NUB_ERR_ENUM_(name, code, msg) NUB_E_##name = code,
@@ -247,6 +248,6 @@ _Static_assert(offsetof(ParallelInvokeSlot, _reserved) == 248, "");
 _Static_assert(NUB_SLOT_EVICT_JIT_READY == 6, "slot statuses 0..6");
 
 _Static_assert(NUB_E_OK == 0, "OK is zero");
-_Static_assert(NUB_E_MAX_ == 50, "error codes are dense; update when appending");
+_Static_assert(NUB_E_MAX_ == 51, "error codes are dense; update when appending");
 
 #endif /* NUB_ABI_H */

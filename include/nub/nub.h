@@ -67,6 +67,12 @@ typedef enum nub_backend {
 	NUB_BACKEND_KVM = 2,   /* KVM micro-VM */
 } nub_backend;
 
+typedef enum nub_engine {
+	NUB_ENGINE_DEFAULT = 0,
+	NUB_ENGINE_INTERP = 1, /* the threaded interpreter */
+	NUB_ENGINE_JIT = 2,    /* x86-64 code compiled from the PVM program */
+} nub_engine;
+
 typedef struct nub_options {
 	nub_backend backend;
 	/* Execution lanes (vCPUs), 1..MAX_EXECUTION_LANES; 0 = default (4).
@@ -107,6 +113,15 @@ typedef struct nub_options {
 	 * cost host memory only once written (memory_bytes bounds that).
 	 * local backend only; kvm: the guest's RAM bounds it. */
 	uint64_t invocation_memory_bytes;
+	/* How PVM code runs. NUB_ENGINE_DEFAULT: the JIT where it is built
+	 * (x86-64) on the local backend, the interpreter elsewhere and in the
+	 * kvm guest (its JIT is not built yet). NUB_ENGINE_JIT: compiled once
+	 * per Image (cached with it, charged to memory_bytes, dropped by
+	 * nub_evict_jit_all); a program that cannot be compiled fails its
+	 * invocation with NUB_E_JIT (never a silent fallback); asking for it
+	 * where it is not built fails nub_open with NUB_E_NOT_IMPLEMENTED.
+	 * NUB_ENGINE_INTERP: the interpreter. Both give identical results. */
+	nub_engine engine;
 } nub_options;
 
 /* Defaults and special values of nub_options (see each field). They keep a
@@ -313,16 +328,19 @@ NUB_API nub_err nub_invoke_parallel(nub_sandbox *sb, const InvokePacket *packets
  * guest_va_base = 0, reserved zero. */
 NUB_API nub_err nub_boot_info(nub_sandbox *sb, BootInfo *out);
 
-/* [HEAP_STATS] Allocator figures of the cap store. local backend: bytes and
- * count of the live allocations of the cap store (published caps with their
- * page-aligned frames, and the directory),
+/* [HEAP_STATS] Allocator figures of the sandbox's memory. local backend:
+ * allocated_bytes = everything charged to memory_bytes: the cap store
+ * (published caps with their page-aligned frames, and the directory), the
+ * decoded programs and their compiled code, and the pages running
+ * invocations hold; allocation_count = the store's live allocations;
  * fragment_count 0 (caps are never freed, so the store has no free
- * fragments), available_bytes = memory_bytes - allocated_bytes - what
- * decoded programs and running invocations hold (see memory_bytes). */
+ * fragments); available_bytes = memory_bytes - allocated_bytes. */
 NUB_API nub_err nub_heap_stats(nub_sandbox *sb, NubHeapStats *out);
 
 /* [EVICT_JIT_ALL] Drop all compiled/decoded code (local: the decoded program
- * cached per Image). Published caps are kept; the next invoke decodes again. */
+ * and its compiled code cached per Image; invocations running keep theirs
+ * until they end). Published caps are kept; the next invoke decodes (and
+ * compiles) again. */
 NUB_API nub_err nub_evict_jit_all(nub_sandbox *sb);
 
 #ifdef __cplusplus

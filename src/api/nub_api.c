@@ -89,8 +89,9 @@ nub_err nub_open(const nub_options *opts, nub_sandbox **out)
 		.invocation_pages = (uint32_t)((opts->invocation_memory_bytes ? opts->invocation_memory_bytes
 		                                                                : NUB_DEFAULT_INVOCATION_MEMORY) /
 		                               NUB_PAGE_SIZE),
+		.engine = opts->engine,
 	};
-	if (ro.vcpus > MAX_EXECUTION_LANES || ro.memory_bytes < NUB_MIN_MEMORY ||
+	if (ro.vcpus > MAX_EXECUTION_LANES || ro.memory_bytes < NUB_MIN_MEMORY || (unsigned)opts->engine > NUB_ENGINE_JIT ||
 	    opts->invocation_memory_bytes > (1ull << 32) ||
 	    (opts->invocation_memory_bytes && opts->invocation_memory_bytes < NUB_PAGE_SIZE))
 		return NUB_E_INVALID_ARG;

@@ -61,7 +61,8 @@ static bool page_hook(void *ctx, int64_t pages)
 }
 
 /* ---- decoded programs ------------------------------------------------------ */
-/* Decode an Image's code, its exact size charged to the store first. */
+/* Decode an Image's code, its exact size charged to the store first, then
+ * compile it on the store's engine (its code charged too). */
 static nub_err prog_new(cap_store *s, const cap_image_view *img, cap_prog **out)
 {
 	size_t bytes = sizeof(cap_prog) + pvm_program_bytes_of_blob(img->code, img->code_len);
@@ -81,6 +82,23 @@ static nub_err prog_new(cap_store *s, const cap_image_view *img, cap_prog **out)
 		e = pe == PVM_E_NOMEM ? NUB_E_NOMEM : NUB_E_IMAGE_CODE;
 		goto fail;
 	}
+	if (s->engine) {
+		size_t code_bytes = 0;
+		if (!(e = s->engine->compile(p->program, &p->code, &code_bytes))) {
+			lock(s);
+			e = charge(s, code_bytes);
+			unlock(s);
+			if (e)
+				s->engine->free(p->code);
+			else
+				bytes += code_bytes;
+		}
+		if (e) {
+			pvm_program_free(p->program);
+			pvm_plat_free(p, sizeof *p);
+			goto fail;
+		}
+	}
 	p->charged = bytes;
 	p->refs = 1;
 	*out = p;
@@ -97,6 +115,8 @@ static void prog_unref(cap_store *s, cap_prog *p)
 {
 	if (--p->refs == 0) {
 		release(s, p->charged);
+		if (p->code)
+			s->engine->free(p->code); /* before its program: the code borrows it */
 		pvm_program_free(p->program);
 		pvm_plat_free(p, sizeof *p);
 	}
@@ -393,6 +413,7 @@ nub_err cap_core_start(cap_store *s, const InvokePacket *p, cap_invocation *inv)
 	inv->image = imc;
 	inv->prog = prog;
 	inv->m = m;
+	inv->vm = 0;
 	return NUB_E_OK;
 }
 
@@ -440,13 +461,21 @@ nub_err cap_core_finish(cap_invocation *inv, pvm_exit x, nub_err e, InvocationRe
 	return e;
 }
 
+pvm_exit cap_core_run(cap_invocation *inv)
+{
+	const cap_engine_ops *en = inv->store->engine;
+	if (en && inv->prog->code)
+		return en->run(inv->vm, inv->prog->code, inv->m);
+	return pvm_run(inv->m);
+}
+
 nub_err cap_core_invoke(cap_store *s, const InvokePacket *p, InvocationResult *r)
 {
 	cap_invocation inv;
 	nub_err e = cap_core_start(s, p, &inv);
 	if (e)
 		return cap_core_fail(r, e);
-	return cap_core_finish(&inv, pvm_run(inv.m), NUB_E_OK, r);
+	return cap_core_finish(&inv, cap_core_run(&inv), NUB_E_OK, r);
 }
 
 /* ---- host calls: checked memory access ------------------------------------ */

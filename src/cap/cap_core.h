@@ -12,7 +12,7 @@
  *     three steps, for an adapter that runs in slices (a deadline) or
  *     answers host calls between runs:
  *       cap_core_start(store, packet, &inv)          resolve + frame
- *       pvm_run(inv.m) ... (any number of times)     the run
+ *       cap_core_run(&inv) ... (any number of times) the run
  *       cap_core_finish(&inv, exit, err, result)     result + release
  *   cap_core_evict(store)                            EVICT_JIT_ALL
  *   cap_core_entry_free(store, entry)                at teardown
@@ -50,6 +50,7 @@
 /* A decoded program, shared by the cache and the invocations running it. */
 typedef struct cap_prog {
 	pvm_program *program;
+	void *code;     /* its compiled code (the store's engine), or NULL */
 	size_t charged; /* bytes charged to the store for it */
 	uint32_t refs;  /* the cache's + one per running invocation (store lock) */
 } cap_prog;
@@ -69,6 +70,19 @@ typedef struct cap_entry {
 } cap_entry;
 
 typedef struct cap_store cap_store;
+
+/* A compiling engine (the JIT), given by the backend; a store without one
+ * interprets. The code is compiled once per decoded program, right after
+ * decoding, cached and dropped with it (EVICT_JIT_ALL), and charged to the
+ * store at its size. run has pvm_run's contract (the instance may be
+ * resumed on either engine); vm is the per-thread state the backend gives
+ * each invocation (cap_invocation.vm). */
+typedef struct cap_engine_ops {
+	/* NUB_E_OK and *code, *bytes; else a named error (no fallback) */
+	nub_err (*compile)(const pvm_program *p, void **code, size_t *bytes);
+	void (*free)(void *code);
+	pvm_exit (*run)(void *vm, const void *code, pvm_instance *m);
+} cap_engine_ops;
 
 /* What a backend gives the core. get/insert/foreach run with the lock held;
  * alloc/free may be called with or without it. lock/unlock may be NULL (a
@@ -96,6 +110,7 @@ typedef struct cap_store_ops {
 
 struct cap_store {
 	const cap_store_ops *ops;
+	const cap_engine_ops *engine; /* NULL: the interpreter */
 	size_t cached_programs; /* Images whose decoded program is cached (lock) */
 	/* Most pages an invocation may map (frame and sbrk); 0 = no limit
 	 * beyond the 2^20 of the address space. Set before any invocation. */
@@ -114,6 +129,7 @@ typedef struct cap_invocation {
 	const cap_entry *image;
 	cap_prog *prog;
 	pvm_instance *m; /* the machine: registers, pc, gas, memory */
+	void *vm;        /* the engine's per-thread state (set by the backend before cap_core_run) */
 } cap_invocation;
 
 /* Resolve the packet's Instance, Image and slot Data, take the program
@@ -126,6 +142,10 @@ nub_err cap_core_start(cap_store *s, const InvokePacket *p, cap_invocation *inv)
  * error result of e (a failure after start, e.g. a deadline); releases the
  * invocation. Returns the error written into r, or NUB_E_OK. */
 nub_err cap_core_finish(cap_invocation *inv, pvm_exit x, nub_err e, InvocationResult *r);
+/* Run the invocation to its next exit on the store's engine (pvm_run
+ * without one); may be called again after PVM_EXIT_HOST or an out-of-gas
+ * slice, like pvm_run. */
+pvm_exit cap_core_run(cap_invocation *inv);
 /* Start, run to the first exit, finish. */
 nub_err cap_core_invoke(cap_store *s, const InvokePacket *p, InvocationResult *r);
 /* Write the error result (exit_reason NUB_EXIT_ERROR, exit_arg e); returns e. */

@@ -52,10 +52,11 @@ bool cli_wants_help(int argc, char **argv);
 /* Monotonic time in seconds. */
 double cli_now(void);
 
-/* Open a sandbox on the named backend ("local", "kvm", "auto"); prints one
+/* Open a sandbox on the named backend ("local", "kvm", "auto") with the
+ * engine `engine` (a nub_engine: 0 default, 1 interp, 2 jit); prints one
  * line naming the problem (prefixed by cmd) and returns NULL on failure. */
 struct nub_sandbox;
-struct nub_sandbox *cli_open_sandbox(const char *backend, const char *cmd);
+struct nub_sandbox *cli_open_sandbox(const char *backend, int engine, const char *cmd);
 
 /* A loaded program as the CLI sees it. */
 typedef enum { PROG_BLOB, PROG_SPI, PROG_VECTOR } prog_kind;

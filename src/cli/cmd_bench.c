@@ -158,7 +158,7 @@ static int bench_sandbox(int argc, char **argv)
 	for (unsigned r = 0; r < runs; r++) {
 		double t0 = cli_now();
 		for (unsigned i = 0; i < boots; i++) {
-			if (!(sb = cli_open_sandbox(backend, "bench sandbox"))) {
+			if (!(sb = cli_open_sandbox(backend, NUB_ENGINE_DEFAULT, "bench sandbox"))) {
 				free(t);
 				return 2;
 			}
@@ -166,7 +166,7 @@ static int bench_sandbox(int argc, char **argv)
 		}
 		t[r] = (cli_now() - t0) / boots;
 	}
-	if (!(sb = cli_open_sandbox(backend, "bench sandbox"))) {
+	if (!(sb = cli_open_sandbox(backend, NUB_ENGINE_DEFAULT, "bench sandbox"))) {
 		free(t);
 		return 2;
 	}

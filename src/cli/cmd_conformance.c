@@ -35,7 +35,8 @@ static const char usage[] =
 	"  --deviations FILE  known-deviations file (default\n"
 	"                     " NUB_SOURCE_DIR "/tests/conformance/known-deviations.txt;\n"
 	"                     'none' to allow no deviation)\n"
-	"  --engine E         in-process engine: " CLI_ENGINE_DEFAULT_HELP "\n"
+	"  --engine E         " CLI_ENGINE_DEFAULT_HELP "; with --backend the sandbox's\n"
+	"                     engine (default: the backend's)\n"
 	"  -v, --verbose      also print passing vectors\n"
 	"  -h, --help         this text\n";
 
@@ -265,6 +266,7 @@ int cmd_conformance(int argc, char **argv)
 	}
 	tally t = {0};
 	t.engine = CLI_ENGINE_DEFAULT;
+	bool have_engine = false; /* with --backend: the sandbox's default unless given */
 	const char *devpath = NUB_SOURCE_DIR "/tests/conformance/known-deviations.txt";
 	const char *backend = NULL;
 	const char **paths = calloc((size_t)argc, sizeof *paths);
@@ -289,6 +291,7 @@ int cmd_conformance(int argc, char **argv)
 				free(paths);
 				return i >= argc ? cli_err("conformance: --engine needs interp or jit") : 2;
 			}
+			have_engine = true;
 		} else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			t.verbose = true;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
@@ -302,7 +305,7 @@ int cmd_conformance(int argc, char **argv)
 		free(paths);
 		return 2;
 	}
-	if (backend && !(t.sb = cli_open_sandbox(backend, "conformance"))) {
+	if (backend && !(t.sb = cli_open_sandbox(backend, have_engine ? cli_engine_nub(t.engine) : NUB_ENGINE_DEFAULT, "conformance"))) {
 		free(paths);
 		free(t.devs.d);
 		return 2;

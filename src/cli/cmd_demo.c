@@ -48,7 +48,7 @@ int cmd_demo(int argc, char **argv)
 	}
 	if (num && !cli_parse_u64(num, &n))
 		return cli_err("demo: N '%s' is not a number", num);
-	nub_sandbox *sb = cli_open_sandbox(backend, "demo");
+	nub_sandbox *sb = cli_open_sandbox(backend, NUB_ENGINE_DEFAULT, "demo");
 	if (!sb)
 		return 2;
 	nub_endpoint ep = {.pc = 0, .regs = {[0] = NUB_HALT_ADDR}};

@@ -27,7 +27,8 @@ static const char usage[] =
 	"  --reg I=V       set register I (0..12) to V; may repeat\n"
 	"  --arg HEX       SPI argument bytes (hex); sets r7/r8 per GP A.7\n"
 	"  --arg-file F    SPI argument bytes from a file\n"
-	"  --engine E      in-process engine: " CLI_ENGINE_DEFAULT_HELP "\n"
+	"  --engine E      " CLI_ENGINE_DEFAULT_HELP "; with --backend the sandbox's engine\n"
+	"                  (default: the backend's: jit locally, interp in the kvm guest)\n"
 	"  --json          print the result as one JSON object\n"
 	"  --backend B     publish the program as caps into a sandbox (local, kvm,\n"
 	"                  auto) and invoke it there; prints the InvocationResult\n"
@@ -99,10 +100,10 @@ static bool parse_regs(const char *s, uint64_t *regs)
 
 /* Publish the loaded program (with the state the options gave) as caps and
  * invoke it. regs/pc/gas are the effective initial state. */
-static int run_caps(const char *backend, loaded_prog *lp, const uint64_t *regs, uint32_t pc, uint64_t gas,
-                    const uint8_t *args, size_t args_len, bool json)
+static int run_caps(const char *backend, int engine, loaded_prog *lp, const uint64_t *regs, uint32_t pc,
+                    uint64_t gas, const uint8_t *args, size_t args_len, bool json)
 {
-	nub_sandbox *sb = cli_open_sandbox(backend, "run");
+	nub_sandbox *sb = cli_open_sandbox(backend, engine, "run");
 	if (!sb)
 		return 2;
 	uint8_t inst[NUB_CAP_HASH_LEN], img[NUB_CAP_HASH_LEN];
@@ -190,6 +191,7 @@ int cmd_run(int argc, char **argv)
 	const char *path = NULL, *format = "auto", *backend = NULL;
 	bool json = false, have_pc = false, have_gas = false, have_regs = false;
 	cli_engine engine = CLI_ENGINE_DEFAULT;
+	bool have_engine = false; /* with --backend: the sandbox's default unless given */
 	uint32_t pc = 0;
 	uint64_t gas = 1000000000, regs[PVM_NUM_REGS] = {0}, v;
 	bool set_reg[PVM_NUM_REGS] = {0};
@@ -242,6 +244,7 @@ int cmd_run(int argc, char **argv)
 		} else if (!strcmp(a, "--engine")) {
 			if (!cli_parse_engine(val, &engine, "run"))
 				goto out;
+			have_engine = true;
 		} else if (!strcmp(a, "--regs")) {
 			if (!parse_regs(val, regs)) {
 				cli_err("run: --regs needs exactly 13 comma-separated numbers");
@@ -316,7 +319,8 @@ int cmd_run(int argc, char **argv)
 				r0[i] = reg_val[i];
 		uint32_t pc0 = have_pc ? pc : lp.kind == PROG_VECTOR ? lp.vec.pc : 0;
 		uint64_t gas0 = (have_gas || lp.kind != PROG_VECTOR) ? gas : (uint64_t)lp.vec.gas;
-		rc = run_caps(backend, &lp, r0, pc0, gas0, args, args_len, json);
+		rc = run_caps(backend, have_engine ? cli_engine_nub(engine) : NUB_ENGINE_DEFAULT, &lp, r0, pc0, gas0, args,
+		              args_len, json);
 		prog_free(&lp);
 		goto out;
 	}

@@ -4,6 +4,7 @@
 
 #include "cmd.h"
 #include "engine.h"
+#include "nub/nub.h"
 #ifdef __x86_64__
 #include "jit/jit.h"
 #endif
@@ -87,3 +88,8 @@ void cli_exec_release(cli_exec *x)
 	x->code = NULL;
 }
 #endif
+
+int cli_engine_nub(cli_engine e)
+{
+	return e == CLI_ENGINE_JIT ? NUB_ENGINE_JIT : NUB_ENGINE_INTERP;
+}

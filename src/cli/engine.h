@@ -21,6 +21,8 @@ typedef enum { CLI_ENGINE_INTERP, CLI_ENGINE_JIT } cli_engine;
 /* "interp" or "jit"; false (after printing why, prefixed by cmd) otherwise. */
 bool cli_parse_engine(const char *s, cli_engine *e, const char *cmd);
 const char *cli_engine_name(cli_engine e);
+/* The sandbox option for it (nub_options.engine). */
+int cli_engine_nub(cli_engine e);
 
 /* A program ready to run on an engine. */
 typedef struct {

@@ -169,10 +169,11 @@ double cli_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-struct nub_sandbox *cli_open_sandbox(const char *backend, const char *cmd)
+struct nub_sandbox *cli_open_sandbox(const char *backend, int engine, const char *cmd)
 {
 	nub_options o;
 	nub_options_init(&o);
+	o.engine = (nub_engine)engine;
 	nub_err e = nub_backend_parse(backend, &o.backend);
 	if (e) {
 		cli_err("%s: unknown backend '%s' (local, kvm, auto)", cmd, backend);

@@ -261,6 +261,8 @@ static const nub_backend_ops kvm_ops = {
 nub_err kvm_backend_open_image(const nub_resolved_options *o, const uint8_t *elf, size_t elf_len, void **impl,
                                const nub_backend_ops **ops)
 {
+	if (o->engine == NUB_ENGINE_JIT)
+		return NUB_E_NOT_IMPLEMENTED; /* the guest kernel has no JIT yet: its interpreter runs */
 	kvm_backend *kb = calloc(1, sizeof *kb);
 	if (!kb)
 		return NUB_E_NOMEM;

@@ -34,6 +34,8 @@ struct jit_vm {
 	bool broken;     /* the window could not be emptied: refuse to run */
 	const jit_code *code; /* during jit_run */
 	pvm_instance *m;
+	uint32_t charged;  /* pages filled this run, charged to m's budget hook */
+	pvm_err fill_err;  /* why the last fill failed */
 };
 
 jit_err jit_vm_new(jit_vm **out)
@@ -106,20 +108,27 @@ static bool window_empty(jit_vm *vm)
 /* At the end of a run: copy pages written (differing from the table) back
  * into it; untouched shared pages thus stay shared. The window stays filled
  * for the next run unless it holds more than JIT_STICKY_PAGES pages. */
-static bool sync_back(jit_vm *vm, pvm_instance *m)
+static pvm_err sync_back(jit_vm *vm, pvm_instance *m)
 {
-	bool ok = true;
+	pvm_err err = PVM_E_OK;
+	/* the run's window pages were charged as filled; what stays written is
+	 * charged again by the table as it takes the pages */
+	if (vm->charged && m->hook)
+		m->hook(m->hook_ctx, -(int64_t)vm->charged);
+	vm->charged = 0;
 	for (uint32_t k = 0; k < vm->n_list; k++) {
 		uint32_t pg = vm->list[k];
 		const uint8_t *w = vm->base + ((uint64_t)pg << 12);
 		uintptr_t e = pte_of(m, pg << 12);
-		if (vm->state[pg] == 2 && e && page_differs(w, (const uint8_t *)(e & ~PVM_PTE_FLAGS)) &&
-		    pvm_mem_write(m, pg << 12, w, 4096) != PVM_E_OK)
-			ok = false;
+		if (vm->state[pg] == 2 && e && page_differs(w, (const uint8_t *)(e & ~PVM_PTE_FLAGS))) {
+			pvm_err pe = pvm_mem_write(m, pg << 12, w, 4096);
+			if (pe != PVM_E_OK && err == PVM_E_OK)
+				err = pe;
+		}
 	}
-	if (vm->n_list > JIT_STICKY_PAGES && !window_empty(vm))
-		ok = false;
-	return ok;
+	if (vm->n_list > JIT_STICKY_PAGES && !window_empty(vm) && err == PVM_E_OK)
+		err = PVM_E_NOMEM;
+	return err;
 }
 
 /* At the start of a run: make every page still filled from an earlier run
@@ -205,13 +214,13 @@ pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
 	}
 	vm->code = 0;
 	vm->m = 0;
-	bool ok = sync_back(vm, m);
+	pvm_err serr = sync_back(vm, m);
 	__builtin_memcpy(m->regs, ctx->regs, sizeof ctx->regs);
 	const pvm_insn *in = &p->insns[at];
-	if (!ok) {
+	if (serr != PVM_E_OK) {
 		m->pc = in->pc;
 		m->gas = (int64_t)(ctx->gas + in->seg - 1);
-		m->exit_arg = PVM_E_NOMEM;
+		m->exit_arg = serr;
 		return PVM_EXIT_ERROR;
 	}
 	if (reason == JIT_R_NEED_GAS) {
@@ -257,10 +266,19 @@ static const uint8_t access_size[PVM_I_COUNT] = {
  * faulted: it is compared with the table at the end and copied back only
  * when it differs (so the stack, read before written, costs one fault). A
  * read-only page is filled writable for the copy, then made read-only. */
+/* A window page is host memory however the program uses it: it is charged
+ * to the instance's budget hook when filled (until the end of the run). */
 static bool fill(jit_vm *vm, uint32_t pg, uintptr_t e)
 {
 	uint8_t *w = vm->base + ((uint64_t)pg << 12);
 	uint8_t want = (e & PVM_PTE_WANT_W) ? 2 : 1;
+	pvm_instance *m = vm->m;
+	if (m->hook && !m->hook(m->hook_ctx, 1)) {
+		vm->fill_err = PVM_E_MEM_BUDGET;
+		return false;
+	}
+	vm->charged++;
+	vm->fill_err = PVM_E_NOMEM;
 	if (!pvm_plat_window_protect(w, PVM_ACCESS_RW))
 		return false;
 	__builtin_memcpy(w, (const void *)(e & ~PVM_PTE_FLAGS), 4096);
@@ -335,7 +353,7 @@ bool pvm_jit_fault(void *run, uintptr_t addr, uint64_t g[16], uint64_t *rip)
 	return changed; /* nothing to fill: not a fault we understand */
 error:
 	reason = JIT_R_ERROR;
-	ctx->exit_arg = PVM_E_NOMEM;
+	ctx->exit_arg = vm->fill_err;
 stop:
 	ctx->exit_idx = lo;
 	g[0] = reason;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jit/jit.h"
 #include "local/local_backend.h"
 
 /* Gas slices between two deadline checks: aimed at LOCAL_SLICE_NS of run
@@ -167,10 +168,11 @@ static bool past(uint64_t deadline)
  * check between. The slice adapts to what the program's instructions cost
  * (memory-heavy code runs fewer per millisecond), so the clock is read
  * about every LOCAL_SLICE_NS whatever the program does. */
-static nub_err run_sliced(pvm_instance *m, uint64_t deadline, pvm_exit *out)
+static nub_err run_sliced(cap_invocation *inv, uint64_t deadline, pvm_exit *out)
 {
+	pvm_instance *m = inv->m;
 	if (!deadline) {
-		*out = pvm_run(m);
+		*out = cap_core_run(inv);
 		return NUB_E_OK;
 	}
 	int64_t reserve = pvm_gas(m);
@@ -180,7 +182,7 @@ static nub_err run_sliced(pvm_instance *m, uint64_t deadline, pvm_exit *out)
 		reserve -= slice;
 		pvm_set_gas(m, carry + slice);
 		uint64_t t0 = now_ns();
-		pvm_exit x = pvm_run(m);
+		pvm_exit x = cap_core_run(inv);
 		if (x != PVM_EXIT_OOG || reserve == 0) {
 			if (x == PVM_EXIT_OOG)
 				pvm_set_gas(m, 0);
@@ -202,6 +204,60 @@ static nub_err run_sliced(pvm_instance *m, uint64_t deadline, pvm_exit *out)
 		else if (t1 - t0 > LOCAL_SLICE_NS * 2 && size > LOCAL_SLICE_MIN)
 			size /= 2;
 	}
+}
+
+/* ---- the JIT as the core's engine ------------------------------------------ */
+static nub_err jit_compile_op(const pvm_program *p, void **code, size_t *bytes)
+{
+	jit_code *c;
+	jit_err je = jit_compile(p, &c);
+	if (je != JIT_E_OK)
+		return je == JIT_E_NOMEM ? NUB_E_NOMEM : NUB_E_JIT;
+	*code = c;
+	*bytes = jit_code_size(c);
+	return NUB_E_OK;
+}
+
+static void jit_free_op(void *code)
+{
+	jit_code_free(code);
+}
+
+static pvm_exit jit_run_op(void *vm, const void *code, pvm_instance *m)
+{
+	return jit_run(vm, code, m);
+}
+
+static const cap_engine_ops jit_engine = {jit_compile_op, jit_free_op, jit_run_op};
+
+/* Each thread that runs compiled code has its own jit_vm (its 4 GiB
+ * window), made on first use and freed when the thread ends. */
+static pthread_key_t vm_key;
+static pthread_once_t vm_once = PTHREAD_ONCE_INIT;
+
+static void vm_free(void *vm)
+{
+	jit_vm_free(vm);
+}
+
+static void vm_key_make(void)
+{
+	(void)pthread_key_create(&vm_key, vm_free);
+}
+
+static jit_vm *thread_vm(void)
+{
+	pthread_once(&vm_once, vm_key_make);
+	jit_vm *vm = pthread_getspecific(vm_key);
+	if (vm)
+		return vm;
+	if (jit_vm_new(&vm) != JIT_E_OK)
+		return NULL;
+	if (pthread_setspecific(vm_key, vm) != 0) {
+		jit_vm_free(vm);
+		return NULL;
+	}
+	return vm;
 }
 
 /* nub_host_call.internal_ of a local invocation */
@@ -252,9 +308,11 @@ static nub_err local_invoke_with(void *impl, const InvokePacket *p, nub_host_han
 	if (e)
 		return cap_core_fail(r, e);
 	pvm_exit x = PVM_EXIT_PANIC;
-	if (past(deadline))
+	if (lb->store.engine && !(inv.vm = thread_vm()))
+		e = NUB_E_JIT;
+	if (!e && past(deadline))
 		e = NUB_E_TIMEOUT;
-	while (!e && !(e = run_sliced(inv.m, deadline, &x)) && x == PVM_EXIT_HOST && handler &&
+	while (!e && !(e = run_sliced(&inv, deadline, &x)) && x == PVM_EXIT_HOST && handler &&
 	       answer(inv.m, handler, ctx, &e)) {
 		if (past(deadline)) {
 			e = NUB_E_TIMEOUT;
@@ -326,7 +384,7 @@ static nub_err local_heap_stats(void *impl, NubHeapStats *out)
 {
 	local_backend *lb = impl;
 	pthread_mutex_lock(&lb->lock);
-	out->allocated_bytes = lb->allocated_bytes;
+	out->allocated_bytes = lb->allocated_bytes + lb->charged_bytes;
 	out->allocation_count = lb->allocation_count;
 	out->fragment_count = 0;
 	out->available_bytes = budget_left(lb);
@@ -370,6 +428,15 @@ static nub_err local_open(const nub_resolved_options *o, void **impl, const nub_
 		return NUB_E_NOMEM;
 	lb->store.ops = &local_store_ops;
 	lb->store.invocation_pages = o->invocation_pages;
+#ifdef __x86_64__
+	if (o->engine != NUB_ENGINE_INTERP)
+		lb->store.engine = &jit_engine;
+#else
+	if (o->engine == NUB_ENGINE_JIT) {
+		free(lb);
+		return NUB_E_NOT_IMPLEMENTED;
+	}
+#endif
 	lb->opts = *o;
 	lb->budget = o->memory_bytes;
 	uint64_t seed[2];

@@ -245,6 +245,9 @@ TEST(production_kernel)
 	o.backend = NUB_BACKEND_KVM;
 	o.timeout_ms = CALL_TIMEOUT_MS;
 	nub_sandbox *p = NULL;
+	o.engine = NUB_ENGINE_JIT; /* the guest has no JIT yet: said by name */
+	ASSERT_EQ(nub_open(&o, &p), NUB_E_NOT_IMPLEMENTED);
+	o.engine = NUB_ENGINE_DEFAULT;
 	ASSERT_EQ(nub_open(&o, &p), NUB_E_OK);
 	vector v;
 	ASSERT_TRUE(load_sample(&v));
