@@ -1,6 +1,7 @@
 /* cmd_bench.c: `nub bench`: time benchmark vectors, print medians in M instr/s. */
 #include <dirent.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +10,6 @@
 
 #include "nub/nub.h"
 #include "program.h"
-
-#ifndef NUB_SOURCE_DIR
-#define NUB_SOURCE_DIR "."
-#endif
 
 static const char usage[] =
 	"usage: nub bench [--runs N] [FILE...]\n"
@@ -25,7 +22,8 @@ static const char usage[] =
 	"unlimited gas, its host calls answered with nothing and resumed. Prints\n"
 	"per file the executed instructions (gas used), the median and best wall\n"
 	"time, and the median rate in M instructions/s, with the machine named.\n"
-	"Default FILEs: " NUB_SOURCE_DIR "/tests/conformance/pvm/bench/*.json\n"
+	"Default FILEs: the two loops of SHARE/conformance/pvm/bench/ (SHARE as in\n"
+	"'nub conformance --help': $NUB_SHARE_DIR, BIN/../share/nub, the source tree).\n"
 	"\n"
 	"'nub bench sandbox' times the sandbox calls on a backend (default auto):\n"
 	"open+close (boot), an empty RPC (HEAP_STATS), INVOKE_CACHED of a trivial\n"
@@ -254,6 +252,9 @@ int cmd_bench(int argc, char **argv)
 			break;
 		}
 	}
+	char share[PATH_MAX];
+	if (first == argc && !cli_share_dir("conformance", "bench", share, sizeof share))
+		return 2;
 	cli_print_machine();
 	printf("engine: interpreter; %u runs per file\n", runs);
 	if (first < argc) {
@@ -264,12 +265,11 @@ int cmd_bench(int argc, char **argv)
 		}
 		return rc;
 	}
-	static const char *const defaults[] = {
-		NUB_SOURCE_DIR "/tests/conformance/pvm/bench/loop_100000000.json",
-		NUB_SOURCE_DIR "/tests/conformance/pvm/bench/loop_mem_20000000.json",
-	};
+	static const char *const defaults[] = {"loop_100000000.json", "loop_mem_20000000.json"};
 	for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++) {
-		int r = bench_file(defaults[i], runs);
+		char file[PATH_MAX + 64];
+		snprintf(file, sizeof file, "%s/pvm/bench/%s", share, defaults[i]);
+		int r = bench_file(file, runs);
 		if (r > rc)
 			rc = r;
 	}
