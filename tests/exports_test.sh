@@ -3,7 +3,7 @@
 # export only the public API (nub_*), both the same set, and an application
 # that defines its own blake2b_* (as libb2 does) links and runs with either,
 # each side calling its own functions.
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
 passed=0 failed=0 skipped=0
 ok() { echo "ok   $1"; passed=$((passed + 1)); }
