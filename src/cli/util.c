@@ -196,7 +196,6 @@ static const struct {
 	const char *item, *src, *probe;
 } share_items[] = {
 	{"conformance", "tests/conformance", "pvm"},
-	{"sdk", "sdk", "nub.ld"},
 };
 
 static bool holds(const char *dir, const char *probe)
