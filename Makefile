@@ -28,7 +28,10 @@ ifeq ($(WERROR),1)
 WARN   += -Werror
 endif
 OPT     ?= -O2 -g
-CFLAGS_ALL = -DNUB_SOURCE_DIR='"$(CURDIR)"' -std=gnu11 $(OPT) $(WARN) -fPIC -fvisibility=hidden -Iinclude -Isrc $(SANFLAGS) $(CFLAGS)
+# no source path reaches a binary: debug info and __FILE__ name files relative
+# to the source root (tests/install_test.sh checks the installed files)
+PATHMAP = -ffile-prefix-map=$(CURDIR)=.
+CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) $(PATHMAP) -fPIC -fvisibility=hidden -Iinclude -Isrc $(SANFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 ifeq ($(V),1)
@@ -53,46 +56,70 @@ FUZZ_TARGETS = fuzz_blob fuzz_spi fuzz_run fuzz_vector
 EXTRA_BINS  =
 
 .DEFAULT_GOAL := all
+# the CLI and the tests link the engine's internals (pvm_*, cap_*, ...):
+# they use this archive; only the localised libnub.a/.so are installed
+LIBNUB_INTERNAL = $(B)/libnub-internal.a
 MODULES ?= src/jit/module.mk src/cap/module.mk src/local/module.mk src/host/module.mk src/link/module.mk src/guest/module.mk
 -include $(MODULES)
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
 CLI_OBJS = $(CLI_SRCS:%.c=$(B)/obj/%.o)
+GUEST_CFLAGS += $(PATHMAP)
+LD      ?= ld
+OBJCOPY ?= objcopy
 
-all: $(B)/libnub.a $(B)/libnub.so $(B)/nub $(EXTRA_BINS) $(TEST_PROGS:%=$(B)/tests/%)
+all: $(B)/libnub.a $(B)/libnub.so $(LIBNUB_INTERNAL) $(B)/nub $(EXTRA_BINS) $(TEST_PROGS:%=$(B)/tests/%)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(B)/libnub.a: $(LIB_OBJS)
+$(LIBNUB_INTERNAL): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/libnub.so: $(LIB_OBJS)
+# The shipped libraries: all library objects linked into one relocatable
+# object in which only the public API (the default-visibility symbols,
+# NUB_API) stays global; every internal symbol (blake2b_*, pvm_*, cap_*,
+# vmm_*, ...) becomes local, so it cannot clash with an application's own.
+# tests/exports_test.sh lists what both libraries export.
+$(B)/libnub.o: $(LIB_OBJS)
+	@$(if $(Q),echo "  LD -r   $@")
+	$(Q)$(LD) -r -o $@.all $^
+	$(Q)readelf -sW $@.all | awk '$$5 == "GLOBAL" && $$6 == "DEFAULT" && $$7 != "UND" { print $$8 }' | sort -u >$@.api
+	$(Q)test -s $@.api || { echo "$@: no public symbol found" >&2; exit 1; }
+	$(Q)$(OBJCOPY) --keep-global-symbols=$@.api $@.all $@
+
+$(B)/libnub.a: $(B)/libnub.o
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/libnub.so: $(B)/libnub.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS_ALL)
 
-$(B)/nub: $(CLI_OBJS) $(B)/libnub.a
+# nub runs the engine directly (nub run, conformance, bench), so it links the
+# internal archive, not the shipped library
+$(B)/nub: $(CLI_OBJS) $(LIBNUB_INTERNAL)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $(CLI_OBJS) $(B)/libnub.a $(LDFLAGS_ALL) $(CLI_LIBS)
+	$(Q)$(CC) -o $@ $(CLI_OBJS) $(LIBNUB_INTERNAL) $(LDFLAGS_ALL) $(CLI_LIBS)
 
 define TEST_RULE
-$(B)/tests/$(1): $$(TEST_SRCS_$(1):%.c=$(B)/obj/%.o) $(B)/libnub.a
+$(B)/tests/$(1): $$(TEST_SRCS_$(1):%.c=$(B)/obj/%.o) $(LIBNUB_INTERNAL)
 	@mkdir -p $$(dir $$@)
 	@$$(if $$(Q),echo "  LD      $$@")
-	$$(Q)$$(CC) -o $$@ $$(TEST_SRCS_$(1):%.c=$(B)/obj/%.o) $(B)/libnub.a $$(LDFLAGS_ALL) $$(TEST_LIBS) $(CLI_LIBS)
+	$$(Q)$$(CC) -o $$@ $$(TEST_SRCS_$(1):%.c=$(B)/obj/%.o) $(LIBNUB_INTERNAL) $$(LDFLAGS_ALL) $$(TEST_LIBS) $(CLI_LIBS)
 endef
 $(foreach t,$(TEST_PROGS),$(eval $(call TEST_RULE,$(t))))
 
 # fuzz targets replayed over tests/regress/ as ordinary tests
 REPLAY = fuzz_blob fuzz_spi fuzz_run fuzz_vector fuzz_cap $(REPLAY_JIT)
-$(B)/tests/replay_%: fuzz/%.c tests/fuzz_replay.c $(B)/libnub.a $(B)/obj/src/cli/vector.o
+$(B)/tests/replay_%: fuzz/%.c tests/fuzz_replay.c $(LIBNUB_INTERNAL) $(B)/obj/src/cli/vector.o
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -DFUZZ_TARGET='"$*"' -o $@ $< tests/fuzz_replay.c \
-		$(B)/obj/src/cli/vector.o $(B)/libnub.a $(LDFLAGS_ALL) $(CLI_LIBS)
+		$(B)/obj/src/cli/vector.o $(LIBNUB_INTERNAL) $(LDFLAGS_ALL) $(CLI_LIBS)
 all: $(REPLAY:%=$(B)/tests/replay_%)
 
 test: all
@@ -123,13 +150,27 @@ build-fuzz/fuzz_vector: fuzz/fuzz_vector.c src/cli/vector.c $(LIB_SRCS)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< src/cli/vector.c $(LIB_SRCS) -ljson-c
 
 # ---- install
+# bin/: nub, nub-cc; lib/: the localised libnub.a/.so, nub.pc; include/nub/:
+# the public headers only; share/nub/: the conformance corpus (with its
+# licences) and the C guest SDK, found at run time relative to the binaries
+# (BIN/../share/nub), never by a compiled-in path.
+SHARE_DIR = $(DESTDIR)$(PREFIX)/share/nub
+CORPUS_DIRS = vectors random random-ro-write bench
 install: $(B)/libnub.a $(B)/libnub.so $(B)/nub
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/nub $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(B)/nub $(DESTDIR)$(PREFIX)/bin/nub
+	install -m 755 scripts/nub-cc $(DESTDIR)$(PREFIX)/bin/nub-cc
 	install -m 644 $(B)/libnub.a $(DESTDIR)$(PREFIX)/lib/libnub.a
 	install -m 755 $(B)/libnub.so $(DESTDIR)$(PREFIX)/lib/libnub.so
-	install -m 644 include/nub/*.h $(DESTDIR)$(PREFIX)/include/nub/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' nub.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nub.pc
+	install -m 644 include/nub/nub.h include/nub/abi.h $(DESTDIR)$(PREFIX)/include/nub/
+	install -m 644 nub.pc.in $(DESTDIR)$(PREFIX)/lib/pkgconfig/nub.pc
+	install -d $(CORPUS_DIRS:%=$(SHARE_DIR)/conformance/pvm/%) $(SHARE_DIR)/sdk/include $(SHARE_DIR)/sdk/lib
+	install -m 644 tests/conformance/known-deviations.txt $(SHARE_DIR)/conformance/
+	install -m 644 tests/conformance/pvm/README.md tests/conformance/pvm/LICENSE* $(SHARE_DIR)/conformance/pvm/
+	$(foreach d,$(CORPUS_DIRS),install -m 644 tests/conformance/pvm/$(d)/*.json $(SHARE_DIR)/conformance/pvm/$(d)/ &&) true
+	install -m 644 sdk/nub.ld $(SHARE_DIR)/sdk/
+	install -m 644 sdk/include/*.h $(SHARE_DIR)/sdk/include/
+	install -m 644 sdk/lib/*.c $(SHARE_DIR)/sdk/lib/
 
 clean:
 	rm -rf build build-san build-fuzz

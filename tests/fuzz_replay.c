@@ -14,10 +14,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#ifndef NUB_SOURCE_DIR
-#define NUB_SOURCE_DIR "."
-#endif
-
 static void replay(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -56,7 +52,7 @@ static void replay(const char *path)
 
 int main(void)
 {
-	const char *dir = NUB_SOURCE_DIR "/tests/regress";
+	const char *dir = "tests/regress"; /* run from the source root, as tests/run.sh does */
 	const char *prefix = FUZZ_TARGET "-";
 	DIR *d = opendir(dir);
 	if (!d) {

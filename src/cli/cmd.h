@@ -58,6 +58,22 @@ double cli_now(void);
 struct nub_sandbox;
 struct nub_sandbox *cli_open_sandbox(const char *backend, int engine, const char *cmd);
 
+/* The share folder: nub's data outside the binary. Finds the folder of
+ * `item` ("conformance": pvm/ and known-deviations.txt), in order:
+ *   1. $NUB_SHARE_DIR/<item> when NUB_SHARE_DIR is set (nothing else then);
+ *   2. <folder of the running binary>/../share/nub/<item> (installed by
+ *      `make install`), found through /proc/self/exe;
+ *   3. for a binary run from its build folder (<root>/build/nub), the source
+ *      tree's copy (<root>/tests/conformance).
+ * No path is compiled in. scripts/nub-cc finds the SDK (share/nub/sdk) in
+ * the same order. Writes the canonical folder to out and returns true;
+ * otherwise prints one error (prefixed by cmd) naming every place it
+ * looked and returns false. Options given by the user (paths,
+ * --deviations) come before all of this: callers ask only for what was
+ * not given. */
+#define NUB_SHARE_ENV "NUB_SHARE_DIR"
+bool cli_share_dir(const char *item, const char *cmd, char *out, size_t outlen);
+
 /* A loaded program as the CLI sees it. */
 typedef enum { PROG_BLOB, PROG_SPI, PROG_VECTOR } prog_kind;
 

@@ -1,6 +1,7 @@
 /* cmd_bench.c: `nub bench`: time benchmark vectors, print medians in M instr/s. */
 #include <dirent.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +11,6 @@
 #include "nub/nub.h"
 #include "engine.h"
 #include "program.h"
-
-#ifndef NUB_SOURCE_DIR
-#define NUB_SOURCE_DIR "."
-#endif
 
 static const char usage[] =
 	"usage: nub bench [--runs N] [--engine E] [FILE...]\n"
@@ -28,7 +25,8 @@ static const char usage[] =
 	"time, and the median rate in M instructions/s, with the machine named.\n"
 	"--engine E: " CLI_ENGINE_DEFAULT_HELP "; jit: the program is compiled once\n"
 	"(compile time printed), the runs then reuse the compiled code.\n"
-	"Default FILEs: " NUB_SOURCE_DIR "/tests/conformance/pvm/bench/*.json\n"
+	"Default FILEs: the two loops of SHARE/conformance/pvm/bench/ (SHARE as in\n"
+	"'nub conformance --help': $NUB_SHARE_DIR, BIN/../share/nub, the source tree).\n"
 	"\n"
 	"'nub bench sandbox' times the sandbox calls on a backend (default auto):\n"
 	"open+close (boot), an empty RPC (HEAP_STATS), INVOKE_CACHED of a trivial\n"
@@ -273,6 +271,9 @@ int cmd_bench(int argc, char **argv)
 			break;
 		}
 	}
+	char share[PATH_MAX];
+	if (first == argc && !cli_share_dir("conformance", "bench", share, sizeof share))
+		return 2;
 	cli_print_machine();
 	printf("engine: %s; %u runs per file\n", engine == CLI_ENGINE_JIT ? "jit" : "interpreter", runs);
 	if (first < argc) {
@@ -283,12 +284,11 @@ int cmd_bench(int argc, char **argv)
 		}
 		return rc;
 	}
-	static const char *const defaults[] = {
-		NUB_SOURCE_DIR "/tests/conformance/pvm/bench/loop_100000000.json",
-		NUB_SOURCE_DIR "/tests/conformance/pvm/bench/loop_mem_20000000.json",
-	};
+	static const char *const defaults[] = {"loop_100000000.json", "loop_mem_20000000.json"};
 	for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++) {
-		int r = bench_file(defaults[i], runs, engine);
+		char file[PATH_MAX + 64];
+		snprintf(file, sizeof file, "%s/pvm/bench/%s", share, defaults[i]);
+		int r = bench_file(file, runs, engine);
 		if (r > rc)
 			rc = r;
 	}

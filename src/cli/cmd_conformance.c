@@ -1,5 +1,6 @@
 /* cmd_conformance.c: `nub conformance`: run JSON test vectors and compare. */
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +11,6 @@
 #include "vector.h"
 #include "vector_caps.h"
 
-#ifndef NUB_SOURCE_DIR
-#define NUB_SOURCE_DIR "."
-#endif
-
 static const char usage[] =
 	"usage: nub conformance [options] [PATH...]\n"
 	"\n"
@@ -22,8 +19,11 @@ static const char usage[] =
 	"every byte of every mapped page. Prints one line per failing vector, then\n"
 	"'N passed, N failed'. Exit status 0 when nothing failed, 1 otherwise.\n"
 	"\n"
-	"Default PATHs: the corpus in " NUB_SOURCE_DIR "/tests/conformance/pvm/\n"
-	"(vectors/, random/, random-ro-write/).\n"
+	"Default PATHs: the corpus in SHARE/conformance/pvm/ (vectors/, random/,\n"
+	"random-ro-write/), where SHARE is, in order: $NUB_SHARE_DIR when set;\n"
+	"BIN/../share/nub for an installed nub in BIN/ (make install puts the\n"
+	"corpus there); the source tree (tests/conformance/) of a nub run from its\n"
+	"build folder. Nothing else: without them, name the PATHs.\n"
 	"\n"
 	"options:\n"
 	"  --backend B        run each vector through caps on a sandbox (local, kvm,\n"
@@ -33,7 +33,7 @@ static const char usage[] =
 	"                     are compared; pc, other registers and memory are not\n"
 	"                     observable through an InvocationResult\n"
 	"  --deviations FILE  known-deviations file (default\n"
-	"                     " NUB_SOURCE_DIR "/tests/conformance/known-deviations.txt;\n"
+	"                     SHARE/conformance/known-deviations.txt;\n"
 	"                     'none' to allow no deviation)\n"
 	"  --engine E         " CLI_ENGINE_DEFAULT_HELP "; with --backend the sandbox's\n"
 	"                     engine (default: the backend's)\n"
@@ -267,7 +267,7 @@ int cmd_conformance(int argc, char **argv)
 	tally t = {0};
 	t.engine = CLI_ENGINE_DEFAULT;
 	bool have_engine = false; /* with --backend: the sandbox's default unless given */
-	const char *devpath = NUB_SOURCE_DIR "/tests/conformance/known-deviations.txt";
+	const char *devpath = NULL;
 	const char *backend = NULL;
 	const char **paths = calloc((size_t)argc, sizeof *paths);
 	size_t np = 0;
@@ -301,6 +301,17 @@ int cmd_conformance(int argc, char **argv)
 			paths[np++] = argv[i];
 		}
 	}
+	/* the share folder only for what the options left open */
+	char share[PATH_MAX], devdefault[PATH_MAX + 32];
+	if ((!devpath || np == 0) && !cli_share_dir("conformance", "conformance", share, sizeof share)) {
+		fputs("nub: conformance: or give PATHs and --deviations FILE|none\n", stderr);
+		free(paths);
+		return 2;
+	}
+	if (!devpath) {
+		snprintf(devdefault, sizeof devdefault, "%s/known-deviations.txt", share);
+		devpath = devdefault;
+	}
 	if (strcmp(devpath, "none") && !load_deviations(devpath, &t.devs)) {
 		free(paths);
 		return 2;
@@ -310,16 +321,15 @@ int cmd_conformance(int argc, char **argv)
 		free(t.devs.d);
 		return 2;
 	}
-	static const char *const defaults[] = {
-		NUB_SOURCE_DIR "/tests/conformance/pvm/vectors",
-		NUB_SOURCE_DIR "/tests/conformance/pvm/random",
-		NUB_SOURCE_DIR "/tests/conformance/pvm/random-ro-write",
-	};
+	static const char *const defaults[] = {"vectors", "random", "random-ro-write"};
 	int rc = 0;
 	if (np == 0) {
-		for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
-			if (!run_path(defaults[i], &t))
+		for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++) {
+			char dir[PATH_MAX + 32];
+			snprintf(dir, sizeof dir, "%s/pvm/%s", share, defaults[i]);
+			if (!run_path(dir, &t))
 				rc = 2;
+		}
 	} else {
 		for (size_t i = 0; i < np; i++)
 			if (!run_path(paths[i], &t))

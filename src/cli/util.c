@@ -1,5 +1,6 @@
-/* util.c: shared CLI helpers: errors, files, strict number parsing. */
+/* util.c: shared CLI helpers: errors, files, strict number parsing, the share folder. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,4 +189,110 @@ struct nub_sandbox *cli_open_sandbox(const char *backend, int engine, const char
 		return NULL;
 	}
 	return sb;
+}
+
+/* Each item of the share folder and where the source tree keeps it; a
+ * candidate folder counts when it holds `probe`. */
+static const struct {
+	const char *item, *src, *probe;
+} share_items[] = {
+	{"conformance", "tests/conformance", "pvm"},
+};
+
+static bool holds(const char *dir, const char *probe)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	int n = snprintf(p, sizeof p, "%s/%s", dir, probe);
+	return n > 0 && (size_t)n < sizeof p && stat(p, &st) == 0;
+}
+
+/* Append s to the string in list[n], truncating quietly. */
+static void append(char *list, size_t n, const char *s)
+{
+	size_t l = strlen(list), m = strlen(s);
+	if (m > n - 1 - l)
+		m = n - 1 - l;
+	memcpy(list + l, s, m);
+	list[l + m] = 0;
+}
+
+/* Add "dir (kind)" to the list of places looked at. */
+static void looked_at(char *list, size_t n, const char *dir, const char *kind)
+{
+	if (*list)
+		append(list, n, ", ");
+	append(list, n, dir);
+	append(list, n, kind);
+}
+
+bool cli_share_dir(const char *item, const char *cmd, char *out, size_t outlen)
+{
+	size_t k = 0;
+	while (k < sizeof share_items / sizeof *share_items && strcmp(share_items[k].item, item))
+		k++;
+	if (k == sizeof share_items / sizeof *share_items) {
+		cli_err("%s: no share item '%s'", cmd, item);
+		return false;
+	}
+	const char *probe = share_items[k].probe;
+	char cand[PATH_MAX], looked[2048] = "";
+	int n;
+	const char *env = getenv(NUB_SHARE_ENV);
+	if (env && *env) {
+		/* set: the only place looked at, so a wrong value never falls back */
+		n = snprintf(cand, sizeof cand, "%s/%s", env, item);
+		if (n > 0 && (size_t)n < sizeof cand && holds(cand, probe))
+			goto found;
+		cli_err("%s: no %s/%s under $" NUB_SHARE_ENV " (%s)", cmd, item, probe, env);
+		return false;
+	}
+	char exe[PATH_MAX];
+	ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (el <= 0) {
+		looked_at(looked, sizeof looked, "nowhere else", " (/proc/self/exe unreadable)");
+	} else {
+		exe[el] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = 0; /* the folder of the running binary */
+		/* installed: <prefix>/bin/nub and <prefix>/share/nub/<item> */
+		n = snprintf(cand, sizeof cand, "%s/../share/nub/%s", exe, item);
+		if (n > 0 && (size_t)n < sizeof cand) {
+			if (holds(cand, probe))
+				goto found;
+			looked_at(looked, sizeof looked, cand, " (installed)");
+		}
+		/* run from its build folder: <root>/build/nub or <root>/build/host/nub-static,
+		 * where <root> is a source tree (it holds src/cli/cmd.h) */
+		static const char *const ups[] = {"..", "../.."};
+		for (size_t u = 0; u < sizeof ups / sizeof *ups; u++) {
+			char root[PATH_MAX];
+			n = snprintf(root, sizeof root, "%s/%s", exe, ups[u]);
+			if (n <= 0 || (size_t)n >= sizeof root || !holds(root, "src/cli/cmd.h"))
+				continue;
+			n = snprintf(cand, sizeof cand, "%s/%s", root, share_items[k].src);
+			if (n > 0 && (size_t)n < sizeof cand) {
+				if (holds(cand, probe))
+					goto found;
+				looked_at(looked, sizeof looked, cand, " (source tree)");
+			}
+		}
+	}
+	cli_err("%s: cannot find the %s folder (holding %s); looked in: %s; set " NUB_SHARE_ENV
+	        " to a folder holding %s/",
+	        cmd, item, probe, looked, item);
+	return false;
+found:;
+	char real[PATH_MAX];
+	if (!realpath(cand, real)) {
+		cli_err("%s: %s: %s", cmd, cand, strerror(errno));
+		return false;
+	}
+	n = snprintf(out, outlen, "%s", real);
+	if (n < 0 || (size_t)n >= outlen) {
+		cli_err("%s: %s: path too long", cmd, real);
+		return false;
+	}
+	return true;
 }

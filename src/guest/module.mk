@@ -52,10 +52,10 @@ EXTRA_BINS += $(B)/guest-clang/nub-guest.elf $(B)/guest-clang/nub-guest.elf32
 endif
 
 GUEST_REF_SRCS = tests/guest/guest_ref.c tests/guest/guest_scenario.c src/cli/vector.c src/cli/vector_caps.c
-$(B)/guest/guest_ref: $(GUEST_REF_SRCS) $(B)/libnub.a
+$(B)/guest/guest_ref: $(GUEST_REF_SRCS) $(LIBNUB_INTERNAL)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS_ALL) -Itests/guest -o $@ $(GUEST_REF_SRCS) $(B)/libnub.a $(LDFLAGS_ALL) \
+	$(Q)$(CC) $(CFLAGS_ALL) -Itests/guest -o $@ $(GUEST_REF_SRCS) $(LIBNUB_INTERNAL) $(LDFLAGS_ALL) \
 		-Wl,--wrap=nub_put_cap $(CLI_LIBS)
 -include $(shell find $(B)/guest/obj $(B)/guest-test/obj $(B)/guest-clang/obj -name '*.d' 2>/dev/null)
 

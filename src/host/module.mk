@@ -15,17 +15,17 @@ TEST_SRCS_test_host_vmm = tests/test_host_vmm.c
 # (in $(B)/host/, not $(B)/tests/: tests/run.sh runs it through that script).
 # Static for the initramfs, so not in sanitizer builds.
 KVM_TEST_SRCS = tests/kvm/kvm_sandbox_test.c tests/kvm/kvm_hooks.c src/cli/vector.c src/cli/vector_caps.c
-$(B)/host/kvm_sandbox_test: $(KVM_TEST_SRCS) $(B)/libnub.a $(B)/guest-test/nub-guest.elf
+$(B)/host/kvm_sandbox_test: $(KVM_TEST_SRCS) $(LIBNUB_INTERNAL) $(B)/guest-test/nub-guest.elf
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -Itests -DNUB_TEST_GUEST_ELF='"$(CURDIR)/$(B)/guest-test/nub-guest.elf"' -static -o $@ \
-		$(KVM_TEST_SRCS) $(B)/libnub.a $(LDFLAGS_ALL) $(CLI_LIBS) -lpthread
+		$(KVM_TEST_SRCS) $(LIBNUB_INTERNAL) $(LDFLAGS_ALL) $(CLI_LIBS) -lpthread
 ifeq ($(SAN),0)
 EXTRA_BINS += $(B)/host/kvm_sandbox_test
 endif
 
 # a static `nub` (no shared libs in the QEMU initramfs): `nub bench sandbox --backend kvm`
-$(B)/host/nub-static: $(CLI_OBJS) $(B)/libnub.a
+$(B)/host/nub-static: $(CLI_OBJS) $(LIBNUB_INTERNAL)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -static -o $@ $(CLI_OBJS) $(B)/libnub.a $(LDFLAGS_ALL) $(CLI_LIBS) -lpthread
+	$(Q)$(CC) -static -o $@ $(CLI_OBJS) $(LIBNUB_INTERNAL) $(LDFLAGS_ALL) $(CLI_LIBS) -lpthread
