@@ -61,6 +61,12 @@ static nub_err open_backend(nub_backend b, uint32_t timeout_ms, nub_sandbox **ou
 	o.backend = b;
 	o.timeout_ms = timeout_ms;
 	o.notice = quiet;
+	/* the local reference interprets, as the guest does: inside QEMU's
+	 * software emulation the JIT's page faults and mprotects are slow (the
+	 * JIT equals the interpreter by tests/test_jit_diff.c and the
+	 * conformance runs on the host) */
+	if (b == NUB_BACKEND_LOCAL)
+		o.engine = NUB_ENGINE_INTERP;
 	/* kvm sandboxes boot the test kernel (fault probes 100..106) */
 	return b == NUB_BACKEND_KVM ? kvm_test_open(&o, out) : nub_open(&o, out);
 }
