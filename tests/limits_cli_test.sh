@@ -49,10 +49,33 @@ timeout 10 "$NUB" run --backend local --timeout 1 --gas 0x7fffffffffffffff "$tmp
 if grep -q TIMEOUT "$tmp/out" || grep -qi 'timeout\|deadline' "$tmp/out"; then ok timeout_backend_local
 else bad timeout_backend_local "$(head -c 300 "$tmp/out")"; fi
 
+# conformance: an endless vector fails at --timeout, the run goes on
+printf '{"name":"forever","initial-regs":[0,0,0,0,0,0,0,0,0,0,0,0,0],"initial-pc":0,"initial-page-map":[],"initial-memory":[],"initial-gas":9223372036854775807,"program":[0,0,2,40,0,1],"expected-status":"halt","expected-regs":[0,0,0,0,0,0,0,0,0,0,0,0,0],"expected-pc":0,"expected-memory":[],"expected-gas":0}' >"$tmp/forever.json"
+timeout 10 "$NUB" conformance --timeout 1 "$tmp/forever.json" tests/conformance/pvm/vectors/inst_add_32.json >"$tmp/out" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q 'FAIL forever: stopped: --timeout reached' "$tmp/out" && grep -q '^1 passed, 1 failed$' "$tmp/out"; then
+	ok timeout_conformance
+else bad timeout_conformance "exit $rc: $(head -c 300 "$tmp/out")"; fi
+expect_err conformance_bad_timeout '--timeout' conformance --timeout -1 "$tmp/forever.json"
+
 # limit values out of range, by name
 expect_err timeout_not_number '--timeout' run --timeout x "$tmp/forever.bin"
 expect_err timeout_too_large '--timeout' run --timeout 99999999999 "$tmp/forever.bin"
 expect_err max_memory_small '--max-memory' run --max-memory 4096 "$tmp/forever.bin"
 expect_err max_memory_huge '--max-memory' run --max-memory 18446744073709551616 "$tmp/forever.bin"
+
+# JSON vectors: integers beyond 2^64-1 are refused by field (json-c would
+# clamp them), a vector past the size bound is refused before parsing, and
+# a JSON null is no vector
+V=tests/conformance/pvm/vectors/inst_add_32.json
+sed 's/"initial-gas": [0-9]*/"initial-gas": 18446744073709551616/' $V >"$tmp/big_gas.json"
+expect_err json_u64_overflow 'field "initial-gas": 18446744073709551616 is beyond 2\^64-1' run "$tmp/big_gas.json"
+perl -0pe 's/("initial-regs": \[\s*)0/${1}99999999999999999999999/' $V >"$tmp/big_reg.json"
+expect_err json_u64_overflow_reg 'field "initial-regs": 99999999999999999999999 is beyond' run "$tmp/big_reg.json"
+{ printf '{"name": "x", "pad": "'; head -c $((33 << 20)) /dev/zero | tr '\0' a; printf '"}'; } >"$tmp/huge.json"
+expect_err json_too_large 'larger than the 32 MiB a vector may have' run "$tmp/huge.json"
+echo null >"$tmp/null.json"
+timeout 10 "$NUB" conformance "$tmp/null.json" >"$tmp/out" 2>&1
+if grep -q 'must be a JSON object' "$tmp/out"; then ok json_null; else bad json_null "$(head -c 200 "$tmp/out")"; fi
 
 echo "RESULT passed=$pass failed=$fail skipped=0"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "host/kvm_backend.h"
 #include "host/vmm_int.h"
 #include "nub/nub.h"
 #include "test.h"
@@ -274,6 +275,50 @@ TEST(backend_probe_matches_dev_kvm)
 	ASSERT_TRUE(e == NUB_E_KVM_UNAVAILABLE || e == NUB_E_KVM_NO_HW_VIRT || e == NUB_E_INVALID_ARG);
 }
 
+/* The host's checks of an INVOKE_CACHED reply before the caller sees it. */
+TEST(invoke_reply_checks)
+{
+	InvokePacket p;
+	memset(&p, 0, sizeof p);
+	p.initial_gas = 1000;
+	InvocationResult r;
+	memset(&r, 0, sizeof r);
+	r.exit_reason = NUB_EXIT_HALT;
+	r.gas_remaining = 1000;
+	r.scratchpad_head[0] = 7;
+	ASSERT_TRUE(kvm_result_plausible(&p, NUB_E_OK, sizeof r, &r));
+	ASSERT_TRUE(!kvm_result_plausible(&p, NUB_E_OK, sizeof r - 1, &r)); /* short */
+	r.gas_remaining = 1001; /* more gas than given */
+	ASSERT_TRUE(!kvm_result_plausible(&p, NUB_E_OK, sizeof r, &r));
+	r.gas_remaining = 10;
+	r.exit_reason = NUB_EXIT_PANIC; /* scratchpad only at HALT */
+	ASSERT_TRUE(!kvm_result_plausible(&p, NUB_E_OK, sizeof r, &r));
+	r.scratchpad_head[0] = 0;
+	ASSERT_TRUE(kvm_result_plausible(&p, NUB_E_OK, sizeof r, &r));
+	r.exit_arg = 5; /* panic has no argument */
+	ASSERT_TRUE(!kvm_result_plausible(&p, NUB_E_OK, sizeof r, &r));
+	r.exit_reason = NUB_EXIT_HOST_CALL; /* a host call has one */
+	ASSERT_TRUE(kvm_result_plausible(&p, NUB_E_OK, sizeof r, &r));
+	r.exit_reason = NUB_EXIT_PAGE_FAULT; /* page-aligned */
+	ASSERT_TRUE(!kvm_result_plausible(&p, NUB_E_OK, sizeof r, &r));
+	r.exit_arg = 0x20000;
+	ASSERT_TRUE(kvm_result_plausible(&p, NUB_E_OK, sizeof r, &r));
+	r.exit_reason = NUB_EXIT_OUT_OF_GAS; /* with gas left */
+	r.exit_arg = 0;
+	ASSERT_TRUE(!kvm_result_plausible(&p, NUB_E_OK, sizeof r, &r));
+	r.gas_remaining = 0;
+	ASSERT_TRUE(kvm_result_plausible(&p, NUB_E_OK, sizeof r, &r));
+	r.exit_reason = 5; /* no such exit */
+	ASSERT_TRUE(!kvm_result_plausible(&p, NUB_E_OK, sizeof r, &r));
+	memset(&r, 0, sizeof r); /* an error result names the error */
+	r.exit_reason = NUB_EXIT_ERROR;
+	r.exit_arg = NUB_E_BAD_ENDPOINT;
+	ASSERT_TRUE(kvm_result_plausible(&p, NUB_E_BAD_ENDPOINT, sizeof r, &r));
+	ASSERT_TRUE(!kvm_result_plausible(&p, NUB_E_UNKNOWN_INSTANCE, sizeof r, &r));
+	r.gas_remaining = 1;
+	ASSERT_TRUE(!kvm_result_plausible(&p, NUB_E_BAD_ENDPOINT, sizeof r, &r));
+}
+
 int main(void)
 {
 	RUN(gpa_translation_bounds);
@@ -281,5 +326,6 @@ int main(void)
 	RUN(elf_rejects_corruption);
 	RUN(capdir_reader);
 	RUN(backend_probe_matches_dev_kvm);
+	RUN(invoke_reply_checks);
 	return test_done();
 }

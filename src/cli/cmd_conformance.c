@@ -38,6 +38,8 @@ static const char usage[] =
 	"  --engine E         " CLI_ENGINE_DEFAULT_HELP "; with --backend the sandbox's\n"
 	"                     engine (default: the backend's)\n"
 	"  -v, --verbose      also print passing vectors\n"
+	"  --timeout S        per vector, in-process (or the sandbox's deadline)\n"
+	"  --max-memory B     per vector: pages mapped and written (default 2^30)\n"
 	"  -h, --help         this text\n";
 
 typedef struct {
@@ -182,8 +184,13 @@ static void run_one(const char *path, tally *t)
 		d = VEC_D_STATUS;
 		goto report;
 	}
-	ex = cli_exec_run(&x, m);
+	const char *limit = cli_exec_run_limited(&x, m, &ex);
 	cli_exec_release(&x);
+	if (limit) {
+		snprintf(diff, sizeof diff, "stopped: %s", limit);
+		d = VEC_D_STATUS;
+		goto report;
+	}
 	d = vector_compare(&v, m, ex, diff, sizeof diff);
 compared:
 	if (d == VEC_D_GAS) {
@@ -274,6 +281,13 @@ int cmd_conformance(int argc, char **argv)
 	if (!paths)
 		return cli_err("out of memory");
 	for (int i = 1; i < argc; i++) {
+		int lim = cli_parse_limit(argv[i], i + 1 < argc ? argv[i + 1] : NULL, &i, "conformance");
+		if (lim < 0) {
+			free(paths);
+			return 2;
+		}
+		if (lim > 0)
+			continue;
 		if (!strcmp(argv[i], "--deviations")) {
 			if (++i >= argc) {
 				free(paths);

@@ -39,51 +39,6 @@ static const char usage[] =
 	"  -h, --help      this text\n"
 	"Numbers are decimal or 0x-hex.\n";
 
-/* In-process limits: pages written, counted against --max-memory. */
-static bool count_pages(void *ctx, int64_t pages)
-{
-	uint64_t *left = ctx;
-	if (pages > 0 && (uint64_t)pages > *left)
-		return false;
-	*left -= (uint64_t)pages; /* pages < 0 gives back */
-	return true;
-}
-
-/* Run m to an exit within --timeout and --max-memory (mapped pages: the
- * page limit, sbrk returns 0 past it; written pages: the hook). Returns
- * NULL when the program reached an exit of its own, else why it was
- * stopped. The gas runs in slices with a clock check between them. */
-static const char *run_limited(cli_exec *ex, pvm_instance *m, pvm_exit *out)
-{
-	static uint64_t budget;
-	budget = cli_limits.max_memory / PVM_PAGE_SIZE;
-	pvm_set_page_limit(m, (uint32_t)(budget < (1u << 20) ? budget : 1u << 20));
-	if (pvm_held_pages(m) > budget)
-		return "the initial memory is larger than --max-memory";
-	budget -= pvm_held_pages(m);
-	pvm_set_page_hook(m, count_pages, &budget);
-	double deadline = cli_limits.timeout_s ? cli_now() + cli_limits.timeout_s : 0;
-	int64_t reserve = pvm_gas(m), carry = 0, slice_max = 1 << 16;
-	for (;;) {
-		int64_t slice = reserve < slice_max ? reserve : slice_max;
-		reserve -= slice;
-		pvm_set_gas(m, carry + slice);
-		pvm_exit x = cli_exec_run(ex, m);
-		if (x == PVM_EXIT_ERROR)
-			return pvm_exit_arg(m) == PVM_E_MEM_BUDGET ? "memory written beyond --max-memory"
-			                                           : "out of host memory";
-		if (x != PVM_EXIT_OOG || reserve == 0) {
-			pvm_set_gas(m, x == PVM_EXIT_OOG ? 0 : pvm_gas(m) + reserve);
-			*out = x;
-			return NULL;
-		}
-		carry = pvm_gas(m) > 0 ? pvm_gas(m) : 0;
-		pvm_set_pc(m, pvm_pc(m));
-		if (deadline > 0 && cli_now() >= deadline)
-			return "--timeout reached";
-	}
-}
-
 static bool parse_regs(const char *s, uint64_t *regs)
 {
 	char *copy = strdup(s), *save = NULL, *tok;
@@ -354,7 +309,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	pvm_exit ex;
-	const char *limit = run_limited(&x, m, &ex);
+	const char *limit = cli_exec_run_limited(&x, m, &ex);
 	cli_exec_release(&x);
 	if (limit) {
 		cli_err("run: stopped: %s", limit);

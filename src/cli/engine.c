@@ -93,3 +93,60 @@ int cli_engine_nub(cli_engine e)
 {
 	return e == CLI_ENGINE_JIT ? NUB_ENGINE_JIT : NUB_ENGINE_INTERP;
 }
+
+/* In-process limits: pages written, counted against --max-memory. */
+static bool count_pages(void *ctx, int64_t pages)
+{
+	uint64_t *left = ctx;
+	if (pages > 0 && (uint64_t)pages > *left)
+		return false;
+	*left -= (uint64_t)pages; /* pages < 0 gives back */
+	return true;
+}
+
+/* Slices between two clock reads: doubled while one takes under 5 ms of
+ * run time (a JIT run pays a page write-back at each slice end). */
+#define SLICE_FIRST (1ll << 16)
+#define SLICE_MAX (1ll << 28)
+#define SLICE_S 0.005
+
+const char *cli_exec_run_limited(cli_exec *x, pvm_instance *m, pvm_exit *out)
+{
+	static uint64_t budget; /* one run at a time */
+	budget = cli_limits.max_memory / PVM_PAGE_SIZE;
+	pvm_set_page_limit(m, (uint32_t)(budget < (1u << 20) ? budget : 1u << 20));
+	if (pvm_held_pages(m) > budget)
+		return "the initial memory is larger than --max-memory";
+	budget -= pvm_held_pages(m);
+	pvm_set_page_hook(m, count_pages, &budget);
+	double deadline = cli_limits.timeout_s ? cli_now() + cli_limits.timeout_s : 0;
+	int64_t reserve = pvm_gas(m), carry = 0, size = SLICE_FIRST;
+	const char *why = NULL;
+	for (;;) {
+		int64_t slice = reserve < size ? reserve : size;
+		reserve -= slice;
+		pvm_set_gas(m, carry + slice);
+		double t0 = cli_now();
+		pvm_exit ex = cli_exec_run(x, m);
+		if (ex == PVM_EXIT_ERROR) {
+			why = pvm_exit_arg(m) == PVM_E_MEM_BUDGET ? "memory written beyond --max-memory" : "out of host memory";
+			break;
+		}
+		if (ex != PVM_EXIT_OOG || reserve == 0) {
+			pvm_set_gas(m, ex == PVM_EXIT_OOG ? 0 : pvm_gas(m) + reserve);
+			*out = ex;
+			break;
+		}
+		carry = pvm_gas(m) > 0 ? pvm_gas(m) : 0;
+		pvm_set_pc(m, pvm_pc(m));
+		double t1 = cli_now();
+		if (deadline > 0 && t1 >= deadline) {
+			why = "--timeout reached";
+			break;
+		}
+		if (t1 - t0 < SLICE_S && size < SLICE_MAX)
+			size *= 2;
+	}
+	pvm_set_page_hook(m, NULL, NULL);
+	return why;
+}

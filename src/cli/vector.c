@@ -237,14 +237,63 @@ static bool parse_obj(perr *pe, json_object *root, vector *v)
 	return true;
 }
 
+/* json-c clamps integers beyond 2^64-1 to 2^64-1 without a word: find them
+ * in the text first (outside strings) and name the field they belong to. */
+static bool integers_in_range(perr *pe, const char *json, size_t len)
+{
+	char key[64] = "";
+	size_t key_at = 0, key_len = 0;
+	bool in_str = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = json[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"') {
+				in_str = false;
+				key_len = i - key_at;
+			}
+			continue;
+		}
+		if (c == '"') {
+			in_str = true;
+			key_at = i + 1;
+			continue;
+		}
+		if (c == ':' && key_len) { /* the string before it was a key */
+			size_t n = key_len < sizeof key - 1 ? key_len : sizeof key - 1;
+			memcpy(key, json + key_at, n);
+			key[n] = 0;
+			continue;
+		}
+		if (c < '0' || c > '9' || (i && ((json[i - 1] >= '0' && json[i - 1] <= '9') || json[i - 1] == '.')))
+			continue;
+		size_t j = i;
+		while (j < len && json[j] >= '0' && json[j] <= '9')
+			j++;
+		bool integer = j >= len || (json[j] != '.' && json[j] != 'e' && json[j] != 'E');
+		size_t nd = j - i;
+		static const char max[] = "18446744073709551615";
+		if (integer && (nd > 20 || (nd == 20 && memcmp(json + i, max, 20) > 0)))
+			return fail(pe, "field \"%s\": %.*s%s is beyond 2^64-1", key, (int)(nd < 40 ? nd : 40), json + i,
+			            nd > 40 ? "..." : "");
+		i = j - 1;
+	}
+	return true;
+}
+
 bool vector_parse(const char *json, size_t len, vector *v, char *err, size_t errlen)
 {
 	perr pe = {err, errlen, false};
 	memset(v, 0, sizeof *v);
-	if (len > INT32_MAX) {
-		fail(&pe, "JSON too large");
+	if (len > VECTOR_MAX_JSON) {
+		/* json-c takes about 37 times the text's size: refuse before that */
+		fail(&pe, "JSON vector of %zu bytes: larger than the %u MiB a vector may have", len,
+		     (unsigned)(VECTOR_MAX_JSON >> 20));
 		return false;
 	}
+	if (!integers_in_range(&pe, json, len))
+		return false;
 	json_tokener *tok = json_tokener_new();
 	if (!tok) {
 		fail(&pe, "out of memory");
@@ -252,6 +301,17 @@ bool vector_parse(const char *json, size_t len, vector *v, char *err, size_t err
 	}
 	json_object *root = json_tokener_parse_ex(tok, json, (int)len);
 	enum json_tokener_error je = json_tokener_get_error(tok);
+	if (!root && je == json_tokener_success) { /* a JSON null, or json-c's word for a failed allocation */
+		size_t k = 0;
+		while (k < len && (json[k] == ' ' || json[k] == '\n' || json[k] == '\r' || json[k] == '\t'))
+			k++;
+		if (len - k >= 4 && !memcmp(json + k, "null", 4))
+			fail(&pe, "a vector must be a JSON object, not null");
+		else
+			fail(&pe, "out of memory while parsing %zu bytes of JSON", len);
+		json_tokener_free(tok);
+		return false;
+	}
 	if (!root || je != json_tokener_success) {
 		fail(&pe, "invalid JSON: %s", json_tokener_error_desc(je == json_tokener_success ? json_tokener_continue : je));
 		json_object_put(root);

@@ -47,6 +47,8 @@ typedef struct {
 
 /* Parse a vector from JSON text. On error writes a message naming the field
  * into err and returns false (v is then freed). */
+/* The largest JSON vector accepted (parsing costs about 37x its size). */
+#define VECTOR_MAX_JSON (32u << 20)
 bool vector_parse(const char *json, size_t len, vector *v, char *err, size_t errlen);
 void vector_free(vector *v);
 

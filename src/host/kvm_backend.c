@@ -89,7 +89,15 @@ static nub_err put_one(vmm *vm, const uint8_t *bytes, size_t len, const uint8_t 
 	return e;
 }
 
-/* Close the broken VM, boot a new one, replay the published caps. */
+/* A published cap that could not be replayed into a rebuilt VM: the host
+ * forgets it (a later nub_put_cap of it sends it again) and counts it. */
+#define KVM_CAP_LOST ((void *)1)
+#define KVM_REBUILD_TRIES 3
+
+/* Close the broken VM, boot a new one, replay the published caps. A cap the
+ * new guest refuses (or that breaks it) is marked lost and skipped: the
+ * other caps come back (at most KVM_REBUILD_TRIES boots per rebuild; the
+ * sandbox is dead only when no VM boots at all). */
 static void rebuild(kvm_backend *kb)
 {
 	if (kb->vm) {
@@ -99,17 +107,28 @@ static void rebuild(kvm_backend *kb)
 		kb->vm = NULL;
 	}
 	kb->rebuilds++;
-	vmm *vm;
-	if (vmm_open(&kb->cfg, &vm) != NUB_E_OK)
-		return; /* dead */
-	for (size_t i = 0; i < kb->published.count; i++) {
-		const cap_set_item *c = cap_set_at(&kb->published, i);
-		if (put_one(vm, c->bytes, c->len, c->hash) != NUB_E_OK) {
-			vmm_close(vm);
+	for (unsigned tries = 0; tries < KVM_REBUILD_TRIES; tries++) {
+		vmm *vm;
+		if (vmm_open(&kb->cfg, &vm) != NUB_E_OK)
+			return; /* dead */
+		size_t i = 0;
+		for (; i < kb->published.count; i++) {
+			cap_set_item *c = cap_set_at(&kb->published, i);
+			if (c->aux == KVM_CAP_LOST)
+				continue;
+			if (put_one(vm, c->bytes, c->len, c->hash) != NUB_E_OK) {
+				c->aux = KVM_CAP_LOST;
+				kb->lost_caps++;
+				if (vmm_broken(vm))
+					break; /* boot again without it */
+			}
+		}
+		if (i == kb->published.count) {
+			kb->vm = vm;
 			return;
 		}
+		vmm_close(vm);
 	}
-	kb->vm = vm;
 }
 
 /* After a call: a broken VM (or a reply that failed a per-fn check,
@@ -132,6 +151,25 @@ static nub_err call_locked(kvm_backend *kb, uint32_t fn, const void *req, uint32
 	return vmm_call(kb->vm, fn, req, len, resp, cap, n);
 }
 
+/* ---- the sandbox lock ------------------------------------------------------- */
+/* The VM has one mailbox, so calls take turns; a call waits for its turn at
+ * most its own deadline (the sandbox's timeout, or the guard timeout when
+ * there is none) and then fails with NUB_E_TIMEOUT, so one endless call
+ * cannot hold every other caller forever. */
+static nub_err lock_bounded(kvm_backend *kb)
+{
+	uint32_t ms = kb->cfg.timeout_ms ? kb->cfg.timeout_ms : VMM_GUARD_TIMEOUT_MS;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ms / 1000u);
+	ts.tv_nsec += (long)(ms % 1000u) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_mutex_timedlock(&kb->lock, &ts) == 0 ? NUB_E_OK : NUB_E_TIMEOUT;
+}
+
 /* ---- the ops ------------------------------------------------------------------ */
 static nub_err kvm_put_cap(void *impl, const uint8_t *bytes, size_t len, uint8_t hash_out[NUB_CAP_HASH_LEN])
 {
@@ -140,9 +178,11 @@ static nub_err kvm_put_cap(void *impl, const uint8_t *bytes, size_t len, uint8_t
 		return NUB_E_RPC_LENGTH;
 	uint8_t h[NUB_CAP_HASH_LEN];
 	cap_hash(bytes, len, h);
-	pthread_mutex_lock(&kb->lock);
-	nub_err e;
-	if (cap_set_find(&kb->published, h)) {
+	nub_err e = lock_bounded(kb);
+	if (e)
+		return e;
+	cap_set_item *known = cap_set_find(&kb->published, h);
+	if (known && known->aux != KVM_CAP_LOST) {
 		e = NUB_E_OK;
 	} else if (!kb->vm) {
 		e = NUB_E_GUEST_DEAD;
@@ -150,7 +190,12 @@ static nub_err kvm_put_cap(void *impl, const uint8_t *bytes, size_t len, uint8_t
 		e = put_one(kb->vm, bytes, len, h);
 		bool protocol = e == NUB_E_GUEST_PROTOCOL && !vmm_broken(kb->vm);
 		e = after_call(kb, e, protocol);
-		if (e == NUB_E_OK)
+		if (e == NUB_E_OK && known) { /* a lost cap, published again: keep these bytes */
+			if (known->len == len)
+				memcpy((void *)(uintptr_t)known->bytes, bytes, len);
+			known->aux = NULL;
+		}
+		else if (e == NUB_E_OK)
 			e = set_add(kb, h, bytes, len);
 	}
 	pthread_mutex_unlock(&kb->lock);
@@ -167,6 +212,27 @@ static nub_err fail_result(InvocationResult *r, nub_err e)
 	return e;
 }
 
+bool kvm_result_plausible(const InvokePacket *p, nub_err e, uint32_t n, const InvocationResult *r)
+{
+	if (n != sizeof *r)
+		return false;
+	if (e != NUB_E_OK) /* an error result names the error, nothing else */
+		return r->exit_reason == NUB_EXIT_ERROR && r->exit_arg == (uint32_t)e && !r->return_value &&
+		       !r->gas_remaining;
+	if (r->exit_reason > NUB_EXIT_HOST_CALL || r->gas_remaining > p->initial_gas)
+		return false;
+	if (r->exit_reason == NUB_EXIT_PAGE_FAULT ? (r->exit_arg & (NUB_PAGE_SIZE - 1)) != 0
+	                                          : r->exit_reason != NUB_EXIT_HOST_CALL && r->exit_arg != 0)
+		return false;
+	if (r->exit_reason == NUB_EXIT_OUT_OF_GAS && r->gas_remaining != 0)
+		return false;
+	if (r->exit_reason != NUB_EXIT_HALT) /* the scratchpad head is only sent at HALT */
+		for (unsigned i = 0; i < SCRATCHPAD_HEAD_LEN; i++)
+			if (r->scratchpad_head[i])
+				return false;
+	return true;
+}
+
 static nub_err invoke_locked(kvm_backend *kb, const InvokePacket *p, InvocationResult *r)
 {
 	InvocationResult got;
@@ -174,11 +240,7 @@ static nub_err invoke_locked(kvm_backend *kb, const InvokePacket *p, InvocationR
 	nub_err e = call_locked(kb, NUB_FN_ID_INVOKE_CACHED, p, sizeof *p, &got, sizeof got, &n);
 	if (!kb->vm || vmm_broken(kb->vm))
 		return fail_result(r, after_call(kb, e, false));
-	/* the reply is always a whole InvocationResult that agrees with status */
-	bool ok = n == sizeof got &&
-	          (e == NUB_E_OK ? got.exit_reason <= NUB_EXIT_HOST_CALL
-	                         : got.exit_reason == NUB_EXIT_ERROR && got.exit_arg == (uint32_t)e);
-	if (!ok)
+	if (!kvm_result_plausible(p, e, n, &got))
 		return fail_result(r, after_call(kb, e, true));
 	*r = got;
 	return e;
@@ -187,8 +249,10 @@ static nub_err invoke_locked(kvm_backend *kb, const InvokePacket *p, InvocationR
 static nub_err kvm_invoke(void *impl, const InvokePacket *p, InvocationResult *r)
 {
 	kvm_backend *kb = impl;
-	pthread_mutex_lock(&kb->lock);
-	nub_err e = invoke_locked(kb, p, r);
+	nub_err e = lock_bounded(kb);
+	if (e)
+		return fail_result(r, e);
+	e = invoke_locked(kb, p, r);
 	pthread_mutex_unlock(&kb->lock);
 	return e;
 }
@@ -206,16 +270,25 @@ static nub_err kvm_invoke_parallel(void *impl, const InvokePacket *p, Invocation
 	return first;
 }
 
-/* A fixed-size reply of `want` bytes (status OK) or an empty one (error). */
+/* A fixed-size reply of `want` bytes (status OK) or an empty one (error),
+ * received apart and copied to out only when whole: a short or failed reply
+ * leaves the caller's struct untouched. */
 static nub_err fixed_call(kvm_backend *kb, uint32_t fn, void *out, uint32_t want)
 {
-	pthread_mutex_lock(&kb->lock);
+	uint8_t buf[sizeof(BootInfo) > sizeof(NubHeapStats) ? sizeof(BootInfo) : sizeof(NubHeapStats)];
+	if (want > sizeof buf)
+		return NUB_E_INVALID_ARG;
+	nub_err e = lock_bounded(kb);
+	if (e)
+		return e;
 	uint32_t n;
-	nub_err e = call_locked(kb, fn, NULL, 0, out, want, &n);
+	e = call_locked(kb, fn, NULL, 0, buf, want, &n);
 	bool protocol = kb->vm && !vmm_broken(kb->vm) && ((e == NUB_E_OK && n != want) || (e != NUB_E_OK && n != 0));
 	if (kb->vm)
 		e = after_call(kb, e, protocol);
 	pthread_mutex_unlock(&kb->lock);
+	if (e == NUB_E_OK && want)
+		memcpy(out, buf, want);
 	return e;
 }
 
@@ -300,8 +373,11 @@ const nub_backend_def kvm_backend_def = {
 nub_err kvm_backend_call(kvm_backend *kb, uint32_t fn_id, const void *req, uint32_t req_len, void *resp,
                          uint32_t resp_cap, uint32_t *resp_len)
 {
-	pthread_mutex_lock(&kb->lock);
-	nub_err e = call_locked(kb, fn_id, req, req_len, resp, resp_cap, resp_len);
+	*resp_len = 0;
+	nub_err e = lock_bounded(kb);
+	if (e)
+		return e;
+	e = call_locked(kb, fn_id, req, req_len, resp, resp_cap, resp_len);
 	if (kb->vm)
 		e = after_call(kb, e, false);
 	pthread_mutex_unlock(&kb->lock);

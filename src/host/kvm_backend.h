@@ -5,8 +5,11 @@
  * reply, guest stopped), that call returns the error, then the sandbox is
  * rebuilt: a fresh VM is booted and every cap published so far is published
  * again in order (the host keeps their encodings in a cap_set), so later
- * calls see the same published state. If the rebuild fails, the sandbox is
- * dead and every later call returns NUB_E_GUEST_DEAD.
+ * calls see the same published state; a cap the new VM refuses is skipped
+ * and forgotten (lost_caps counts them; publishing it again re-sends it),
+ * the others come back. If no VM boots, the sandbox is dead and every later
+ * call returns NUB_E_GUEST_DEAD. Calls take turns on the one mailbox, each
+ * waiting at most its timeout for its turn (then NUB_E_TIMEOUT).
  *
  * The struct is here for the test hooks (tests/kvm/kvm_hooks.c), which are
  * built into the tests only.
@@ -26,6 +29,7 @@ typedef struct kvm_backend {
 	vmm *vm;           /* NULL once dead */
 	cap_set published; /* encodings (malloc'd copies), in publication order */
 	unsigned rebuilds;
+	unsigned lost_caps; /* caps a rebuilt VM refused on replay (forgotten; see rebuild) */
 	vmm_stop last_stop;
 	NubRpcFault last_fault;
 } kvm_backend;
@@ -38,6 +42,12 @@ nub_err kvm_backend_probe(void);
  * kernel); the bytes must outlive the sandbox. */
 nub_err kvm_backend_open_image(const nub_resolved_options *o, const uint8_t *elf, size_t elf_len, void **impl,
                                const nub_backend_ops **ops);
+/* The checks an INVOKE_CACHED reply of n bytes with status e must pass
+ * before the caller sees it: a whole result; an error result names e and
+ * nothing else; else a PVM exit whose exit_arg fits it (page-aligned fault
+ * address, 0 for halt/panic/out-of-gas), no more gas than the packet gave,
+ * 0 gas at out-of-gas, and no scratchpad bytes except at HALT. */
+bool kvm_result_plausible(const InvokePacket *p, nub_err e, uint32_t n, const InvocationResult *r);
 /* One raw RPC with any fn_id/payload, with the rebuild semantics above. */
 nub_err kvm_backend_call(kvm_backend *kb, uint32_t fn_id, const void *req, uint32_t req_len, void *resp,
                          uint32_t resp_cap, uint32_t *resp_len);

@@ -121,3 +121,20 @@ nub_err kvm_sandbox_poke(nub_sandbox *sb, nub_gpa gpa, const void *src, uint64_t
 	pthread_mutex_unlock(&kb->lock);
 	return e;
 }
+
+bool kvm_sandbox_corrupt_published(nub_sandbox *sb, const uint8_t hash[NUB_CAP_HASH_LEN])
+{
+	kvm_backend *kb = sb->impl;
+	pthread_mutex_lock(&kb->lock);
+	cap_set_item *it = cap_set_find(&kb->published, hash);
+	if (it) /* kind 9: the guest refuses it (CAP_KIND) when it is replayed */
+		((uint8_t *)(uintptr_t)it->bytes)[0] = 9;
+	pthread_mutex_unlock(&kb->lock);
+	return it != NULL;
+}
+
+unsigned kvm_sandbox_lost_caps(nub_sandbox *sb)
+{
+	kvm_backend *kb = sb->impl;
+	return kb->lost_caps;
+}

@@ -27,6 +27,11 @@ nub_err kvm_sandbox_capdir_lookup(nub_sandbox *sb, const uint8_t hash[NUB_CAP_HA
  * (a test's way to break the guest on purpose); NUB_E_INVALID_ARG when the
  * range is not inside guest RAM. */
 nub_err kvm_sandbox_poke(nub_sandbox *sb, nub_gpa gpa, const void *src, uint64_t len);
+/* Corrupt the host's stored copy of a published cap (its next replay into a
+ * rebuilt VM is refused); false when the hash is not published. */
+bool kvm_sandbox_corrupt_published(nub_sandbox *sb, const uint8_t hash[NUB_CAP_HASH_LEN]);
+/* Caps a rebuilt VM refused on replay, since open. */
+unsigned kvm_sandbox_lost_caps(nub_sandbox *sb);
 /* Change the per-call timeout of the live VM (and of rebuilt ones). */
 void kvm_sandbox_set_timeout(nub_sandbox *sb, uint32_t timeout_ms);
 

@@ -525,6 +525,35 @@ static uint64_t guest_symbol(const char *name)
 	return 0;
 }
 
+/* A cap that fails its replay into a rebuilt VM costs only itself. */
+TEST(replay_survives_a_failing_cap)
+{
+	if (!g_kvm_ok || !g_have_inst)
+		SKIP("no kvm sandbox or no sample vector");
+	nub_cap_buf b;
+	ASSERT_EQ(nub_cap_data("replay victim", 13, &b), NUB_E_OK);
+	uint8_t h[NUB_CAP_HASH_LEN], resp[64];
+	ASSERT_EQ(nub_put_cap(g_kvm, b.bytes, b.len, h), NUB_E_OK);
+	ASSERT_TRUE(kvm_sandbox_corrupt_published(g_kvm, h));
+	unsigned r0 = kvm_sandbox_rebuilds(g_kvm), lost0 = kvm_sandbox_lost_caps(g_kvm);
+	uint32_t n;
+	ASSERT_EQ(kvm_sandbox_call(g_kvm, 100, NULL, 0, resp, sizeof resp, &n), NUB_E_GUEST_FAULT); /* #PF: rebuild */
+	ASSERT_EQ(kvm_sandbox_rebuilds(g_kvm), r0 + 1);
+	ASSERT_EQ(kvm_sandbox_lost_caps(g_kvm), lost0 + 1);
+	/* everything else came back */
+	InvocationResult r;
+	ASSERT_EQ(nub_invoke(g_kvm, &g_packet, &r), NUB_E_OK);
+	ASSERT_MEM_EQ(&r, &g_expect, sizeof r);
+	NubCapDirEntry ent;
+	ASSERT_EQ(kvm_sandbox_capdir_lookup(g_kvm, h, &ent, NULL, 0), NUB_E_UNKNOWN_INSTANCE);
+	/* the lost cap is forgotten: publishing it again sends it again */
+	uint8_t again[NUB_CAP_HASH_LEN];
+	ASSERT_EQ(nub_put_cap(g_kvm, b.bytes, b.len, again), NUB_E_OK);
+	ASSERT_MEM_EQ(again, h, sizeof h);
+	ASSERT_EQ(kvm_sandbox_capdir_lookup(g_kvm, h, &ent, NULL, 0), NUB_E_OK);
+	nub_cap_buf_free(&b);
+}
+
 TEST(triple_fault_shutdown)
 {
 	if (!g_kvm_ok)
@@ -875,6 +904,7 @@ int main(int argc, char **argv)
 	RUN(malformed_requests);
 	RUN(fault_probes_once);
 	RUN(fault_probes_repeated_no_leak);
+	RUN(replay_survives_a_failing_cap);
 	RUN(triple_fault_shutdown);
 	RUN(endless_pvm_program_timeout);
 	RUN(several_sandboxes);
