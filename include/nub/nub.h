@@ -69,9 +69,8 @@ typedef enum nub_backend {
 
 typedef struct nub_options {
 	nub_backend backend;
-	/* Execution lanes (vCPUs), 1..MAX_EXECUTION_LANES; 0 = default (4).
-	 * local: the number of threads nub_invoke_parallel uses (nub_invoke
-	 * runs on the calling thread). */
+	/* vCPUs of the micro-VM, 1..MAX_EXECUTION_LANES; 0 = default (4).
+	 * local: the default lane count derives from it (see lanes). */
 	uint32_t vcpus;
 	/* Guest memory in bytes; 0 = default (256 MiB). local: the budget of the
 	 * cap store (nub_put_cap fails with NUB_E_STORE_FULL beyond it), which
@@ -88,6 +87,14 @@ typedef struct nub_options {
 	 * are written to stderr as "nub: <msg>\n". */
 	void (*notice)(void *ctx, const char *msg);
 	void *notice_ctx;
+	/* Execution lanes: workers that each serve one ParallelInvokeSlot
+	 * (abi.h), 1..vcpus; 0 = default: vcpus - 1, at least 1 (the VM's
+	 * vCPU 0 serves the mailbox; locally the calling thread plays that
+	 * part). local: persistent threads, started on the first invoke, each
+	 * spinning and yielding a while after a job (about 0.2 ms) and then sleeping on
+	 * a futex; nub_close stops them. kvm: not built yet (lanes unused;
+	 * nub_invoke_parallel runs one packet after another). */
+	uint32_t lanes;
 } nub_options;
 
 /* Fill *o with the defaults (backend auto, everything else 0 = default). */
@@ -222,7 +229,9 @@ NUB_API nub_err nub_put_cap(nub_sandbox *sb, const uint8_t *bytes, size_t len,
  * *r is always written. Returns NUB_E_OK when the program ran (r->exit_reason
  * 0..4), else the error, which is also in r (exit_reason NUB_EXIT_ERROR,
  * exit_arg = the code): NUB_E_UNKNOWN_INSTANCE, NUB_E_NOT_INSTANCE,
- * NUB_E_BAD_ENDPOINT, NUB_E_BAD_PACKET, NUB_E_BAD_GAS, NUB_E_TIMEOUT, ... */
+ * NUB_E_BAD_ENDPOINT, NUB_E_BAD_PACKET, NUB_E_BAD_GAS, NUB_E_TIMEOUT, ...
+ * local backend: runs on a free lane (nub_options.lanes) through its slot,
+ * or on the calling thread when every lane is taken; same result. */
 NUB_API nub_err nub_invoke(nub_sandbox *sb, const InvokePacket *p, InvocationResult *r);
 
 /* ---- host calls ------------------------------------------------------------
@@ -276,8 +285,11 @@ NUB_API nub_err nub_invoke_with(nub_sandbox *sb, const InvokePacket *p, nub_host
  * sandbox's execution lanes (nub_options.vcpus); results[i] is the result of
  * packets[i], exactly as nub_invoke would give it, whatever the interleaving.
  * Returns NUB_E_OK when every invocation ran, else the error of the lowest
- * failing index (each result carries its own). local backend: one thread per
- * lane, min(vcpus, n) lanes. */
+ * failing index (each result carries its own). local backend: the batch is
+ * dealt over the sandbox's free lanes (nub_options.lanes) through their
+ * slots, one job per lane at a time, and the calling thread waits (spins,
+ * then sleeps); when every lane is taken by other threads, the calling
+ * thread runs the batch itself. */
 NUB_API nub_err nub_invoke_parallel(nub_sandbox *sb, const InvokePacket *packets, InvocationResult *results,
                                     size_t n);
 

@@ -88,8 +88,9 @@ nub_err nub_open(const nub_options *opts, nub_sandbox **out)
 		.memory_bytes = opts->memory_bytes ? opts->memory_bytes : NUB_DEFAULT_MEMORY,
 		.timeout_ms = opts->timeout_ms,
 	};
-	if (ro.vcpus > MAX_EXECUTION_LANES || ro.memory_bytes < NUB_MIN_MEMORY)
+	if (ro.vcpus > MAX_EXECUTION_LANES || ro.memory_bytes < NUB_MIN_MEMORY || opts->lanes > ro.vcpus)
 		return NUB_E_INVALID_ARG;
+	ro.lanes = opts->lanes ? opts->lanes : ro.vcpus > 1 ? ro.vcpus - 1 : 1;
 	if (opts->backend != NUB_BACKEND_AUTO) {
 		const nub_backend_def *d = backend_def(opts->backend);
 		return d ? open_with(d, &ro, out) : NUB_E_BAD_BACKEND;

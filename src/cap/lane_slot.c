@@ -43,7 +43,7 @@ bool lane_slot_ack(ParallelInvokeSlot *s)
 }
 
 /* Serve the READY job: our own copies in, the result copied out, DONE. */
-static void serve(ParallelInvokeSlot *s, const lane_worker_ops *ops, void *ctx)
+static void serve(ParallelInvokeSlot *s, const lane_worker_ops *ops, void *ctx, uint64_t *served)
 {
 	InvokePacket p;
 	InvocationResult r;
@@ -53,6 +53,8 @@ static void serve(ParallelInvokeSlot *s, const lane_worker_ops *ops, void *ctx)
 	ops->invoke(ctx, &p, &r);
 	__builtin_memcpy(&s->result, &r, sizeof r);
 	s->job_id = job_id;
+	if (served) /* counted before DONE: a host that saw DONE sees the count */
+		__atomic_store_n(served, *served + 1, __ATOMIC_RELAXED);
 	lane_slot_set(s, NUB_SLOT_DONE);
 }
 
@@ -68,11 +70,9 @@ lane_worker_end lane_worker_run(ParallelInvokeSlot *s, const lane_worker_ops *op
 			/* the host does not touch a READY slot; the CAS only guards
 			 * against one that does */
 			if (lane_slot_cas(s, NUB_SLOT_READY, NUB_SLOT_RUNNING)) {
-				serve(s, ops, ctx);
+				serve(s, ops, ctx, served);
 				if (ops->done)
 					ops->done(ctx, s);
-				if (served)
-					(*served)++;
 			}
 			spins = 0;
 			continue;

@@ -21,7 +21,13 @@ typedef struct local_backend {
 	cap_set set;     /* hash -> cap_entry (aux) */
 	nub_resolved_options opts;
 	uint64_t budget, allocated_bytes, allocation_count;
+	struct local_lanes *lanes; /* NULL until first use (local_lanes.c) */
+	pthread_mutex_t lanes_lock; /* guards starting them */
 } local_backend;
+
+/* One invocation on the calling thread: the core with the sandbox's
+ * deadline (what nub_invoke did before lanes; what a lane runs). */
+nub_err local_invoke_inline(local_backend *lb, const InvokePacket *p, InvocationResult *r);
 
 extern const nub_backend_def local_backend_def;
 
