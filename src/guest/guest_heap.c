@@ -8,7 +8,8 @@
  * HEAP_STATS: allocated_bytes = bytes in allocated blocks (headers
  * included), allocation_count = live allocations, fragment_count = free
  * blocks, available_bytes = bytes in free blocks; allocated + available is
- * always the heap size.
+ * always the heap size. One spinlock guards it all (several vCPUs allocate
+ * once lanes run); a fault while it is held is fatal anyway (guest_panic).
  */
 #include "guest/guest.h"
 
@@ -27,6 +28,7 @@ typedef struct {
 
 static free_blk *free_list;
 static NubHeapStats stats;
+static guest_spinlock heap_lock; /* every vCPU allocates */
 
 void guest_heap_init(uintptr_t base, size_t size)
 {
@@ -38,7 +40,7 @@ void guest_heap_init(uintptr_t base, size_t size)
 	stats = (NubHeapStats){0, 0, 1, size};
 }
 
-void *guest_heap_alloc(size_t size, size_t align)
+static void *heap_alloc(size_t size, size_t align)
 {
 	if (align < 16)
 		align = 16;
@@ -90,10 +92,8 @@ void *guest_heap_alloc(size_t size, size_t align)
 	return NULL;
 }
 
-void guest_heap_free(void *p)
+static void heap_free(void *p)
 {
-	if (!p)
-		return;
 	alloc_hdr *h = (alloc_hdr *)((uintptr_t)p - HDR);
 	GUEST_ASSERT(h->check == (ALLOC_MAGIC ^ (uint64_t)(uintptr_t)h));
 	size_t size = h->size;
@@ -129,7 +129,26 @@ void guest_heap_free(void *p)
 	}
 }
 
+void *guest_heap_alloc(size_t size, size_t align)
+{
+	guest_spin_lock(&heap_lock);
+	void *p = heap_alloc(size, align);
+	guest_spin_unlock(&heap_lock);
+	return p;
+}
+
+void guest_heap_free(void *p)
+{
+	if (!p)
+		return;
+	guest_spin_lock(&heap_lock);
+	heap_free(p);
+	guest_spin_unlock(&heap_lock);
+}
+
 void guest_heap_stats(NubHeapStats *out)
 {
+	guest_spin_lock(&heap_lock);
 	*out = stats;
+	guest_spin_unlock(&heap_lock);
 }
