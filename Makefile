@@ -87,7 +87,7 @@ endef
 $(foreach t,$(TEST_PROGS),$(eval $(call TEST_RULE,$(t))))
 
 # fuzz targets replayed over tests/regress/ as ordinary tests
-REPLAY = fuzz_blob fuzz_spi fuzz_run fuzz_vector fuzz_cap
+REPLAY = fuzz_blob fuzz_spi fuzz_run fuzz_vector fuzz_cap fuzz_lane_slot
 $(B)/tests/replay_%: fuzz/%.c tests/fuzz_replay.c $(B)/libnub.a $(B)/obj/src/cli/vector.o
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")

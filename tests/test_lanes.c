@@ -173,6 +173,65 @@ TEST(vectors_batch_equals_one_by_one)
 	free(p), free(one), free(batch);
 }
 
+/* The C SDK's programs (make bench-pvms: every .pvm in $B/bench, needs clang-19),
+ * each published as an spi Image + Instance: one batch over 2 lanes equals
+ * running them one by one. */
+TEST(sdk_programs_batch_equals_one_by_one)
+{
+	const char *b = getenv("B");
+	char dir[512];
+	snprintf(dir, sizeof dir, "%s/bench", b && *b ? b : "build");
+	DIR *dp = opendir(dir);
+	if (!dp)
+		SKIP("no SDK programs built (make bench-pvms needs clang-19)");
+	nub_sandbox *sb = open_lanes(3, 2, 0);
+	ASSERT_TRUE(sb != NULL);
+	enum { CAP = 32 };
+	InvokePacket p[CAP];
+	InvocationResult one[CAP], batch[CAP];
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(dp)) && n < CAP) {
+		size_t nl = strlen(de->d_name);
+		if (nl < 5 || strcmp(de->d_name + nl - 4, ".pvm"))
+			continue;
+		char path[1024];
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		size_t len;
+		uint8_t *spi = (uint8_t *)test_read_file(path, &len);
+		uint32_t entry = 0;
+		uint8_t img[32], inst[32];
+		nub_cap_buf cb;
+		nub_err e = spi ? nub_cap_image_from_spi(spi, len, &entry, 1, NULL, 0, &cb) : NUB_E_INVALID_ARG;
+		free(spi);
+		if (!e) {
+			e = nub_put_cap(sb, cb.bytes, cb.len, img);
+			nub_cap_buf_free(&cb);
+		}
+		if (!e && !(e = nub_cap_instance(img, NULL, 0, &cb))) {
+			e = nub_put_cap(sb, cb.bytes, cb.len, inst);
+			nub_cap_buf_free(&cb);
+		}
+		ASSERT_EQ(e, NUB_E_OK);
+		p[n] = packet(inst, 1000000000, 0xFEFF0000u); /* GP A.7: phi7 = argument address */
+		n++;
+	}
+	closedir(dp);
+	if (!n) {
+		nub_close(sb);
+		SKIP("no SDK programs built (make bench-pvms needs clang-19)");
+	}
+	for (size_t i = 0; i < n; i++)
+		(void)local_invoke_inline(lb_of(sb), &p[i], &one[i]);
+	(void)nub_invoke_parallel(sb, p, batch, n);
+	for (size_t i = 0; i < n; i++) {
+		ASSERT_MEM_EQ(&batch[i], &one[i], sizeof one[i]);
+		ASSERT_TRUE(one[i].exit_reason == NUB_EXIT_HALT || one[i].exit_reason == NUB_EXIT_HOST_CALL);
+	}
+	printf("    %zu SDK programs: batch = one by one\n", n);
+	nub_close(sb);
+}
+
 TEST(many_trivial_jobs_none_lost)
 {
 	const size_t n = 100000;
@@ -403,6 +462,7 @@ int main(void)
 {
 	RUN(lane_count_option);
 	RUN(vectors_batch_equals_one_by_one);
+	RUN(sdk_programs_batch_equals_one_by_one);
 	RUN(many_trivial_jobs_none_lost);
 	RUN(faults_errors_and_timeout_mid_batch);
 	RUN(stop_and_restart);

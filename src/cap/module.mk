@@ -7,3 +7,4 @@ TEST_LIBS  += -lsodium
 FUZZ_TARGETS += fuzz_cap
 TEST_PROGS += test_lane_slot
 TEST_SRCS_test_lane_slot = tests/test_lane_slot.c
+FUZZ_TARGETS += fuzz_lane_slot

@@ -15,7 +15,7 @@ static const char usage[] =
 	"\n"
 	"Execution lanes (nub_options.lanes) on a backend (default local):\n"
 	"  throughput of a CPU-bound kernel (a countdown of 2*K+1 instructions per\n"
-	"  job, K = 500000) in jobs/s through nub_invoke_parallel with 1 and with 2\n"
+	"  job, K = 2500000) in jobs/s through nub_invoke_parallel with 1 and with 2\n"
 	"  lanes (a batch of 32 jobs per run; the median of N runs, default 5);\n"
 	"  trivial-invoke latency p50/p99 through nub_invoke (local: through a\n"
 	"  lane; kvm: the mailbox RPC, lanes are not built there yet) over 20000\n"
@@ -30,7 +30,7 @@ static const uint8_t prog_countdown[] = {0, 0, 8, 149, 0x77, 0xFF, 82, 0x07, 0xF
 /* @0 jump_ind r0 */
 static const uint8_t prog_halt[] = {0, 0, 2, 50, 0x00, 0x01};
 
-#define KERNEL_K 500000u
+#define KERNEL_K 2500000u
 #define BATCH 32u
 #define LAT_CALLS 20000u
 #define LAT_WARM 2000u
