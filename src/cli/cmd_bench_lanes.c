@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cmd.h"
 #include "nub/nub.h"
@@ -23,7 +24,9 @@ static const char usage[] =
 	"exits_per_invoke: local has no VM (0 by construction); kvm: not counted\n"
 	"yet (null). The load average is printed with the figures.\n"
 	"--json prints one object: throughput_1_lane, throughput_2_lanes (jobs/s),\n"
-	"speedup, p50_us, p99_us, exits_per_invoke, backend, machine, loadavg.\n";
+	"speedup, p50_us, p99_us, exits_per_invoke, cpus_used_1_lane,\n"
+	"cpus_used_2_lanes (CPU seconds per wall second: fewer than the lanes\n"
+	"on a busy machine), backend, loadavg.\n";
 
 /* @0 add_imm_64 r7,r7,-1; @3 branch_ne_imm r7,0,@0; @6 jump_ind r0. */
 static const uint8_t prog_countdown[] = {0, 0, 8, 149, 0x77, 0xFF, 82, 0x07, 0xFD, 50, 0x00, 0x49};
@@ -39,6 +42,15 @@ static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
+}
+
+/* CPU seconds this process used so far (all threads) */
+static double cpu_seconds(void)
+{
+	struct rusage u;
+	getrusage(RUSAGE_SELF, &u);
+	return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec * 1e-6 + (double)u.ru_stime.tv_sec +
+	       (double)u.ru_stime.tv_usec * 1e-6;
 }
 
 static nub_err put_prog(nub_sandbox *sb, const uint8_t *code, size_t len, uint8_t inst[NUB_CAP_HASH_LEN])
@@ -72,8 +84,10 @@ static nub_err open_lanes(nub_backend be, uint32_t lanes, nub_sandbox **sb)
 	return nub_open(&o, sb);
 }
 
-/* jobs/s of the CPU-bound kernel over `lanes` lanes: median of runs */
-static nub_err throughput(nub_backend be, uint32_t lanes, unsigned runs, double *out)
+/* jobs/s of the CPU-bound kernel over `lanes` lanes: median of runs; *cpus:
+ * CPU seconds used per wall second over all runs (how many cores the lanes
+ * actually got: on a busy machine fewer than lanes) */
+static nub_err throughput(nub_backend be, uint32_t lanes, unsigned runs, double *out, double *cpus)
 {
 	nub_sandbox *sb;
 	nub_err e = open_lanes(be, lanes, &sb);
@@ -96,6 +110,7 @@ static nub_err throughput(nub_backend be, uint32_t lanes, unsigned runs, double 
 		}
 		e = nub_invoke_parallel(sb, p, r, lanes); /* warm: lanes up, program decoded */
 	}
+	double c0 = cpu_seconds(), w0 = cli_now();
 	for (unsigned k = 0; k < runs && !e; k++) {
 		double t0 = cli_now();
 		e = nub_invoke_parallel(sb, p, r, BATCH);
@@ -105,6 +120,7 @@ static nub_err throughput(nub_backend be, uint32_t lanes, unsigned runs, double 
 				e = NUB_E_ENGINE; /* a wrong answer is no benchmark */
 	}
 	if (!e) {
+		*cpus = (cpu_seconds() - c0) / (cli_now() - w0);
 		qsort(t, runs, sizeof *t, cmp_d);
 		double med = runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2;
 		*out = BATCH / med;
@@ -178,10 +194,10 @@ int cmd_bench_lanes(int argc, char **argv)
 	nub_backend be;
 	if (nub_backend_parse(backend, &be))
 		return cli_err("bench lanes: unknown backend '%s' (local, kvm, auto)", backend);
-	double tp1 = 0, tp2 = 0, p50 = 0, p99 = 0;
-	nub_err e = throughput(be, 1, runs, &tp1);
+	double tp1 = 0, tp2 = 0, p50 = 0, p99 = 0, cpus1 = 0, cpus2 = 0;
+	nub_err e = throughput(be, 1, runs, &tp1, &cpus1);
 	if (!e)
-		e = throughput(be, 2, runs, &tp2);
+		e = throughput(be, 2, runs, &tp2, &cpus2);
 	if (!e)
 		e = latency(be, &p50, &p99);
 	if (e)
@@ -198,17 +214,18 @@ int cmd_bench_lanes(int argc, char **argv)
 	if (json) {
 		printf("{\"backend\": \"%s\", \"throughput_1_lane\": %.1f, \"throughput_2_lanes\": %.1f, "
 		       "\"speedup\": %.3f, \"p50_us\": %.3f, \"p99_us\": %.3f, \"exits_per_invoke\": %s, "
+		       "\"cpus_used_1_lane\": %.2f, \"cpus_used_2_lanes\": %.2f, "
 		       "\"kernel_instructions\": %u, \"batch\": %u, \"runs\": %u, \"loadavg\": [%.2f, %.2f, %.2f]}\n",
-		       backend, tp1, tp2, tp2 / tp1, p50, p99, local ? "0" : "null", 2 * KERNEL_K + 1, BATCH, runs,
-		       load[0], load[1], load[2]);
+		       backend, tp1, tp2, tp2 / tp1, p50, p99, local ? "0" : "null", cpus1, cpus2, 2 * KERNEL_K + 1,
+		       BATCH, runs, load[0], load[1], load[2]);
 		return 0;
 	}
 	cli_print_machine();
 	printf("backend: %s; load average %.2f %.2f %.2f\n", backend, load[0], load[1], load[2]);
 	printf("CPU-bound kernel (%u instructions/job, batches of %u, median of %u):\n", 2 * KERNEL_K + 1, BATCH,
 	       runs);
-	printf("  1 lane   %10.1f jobs/s\n", tp1);
-	printf("  2 lanes  %10.1f jobs/s   speedup %.2fx\n", tp2, tp2 / tp1);
+	printf("  1 lane   %10.1f jobs/s   (the process got %.2f CPUs)\n", tp1, cpus1);
+	printf("  2 lanes  %10.1f jobs/s   (the process got %.2f CPUs)   speedup %.2fx\n", tp2, cpus2, tp2 / tp1);
 	printf("trivial nub_invoke (%s, %u calls): p50 %.3f us, p99 %.3f us\n",
 	       local ? "through a lane" : "mailbox RPC", LAT_CALLS, p50, p99);
 	printf("VM exits per invoke: %s\n", local ? "0 (local: no VM)" : "not counted yet");
