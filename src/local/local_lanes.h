@@ -24,8 +24,8 @@
 
 /* Waiting: spin rounds (one cpu-relax each), then yields for a while (the
  * other side may need this core on a busy machine), then a futex sleep. */
-#define LOCAL_LANE_SPIN 2000u
-#define LOCAL_HOST_SPIN 2000u
+#define LOCAL_LANE_SPIN 64u
+#define LOCAL_HOST_SPIN 64u
 #define LOCAL_YIELD_NS 200000u
 
 typedef struct local_lanes local_lanes;
