@@ -337,7 +337,8 @@ TEST(stop_and_restart)
 typedef struct {
 	nub_sandbox *sb;
 	atomic_int stop;
-	unsigned rounds;
+	unsigned rounds;        /* invoke_loop: calls to make */
+	atomic_uint evictions;  /* evict_loop: done so far */
 	nub_err err;
 } side_thread;
 
@@ -348,7 +349,7 @@ static void *evict_loop(void *arg)
 		nub_err e = nub_evict_jit_all(t->sb);
 		if (e)
 			t->err = e;
-		t->rounds++;
+		atomic_fetch_add(&t->evictions, 1);
 		usleep(20);
 	}
 	return NULL;
@@ -370,7 +371,7 @@ TEST(evict_while_lanes_run)
 	ASSERT_EQ(pthread_create(&th, NULL, evict_loop, &t), 0);
 	/* batches until the other thread has evicted a good number of times */
 	nub_err e = NUB_E_OK;
-	for (int batch = 0; batch < 500 && !e && (batch < 2 || t.rounds < 200); batch++) {
+	for (int batch = 0; batch < 500 && !e && (batch < 2 || atomic_load(&t.evictions) < 200); batch++) {
 		memset(r, 0, sizeof r);
 		e = nub_invoke_parallel(sb, p, r, N);
 		for (int i = 0; i < N && !e; i++)
@@ -382,8 +383,8 @@ TEST(evict_while_lanes_run)
 	pthread_join(th, NULL);
 	ASSERT_EQ(e, NUB_E_OK);
 	ASSERT_EQ(t.err, NUB_E_OK);
-	ASSERT_TRUE(t.rounds >= 1);
-	printf("    %u evictions during the batches\n", t.rounds);
+	ASSERT_TRUE(atomic_load(&t.evictions) >= 1);
+	printf("    %u evictions during the batches\n", atomic_load(&t.evictions));
 	nub_close(sb);
 }
 
