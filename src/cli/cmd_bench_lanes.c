@@ -226,6 +226,10 @@ int cmd_bench_lanes(int argc, char **argv)
 	       runs);
 	printf("  1 lane   %10.1f jobs/s   (the process got %.2f CPUs)\n", tp1, cpus1);
 	printf("  2 lanes  %10.1f jobs/s   (the process got %.2f CPUs)   speedup %.2fx\n", tp2, cpus2, tp2 / tp1);
+	if (cpus2 < 1.5)
+		printf("  note: 2 lanes got %.2f CPUs: the machine is busy (or schedules by session: autogroup), so\n"
+		       "        this speedup measures the CPU share, not the lanes; rerun on an idle machine\n",
+		       cpus2);
 	printf("trivial nub_invoke (%s, %u calls): p50 %.3f us, p99 %.3f us\n",
 	       local ? "through a lane" : "mailbox RPC", LAT_CALLS, p50, p99);
 	printf("VM exits per invoke: %s\n", local ? "0 (local: no VM)" : "not counted yet");
