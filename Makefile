@@ -45,7 +45,7 @@ ENGINE_SRCS = src/pvm/pvm_decode.c src/pvm/pvm_spi.c src/pvm/pvm_mem.c src/pvm/p
               src/pvm/pvm_disasm.c src/pvm/pvm_util.c
 LIB_SRCS    = $(ENGINE_SRCS) src/local/platform_libc.c
 CLI_SRCS    = src/cli/main.c src/cli/util.c src/cli/vector.c src/cli/vector_caps.c src/cli/program.c src/cli/cmd_run.c \
-              src/cli/cmd_disasm.c src/cli/cmd_conformance.c src/cli/cmd_bench.c src/cli/cmd_demo.c
+              src/cli/cmd_disasm.c src/cli/cmd_conformance.c src/cli/cmd_bench.c src/cli/cmd_bench_lanes.c src/cli/cmd_demo.c
 CLI_LIBS    = -ljson-c
 TEST_PROGS  = test_pvm test_gas_slicing
 # name of a test binary -> its sources: TEST_SRCS_<name>
@@ -114,7 +114,7 @@ endef
 $(foreach t,$(TEST_PROGS),$(eval $(call TEST_RULE,$(t))))
 
 # fuzz targets replayed over tests/regress/ as ordinary tests
-REPLAY = fuzz_blob fuzz_spi fuzz_run fuzz_vector fuzz_cap $(REPLAY_JIT)
+REPLAY = fuzz_blob fuzz_spi fuzz_run fuzz_vector fuzz_cap fuzz_lane_slot $(REPLAY_JIT)
 $(B)/tests/replay_%: fuzz/%.c tests/fuzz_replay.c $(LIBNUB_INTERNAL) $(B)/obj/src/cli/vector.o
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")

@@ -58,6 +58,7 @@ expect_ok disasm_jt 'jump table \[0\] \(address 2\) -> @6' disasm $V/inst_jump_i
 expect_ok conformance_one '^1 passed, 0 failed$' conformance $V/inst_add_32.json
 expect_ok bench_spi 'ecalli.blob +2 instr' bench --runs 1 "$tmp/ecalli.blob"
 expect_ok bench_sandbox 'INVOKE_CACHED \(trivial program\) +[0-9.]+ us' bench sandbox --backend local --runs 1
+expect_ok bench_lanes_json '^\{"backend": "local", "throughput_1_lane": [0-9.]+, "throughput_2_lanes": [0-9.]+, "speedup": [0-9.]+, "p50_us": [0-9.]+, "p99_us": [0-9.]+, "exits_per_invoke": 0, ' bench lanes --json --runs 1
 expect_ok demo 'fib\(50\) = 12586269025' demo
 expect_ok demo_local 'sandbox: local backend' demo --backend local 20
 # through caps on the local backend
@@ -141,6 +142,8 @@ expect_err conformance_bad_option conformance --frob
 expect_err conformance_bad_devfile conformance --deviations /nonexistent $V/inst_add_32.json
 expect_err bench_bad_runs bench --runs 0
 expect_err bench_sandbox_bad bench sandbox --frob
+expect_err bench_lanes_bad bench lanes --frob
+expect_err bench_lanes_bad_backend bench lanes --backend nope
 expect_err demo_bad_n demo x
 expect_err demo_bad_backend demo --backend vmware
 expect_err run_bad_backend run --backend vmware "$tmp/ecalli.blob"

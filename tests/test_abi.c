@@ -120,6 +120,26 @@ TEST(constants)
 	ASSERT_EQ(NUB_EXIT_ERROR, 0xFFFFFFFFu);
 }
 
+TEST(specification_spellings)
+{
+	/* the specification's names are the same numbers */
+	ASSERT_EQ(FN_ID_NUB_HEAP_STATS, 2);
+	ASSERT_EQ(FN_ID_NUB_INVOKE_CACHED, 3);
+	ASSERT_EQ(FN_ID_NUB_PUT_CAP, 4);
+	ASSERT_EQ(FN_ID_NUB_GET_BOOT_INFO, 5);
+	ASSERT_EQ(FN_ID_NUB_EVICT_JIT_ALL, 6);
+	ASSERT_EQ(FN_ID_NUB_INVOKE_WORKER, 7);
+	ASSERT_EQ(PARALLEL_INVOKE_SLOT_BYTES, 512);
+	ASSERT_EQ(PARALLEL_INVOKE_STATUS_EMPTY, 0);
+	ASSERT_EQ(PARALLEL_INVOKE_STATUS_READY, 1);
+	ASSERT_EQ(PARALLEL_INVOKE_STATUS_RUNNING, 2);
+	ASSERT_EQ(PARALLEL_INVOKE_STATUS_DONE, 3);
+	ASSERT_EQ(PARALLEL_INVOKE_STATUS_STOP, 4);
+	ASSERT_EQ(PARALLEL_INVOKE_STATUS_STARTING, 5);
+	ASSERT_EQ(PARALLEL_INVOKE_STATUS_EVICT_JIT_READY, 6);
+	ASSERT_EQ(BOOT_INFO_MAGIC, 0x4A41525F424F4F54ull);
+}
+
 TEST(error_names_complete)
 {
 	/* Every code below NUB_E_MAX_ has a distinct name and message. */
@@ -169,6 +189,7 @@ int main(void)
 	RUN(boot_info_and_heap_stats);
 	RUN(parallel_slot_layout);
 	RUN(constants);
+	RUN(specification_spellings);
 	RUN(error_names_complete);
 	RUN(error_codes_are_stable);
 	return test_done();

@@ -128,6 +128,25 @@ typedef struct nub_parallel_invoke_slot {
 	uint8_t _reserved[NUB_PARALLEL_SLOT_STRIDE - 248]; /* @248 pad to the stride */
 } ParallelInvokeSlot;
 
+/* ---- the specification's own spellings ------------------------------------
+ * Aliases, so code written against the specification's names compiles
+ * unchanged. The NUB_ names above are the ones nub's own code uses. */
+#define FN_ID_NUB_HEAP_STATS NUB_FN_ID_HEAP_STATS
+#define FN_ID_NUB_INVOKE_CACHED NUB_FN_ID_INVOKE_CACHED
+#define FN_ID_NUB_PUT_CAP NUB_FN_ID_PUT_CAP
+#define FN_ID_NUB_GET_BOOT_INFO NUB_FN_ID_GET_BOOT_INFO
+#define FN_ID_NUB_EVICT_JIT_ALL NUB_FN_ID_EVICT_JIT_ALL
+#define FN_ID_NUB_INVOKE_WORKER NUB_FN_ID_INVOKE_WORKER
+#define PARALLEL_INVOKE_SLOT_BYTES NUB_PARALLEL_SLOT_STRIDE
+#define PARALLEL_INVOKE_STATUS_EMPTY NUB_SLOT_EMPTY
+#define PARALLEL_INVOKE_STATUS_READY NUB_SLOT_READY
+#define PARALLEL_INVOKE_STATUS_RUNNING NUB_SLOT_RUNNING
+#define PARALLEL_INVOKE_STATUS_DONE NUB_SLOT_DONE
+#define PARALLEL_INVOKE_STATUS_STOP NUB_SLOT_STOP
+#define PARALLEL_INVOKE_STATUS_STARTING NUB_SLOT_STARTING
+#define PARALLEL_INVOKE_STATUS_EVICT_JIT_READY NUB_SLOT_EVICT_JIT_READY
+#define BOOT_INFO_MAGIC NUB_BOOT_INFO_MAGIC
+
 /* ---- caps (DESIGN section 4; byte layout in docs/caps.md) ---------------- */
 #define NUB_CAP_KIND_INSTANCE 0u
 #define NUB_CAP_KIND_IMAGE 1u

@@ -75,9 +75,8 @@ typedef enum nub_engine {
 
 typedef struct nub_options {
 	nub_backend backend;
-	/* Execution lanes (vCPUs), 1..MAX_EXECUTION_LANES; 0 = default (4).
-	 * local: the number of threads nub_invoke_parallel uses (nub_invoke
-	 * runs on the calling thread). */
+	/* vCPUs of the micro-VM, 1..MAX_EXECUTION_LANES; 0 = default (4).
+	 * local: the default lane count derives from it (see lanes). */
 	uint32_t vcpus;
 	/* Sandbox memory in bytes; 0 = default (NUB_DEFAULT_MEMORY, 256 MiB).
 	 * Minimum 1 MiB. kvm: the guest's RAM, which holds everything.
@@ -122,6 +121,14 @@ typedef struct nub_options {
 	 * where it is not built fails nub_open with NUB_E_NOT_IMPLEMENTED.
 	 * NUB_ENGINE_INTERP: the interpreter. Both give identical results. */
 	nub_engine engine;
+	/* Execution lanes: workers that each serve one ParallelInvokeSlot
+	 * (abi.h), 1..vcpus; 0 = default: vcpus - 1, at least 1 (the VM's
+	 * vCPU 0 serves the mailbox; locally the calling thread plays that
+	 * part). local: persistent threads, started on the first invoke, each
+	 * spinning and yielding a while after a job (about 0.2 ms) and then sleeping on
+	 * a futex; nub_close stops them. kvm: not built yet (lanes unused;
+	 * nub_invoke_parallel runs one packet after another). */
+	uint32_t lanes;
 } nub_options;
 
 /* Defaults and special values of nub_options (see each field). They keep a
@@ -263,7 +270,9 @@ NUB_API nub_err nub_put_cap(nub_sandbox *sb, const uint8_t *bytes, size_t len,
  * *r is always written. Returns NUB_E_OK when the program ran (r->exit_reason
  * 0..4), else the error, which is also in r (exit_reason NUB_EXIT_ERROR,
  * exit_arg = the code): NUB_E_UNKNOWN_INSTANCE, NUB_E_NOT_INSTANCE,
- * NUB_E_BAD_ENDPOINT, NUB_E_BAD_PACKET, NUB_E_BAD_GAS, NUB_E_TIMEOUT, ... */
+ * NUB_E_BAD_ENDPOINT, NUB_E_BAD_PACKET, NUB_E_BAD_GAS, NUB_E_TIMEOUT, ...
+ * local backend: runs on a free lane (nub_options.lanes) through its slot,
+ * or on the calling thread when every lane is taken; same result. */
 NUB_API nub_err nub_invoke(nub_sandbox *sb, const InvokePacket *p, InvocationResult *r);
 
 /* ---- host calls ------------------------------------------------------------
@@ -317,8 +326,11 @@ NUB_API nub_err nub_invoke_with(nub_sandbox *sb, const InvokePacket *p, nub_host
  * sandbox's execution lanes (nub_options.vcpus); results[i] is the result of
  * packets[i], exactly as nub_invoke would give it, whatever the interleaving.
  * Returns NUB_E_OK when every invocation ran, else the error of the lowest
- * failing index (each result carries its own). local backend: one thread per
- * lane, min(vcpus, n) lanes. */
+ * failing index (each result carries its own). local backend: the batch is
+ * dealt over the sandbox's free lanes (nub_options.lanes) through their
+ * slots, one job per lane at a time, and the calling thread waits (spins,
+ * then sleeps); when every lane is taken by other threads, the calling
+ * thread runs the batch itself. */
 NUB_API nub_err nub_invoke_parallel(nub_sandbox *sb, const InvokePacket *packets, InvocationResult *results,
                                     size_t n);
 

@@ -42,6 +42,7 @@ typedef struct nub_host_mem {
 /* Options after defaults were applied (every field set). */
 typedef struct nub_resolved_options {
 	uint32_t vcpus;
+	uint32_t lanes; /* 1..vcpus */
 	uint64_t memory_bytes;
 	uint32_t timeout_ms;       /* NUB_TIMEOUT_NONE: no deadline */
 	uint32_t invocation_pages; /* 1 .. 2^20 */

@@ -92,9 +92,10 @@ nub_err nub_open(const nub_options *opts, nub_sandbox **out)
 		.engine = opts->engine,
 	};
 	if (ro.vcpus > MAX_EXECUTION_LANES || ro.memory_bytes < NUB_MIN_MEMORY || (unsigned)opts->engine > NUB_ENGINE_JIT ||
-	    opts->invocation_memory_bytes > (1ull << 32) ||
+	    opts->lanes > ro.vcpus || opts->invocation_memory_bytes > (1ull << 32) ||
 	    (opts->invocation_memory_bytes && opts->invocation_memory_bytes < NUB_PAGE_SIZE))
 		return NUB_E_INVALID_ARG;
+	ro.lanes = opts->lanes ? opts->lanes : ro.vcpus > 1 ? ro.vcpus - 1 : 1;
 	if (opts->backend != NUB_BACKEND_AUTO) {
 		const nub_backend_def *d = backend_def(opts->backend);
 		return d ? open_with(d, &ro, out) : NUB_E_BAD_BACKEND;

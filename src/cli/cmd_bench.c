@@ -12,9 +12,12 @@
 #include "engine.h"
 #include "program.h"
 
+int cmd_bench_lanes(int argc, char **argv);
+
 static const char usage[] =
 	"usage: nub bench [--runs N] [--engine E] [FILE...]\n"
 	"       nub bench sandbox [--backend B] [--runs N]\n"
+	"       nub bench lanes [--backend B] [--runs N] [--json]   (see nub bench lanes --help)\n"
 	"\n"
 	"Time programs on an engine: each is decoded once, then run N times\n"
 	"(default 5) from a fresh instance. A JSON vector's result is checked\n"
@@ -252,6 +255,8 @@ int cmd_bench(int argc, char **argv)
 	int first = argc, rc = 0;
 	if (argc > 1 && !strcmp(argv[1], "sandbox"))
 		return bench_sandbox(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "lanes"))
+		return cmd_bench_lanes(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--runs")) {
 			uint32_t r;

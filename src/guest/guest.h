@@ -70,6 +70,24 @@ void guest_trap(guest_trap_frame *f);
 /* After the report: leave QEMU (true) or halt for good (false: kvm host). */
 extern bool guest_exit_on_fault;
 
+/* ---- spinlock: for state every vCPU touches (heap, cap store) ---------------
+ * Test-and-test-and-set with a pause; never held across a PVM run or a wait. */
+typedef struct guest_spinlock {
+	uint32_t locked;
+} guest_spinlock;
+
+static inline void guest_spin_lock(guest_spinlock *l)
+{
+	while (__atomic_exchange_n(&l->locked, 1u, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
+			__builtin_ia32_pause();
+}
+
+static inline void guest_spin_unlock(guest_spinlock *l)
+{
+	__atomic_store_n(&l->locked, 0u, __ATOMIC_RELEASE);
+}
+
 /* ---- heap (guest_heap.c) ----------------------------------------------------
  * First-fit allocator over [base, base+size) with an address-ordered free
  * list and coalescing. Allocations are zero-filled and `align`-aligned
@@ -122,6 +140,17 @@ struct cap_store;
 nub_err guest_invoke(const InvokePacket *p, InvocationResult *r);
 nub_err guest_put_cap(const uint8_t *bytes, uint32_t len, uint8_t hash_out[NUB_CAP_HASH_LEN]);
 void guest_evict_jit_all(void);
+
+/* ---- lanes (guest_lane.c): INVOKE_WORKER ----------------------------------
+ * The handler of NUB_FN_ID_INVOKE_WORKER: payload LE u32 lane (<
+ * MAX_EXECUTION_LANES, else NUB_E_INVALID_ARG); serves
+ * ParallelInvokeSlot[lane] at NUB_GUEST_SLOTS_GPA with the protocol of
+ * src/cap/lane_slot.c until the host stores STOP, then replies OK (empty).
+ * guest_lane_idle_hook: called by an idle worker after its spin (NULL: keep
+ * spinning); the test kernel sets it to play the host on one CPU. */
+nub_err guest_invoke_worker(const uint8_t *req, uint32_t len, uint8_t *resp, uint32_t cap, uint32_t *out);
+struct nub_parallel_invoke_slot;
+extern void (*guest_lane_idle_hook)(struct nub_parallel_invoke_slot *s, uint32_t seen);
 /* The core's store (tests read its counters and entries). */
 struct cap_store *guest_cap_store(void);
 

@@ -69,17 +69,6 @@ static nub_err h_evict_jit_all(const uint8_t *req, uint32_t len, uint8_t *resp, 
 	return NUB_E_OK;
 }
 
-/* Lanes (ParallelInvokeSlot workers) are not built yet: say so. */
-static nub_err h_invoke_worker(const uint8_t *req, uint32_t len, uint8_t *resp, uint32_t cap, uint32_t *out)
-{
-	(void)req;
-	(void)len;
-	(void)resp;
-	(void)cap;
-	*out = 0;
-	return NUB_E_NOT_IMPLEMENTED;
-}
-
 void guest_handlers_register(void)
 {
 	static const struct {
@@ -91,7 +80,7 @@ void guest_handlers_register(void)
 		{NUB_FN_ID_PUT_CAP, h_put_cap},
 		{NUB_FN_ID_GET_BOOT_INFO, h_get_boot_info},
 		{NUB_FN_ID_EVICT_JIT_ALL, h_evict_jit_all},
-		{NUB_FN_ID_INVOKE_WORKER, h_invoke_worker},
+		{NUB_FN_ID_INVOKE_WORKER, guest_invoke_worker},
 	};
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
 		nub_err e = guest_rpc_register(table[i].fn_id, table[i].fn);

@@ -8,7 +8,8 @@
  * HEAP_STATS: allocated_bytes = bytes in allocated blocks (headers
  * included), allocation_count = live allocations, fragment_count = free
  * blocks, available_bytes = bytes in free blocks; allocated + available is
- * always the heap size.
+ * always the heap size. One spinlock guards it all (several vCPUs allocate
+ * once lanes run); a fault while it is held is fatal anyway (guest_panic).
  */
 #include "guest/guest.h"
 
@@ -27,6 +28,11 @@ typedef struct {
 
 static free_blk *free_list;
 static NubHeapStats stats;
+static guest_spinlock heap_lock; /* every vCPU allocates */
+
+/* A broken heap invariant: the lock is let go before the panic (a unit test
+ * catches the panic and goes on using the heap). */
+#define HEAP_ASSERT(c) ((c) ? (void)0 : (guest_spin_unlock(&heap_lock), guest_panic(__FILE__, __LINE__, #c)))
 
 void guest_heap_init(uintptr_t base, size_t size)
 {
@@ -38,7 +44,7 @@ void guest_heap_init(uintptr_t base, size_t size)
 	stats = (NubHeapStats){0, 0, 1, size};
 }
 
-void *guest_heap_alloc(size_t size, size_t align)
+static void *heap_alloc(size_t size, size_t align)
 {
 	if (align < 16)
 		align = 16;
@@ -90,12 +96,10 @@ void *guest_heap_alloc(size_t size, size_t align)
 	return NULL;
 }
 
-void guest_heap_free(void *p)
+static void heap_free(void *p)
 {
-	if (!p)
-		return;
 	alloc_hdr *h = (alloc_hdr *)((uintptr_t)p - HDR);
-	GUEST_ASSERT(h->check == (ALLOC_MAGIC ^ (uint64_t)(uintptr_t)h));
+	HEAP_ASSERT(h->check == (ALLOC_MAGIC ^ (uint64_t)(uintptr_t)h));
 	size_t size = h->size;
 	h->check = 0;
 	stats.allocated_bytes -= size;
@@ -109,8 +113,8 @@ void guest_heap_free(void *p)
 		prev = cur;
 		cur = cur->next;
 	}
-	GUEST_ASSERT(!cur || (uintptr_t)blk + size <= (uintptr_t)cur);
-	GUEST_ASSERT(!prev || (uintptr_t)prev + prev->size <= (uintptr_t)blk);
+	HEAP_ASSERT(!cur || (uintptr_t)blk + size <= (uintptr_t)cur);
+	HEAP_ASSERT(!prev || (uintptr_t)prev + prev->size <= (uintptr_t)blk);
 	blk->next = cur;
 	stats.fragment_count++;
 	if (prev)
@@ -129,7 +133,26 @@ void guest_heap_free(void *p)
 	}
 }
 
+void *guest_heap_alloc(size_t size, size_t align)
+{
+	guest_spin_lock(&heap_lock);
+	void *p = heap_alloc(size, align);
+	guest_spin_unlock(&heap_lock);
+	return p;
+}
+
+void guest_heap_free(void *p)
+{
+	if (!p)
+		return;
+	guest_spin_lock(&heap_lock);
+	heap_free(p);
+	guest_spin_unlock(&heap_lock);
+}
+
 void guest_heap_stats(NubHeapStats *out)
 {
+	guest_spin_lock(&heap_lock);
 	*out = stats;
+	guest_spin_unlock(&heap_lock);
 }

@@ -3,7 +3,10 @@
  *
  * The store adapter: each directory entry's guest-private `aux` points to
  * the core's cap_entry (whose encoding the entry's bytes_gpa publishes to
- * the host); memory comes from the guest heap; one CPU, so no lock. PUT_CAP
+ * the host); memory comes from the guest heap (its own lock); one spinlock
+ * guards the directory and the program references (the core takes it around
+ * every lookup, never across a run), so lanes on several vCPUs share the
+ * store. PUT_CAP
  * requests live in memory the host shares and may change at any time: the
  * core copies them first and only looks at the copy (`shared`). The host
  * enforces the per-call timeout by stopping the vCPU.
@@ -66,12 +69,28 @@ static void store_free(cap_store *s, void *p, size_t size)
 	guest_heap_free(p);
 }
 
+static guest_spinlock store_lock_;
+
+static void store_lock(cap_store *s)
+{
+	(void)s;
+	guest_spin_lock(&store_lock_);
+}
+
+static void store_unlock(cap_store *s)
+{
+	(void)s;
+	guest_spin_unlock(&store_lock_);
+}
+
 static const cap_store_ops guest_store_ops = {
 	.get = store_get,
 	.insert = store_insert,
 	.foreach = store_foreach,
 	.alloc = store_alloc,
 	.free = store_free,
+	.lock = store_lock,
+	.unlock = store_unlock,
 };
 
 static cap_store store = {.ops = &guest_store_ops};

@@ -4,15 +4,17 @@
  * PUT_CAP, INVOKE and EVICT_JIT_ALL are the core's. What is local: the store
  * (a cap_set in this process's memory, every allocation counted against the
  * sandbox's memory budget), the lock, and the deadline: with a timeout the
- * run goes in gas slices with a clock check between them.
+ * run goes in gas slices with a clock check between them. nub_invoke and
+ * nub_invoke_parallel go through the execution lanes (local_lanes.c), whose
+ * workers run local_invoke_inline.
  */
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "jit/jit.h"
 #include "local/local_backend.h"
+#include "local/local_lanes.h"
 
 /* Gas slices between two deadline checks: aimed at LOCAL_SLICE_NS of run
  * time, LOCAL_SLICE_MIN..LOCAL_SLICE_MAX instructions. */
@@ -324,51 +326,20 @@ static nub_err local_invoke_with(void *impl, const InvokePacket *p, nub_host_han
 	return cap_core_finish(&inv, x, e, r);
 }
 
-static nub_err local_invoke(void *impl, const InvokePacket *p, InvocationResult *r)
+nub_err local_invoke_inline(local_backend *lb, const InvokePacket *p, InvocationResult *r)
 {
-	return local_invoke_with(impl, p, NULL, NULL, r);
+	return local_invoke_with(lb, p, NULL, NULL, r);
 }
 
-/* ---- parallel invocations: one thread per lane, work taken by index ----- */
-typedef struct {
-	local_backend *lb;
-	const InvokePacket *p;
-	InvocationResult *r;
-	size_t n;
-	atomic_size_t next;
-} lane_work;
-
-static void *lane_main(void *arg)
+/* ---- lanes (local_lanes.c): nub_invoke and nub_invoke_parallel --------- */
+static nub_err local_invoke(void *impl, const InvokePacket *p, InvocationResult *r)
 {
-	lane_work *w = arg;
-	for (;;) {
-		size_t i = atomic_fetch_add(&w->next, 1);
-		if (i >= w->n)
-			return NULL;
-		(void)local_invoke(w->lb, &w->p[i], &w->r[i]);
-	}
+	return local_lanes_run(impl, p, r, 1);
 }
 
 static nub_err local_invoke_parallel(void *impl, const InvokePacket *p, InvocationResult *r, size_t n)
 {
-	local_backend *lb = impl;
-	lane_work w = {.lb = lb, .p = p, .r = r, .n = n};
-	atomic_init(&w.next, 0);
-	size_t lanes = lb->opts.vcpus < n ? lb->opts.vcpus : n;
-	pthread_t th[MAX_EXECUTION_LANES];
-	size_t started = 0;
-	/* Lane 0 is the calling thread; a lane that cannot start leaves its
-	 * share to the others. */
-	for (size_t l = 1; l < lanes; l++)
-		if (pthread_create(&th[started], NULL, lane_main, &w) == 0)
-			started++;
-	lane_main(&w);
-	for (size_t l = 0; l < started; l++)
-		pthread_join(th[l], NULL);
-	for (size_t i = 0; i < n; i++)
-		if (r[i].exit_reason == NUB_EXIT_ERROR)
-			return (nub_err)r[i].exit_arg;
-	return NUB_E_OK;
+	return local_lanes_run(impl, p, r, n);
 }
 
 /* ---- the rest ------------------------------------------------------------ */
@@ -402,11 +373,13 @@ static nub_err local_evict_jit_all(void *impl)
 static void local_close(void *impl)
 {
 	local_backend *lb = impl;
+	local_lanes_close(lb);
 	/* nothing runs now: no lock needed; entries first, then the set */
 	for (size_t i = 0; i < lb->set.count; i++)
 		cap_core_entry_free(&lb->store, cap_set_at(&lb->set, i)->aux);
 	cap_set_free(&lb->set);
 	pthread_mutex_destroy(&lb->lock);
+	pthread_mutex_destroy(&lb->lanes_lock);
 	free(lb);
 }
 
@@ -447,6 +420,7 @@ static nub_err local_open(const nub_resolved_options *o, void **impl, const nub_
 		return e;
 	}
 	pthread_mutex_init(&lb->lock, NULL);
+	pthread_mutex_init(&lb->lanes_lock, NULL);
 	*impl = lb;
 	*ops = &local_ops;
 	return NUB_E_OK;

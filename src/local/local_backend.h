@@ -25,7 +25,13 @@ typedef struct local_backend {
 	/* outside the store's allocations, against the same budget: decoded
 	 * programs and the pages of running invocations (cap_store_ops.charge) */
 	uint64_t charged_bytes, peak_charged_bytes;
+	struct local_lanes *lanes; /* NULL until first use (local_lanes.c) */
+	pthread_mutex_t lanes_lock; /* guards starting them */
 } local_backend;
+
+/* One invocation on the calling thread: the core with the sandbox's
+ * deadline (what nub_invoke did before lanes; what a lane runs). */
+nub_err local_invoke_inline(local_backend *lb, const InvokePacket *p, InvocationResult *r);
 
 extern const nub_backend_def local_backend_def;
 

@@ -21,6 +21,7 @@
  */
 #include "cap/cap.h"
 #include "cap/cap_core.h"
+#include "cap/lane_slot.h"
 #include "guest_test.h"
 #include "guest/guest_cpu_x86_64.h"
 #include "guest_scenario.h"
@@ -347,8 +348,11 @@ static void guest_only_checks(void)
 	check("heap_stats_with_payload", e == NUB_E_INVALID_ARG && n == 0, "status=%llu len=%llu", e, n);
 	e = guest_host_call(NUB_FN_ID_GET_BOOT_INFO, resp, 4, resp, sizeof resp, &n, &bad);
 	check("boot_info_with_payload", e == NUB_E_INVALID_ARG && n == 0, "status=%llu len=%llu", e, n);
-	e = guest_host_call(NUB_FN_ID_INVOKE_WORKER, resp, 4, resp, sizeof resp, &n, &bad);
-	check("invoke_worker_not_built", e == NUB_E_NOT_IMPLEMENTED, "status=%llu len=%llu", e, n);
+	e = guest_host_call(NUB_FN_ID_INVOKE_WORKER, resp, 3, resp, sizeof resp, &n, &bad);
+	check("invoke_worker_short_payload", e == NUB_E_INVALID_ARG && n == 0, "status=%llu len=%llu", e, n);
+	static const uint8_t lane64[4] = {MAX_EXECUTION_LANES, 0, 0, 0};
+	e = guest_host_call(NUB_FN_ID_INVOKE_WORKER, lane64, 4, resp, sizeof resp, &n, &bad);
+	check("invoke_worker_lane_range", e == NUB_E_INVALID_ARG && n == 0, "status=%llu len=%llu", e, n);
 
 	/* registration table */
 	check("register_duplicate", guest_rpc_register(NUB_FN_ID_PUT_CAP, dummy_handler) == NUB_E_INVALID_ARG,
@@ -469,6 +473,102 @@ static void invoke_many_no_leak(void)
 	          (unsigned long long)a.fragment_count, (unsigned long long)b.fragment_count);
 }
 
+/* ---- INVOKE_WORKER on this one CPU: the idle hook plays the host ---------
+ * Lane 5's slot gets every job through the protocol (post, DONE, take),
+ * then an EVICT_JIT_READY, then STOP; the results must be byte for byte the
+ * INVOKE_CACHED results of the same packets, and the heap flat. */
+#define LANE_JOBS 96u
+static struct {
+	InvokePacket p[LANE_JOBS];
+	InvocationResult r[LANE_JOBS];
+	unsigned next, taken, bad;
+	uint64_t job_id;
+	bool evict_asked, evicted, stop_asked;
+} lt;
+
+static void lane_host_hook(ParallelInvokeSlot *s, uint32_t seen)
+{
+	(void)seen;
+	uint32_t st = lane_slot_status(s);
+	if (st == NUB_SLOT_DONE) {
+		if (lt.evict_asked && !lt.evicted) {
+			lt.evicted = lane_slot_ack(s);
+		} else if (lane_slot_take(s, lt.job_id, &lt.r[lt.taken]) == LANE_TAKE_DONE) {
+			lt.taken++;
+		} else {
+			lt.bad++;
+		}
+		return;
+	}
+	if (st != NUB_SLOT_EMPTY)
+		return;
+	if (lt.next < LANE_JOBS) {
+		lt.job_id = 1000 + lt.next;
+		if (!lane_slot_post(s, lt.job_id, &lt.p[lt.next++]))
+			lt.bad++;
+	} else if (!lt.evict_asked) {
+		lt.evict_asked = lane_slot_request(s, NUB_SLOT_EVICT_JIT_READY);
+	} else if (!lt.stop_asked) {
+		lt.stop_asked = lane_slot_request(s, NUB_SLOT_STOP);
+	}
+}
+
+static void lane_worker_checks(void)
+{
+	BootInfo bi;
+	uint32_t n;
+	bool bad;
+	unsigned np, ni = 0;
+	guest_host_call(NUB_FN_ID_GET_BOOT_INFO, NULL, 0, &bi, sizeof bi, &n, &bad);
+	const uint8_t(*pub)[NUB_CAP_HASH_LEN] = scn_published(&np);
+	static uint8_t inst[64][NUB_CAP_HASH_LEN];
+	for (unsigned i = 0; i < np && ni < 64; i++) {
+		const NubCapDirEntry *de = host_dir_lookup(&bi, pub[i]);
+		if (de && de->kind == NUB_CAP_KIND_INSTANCE)
+			memcpy(inst[ni++], pub[i], 32);
+	}
+	if (!ni) {
+		check("invoke_worker_serves_slot", false, "instances=%llu jobs=%llu", ni, 0);
+		return;
+	}
+	static InvocationResult want[LANE_JOBS];
+	memset(&lt, 0, sizeof lt);
+	for (unsigned j = 0; j < LANE_JOBS; j++) {
+		InvokePacket *p = &lt.p[j];
+		memcpy(p->instance_hash, inst[j % ni], 32);
+		p->args[0] = 0x0102030405060708ull * (j + 1);
+		p->args[1] = j;
+		p->initial_gas = 500 + 97u * j;
+		if (j == 7)
+			p->endpoint_idx = 63; /* an error result travels through the slot too */
+		guest_host_call(NUB_FN_ID_INVOKE_CACHED, p, sizeof *p, &want[j], sizeof want[j], &n, &bad);
+	}
+	NubHeapStats a, b;
+	/* nothing cached before, nothing after (the handshake evicts): the heap
+	 * must come back to exactly these figures */
+	guest_host_call(NUB_FN_ID_EVICT_JIT_ALL, NULL, 0, NULL, 0, &n, &bad);
+	guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &a, sizeof a, &n, &bad);
+	ParallelInvokeSlot *s = (ParallelInvokeSlot *)(uintptr_t)(NUB_GUEST_SLOTS_GPA + 5u * NUB_PARALLEL_SLOT_STRIDE);
+	lane_slot_init(s);
+	guest_lane_idle_hook = lane_host_hook;
+	static const uint8_t lane5[4] = {5, 0, 0, 0};
+	nub_err e = guest_host_call(NUB_FN_ID_INVOKE_WORKER, lane5, 4, NULL, 0, &n, &bad);
+	guest_lane_idle_hook = NULL;
+	unsigned same = 0;
+	for (unsigned j = 0; j < lt.taken; j++)
+		same += memcmp(&lt.r[j], &want[j], sizeof want[j]) == 0;
+	check("invoke_worker_serves_slot",
+	      e == NUB_E_OK && n == 0 && lt.taken == LANE_JOBS && same == LANE_JOBS && lt.bad == 0 &&
+	          want[7].exit_reason == NUB_EXIT_ERROR && lane_slot_status(s) == NUB_SLOT_STOP,
+	      "jobs=%llu same_as_invoke_cached=%llu", lt.taken, same);
+	guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &b, sizeof b, &n, &bad);
+	check("invoke_worker_evict_handshake", lt.evicted && guest_cap_store()->cached_programs == 0,
+	      "evicted=%llu cached_after=%llu", lt.evicted, guest_cap_store()->cached_programs);
+	/* the worker's jobs freed their frames; the eviction freed programs */
+	check("invoke_worker_no_leak", b.allocation_count == a.allocation_count && b.allocated_bytes == a.allocated_bytes,
+	      "allocated_before=%llu allocated_after=%llu", a.allocated_bytes, b.allocated_bytes);
+}
+
 unsigned guest_selftest(void)
 {
 	g_fails = 0;
@@ -492,5 +592,6 @@ unsigned guest_selftest(void)
 	guest_only_checks();
 	mmu_engine_checks();
 	invoke_many_no_leak();
+	lane_worker_checks();
 	return g_fails;
 }

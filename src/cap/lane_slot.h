@@ -1,0 +1,136 @@
+/* lane_slot.h: the ParallelInvokeSlot protocol (DESIGN.md section 2), both
+ * sides, in one freestanding place.
+ *
+ * One slot per execution lane (abi.h: ParallelInvokeSlot, stride 512). The
+ * slot's status word is the only synchronisation: whoever owns the current
+ * status owns the rest of the slot.
+ *
+ *   host                                     worker (lane)
+ *   ----                                     -------------
+ *   STARTING (before the worker runs)  --->  CAS STARTING->EMPTY when up
+ *   lane_slot_post: job_id, packet,
+ *     store READY (release)            --->  CAS READY->RUNNING (acquire),
+ *                                            copy the packet, run it (the
+ *                                            invocation core), write result
+ *   lane_slot_take: DONE (acquire),    <---  + job_id, store DONE (release)
+ *     copy result, store EMPTY
+ *   lane_slot_request(STOP)            --->  worker returns (slot left STOP)
+ *   lane_slot_request(EVICT_JIT_READY) --->  evict compiled code, store DONE
+ *   lane_slot_ack: DONE -> EMPTY
+ *
+ * Ownership: the host writes a slot only while it reads EMPTY (or STARTING,
+ * or DONE before its EMPTY store); the worker writes it only while RUNNING
+ * or after it read STOP/EVICT_JIT_READY. A request (post, STOP, EVICT) is
+ * made only on an EMPTY slot, so a running job is never interrupted by the
+ * protocol: EVICT_JIT_READY reaches a worker only between jobs, and the
+ * worker answers it only when nothing of its own runs.
+ *
+ * The worker copies the packet out of the slot before running it and builds
+ * the result apart before copying it in, so a host scribbling on a slot it
+ * does not own cannot change a running invocation (the guest's slots are
+ * host-writable memory). The host re-checks what it takes: a DONE whose
+ * job_id is not the one it posted is a protocol error (lane_slot_take).
+ *
+ * Idle: a worker that finds nothing spins `spin_limit` rounds (a cpu-relax
+ * each), then calls ops->idle, which may block (futex, hlt) until the
+ * status may have changed; the waker is the backend's business (see
+ * local_lanes.c, docs/guest.md).
+ *
+ * Freestanding: atomics are compiler builtins on the u32 status (no libc,
+ * no libatomic), memcpy only.
+ */
+#ifndef NUB_CAP_LANE_SLOT_H
+#define NUB_CAP_LANE_SLOT_H
+
+#include <stdbool.h>
+
+#include "nub/abi.h"
+
+/* ---- the status word ----------------------------------------------------- */
+static inline uint32_t lane_slot_status(const ParallelInvokeSlot *s)
+{
+	return __atomic_load_n(&s->status, __ATOMIC_ACQUIRE);
+}
+
+static inline void lane_slot_set(ParallelInvokeSlot *s, uint32_t status)
+{
+	__atomic_store_n(&s->status, status, __ATOMIC_RELEASE);
+}
+
+/* Atomically from -> to; false (nothing changed) when the status was not
+ * `from`. Sequentially consistent, so it also orders a waker's flag. */
+static inline bool lane_slot_cas(ParallelInvokeSlot *s, uint32_t from, uint32_t to)
+{
+	return __atomic_compare_exchange_n(&s->status, &from, to, false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE);
+}
+
+/* A polite spin-wait hint to the CPU. */
+static inline void lane_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+/* ---- host side ----------------------------------------------------------- */
+
+/* Prepare a slot for a worker about to start: status STARTING, the rest
+ * zero. The worker is not running yet. */
+void lane_slot_init(ParallelInvokeSlot *s);
+
+/* Post one job: needs the slot EMPTY (false and nothing written
+ * otherwise). Writes job_id and the 80-byte packet, then READY (release). */
+bool lane_slot_post(ParallelInvokeSlot *s, uint64_t job_id, const InvokePacket *p);
+
+/* Ask the idle worker to STOP or to EVICT_JIT_READY: needs the slot EMPTY
+ * (false and nothing written otherwise). */
+bool lane_slot_request(ParallelInvokeSlot *s, uint32_t status);
+
+/* What lane_slot_take found. */
+typedef enum lane_take {
+	LANE_TAKE_PENDING = 0, /* not done yet (READY or RUNNING) */
+	LANE_TAKE_DONE = 1,    /* *r holds the result; the slot is EMPTY again */
+	LANE_TAKE_PROTOCOL = 2 /* DONE with another job_id, or a status that cannot
+	                          follow a post: *r untouched, slot left as found */
+} lane_take;
+
+/* Collect the job posted with job_id: DONE (acquire) -> copy the result,
+ * check the echoed job_id, store EMPTY. */
+lane_take lane_slot_take(ParallelInvokeSlot *s, uint64_t job_id, InvocationResult *r);
+
+/* Acknowledge the DONE that answers an EVICT_JIT_READY request: DONE ->
+ * EMPTY; false while it is not DONE yet. */
+bool lane_slot_ack(ParallelInvokeSlot *s);
+
+/* ---- worker side --------------------------------------------------------- */
+typedef struct lane_worker_ops {
+	/* Run one packet (a private copy) and write its result; the same core
+	 * as the mailbox path (cap_core_invoke or start/run/finish). */
+	void (*invoke)(void *ctx, const InvokePacket *p, InvocationResult *r);
+	/* EVICT_JIT_READY: drop every compiled/decoded program this lane may
+	 * hold. NULL: nothing to drop. */
+	void (*evict)(void *ctx);
+	/* Nothing for spin_limit rounds: block until the status may differ
+	 * from `seen` (a spurious return is fine). NULL: keep spinning. */
+	void (*idle)(void *ctx, ParallelInvokeSlot *s, uint32_t seen);
+	/* A status the host is waiting for was just stored (DONE): wake it if
+	 * it sleeps. NULL: the host polls. */
+	void (*done)(void *ctx, ParallelInvokeSlot *s);
+} lane_worker_ops;
+
+/* Why lane_worker_run returned. */
+typedef enum lane_worker_end {
+	LANE_WORKER_STOPPED = 0, /* the host stored STOP */
+	LANE_WORKER_BAD_STATUS = 1 /* the status word held no protocol value */
+} lane_worker_end;
+
+/* The worker loop of one lane: flips STARTING to EMPTY, then serves the slot
+ * until STOP. Every served job counts in *served (may be NULL). */
+lane_worker_end lane_worker_run(ParallelInvokeSlot *s, const lane_worker_ops *ops, void *ctx, uint32_t spin_limit,
+                                uint64_t *served);
+
+#endif
