@@ -45,14 +45,18 @@ expect_ok run_vector '^exit: +panic' run $V/inst_add_32.json
 expect_ok run_vector_json '"status":"panic","pc":3,"gas-used":2,"gas-left":9998,"regs":\[0,0,0,0,0,0,0,1,2,3,0,0,0\]' run --json $V/inst_add_32.json
 expect_ok run_fault '"page-fault-address":135168' run --json $V/inst_store_indirect_u8_with_offset_nok.json
 printf '\x00\x00\x02\x0a\x07\x01' >"$tmp/ecalli.blob"
-expect_ok run_host_call '"status":"host","pc":0,"gas-used":1,.*"host-call":7' run --json --gas 5 "$tmp/ecalli.blob"
+expect_ok run_host_call '"status":"host-call","pc":0,"gas-used":1,.*"host-call":7' run --json --gas 5 "$tmp/ecalli.blob"
 expect_ok run_oog '"status":"out-of-gas","pc":0,"gas-used":0,"gas-left":0' run --json --gas 0 "$tmp/ecalli.blob"
 expect_ok run_regs '"regs":\[1,2,3,4,5,6,7,8,9,10,11,12,13\]' run --json --gas 0 --regs 1,2,3,4,5,6,7,8,9,10,11,12,13 "$tmp/ecalli.blob"
 expect_ok run_reg '"regs":\[0,0,0,0,0,0,0,0,0,0,0,0,18446744073709551615\]' run --json --gas 0 --reg 12=0xffffffffffffffff "$tmp/ecalli.blob"
 # SPI: ro "AB", rw "C", stack 100, code: ecalli 1; args are readable at r7
 printf '\x02\x00\x00\x01\x00\x00\x00\x00\x64\x00\x00ABC\x06\x00\x00\x00\x00\x00\x02\x0a\x01\x01' >"$tmp/prog.spi"
-expect_ok run_spi '"status":"host",.*"regs":\[4294901760,4278059008,0,0,0,0,0,4278124544,3,0,0,0,0\],"host-call":1' run --json --arg 78797a "$tmp/prog.spi"
+expect_ok run_spi '"status":"host-call",.*"regs":\[4294901760,4278059008,0,0,0,0,0,4278124544,3,0,0,0,0\],"host-call":1' run --json --arg 78797a "$tmp/prog.spi"
 expect_ok run_spi_text 'standard program \(SPI\)' run "$tmp/prog.spi"
+# the metadata-prefixed form (service code as stored on chain) is recognised without --format
+{ printf '\x05nub:x'; cat "$tmp/prog.spi"; } >"$tmp/prog.meta"
+expect_ok run_spi_meta_auto '"status":"host-call",.*"host-call":1' run --json --arg 78797a "$tmp/prog.meta"
+expect_ok disasm_spi_meta_auto 'ecalli' disasm "$tmp/prog.meta"
 expect_ok disasm_vector 'add_32 r9, r7, r8' disasm $V/inst_add_32.json
 expect_ok disasm_jt 'jump table \[0\] \(address 2\) -> @6' disasm $V/inst_jump_indirect_without_offset_ok.json
 expect_ok conformance_one '^1 passed, 0 failed$' conformance $V/inst_add_32.json
@@ -72,7 +76,7 @@ expect_ok conformance_caps '^553 passed, 0 failed$' conformance --backend local
 for e in interp $([ "$(uname -m)" = x86_64 ] && echo jit); do
 	expect_ok run_engine_$e '"status":"panic","pc":3,"gas-used":2,"gas-left":9998,"regs":\[0,0,0,0,0,0,0,1,2,3,0,0,0\]' run --engine $e --json $V/inst_add_32.json
 	expect_ok run_engine_${e}_fault '"page-fault-address":135168' run --engine $e --json $V/inst_store_indirect_u8_with_offset_nok.json
-	expect_ok run_engine_${e}_host '"status":"host","pc":0,"gas-used":1,.*"host-call":7' run --engine $e --json --gas 5 "$tmp/ecalli.blob"
+	expect_ok run_engine_${e}_host '"status":"host-call","pc":0,"gas-used":1,.*"host-call":7' run --engine $e --json --gas 5 "$tmp/ecalli.blob"
 	expect_ok run_engine_${e}_oog '"status":"out-of-gas","pc":0,"gas-used":0,"gas-left":0' run --engine $e --json --gas 0 "$tmp/ecalli.blob"
 	expect_ok conformance_engine_$e '^1 passed, 0 failed$' conformance --engine $e $V/inst_add_32.json
 	expect_ok bench_engine_$e "engine: $([ $e = jit ] && echo jit || echo interpreter);" bench --engine $e --runs 1 "$tmp/ecalli.blob"

@@ -81,13 +81,19 @@ bool prog_load_mem(const uint8_t *data, size_t len, const char *what, const char
 		lp->blob = data;
 		lp->blob_len = len;
 	} else if (!strcmp(format, "auto")) {
-		/* SPI if its layout and its inner blob both decode, else a blob */
-		pvm_program *tmp = NULL;
-		if (pvm_spi_parse(data, len, &lp->spi) == PVM_E_OK &&
-		    pvm_program_new(lp->spi.blob, lp->spi.blob_len, &tmp) == PVM_E_OK) {
+		/* SPI if its layout and its inner blob both decode; else the same
+		 * after a metadata prefix (how service code is stored on chain);
+		 * else a blob */
+		size_t off = 0;
+		for (int meta = 0; meta < 2; meta++) {
+			pvm_program *tmp = NULL;
+			if ((meta && (!skip_meta(data, len, &off) || off >= len)) ||
+			    pvm_spi_parse(data + off, len - off, &lp->spi) != PVM_E_OK ||
+			    pvm_program_new(lp->spi.blob, lp->spi.blob_len, &tmp) != PVM_E_OK)
+				continue;
 			lp->kind = PROG_SPI;
-			lp->spi_bytes = data;
-			lp->spi_len = len;
+			lp->spi_bytes = data + off;
+			lp->spi_len = len - off;
 			lp->blob = lp->spi.blob;
 			lp->blob_len = lp->spi.blob_len;
 			lp->prog = tmp;
@@ -102,7 +108,8 @@ bool prog_load_mem(const uint8_t *data, size_t len, const char *what, const char
 	}
 	if ((e = pvm_program_new(lp->blob, lp->blob_len, &lp->prog)) != PVM_E_OK) {
 		if (!strcmp(format, "auto") && lp->kind == PROG_BLOB)
-			cli_err("%s: neither a standard program nor a program blob (%s)", what, pvm_strerror(e));
+			cli_err("%s: neither a standard program (with or without a metadata prefix) nor a program blob (%s)",
+			        what, pvm_strerror(e));
 		else
 			cli_err("%s: %s", what, pvm_strerror(e));
 		return false;

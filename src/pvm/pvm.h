@@ -77,7 +77,7 @@ typedef enum {
 } pvm_err;
 
 const char *pvm_strerror(pvm_err e);
-const char *pvm_exit_name(pvm_exit e); /* "halt", "panic", "out-of-gas", "page-fault", "host" */
+const char *pvm_exit_name(pvm_exit e); /* "halt", "panic", "out-of-gas", "page-fault", "host-call" */
 
 typedef struct pvm_program pvm_program;
 typedef struct pvm_instance pvm_instance;

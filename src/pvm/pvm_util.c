@@ -24,7 +24,7 @@ const char *pvm_exit_name(pvm_exit e)
 	case PVM_EXIT_PAGE_FAULT:
 		return "page-fault";
 	case PVM_EXIT_HOST:
-		return "host";
+		return "host-call"; /* the one spelling, as nub_exit_name */
 	case PVM_EXIT_ERROR:
 		return "engine-error";
 	}
