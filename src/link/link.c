@@ -56,6 +56,7 @@ typedef struct {
 	uint64_t *addr;
 	uint8_t *flags;
 	uint64_t *hi_target; /* per insn (F_HI) */
+	const char **hi_sym; /* per insn (F_HI): the relocation's symbol name */
 	size_t *lo_of;       /* per insn (F_LO): index of its auipc */
 	size_t *pvm_off;     /* per insn, plus one for the end */
 	uint32_t *jt_index;  /* per insn (F_JT) */
@@ -153,6 +154,12 @@ static void describe(const lk *k, size_t i, char *buf, size_t cap)
 static const link_symbol *sym_of(const lk *k, const link_reloc *r)
 {
 	return r->sym < k->elf.nsyms ? &k->elf.syms[r->sym] : NULL;
+}
+
+static const char *sym_name(const lk *k, const link_reloc *r)
+{
+	const link_symbol *s = sym_of(k, r);
+	return s && s->name && s->name[0] ? s->name : "(unnamed)";
 }
 
 static uint64_t reloc_target(const lk *k, const link_reloc *r)
@@ -315,10 +322,11 @@ static int decode_all(lk *k)
 	k->addr = calloc(total + 1, sizeof *k->addr);
 	k->flags = calloc(total + 1, 1);
 	k->hi_target = calloc(total + 1, sizeof *k->hi_target);
+	k->hi_sym = calloc(total + 1, sizeof *k->hi_sym);
 	k->lo_of = calloc(total + 1, sizeof *k->lo_of);
 	k->pvm_off = calloc(total + 1, sizeof *k->pvm_off);
 	k->jt_index = calloc(total + 1, sizeof *k->jt_index);
-	if (!k->ins || !k->addr || !k->flags || !k->hi_target || !k->lo_of || !k->pvm_off || !k->jt_index)
+	if (!k->ins || !k->addr || !k->flags || !k->hi_target || !k->hi_sym || !k->lo_of || !k->pvm_off || !k->jt_index)
 		return fail(k, "out of memory");
 	for (size_t c = 0; c < k->ncode; c++) {
 		/* find the section bytes */
@@ -386,6 +394,7 @@ static int code_relocs(lk *k)
 					    r->type == R_GOT_HI20 ? "GOT_HI20" : "PCREL_HI20");
 			k->flags[i] |= F_HI | (r->type == R_GOT_HI20 ? F_GOT : 0);
 			k->hi_target[i] = reloc_target(k, r);
+			k->hi_sym[i] = sym_name(k, r);
 			break;
 		case R_PCREL_LO12_I:
 		case R_PCREL_LO12_S: {
@@ -417,11 +426,22 @@ static int code_relocs(lk *k)
 		if (!(k->flags[h] & F_HI))
 			return fail(k, "0x%llx: PCREL_LO12 refers to an auipc at 0x%llx without PCREL_HI20/GOT_HI20",
 				    (unsigned long long)k->addr[i], (unsigned long long)k->addr[h]);
-		if (k->ins[i].rs1 != k->ins[h].rd)
-			return fail(k, "0x%llx: PCREL_LO12 user does not use the auipc's register",
-				    (unsigned long long)k->addr[i]);
+		/* The user may read the auipc's value from any register (after a
+		 * move, a spill and reload, in another block or function): the
+		 * auipc's PVM value is chosen so that every user computes the
+		 * same address as on RISC-V (see translate_auipc). */
 		if ((k->flags[h] & F_GOT) && k->ins[i].op != RV_LD)
-			return fail(k, "0x%llx: GOT_HI20 paired with a non-ld instruction", (unsigned long long)k->addr[i]);
+			return fail(k, "0x%llx: GOT_HI20 (symbol %s) paired with a non-ld instruction",
+				    (unsigned long long)k->addr[i], k->hi_sym[h]);
+		if ((k->flags[h] & F_GOT) || !in_code(k, k->hi_target[h]))
+			continue;
+		/* a code address: the auipc loads the jump-table address and the
+		 * user adds nothing, so the user must address exactly the target */
+		uint64_t ea = k->addr[h] + (uint64_t)k->ins[h].imm + (uint64_t)k->ins[i].imm;
+		if (ea != k->hi_target[h] || k->ins[i].op != RV_ADDI)
+			return fail(k, "0x%llx: %s of code address 0x%llx (symbol %s) is not supported: only its address (addi) can be taken",
+				    (unsigned long long)k->addr[i], rv_op_name(k->ins[i].op),
+				    (unsigned long long)ea, k->hi_sym[h]);
 	}
 	return 0;
 }
@@ -980,12 +1000,16 @@ static int translate(lk *k, size_t i)
 	int64_t imm = in->imm;
 	char d[128];
 	if (k->flags[i] & F_LO) {
-		if (k->flags[k->lo_of[i]] & F_GOT) { /* ld rd, lo(rs1) reads the GOT: rs1 holds the address */
+		size_t h = k->lo_of[i];
+		if (k->flags[h] & F_GOT) { /* ld rd, lo(rs1) reads the GOT: rs1 holds the address */
 			if (rd)
 				emit_move(k, R(rd), R(rs1));
 			return 0;
 		}
-		imm = 0; /* the auipc already produced the full address */
+		if (in_code(k, k->hi_target[h]))
+			imm = 0; /* the auipc produced the jump-table address */
+		/* a data address: the auipc produced the RISC-V value (data
+		 * addresses are PVM addresses), the user adds its own offset */
 	}
 	switch (in->op) {
 	case RV_LUI:
@@ -1010,25 +1034,33 @@ static int translate(lk *k, size_t i)
 			uint64_t t = a + (uint64_t)imm + (uint64_t)j->imm;
 			return call_to(k, j->rd, t, k->addr[i + 1] + j->len);
 		}
+		/* The register gets: for a GOT entry, the translated address it
+		 * holds (its ld becomes a move); for a code address, the
+		 * jump-table address (its addi adds 0); for a data address, the
+		 * RISC-V value pc + hi20 itself, since data addresses are PVM
+		 * addresses: every user adds its own %pcrel_lo, whichever
+		 * register it reads the value from. */
 		uint64_t t = k->hi_target[i];
-		uint64_t v = in_code(k, t) ? jt_addr(k, find_ins(k, t)) : t;
-		if (v > 0xFFFFFFFFull)
-			return fail(k, "0x%llx: auipc target 0x%llx is outside the 32-bit PVM address space",
-				    (unsigned long long)a, (unsigned long long)t);
+		int code = in_code(k, t), got = (k->flags[i] & F_GOT) != 0;
+		uint64_t v = code ? jt_addr(k, find_ins(k, t)) : got ? t : a + (uint64_t)imm;
+		if (t > 0xFFFFFFFFull || v > 0xFFFFFFFFull)
+			return fail(k, "0x%llx: auipc target 0x%llx (symbol %s) is outside the 32-bit PVM address space",
+				    (unsigned long long)a, (unsigned long long)t, k->hi_sym[i]);
 		if (rd == 0)
 			return 0;
 		/* fuse with an adjacent user that overwrites the register */
 		if (i + 1 < k->nins && (k->flags[i + 1] & F_LO) && k->lo_of[i + 1] == i &&
-		    !(k->flags[i + 1] & F_TARGET) && k->ins[i + 1].rd == rd) {
+		    !(k->flags[i + 1] & F_TARGET) && k->ins[i + 1].rd == rd && k->ins[i + 1].rs1 == rd) {
 			const rv_insn *u = &k->ins[i + 1];
-			if ((k->flags[i] & F_GOT) || u->op == RV_ADDI) {
+			uint64_t ea = code || got ? v : v + (uint64_t)u->imm;
+			if (got || u->op == RV_ADDI) {
 				k->flags[i + 1] |= F_SKIP;
-				emit_const(k, R(rd), v);
+				emit_const(k, R(rd), ea);
 				return 0;
 			}
-			if (load_op(u->op, 1)) {
+			if (load_op(u->op, 1) && ea <= 0xFFFFFFFFull) {
 				k->flags[i + 1] |= F_SKIP;
-				pe_reg_imm(&k->em, load_op(u->op, 1), R(rd), (int64_t)v);
+				pe_reg_imm(&k->em, load_op(u->op, 1), R(rd), (int64_t)ea);
 				return 0;
 			}
 		}
@@ -1269,6 +1301,7 @@ static void lk_free(lk *k)
 	free(k->addr);
 	free(k->flags);
 	free(k->hi_target);
+	free(k->hi_sym);
 	free(k->lo_of);
 	free(k->pvm_off);
 	free(k->jt_index);
