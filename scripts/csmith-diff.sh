@@ -52,7 +52,7 @@ export here levels ntime ptime keep cargs work
 one() {
 	local s=$1 d=$work/$1 inc="-I$here/tests/csmith -I/usr/include/csmith" lv nat out r7 st fail=0
 	mkdir -p "$d"
-	if ! csmith --seed "$s" $cargs >"$d/p.c" 2>"$d/csmith.err"; then
+	if ! (cd "$d" && csmith --seed "$s" $cargs >p.c 2>csmith.err); then
 		echo "LINK $s csmith csmith failed: $(head -c 200 "$d/csmith.err")"
 		return
 	fi

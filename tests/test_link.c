@@ -321,6 +321,44 @@ TEST(features_all_opt_levels)
 	}
 }
 
+/* issue 9: clang keeps an auipc's value in another register, a stack slot,
+ * another block or function; every %pcrel_lo user must still work. */
+TEST(pcrel_lo_users_anywhere)
+{
+	NEED_TOOLCHAIN();
+	static const char *opts[] = {"-O0", "-O2"};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		char args[256];
+		uint64_t v = 0;
+		snprintf(args, sizeof args, "%s tests/link/pcrel.c", opts[i]);
+		ASSERT_EQ(check_program(args, "tests/link/pcrel.c", "pcrel_main", 0, &v), 0);
+		ASSERT_EQ(v, 899005); /* (11 + 5 + 33 + 200 + 200) * 2 + 1, then * 1000 + 5 */
+	}
+}
+
+/* issue 9: every compiler-runtime helper (sdk/lib/nub_rt.c) against libgcc. */
+TEST(runtime_helpers_match_native)
+{
+	NEED_TOOLCHAIN();
+	static const char *opts[] = {"-O0", "-O2", "-Os"};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		char args[256];
+		uint64_t v = 0;
+		snprintf(args, sizeof args, "%s tests/link/runtime.c", opts[i]);
+		ASSERT_EQ(check_program(args, "tests/link/runtime.c", "rt_main", 0, &v), 0);
+	}
+}
+
+/* issue 9: data referenced from more than 64 KiB into the code: with code
+ * at 2 GiB ld.lld failed with "relocation R_RISCV_PCREL_HI20 out of range". */
+TEST(far_code_in_auipc_reach)
+{
+	NEED_TOOLCHAIN();
+	uint64_t v = 0;
+	ASSERT_EQ(check_program("-O2 tests/link/far.c", "tests/link/far.c", "far_main", 0, &v), 0);
+	ASSERT_EQ(v, 0x1234567890abcdefull ^ 42);
+}
+
 #define ENGINE_SRCS \
 	"src/pvm/pvm_decode.c src/pvm/pvm_spi.c src/pvm/pvm_mem.c src/pvm/pvm_interp.c src/pvm/pvm_disasm.c src/pvm/pvm_util.c"
 
@@ -611,6 +649,26 @@ TEST(err_unsupported_instruction)
 		  0);
 }
 
+/* Reading code as data has no PVM meaning: the error names the symbol. */
+TEST(err_load_from_code_address)
+{
+	NEED_TOOLCHAIN();
+	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\n"
+				    "uint64_t f(void);\nuint64_t g(void);\n"
+				    "__asm__(\".section .text.g,\\\"ax\\\",@progbits\\n.globl g\\ng:\\n"
+				    ".Lg: auipc a0, %pcrel_hi(f)\\nld a0, %pcrel_lo(.Lg)(a0)\\nret\\n.text\\n\");\n"
+				    "uint64_t f(void) { return g(); }\nNUB_EXPORT(0, f);\n",
+				    "ld of code address"),
+		  0);
+	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\n"
+				    "uint64_t f(void);\nuint64_t g(void);\n"
+				    "__asm__(\".section .text.g,\\\"ax\\\",@progbits\\n.globl g\\ng:\\n"
+				    ".Lg: auipc a0, %pcrel_hi(f)\\nld a0, %pcrel_lo(.Lg)(a0)\\nret\\n.text\\n\");\n"
+				    "uint64_t f(void) { return g(); }\nNUB_EXPORT(0, f);\n",
+				    "(symbol f)"),
+		  0);
+}
+
 TEST(err_missing_export)
 {
 	NEED_TOOLCHAIN();
@@ -739,6 +797,9 @@ int main(void)
 	RUN(kernels_match_native);
 	RUN(features_all_opt_levels);
 	RUN(features_jump_tables_and_code_pointers_present);
+	RUN(pcrel_lo_users_anywhere);
+	RUN(runtime_helpers_match_native);
+	RUN(far_code_in_auipc_reach);
 	RUN(x0_operands);
 	RUN(engine_in_pvm);
 	RUN(err_not_elf);
@@ -749,6 +810,7 @@ int main(void)
 	RUN(err_forbidden_register);
 	RUN(err_unsupported_instruction);
 	RUN(err_missing_export);
+	RUN(err_load_from_code_address);
 	RUN(corrupted_elf_never_crashes);
 	RUN(regressions);
 	RUN(cli_link_errors);
