@@ -47,6 +47,7 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export here levels ntime ptime keep cargs work
+export NUB_CC_CACHE=$work/sdk-cache
 
 # one seed: prints "SKIP seed" or one "OK|LINK|MISMATCH|TIMEOUT seed level detail" per level
 one() {
