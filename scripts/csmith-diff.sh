@@ -14,6 +14,8 @@
 #                       that does not halt in time is a failure (timeout)
 #   --keep DIR          keep sources, builds and logs of failing programs here
 #   --csmith-args "..." extra csmith options
+#   --log FILE          also keep the per-run lines (OK/SKIP/LINK/MISMATCH/
+#                       TIMEOUT seed level ...) in FILE, written as runs end
 # Output: one line per failing (seed, level), then
 #   csmith: programs=P native_skipped=S runs=R ok=K link_failures=L mismatches=M pvm_timeouts=T
 #   RESULT passed=K failed=L+M+T skipped=S*levels
@@ -22,7 +24,7 @@
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 export NUB=${NUB:-$here/build/nub}
-jobs=1 levels="-O0 -O1 -O2 -O3 -Os" ntime=1 ptime=120 keep= cargs=
+jobs=1 levels="-O0 -O1 -O2 -O3 -Os" ntime=1 ptime=120 keep= cargs= logf=
 seeds=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -32,7 +34,8 @@ while [ $# -gt 0 ]; do
 	--pvm-timeout) ptime=$2; shift 2 ;;
 	--keep) keep=$2; shift 2 ;;
 	--csmith-args) cargs=$2; shift 2 ;;
-	-h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+	--log) logf=$2; shift 2 ;;
+	-h|--help) sed -n '2,23p' "$0"; exit 0 ;;
 	[0-9]*-[0-9]*) for ((s = ${1%-*}; s <= ${1#*-}; s++)); do seeds+=("$s"); done; shift ;;
 	[0-9]*) seeds+=("$1"); shift ;;
 	*) echo "csmith-diff: unknown argument $1" >&2; exit 2 ;;
@@ -89,7 +92,10 @@ one() {
 	rm -rf "$d"
 }
 export -f one
-printf '%s\n' "${seeds[@]}" | xargs -P "$jobs" -I{} bash -c 'one {}' >"$work/log"
+[ -n "$logf" ] || logf=$work/log
+: >"$logf"
+printf '%s\n' "${seeds[@]}" | xargs -P "$jobs" -I{} bash -c 'one {}' >>"$logf"
+cp "$logf" "$work/log" 2>/dev/null
 grep -vE '^(OK|SKIP) ' "$work/log"
 nl=$(wc -w <<<"$levels")
 progs=${#seeds[@]}
