@@ -143,7 +143,7 @@ static int native(const char *src, const char *fn, uint64_t *v)
 {
 	char cmd[2048], out[256];
 	snprintf(cmd, sizeof cmd,
-		 "cc -O2 -Isdk/include -Isrc -Ibench/programs -DKERNEL_FN=%s %s sdk/lib/nub_libc.c bench/programs/native_main.c "
+		 "cc -O2 -Isdk/include -Iinclude -Isrc -Ibench/programs -DKERNEL_FN=%s %s sdk/lib/nub_libc.c bench/programs/native_main.c "
 		 "-o %s/native 2>&1 && %s/native",
 		 fn, src, tmpdir, tmpdir);
 	if (sh(cmd, out, sizeof out) != 0) {
@@ -580,8 +580,9 @@ TEST(err_no_rve_flag)
 	snprintf(elf, sizeof elf, "%s/lp64.elf", tmpdir);
 	snprintf(cmd, sizeof cmd,
 		 "clang-19 --target=riscv64-unknown-none-elf -march=rv64imc -mabi=lp64 -O2 -fPIC -c %s -o %s/lp64.o && "
-		 "ld.lld-19 -static --emit-relocs -T sdk/nub.ld %s/lp64.o -o %s",
-		 src, tmpdir, tmpdir, elf);
+		 "clang-19 -E -P -x c -DNUB_LAYOUT_LD -Iinclude sdk/nub.ld -o %s/nub.ld && "
+		 "ld.lld-19 -static --emit-relocs -T %s/nub.ld %s/lp64.o -o %s",
+		 src, tmpdir, tmpdir, tmpdir, tmpdir, elf);
 	ASSERT_EQ(sh(cmd, NULL, 0), 0);
 	link_result res;
 	ASSERT_LINK_FAILS_WITH(link_path(elf, &res, err, sizeof err), err, "EF_RISCV_RVE");
@@ -597,9 +598,10 @@ TEST(err_not_linked_and_no_relocs)
 	snprintf(obj, sizeof obj, "%s/ok.o", tmpdir);
 	snprintf(elf, sizeof elf, "%s/ok-norel.elf", tmpdir);
 	snprintf(cmd, sizeof cmd,
-		 "clang-19 --target=riscv64-unknown-none-elf -march=rv64emc_zbb -mabi=lp64e -O2 -fPIC -Isdk/include -c %s -o %s && "
-		 "ld.lld-19 -static -T sdk/nub.ld %s -o %s",
-		 src, obj, obj, elf);
+		 "clang-19 --target=riscv64-unknown-none-elf -march=rv64emc_zbb -mabi=lp64e -O2 -fPIC -Isdk/include -Iinclude -c %s -o %s && "
+		 "clang-19 -E -P -x c -DNUB_LAYOUT_LD -Iinclude sdk/nub.ld -o %s/nub.ld && "
+		 "ld.lld-19 -static -T %s/nub.ld %s -o %s",
+		 src, obj, tmpdir, tmpdir, obj, elf);
 	ASSERT_EQ(sh(cmd, NULL, 0), 0);
 	link_result res;
 	ASSERT_LINK_FAILS_WITH(link_path(obj, &res, err, sizeof err), err, "not an executable");
@@ -666,6 +668,18 @@ TEST(err_load_from_code_address)
 				    ".Lg: auipc a0, %pcrel_hi(f)\\nld a0, %pcrel_lo(.Lg)(a0)\\nret\\n.text\\n\");\n"
 				    "uint64_t f(void) { return g(); }\nNUB_EXPORT(0, f);\n",
 				    "(symbol f)"),
+		  0);
+}
+
+/* Constructors are not run yet: linking says so instead of dropping them. */
+TEST(err_constructors_rejected)
+{
+	NEED_TOOLCHAIN();
+	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\n"
+				    "volatile uint64_t seed = 3;\nstatic uint64_t v;\n"
+				    "__attribute__((constructor)) static void init(void) { v = seed * 5; }\n"
+				    "static uint64_t f(void) { return v; }\nNUB_EXPORT(0, f);\n",
+				    ".init_array: static constructors"),
 		  0);
 }
 
@@ -769,6 +783,29 @@ TEST(regressions)
 	ASSERT_TRUE(n >= 1);
 }
 
+/* nub_log (JIP-1, ecalli 100): `nub run` prints each message with its level
+ * on stderr, returns WHAT in φ7 and resumes. */
+TEST(cli_run_prints_nub_log)
+{
+	NEED_TOOLCHAIN();
+	const char *b = getenv("B");
+	char cmd[1024], out[2048];
+	snprintf(cmd, sizeof cmd, "NUB=%s/nub scripts/nub-cc -O2 tests/link/log.c -o %s/log.pvm 2>&1", b ? b : "build",
+		 tmpdir);
+	ASSERT_EQ(sh(cmd, out, sizeof out), 0);
+	snprintf(cmd, sizeof cmd, "%s/nub run %s/log.pvm 2>&1 >/dev/null", b ? b : "build", tmpdir);
+	ASSERT_EQ(sh(cmd, out, sizeof out), 0);
+	printf("%s", out);
+	ASSERT_TRUE(strstr(out, "nub: log INFO step 0 done\n") != NULL);
+	ASSERT_TRUE(strstr(out, "nub: log INFO log-test: hello from PVM\n") != NULL);
+	ASSERT_TRUE(strstr(out, "nub: log WARN step 1 done\n") != NULL);
+	ASSERT_TRUE(strstr(out, "nub: log level-9 t: odd level\n") != NULL);
+	snprintf(cmd, sizeof cmd, "%s/nub run --json %s/log.pvm 2>/dev/null", b ? b : "build", tmpdir);
+	ASSERT_EQ(sh(cmd, out, sizeof out), 0);
+	ASSERT_TRUE(strstr(out, "\"status\":\"halt\"") != NULL);
+	ASSERT_TRUE(strstr(out, ",42,") != NULL); /* r7: the guest saw WHAT */
+}
+
 TEST(cli_link_errors)
 {
 	const char *b = getenv("B");
@@ -810,10 +847,12 @@ int main(void)
 	RUN(err_forbidden_register);
 	RUN(err_unsupported_instruction);
 	RUN(err_missing_export);
+	RUN(err_constructors_rejected);
 	RUN(err_load_from_code_address);
 	RUN(corrupted_elf_never_crashes);
 	RUN(regressions);
 	RUN(cli_link_errors);
+	RUN(cli_run_prints_nub_log);
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)

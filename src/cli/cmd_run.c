@@ -15,7 +15,9 @@ static const char usage[] =
 	"used and left, the 13 registers and the host-call number or fault address.\n"
 	"PROGRAM is a generic program blob, a JAM standard program (SPI) or a JSON\n"
 	"test vector (its initial state is used). Exit status: 0 when the program\n"
-	"ran (whatever its exit), 2 for bad usage or input.\n"
+	"ran (whatever its exit), 2 for bad usage or input. Host call 100 (JIP-1\n"
+	"debug log, nub_log in the SDK) prints \"nub: log LEVEL target: message\" to\n"
+	"stderr, sets r7 = WHAT and resumes.\n"
 	"\n"
 	"options:\n"
 	"  --format F      auto (default), blob, spi, spi-meta (SPI after a metadata\n"
@@ -131,6 +133,43 @@ static int run_caps(const char *backend, loaded_prog *lp, const uint64_t *regs, 
 	}
 	nub_close(sb);
 	return 0;
+}
+
+/* JIP-1 debug message (`ecalli 100`, nub_log in sdk/include/nub_guest.h):
+ * level φ7, target φ8/φ9 (none when both are 0), message φ10/φ11. Printed to
+ * stderr as "nub: log LEVEL target: message"; then φ7 = WHAT and the run
+ * resumes, as JIP-1 asks. Unreadable memory prints nothing. */
+#define JIP1_LOG 100u
+#define JIP1_WHAT (UINT64_MAX - 1) /* GP: WHAT = 2^64 - 2 */
+
+static int jip1_read(pvm_instance *m, uint64_t addr, uint64_t len, char *buf, size_t cap)
+{
+	if (len > cap - 1)
+		len = cap - 1;
+	if (addr > UINT32_MAX || (len && pvm_mem_read(m, (uint32_t)addr, buf, (uint32_t)len) != PVM_E_OK))
+		return -1;
+	for (uint64_t i = 0; i < len; i++)
+		if ((unsigned char)buf[i] < 0x20 && buf[i] != '\t')
+			buf[i] = '.';
+	buf[len] = 0;
+	return 0;
+}
+
+static void jip1_log(pvm_instance *m)
+{
+	static const char *const names[] = {"FATAL", "WARN", "INFO", "HELP", "PEDANTIC"};
+	char target[256], msg[4096], lv[32];
+	uint64_t level = pvm_reg(m, 7), tp = pvm_reg(m, 8), tl = pvm_reg(m, 9);
+	int have_target = tp != 0 || tl != 0;
+	if ((!have_target || jip1_read(m, tp, tl, target, sizeof target) == 0) &&
+	    jip1_read(m, pvm_reg(m, 10), pvm_reg(m, 11), msg, sizeof msg) == 0) {
+		if (level < sizeof names / sizeof names[0])
+			snprintf(lv, sizeof lv, "%s", names[level]);
+		else
+			snprintf(lv, sizeof lv, "level-%" PRIu64, level);
+		fprintf(stderr, "nub: log %s %s%s%s\n", lv, have_target ? target : "", have_target ? ": " : "", msg);
+	}
+	pvm_set_reg(m, 7, JIP1_WHAT);
 }
 
 int cmd_run(int argc, char **argv)
@@ -281,6 +320,10 @@ int cmd_run(int argc, char **argv)
 	int64_t gas0 = pvm_gas(m);
 
 	pvm_exit ex = pvm_run(m);
+	while (ex == PVM_EXIT_HOST && pvm_exit_arg(m) == JIP1_LOG) {
+		jip1_log(m);
+		ex = pvm_run(m);
+	}
 
 	int64_t left = pvm_gas(m);
 	if (json) {

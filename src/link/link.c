@@ -203,6 +203,10 @@ static int layout(lk *k)
 			continue;
 		if (!strcmp(s->name, ".nub_exports") || !strcmp(s->name, ".nub_stack_size"))
 			continue;
+		if (!strcmp(s->name, ".init_array") || !strcmp(s->name, ".preinit_array") ||
+		    !strcmp(s->name, ".fini_array"))
+			return fail(k, "section %s: static constructors/destructors are not supported yet (nothing would run them)",
+				    s->name);
 		if (s->flags & 0x400) /* SHF_TLS */
 			return fail(k, "section %s: thread-local storage is not supported", s->name);
 		if (s->flags & LINK_SHF_EXECINSTR) {
