@@ -13,6 +13,7 @@
 #include "../bench/programs/bench_host.h"
 #include "link/link.h"
 #include "pvm/pvm.h"
+#include "pvm/pvm_insn.h"
 #include "test.h"
 
 static char tmpdir[64];
@@ -239,19 +240,19 @@ TEST(emit_formats)
 {
 	pvm_emit e;
 	ASSERT_EQ(pe_init(&e), 0);
-	pe_reg3(&e, 190, 9, 7, 8); /* add_32 r9 = r7 + r8: be 87 09 (FORMATS.md example 1) */
+	pe_reg3(&e, PVM_OPC_add_32, 9, 7, 8); /* add_32 r9 = r7 + r8: be 87 09 (FORMATS.md example 1) */
 	ASSERT_EQ(e.len, 3);
 	ASSERT_EQ(e.code[0], 0xbe);
 	ASSERT_EQ(e.code[1], 0x87);
 	ASSERT_EQ(e.code[2], 0x09);
-	size_t at = pe_reg_imm(&e, 51, 7, 2); /* load_imm r7, 2: 33 07 02 */
+	size_t at = pe_reg_imm(&e, PVM_OPC_load_imm, 7, 2); /* load_imm r7, 2: 33 07 02 */
 	ASSERT_EQ(at, 3);
 	ASSERT_EQ(e.code[4], 0x07);
 	ASSERT_EQ(e.code[5], 0x02);
 	ASSERT_EQ(e.len, 6);
-	pe_reg_imm(&e, 51, 7, -1); /* one byte ff */
+	pe_reg_imm(&e, PVM_OPC_load_imm, 7, -1); /* one byte ff */
 	ASSERT_EQ(e.len, 9);
-	size_t j = pe_off(&e, 40, 4);
+	size_t j = pe_off(&e, PVM_OPC_jump, 4);
 	ASSERT_EQ(pe_patch_off(&e, j, 0, 4), 0);
 	ASSERT_EQ(e.code[j + 1], 0xf7); /* -9 */
 	ASSERT_EQ(e.code[j + 4], 0xff);
@@ -273,6 +274,104 @@ TEST(emit_formats)
 }
 
 /* ---- kernels and features -------------------------------------------------- */
+
+/* Every opcode of the instruction table (a superset of what the linker
+ * emits), encoded by link_emit.c's encoder for its table format with edge
+ * operands, must decode (pvm_decode_one) to the same opcode, registers,
+ * immediates and targets, and to the encoded length. */
+typedef struct {
+	size_t at;
+	uint8_t opi, a, b, d;
+	uint64_t imm;
+	uint32_t imm2, target;
+	int has_target;
+} enc_expect;
+
+TEST(encode_decode_every_opcode)
+{
+	static const int64_t imms[] = {0, 1, -1, 127, -128, 128, -129, 0x7fff, -0x8000, 0x12345, 0x7fffffff, -0x7fffffff - 1};
+	const size_t nimm = sizeof imms / sizeof imms[0];
+	pvm_emit e;
+	ASSERT_EQ(pe_init(&e), 0);
+	enc_expect *x = calloc(PVM_I_COUNT * nimm, sizeof *x);
+	ASSERT_TRUE(x != NULL);
+	size_t n = 0;
+	pe_op(&e, PVM_OPC_fallthrough); /* pc 0: the branch target below */
+	for (unsigned i = 0; i < PVM_I_COUNT; i++) {
+		const struct pvm_op_info *oi = &pvm_op_info[i];
+		for (size_t v = 0; v < nimm; v++) {
+			enc_expect *w = &x[n++];
+			int64_t im = imms[v], im2 = imms[(v + 5) % nimm];
+			uint8_t ra = (uint8_t)((i + v) % 13), rb = (uint8_t)((i * 3 + v + 1) % 13), rd = (uint8_t)((i + 7 * v + 2) % 13);
+			w->opi = (uint8_t)i;
+			switch (oi->fmt) {
+			case PVM_FMT_NONE: w->at = pe_op(&e, oi->code); break;
+			case PVM_FMT_IMM: w->at = pe_imm(&e, oi->code, (uint32_t)im); w->imm = (uint64_t)(int64_t)(int32_t)im; break;
+			case PVM_FMT_REG_EXTIMM:
+				w->at = pe_reg_imm64(&e, ra, (uint64_t)im * 0x100000001ull);
+				w->a = ra, w->imm = (uint64_t)im * 0x100000001ull;
+				break;
+			case PVM_FMT_IMM2:
+				w->at = pe_imm2(&e, oi->code, im, im2);
+				w->imm2 = (uint32_t)im, w->imm = (uint64_t)im2;
+				break;
+			case PVM_FMT_OFF:
+				w->at = pe_off(&e, oi->code, 4);
+				ASSERT_EQ(pe_patch_off(&e, w->at, 0, 4), 0);
+				w->has_target = 1;
+				break;
+			case PVM_FMT_REG_IMM: w->at = pe_reg_imm(&e, oi->code, ra, im); w->a = ra, w->imm = (uint64_t)im; break;
+			case PVM_FMT_REG_IMM2:
+				w->at = pe_reg_imm2(&e, oi->code, ra, im, im2);
+				w->a = ra, w->imm2 = (uint32_t)im, w->imm = (uint64_t)im2;
+				break;
+			case PVM_FMT_REG_IMM_OFF:
+				w->at = pe_reg_imm_off(&e, oi->code, ra, im, 4);
+				ASSERT_EQ(pe_patch_off(&e, w->at, 0, 4), 0);
+				w->a = ra, w->imm = (uint64_t)im, w->has_target = 1;
+				break;
+			case PVM_FMT_REG2: w->at = pe_reg2(&e, oi->code, rd, ra); w->d = rd, w->a = ra; break;
+			case PVM_FMT_REG2_IMM: w->at = pe_reg2_imm(&e, oi->code, ra, rb, im); w->a = ra, w->b = rb, w->imm = (uint64_t)im; break;
+			case PVM_FMT_REG2_OFF:
+				w->at = pe_reg2_off(&e, oi->code, ra, rb, 4);
+				ASSERT_EQ(pe_patch_off(&e, w->at, 0, 4), 0);
+				w->a = ra, w->b = rb, w->has_target = 1;
+				break;
+			case PVM_FMT_REG2_IMM2:
+				w->at = pe_reg2_imm2(&e, oi->code, ra, rb, im, im2);
+				w->a = ra, w->b = rb, w->imm = (uint64_t)im, w->imm2 = (uint32_t)im2;
+				break;
+			case PVM_FMT_REG3: w->at = pe_reg3(&e, oi->code, rd, ra, rb); w->d = rd, w->a = ra, w->b = rb; break;
+			default: ASSERT_TRUE(0);
+			}
+			ASSERT_TRUE(w->at != (size_t)-1);
+		}
+	}
+	pe_op(&e, PVM_OPC_trap);
+	link_buf bl = {0};
+	uint32_t jt[1] = {0};
+	ASSERT_EQ(pe_blob(&e, jt, 1, &bl), 0);
+	pvm_program *p = NULL;
+	ASSERT_EQ(pvm_program_new(bl.p, bl.len, &p), PVM_E_OK);
+	size_t bad = 0;
+	for (size_t k = 0; k < n; k++) {
+		const enc_expect *w = &x[k];
+		pvm_insn in;
+		uint32_t next = pvm_decode_one(p, (uint32_t)w->at, &in);
+		int ok = in.opi == w->opi && next == pe_next(&e, w->at) && in.a == w->a && in.b == w->b && in.d == w->d &&
+			 in.imm == w->imm && in.imm2 == w->imm2 && (!w->has_target || in.target == 0);
+		if (!ok && bad++ < 5)
+			printf("    %s at %zu: decoded opi %u a%u b%u d%u imm 0x%llx imm2 0x%x target %u; expected a%u b%u d%u imm 0x%llx imm2 0x%x\n",
+			       pvm_op_info[w->opi].name, w->at, in.opi, in.a, in.b, in.d, (unsigned long long)in.imm, in.imm2,
+			       in.target, w->a, w->b, w->d, (unsigned long long)w->imm, w->imm2);
+	}
+	printf("    %zu encodings of %u opcodes round-tripped\n", n - bad, (unsigned)PVM_I_COUNT);
+	ASSERT_EQ(bad, 0);
+	pvm_program_free(p);
+	free(bl.p);
+	free(x);
+	pe_free(&e);
+}
 
 static const struct {
 	const char *name, *fn;
@@ -831,6 +930,7 @@ int main(void)
 	RUN(varint_encoding);
 	RUN(rvc_decode);
 	RUN(emit_formats);
+	RUN(encode_decode_every_opcode);
 	RUN(kernels_match_native);
 	RUN(features_all_opt_levels);
 	RUN(features_jump_tables_and_code_pointers_present);

@@ -1,11 +1,14 @@
 /* link.h: `nub link` — RISC-V RV64E ELF (clang-19, lp64e) -> JAM standard program.
  *
- * Host code (libc). Pipeline, one file per stage:
- *   link_elf.c    ELF64 reader: every offset, size and index checked
- *   link_riscv.c  RV64E + M + C + Zbb (+ XTheadCondMov) decoder
- *   link_emit.c   PVM instruction encoder, program blob + SPI writer
- *   link.c        driver: layout, block starts, jump table, translation,
- *                 relocations, exports
+ * Host code (libc). Pipeline, one file per stage (private context and
+ * stage interface: link_int.h):
+ *   link_elf.c        ELF64 reader: every offset, size and index checked
+ *   link_riscv.c      RV64E + M + C + Zbb (+ XTheadCondMov) decoder
+ *   link_layout.c     layout, code decoding, relocations, block starts,
+ *                     jump table, exports
+ *   link_translate.c  RISC-V -> PVM translation (named opcodes, PVM_OPC_*)
+ *   link_emit.c       PVM instruction encoder, program blob + SPI writer
+ *   link.c            driver (link_program) and shared helpers
  * Every failure fills a caller buffer with one line naming the problem (and
  * the address and instruction where there is one) and returns -1.
  */

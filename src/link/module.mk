@@ -1,5 +1,6 @@
 # src/link/module.mk: nub link (RISC-V RV64E ELF -> PVM), its tests and fuzzer.
-LINK_SRCS = src/link/link.c src/link/link_elf.c src/link/link_riscv.c src/link/link_emit.c
+LINK_SRCS = src/link/link.c src/link/link_elf.c src/link/link_riscv.c src/link/link_layout.c \
+	src/link/link_translate.c src/link/link_emit.c
 CLI_SRCS += src/cli/cmd_link.c $(LINK_SRCS)
 TEST_PROGS += test_link
 TEST_SRCS_test_link = tests/test_link.c $(LINK_SRCS)
