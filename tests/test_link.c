@@ -448,6 +448,20 @@ TEST(runtime_helpers_match_native)
 	}
 }
 
+/* issue 9: Zba, Zbs and A (single hart) on request: every instruction form,
+ * aliasing corners, compiled bit operations and C11 atomics. */
+TEST(extensions_zba_zbs_a)
+{
+	NEED_TOOLCHAIN();
+	static const char *opts[] = {"-O0", "-O2", "-Os"};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		char args[256];
+		uint64_t v = 0;
+		snprintf(args, sizeof args, "%s -march=rv64emac_zba_zbb_zbs tests/link/ext.c", opts[i]);
+		ASSERT_EQ(check_program(args, "tests/link/ext.c", "ext_main", 0, &v), 0);
+	}
+}
+
 /* issue 9: data referenced from more than 64 KiB into the code: with code
  * at 2 GiB ld.lld failed with "relocation R_RISCV_PCREL_HI20 out of range". */
 TEST(far_code_in_auipc_reach)
@@ -937,6 +951,7 @@ int main(void)
 	RUN(pcrel_lo_users_anywhere);
 	RUN(runtime_helpers_match_native);
 	RUN(far_code_in_auipc_reach);
+	RUN(extensions_zba_zbs_a);
 	RUN(x0_operands);
 	RUN(engine_in_pvm);
 	RUN(err_not_elf);

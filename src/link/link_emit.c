@@ -369,7 +369,7 @@ int lk_write_spi(lk *k, link_result *out)
 		free(blob.p);
 		return lk_fail(k, "out of memory");
 	}
-	uint32_t rw_total = k->rw_total + (k->need_spill ? (uint32_t)((k->spill_addr - k->rw_base) + 8 - k->rw_total) : 0);
+	uint32_t rw_total = k->rw_total + (k->need_spill ? (uint32_t)((k->spill_addr - k->rw_base) + LK_SPILL_BYTES - k->rw_total) : 0);
 	uint32_t rw_pages = (k->rw_len + PVM_PAGE_SIZE - 1) / PVM_PAGE_SIZE * PVM_PAGE_SIZE;
 	uint32_t heap_pages = rw_total > rw_pages ? (rw_total - rw_pages + PVM_PAGE_SIZE - 1) / PVM_PAGE_SIZE : 0;
 	uint32_t stack = k->stack_size;

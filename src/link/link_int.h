@@ -35,6 +35,9 @@ enum {
 };
 
 #define RO_BASE PVM_SPI_RO_ADDR
+/* spill slots after the read-write data: temporaries of x0-operand fallbacks,
+ * Zba/Zbs corner cases and AMO sequences */
+#define LK_SPILL_BYTES 16u
 #define EXPORT_REC 48u /* sizeof(struct nub_export_rec), sdk/include/nub_guest.h */
 
 typedef struct {

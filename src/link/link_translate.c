@@ -279,6 +279,207 @@ static int call_to(lk *k, unsigned rd, uint64_t target, uint64_t ret)
 	return add_fix(k, pe_reg_imm_off(&k->em, PVM_OPC_load_imm_jump, R(rd), lk_jt_addr(k, r), next_off_len(k)), t);
 }
 
+/* ---- Zba, Zbs, A ----------------------------------------------------------- */
+
+/* Borrow a temporary (an x-register outside the `avoid` bitmask) for a
+ * sequence, saving it in spill slot `slot` (0 or 1, LK_SPILL_BYTES). */
+static unsigned borrow(lk *k, uint32_t avoid, unsigned slot)
+{
+	static const uint8_t pool[] = {5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 1};
+	unsigned t = 5;
+	for (size_t q = 0; q < sizeof pool; q++)
+		if (!((avoid >> pool[q]) & 1)) {
+			t = pool[q];
+			break;
+		}
+	k->need_spill = 1;
+	pe_reg_imm(&k->em, PVM_OPC_store_u64, R(t), k->spill_addr + 8 * slot);
+	return t;
+}
+
+static void give_back(lk *k, unsigned t, unsigned slot)
+{
+	pe_reg_imm(&k->em, PVM_OPC_load_u64, R(t), k->spill_addr + 8 * slot);
+}
+
+/* d = zext32(s) << n (d, s real registers) */
+static void emit_zext_shl(lk *k, unsigned d, unsigned s, unsigned n)
+{
+	pe_reg2_imm(&k->em, PVM_OPC_shlo_l_imm_64, R(d), R(s), 32);
+	if (n <= 32)
+		pe_reg2_imm(&k->em, PVM_OPC_shlo_r_imm_64, R(d), R(d), 32 - n);
+	else
+		pe_reg2_imm(&k->em, PVM_OPC_shlo_l_imm_64, R(d), R(d), n - 32);
+}
+
+/* Zba: rd = (rs1, zero-extended from 32 bits for *.uw) << n + rs2 */
+static void translate_zba(lk *k, const rv_insn *in)
+{
+	unsigned rd = in->rd, a = in->rs1, b = in->rs2, n = 0, uw = 0;
+	switch (in->op) {
+	case RV_SH1ADD: n = 1; break;
+	case RV_SH2ADD: n = 2; break;
+	case RV_SH3ADD: n = 3; break;
+	case RV_ADDUW: uw = 1; break;
+	case RV_SH1ADDUW: n = 1, uw = 1; break;
+	case RV_SH2ADDUW: n = 2, uw = 1; break;
+	case RV_SH3ADDUW: n = 3, uw = 1; break;
+	case RV_SLLIUW: n = (unsigned)in->imm & 63, uw = 1, b = 0; break;
+	default: return;
+	}
+	if (rd == 0)
+		return;
+	if (a == 0) { /* the shifted part is 0 */
+		if (b)
+			emit_move(k, R(rd), R(b));
+		else
+			pe_reg_imm(&k->em, PVM_OPC_load_imm, R(rd), 0);
+		return;
+	}
+	unsigned t = rd, slot_used = 0;
+	if (b != 0 && b == rd) { /* rd is still needed as the addend */
+		t = borrow(k, (1u << rd) | (1u << a) | (1u << b) | 1u, 0);
+		slot_used = 1;
+	}
+	if (uw)
+		emit_zext_shl(k, t, a, n);
+	else if (n)
+		pe_reg2_imm(&k->em, PVM_OPC_shlo_l_imm_64, R(t), R(a), n);
+	else
+		emit_move(k, R(t), R(a));
+	if (b)
+		pe_reg3(&k->em, PVM_OPC_add_64, R(rd), R(t), R(b));
+	if (slot_used)
+		give_back(k, t, 0);
+}
+
+/* Zbs: single-bit set / clear / invert / extract */
+static void translate_zbs(lk *k, const rv_insn *in)
+{
+	unsigned rd = in->rd, a = in->rs1, b = in->rs2;
+	int imm_form = in->op == RV_BSETI || in->op == RV_BCLRI || in->op == RV_BINVI || in->op == RV_BEXTI;
+	rv_op kind = in->op == RV_BSETI ? RV_BSET : in->op == RV_BCLRI ? RV_BCLR : in->op == RV_BINVI ? RV_BINV
+		   : in->op == RV_BEXTI ? RV_BEXT : in->op;
+	if (rd == 0)
+		return;
+	if (kind == RV_BEXT) {
+		if (a == 0) {
+			pe_reg_imm(&k->em, PVM_OPC_load_imm, R(rd), 0);
+		} else if (imm_form || b == 0) {
+			pe_reg2_imm(&k->em, PVM_OPC_shlo_r_imm_64, R(rd), R(a), imm_form ? in->imm & 63 : 0);
+			pe_reg2_imm(&k->em, PVM_OPC_and_imm, R(rd), R(rd), 1);
+		} else {
+			pe_reg3(&k->em, PVM_OPC_shlo_r_64, R(rd), R(a), R(b));
+			pe_reg2_imm(&k->em, PVM_OPC_and_imm, R(rd), R(rd), 1);
+		}
+		return;
+	}
+	uint8_t op_imm = kind == RV_BSET ? PVM_OPC_or_imm : kind == RV_BINV ? PVM_OPC_xor_imm : PVM_OPC_and_imm;
+	uint8_t op_reg = kind == RV_BSET ? PVM_OPC_or : kind == RV_BINV ? PVM_OPC_xor : PVM_OPC_and_inv;
+	if (imm_form || b == 0) {
+		unsigned n = imm_form ? (unsigned)in->imm & 63 : 0;
+		if (a == 0) {
+			emit_const(k, R(rd), kind == RV_BCLR ? 0 : 1ull << n);
+		} else if (n < 31) { /* the mask fits a sign-extended 32-bit immediate */
+			int64_t m = kind == RV_BCLR ? ~((int64_t)1 << n) : (int64_t)1 << n;
+			pe_reg2_imm(&k->em, op_imm, R(rd), R(a), m);
+		} else { /* rotate the bit to position 0 and back */
+			pe_reg2_imm(&k->em, PVM_OPC_rot_r_64_imm, R(rd), R(a), n);
+			pe_reg2_imm(&k->em, op_imm, R(rd), R(rd), kind == RV_BCLR ? -2 : 1);
+			pe_reg2_imm(&k->em, PVM_OPC_rot_r_64_imm, R(rd), R(rd), 64 - n);
+		}
+		return;
+	}
+	if (a == 0) {
+		if (kind == RV_BCLR)
+			pe_reg_imm(&k->em, PVM_OPC_load_imm, R(rd), 0);
+		else
+			pe_reg2_imm(&k->em, PVM_OPC_shlo_l_imm_alt_64, R(rd), R(b), 1);
+		return;
+	}
+	if (rd != a) { /* rd = 1 << rs2, then rd = rs1 OP rd */
+		pe_reg2_imm(&k->em, PVM_OPC_shlo_l_imm_alt_64, R(rd), R(b), 1);
+		pe_reg3(&k->em, op_reg, R(rd), R(a), R(rd));
+	} else if (rd != b) { /* rotate by rs2, change bit 0, rotate back */
+		pe_reg3(&k->em, PVM_OPC_rot_r_64, R(rd), R(rd), R(b));
+		pe_reg2_imm(&k->em, op_imm, R(rd), R(rd), kind == RV_BCLR ? -2 : 1);
+		pe_reg3(&k->em, PVM_OPC_rot_l_64, R(rd), R(rd), R(b));
+	} else { /* rd == rs1 == rs2 */
+		unsigned t = borrow(k, (1u << rd) | 1u, 0);
+		pe_reg2_imm(&k->em, PVM_OPC_shlo_l_imm_alt_64, R(t), R(b), 1);
+		pe_reg3(&k->em, op_reg, R(rd), R(rd), R(t));
+		give_back(k, t, 0);
+	}
+}
+
+/* A on one hart: lr = load, sc = store + success (0), amo = load, op,
+ * store, old value to rd, through two borrowed temporaries. */
+static void translate_amo(lk *k, const rv_insn *in)
+{
+	unsigned rd = in->rd, a = in->rs1, b = in->rs2;
+	int w = in->op == RV_LRW || in->op == RV_SCW || (in->op >= RV_AMOSWAPW && in->op <= RV_AMOMAXUW);
+	uint8_t ld = w ? PVM_OPC_load_ind_i32 : PVM_OPC_load_ind_u64, ld_abs = w ? PVM_OPC_load_i32 : PVM_OPC_load_u64;
+	uint8_t st = w ? PVM_OPC_store_ind_u32 : PVM_OPC_store_ind_u64;
+	if (in->op == RV_LRW || in->op == RV_LRD) {
+		if (rd == 0)
+			return;
+		if (a)
+			pe_reg2_imm(&k->em, ld, R(rd), R(a), 0);
+		else
+			pe_reg_imm(&k->em, ld_abs, R(rd), 0);
+		return;
+	}
+	if (in->op == RV_SCW || in->op == RV_SCD) {
+		uint8_t sz = w ? 2 : 3;
+		if (a == 0 && b == 0)
+			pe_imm2(&k->em, (uint8_t)(PVM_OPC_store_imm_u8 + sz), 0, 0);
+		else if (a == 0)
+			pe_reg_imm(&k->em, (uint8_t)(PVM_OPC_store_u8 + sz), R(b), 0);
+		else if (b == 0)
+			pe_reg_imm2(&k->em, (uint8_t)(PVM_OPC_store_imm_ind_u8 + sz), R(a), 0, 0);
+		else
+			pe_reg2_imm(&k->em, st, R(b), R(a), 0);
+		if (rd)
+			pe_reg_imm(&k->em, PVM_OPC_load_imm, R(rd), 0); /* always succeeds */
+		return;
+	}
+	uint32_t avoid = (1u << rd) | (1u << a) | (1u << b) | 1u;
+	unsigned t1 = borrow(k, avoid, 0);
+	unsigned t2 = borrow(k, avoid | (1u << t1), 1);
+	if (a)
+		pe_reg2_imm(&k->em, ld, R(t1), R(a), 0);
+	else
+		pe_reg_imm(&k->em, ld_abs, R(t1), 0);
+	if (b == 0)
+		pe_reg_imm(&k->em, PVM_OPC_load_imm, R(t2), 0);
+	else if (w) /* sign-extend: min/max compare 32-bit values (both orders survive it) */
+		pe_reg2_imm(&k->em, PVM_OPC_add_imm_32, R(t2), R(b), 0);
+	else
+		emit_move(k, R(t2), R(b));
+	uint8_t op = 0;
+	switch (in->op) {
+	case RV_AMOADDW: case RV_AMOADDD: op = PVM_OPC_add_64; break;
+	case RV_AMOXORW: case RV_AMOXORD: op = PVM_OPC_xor; break;
+	case RV_AMOANDW: case RV_AMOANDD: op = PVM_OPC_and; break;
+	case RV_AMOORW: case RV_AMOORD: op = PVM_OPC_or; break;
+	case RV_AMOMINW: case RV_AMOMIND: op = PVM_OPC_min; break;
+	case RV_AMOMAXW: case RV_AMOMAXD: op = PVM_OPC_max; break;
+	case RV_AMOMINUW: case RV_AMOMINUD: op = PVM_OPC_min_u; break;
+	case RV_AMOMAXUW: case RV_AMOMAXUD: op = PVM_OPC_max_u; break;
+	default: break; /* amoswap: the new value is rs2 itself */
+	}
+	if (op)
+		pe_reg3(&k->em, op, R(t2), R(t1), R(t2));
+	if (a)
+		pe_reg2_imm(&k->em, st, R(t2), R(a), 0);
+	else
+		pe_reg_imm(&k->em, (uint8_t)(PVM_OPC_store_u8 + (w ? 2 : 3)), R(t2), 0);
+	if (rd)
+		emit_move(k, R(rd), R(t1));
+	give_back(k, t2, 1);
+	give_back(k, t1, 0);
+}
+
 static int translate(lk *k, size_t i)
 {
 	const rv_insn *in = &k->ins[i];
@@ -424,6 +625,20 @@ static int translate(lk *k, size_t i)
 			}
 		return 0;
 	}
+	case RV_SH1ADD: case RV_SH2ADD: case RV_SH3ADD: case RV_ADDUW: case RV_SH1ADDUW: case RV_SH2ADDUW:
+	case RV_SH3ADDUW: case RV_SLLIUW:
+		translate_zba(k, in);
+		return 0;
+	case RV_BSET: case RV_BCLR: case RV_BINV: case RV_BEXT: case RV_BSETI: case RV_BCLRI: case RV_BINVI:
+	case RV_BEXTI:
+		translate_zbs(k, in);
+		return 0;
+	case RV_LRW: case RV_LRD: case RV_SCW: case RV_SCD: case RV_AMOSWAPW: case RV_AMOADDW: case RV_AMOXORW:
+	case RV_AMOANDW: case RV_AMOORW: case RV_AMOMINW: case RV_AMOMAXW: case RV_AMOMINUW: case RV_AMOMAXUW:
+	case RV_AMOSWAPD: case RV_AMOADDD: case RV_AMOXORD: case RV_AMOANDD: case RV_AMOORD: case RV_AMOMIND:
+	case RV_AMOMAXD: case RV_AMOMINUD: case RV_AMOMAXUD:
+		translate_amo(k, in);
+		return 0;
 	case RV_FENCE: case RV_FENCEI:
 		return 0;
 	case RV_EBREAK: case RV_UNIMP:
