@@ -462,6 +462,31 @@ TEST(extensions_zba_zbs_a)
 	}
 }
 
+/* issue 9: .init_array constructors (with priorities) run before every
+ * entry point, which still gets its argument registers. */
+TEST(constructors_run_before_entries)
+{
+	NEED_TOOLCHAIN();
+	static const char *opts[] = {"-O0", "-O2", "-Os"};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		char args[256];
+		uint64_t v = 0;
+		snprintf(args, sizeof args, "%s tests/link/ctor.c", opts[i]);
+		ASSERT_EQ(check_program(args, "tests/link/ctor.c", "ctor_main", 0, &v), 0);
+		ASSERT_EQ(v, 7073200); /* a = 7, b = 73, calls = (1 + 1) * 100 */
+		char elf[128], err[LINK_ERR_CAP];
+		snprintf(elf, sizeof elf, "%s/prog.elf", tmpdir);
+		link_result res;
+		ASSERT_EQ(link_path(elf, &res, err, sizeof err), 0);
+		pvm_exit st;
+		uint64_t r7 = 0, gas = 0, hc = 0;
+		ASSERT_EQ(run_spi(res.spi, res.spi_len, 5, &st, &r7, &gas, &hc), 0);
+		link_result_free(&res);
+		ASSERT_EQ(st, PVM_EXIT_HALT);
+		ASSERT_EQ(r7, (uint64_t)PVM_SPI_ARG_ADDR + 7073200); /* φ7 = argument pointer, φ8 = 0 */
+	}
+}
+
 /* issue 9: data referenced from more than 64 KiB into the code: with code
  * at 2 GiB ld.lld failed with "relocation R_RISCV_PCREL_HI20 out of range". */
 TEST(far_code_in_auipc_reach)
@@ -784,15 +809,16 @@ TEST(err_load_from_code_address)
 		  0);
 }
 
-/* Constructors are not run yet: linking says so instead of dropping them. */
-TEST(err_constructors_rejected)
+/* Destructors would never run (programs end by halting): a named error,
+ * not a silent drop. */
+TEST(err_destructors_rejected)
 {
 	NEED_TOOLCHAIN();
 	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\n"
 				    "volatile uint64_t seed = 3;\nstatic uint64_t v;\n"
-				    "__attribute__((constructor)) static void init(void) { v = seed * 5; }\n"
+				    "__attribute__((destructor)) static void fini(void) { seed = v * 5; }\n"
 				    "static uint64_t f(void) { return v; }\nNUB_EXPORT(0, f);\n",
-				    ".init_array: static constructors"),
+				    ".fini_array: static destructors never run"),
 		  0);
 }
 
@@ -952,6 +978,7 @@ int main(void)
 	RUN(runtime_helpers_match_native);
 	RUN(far_code_in_auipc_reach);
 	RUN(extensions_zba_zbs_a);
+	RUN(constructors_run_before_entries);
 	RUN(x0_operands);
 	RUN(engine_in_pvm);
 	RUN(err_not_elf);
@@ -962,7 +989,7 @@ int main(void)
 	RUN(err_forbidden_register);
 	RUN(err_unsupported_instruction);
 	RUN(err_missing_export);
-	RUN(err_constructors_rejected);
+	RUN(err_destructors_rejected);
 	RUN(err_load_from_code_address);
 	RUN(corrupted_elf_never_crashes);
 	RUN(regressions);

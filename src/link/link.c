@@ -114,6 +114,9 @@ static void lk_free(lk *k)
 	free(k->fix_at);
 	free(k->fix_to);
 	free(k->fix_len);
+	free(k->ctor);
+	free(k->ret_off);
+	free(k->stub_off);
 	pe_free(&k->em);
 }
 
@@ -149,7 +152,7 @@ int link_program(const uint8_t *elf, size_t len, const link_options *opt, link_r
 		     k->elf.type);
 		goto done;
 	}
-	if (lk_layout(k) || lk_decode(k) || lk_read_exports(k))
+	if (lk_layout(k) || lk_decode(k) || lk_read_exports(k) || lk_read_ctors(k))
 		goto done;
 	if (k->elf.nrelocs == 0) {
 		lk_fail(k, "ELF has no relocations: link with --emit-relocs");

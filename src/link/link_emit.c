@@ -362,6 +362,8 @@ int lk_write_spi(lk *k, link_result *out)
 	for (size_t i = 0; i <= k->nins; i++)
 		if (k->flags[i] & F_JT)
 			jt[k->jt_index[i]] = (uint32_t)k->pvm_off[i];
+	for (size_t m = 0; m < k->nexp * k->nctor; m++)
+		jt[k->jt_ret_base + m] = (uint32_t)k->ret_off[m];
 	link_buf blob = {0}, spi = {0};
 	int rc = pe_blob(&k->em, jt, k->njt, &blob);
 	free(jt);

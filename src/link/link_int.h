@@ -73,6 +73,13 @@ typedef struct {
 	char exp_name[LINK_MAX_EXPORTS][32];
 	size_t nexp;
 	uint32_t stack_size;
+	/* static constructors (.preinit_array, then .init_array): run by a stub
+	 * per export before the entry (link_translate.c) */
+	size_t *ctor;       /* insn index of each constructor */
+	size_t nctor;
+	size_t jt_ret_base; /* jump-table index of the first constructor return point */
+	size_t *ret_off;    /* per (export, constructor): code offset of the return point */
+	size_t *stub_off;   /* per export: code offset of its constructor stub */
 	/* fixups: emitted instruction -> target insn index */
 	size_t *fix_at, *fix_to;
 	uint8_t *fix_len; /* offset bytes per fixup, grown until every offset fits */
@@ -117,6 +124,8 @@ int lk_layout(lk *k);
 int lk_decode(lk *k);
 /* link_layout.c: .nub_exports / .nub_stack_size */
 int lk_read_exports(lk *k);
+/* link_layout.c: .preinit_array / .init_array entries (constructors) */
+int lk_read_ctors(lk *k);
 /* link_layout.c: relocations in code (auipc pairs), block starts and
  * jump-table marks, relocations in data (pass 0 marks, pass 1 rewrites code
  * addresses into jump-table addresses, after emission) */

@@ -28,7 +28,8 @@ static int is_ro(const link_section *s)
 {
 	const char *n = s->name;
 	return !(s->flags & LINK_SHF_WRITE) || !strncmp(n, ".rodata", 7) || !strncmp(n, ".srodata", 8) ||
-	       !strncmp(n, ".got", 4) || !strncmp(n, ".data.rel.ro", 12);
+	       !strncmp(n, ".got", 4) || !strncmp(n, ".data.rel.ro", 12) || !strcmp(n, ".init_array") ||
+	       !strcmp(n, ".preinit_array");
 }
 
 int lk_layout(lk *k)
@@ -43,10 +44,11 @@ int lk_layout(lk *k)
 			continue;
 		if (!strcmp(s->name, ".nub_exports") || !strcmp(s->name, ".nub_stack_size"))
 			continue;
-		if (!strcmp(s->name, ".init_array") || !strcmp(s->name, ".preinit_array") ||
-		    !strcmp(s->name, ".fini_array"))
-			return lk_fail(k, "section %s: static constructors/destructors are not supported yet (nothing would run them)",
+		if (!strncmp(s->name, ".fini_array", 11) || !strncmp(s->name, ".dtors", 6))
+			return lk_fail(k, "section %s: static destructors never run (a PVM program ends by halting); remove __attribute__((destructor))",
 				    s->name);
+		if (!strncmp(s->name, ".ctors", 6))
+			return lk_fail(k, "section %s: .ctors is not supported (use .init_array: clang's default)", s->name);
 		if (s->flags & 0x400) /* SHF_TLS */
 			return lk_fail(k, "section %s: thread-local storage is not supported", s->name);
 		if (s->flags & LINK_SHF_EXECINSTR) {
@@ -558,11 +560,47 @@ int lk_read_exports(lk *k)
 	return 0;
 }
 
+int lk_read_ctors(lk *k)
+{
+	const link_elf *e = &k->elf;
+	static const char *const order[] = {".preinit_array", ".init_array"};
+	size_t total = 0;
+	for (size_t i = 0; i < e->nsecs; i++)
+		if (!strcmp(e->secs[i].name, order[0]) || !strcmp(e->secs[i].name, order[1]))
+			total += (size_t)(e->secs[i].size / 8);
+	k->ctor = calloc(total ? total : 1, sizeof *k->ctor);
+	if (!k->ctor)
+		return lk_fail(k, "out of memory");
+	for (size_t o = 0; o < 2; o++)
+		for (size_t i = 0; i < e->nsecs; i++) {
+			const link_section *s = &e->secs[i];
+			if (strcmp(s->name, order[o]) || s->size == 0)
+				continue;
+			const uint8_t *p = link_elf_section_data(e, i);
+			if (!p || s->size % 8)
+				return lk_fail(k, "section %s: size %llu is not a multiple of 8 (function pointers)", s->name,
+					    (unsigned long long)s->size);
+			for (uint64_t off = 0; off < s->size; off += 8) {
+				uint64_t fn = lk_rdle(p + off, 8);
+				size_t t = lk_find_ins(k, fn);
+				if (!lk_in_code(k, fn) || t == (size_t)-1 || t >= k->nins)
+					return lk_fail(k, "section %s: entry %llu (0x%llx) is not a function in the code", s->name,
+						    (unsigned long long)(off / 8), (unsigned long long)fn);
+				k->flags[t] |= F_TARGET;
+				k->ctor[k->nctor++] = t;
+			}
+		}
+	return 0;
+}
+
 void lk_assign_jt(lk *k)
 {
 	k->njt = 0;
 	for (size_t i = 0; i <= k->nins; i++)
 		if (k->flags[i] & F_JT)
 			k->jt_index[i] = (uint32_t)k->njt++;
+	/* then one return point per (export, constructor) */
+	k->jt_ret_base = k->njt;
+	k->njt += k->nexp * k->nctor;
 }
 

@@ -661,6 +661,38 @@ static int translate(lk *k, size_t i)
 	}
 }
 
+/* Code offset a fixup targets: an instruction (to <= nins: its PVM offset)
+ * or, above that, export x's constructor stub (to = nins + 1 + x). */
+static size_t fix_target(const lk *k, size_t to)
+{
+	return to <= k->nins ? k->pvm_off[to] : k->stub_off[to - k->nins - 1];
+}
+
+/* Export x's constructor stub: save φ7..φ12 and ra on the stack, call each
+ * constructor (returning to a jump-table entry of its own), restore, and
+ * jump to the entry. Emitted after the code; exports jump here instead. */
+#define CTOR_FRAME 64 /* a0..a5, ra; 16-byte aligned */
+static int emit_ctor_stub(lk *k, size_t x)
+{
+	static const uint8_t saved[] = {10, 11, 12, 13, 14, 15, 1}; /* a0..a5, ra */
+	k->stub_off[x] = k->em.len;
+	pe_reg2_imm(&k->em, PVM_OPC_add_imm_64, R(2), R(2), -CTOR_FRAME);
+	for (size_t r = 0; r < sizeof saved; r++)
+		pe_reg2_imm(&k->em, PVM_OPC_store_ind_u64, R(saved[r]), R(2), (int64_t)(8 * r));
+	for (size_t c = 0; c < k->nctor; c++) {
+		size_t m = x * k->nctor + c;
+		size_t at = pe_reg_imm_off(&k->em, PVM_OPC_load_imm_jump, R(1), PVM_JT_ADDR(k->jt_ret_base + m),
+					   next_off_len(k));
+		if (add_fix(k, at, k->ctor[c]))
+			return -1;
+		k->ret_off[m] = k->em.len; /* a block start: load_imm_jump ends a block */
+	}
+	for (size_t r = 0; r < sizeof saved; r++)
+		pe_reg2_imm(&k->em, PVM_OPC_load_ind_u64, R(saved[r]), R(2), (int64_t)(8 * r));
+	pe_reg2_imm(&k->em, PVM_OPC_add_imm_64, R(2), R(2), CTOR_FRAME);
+	return add_fix(k, pe_off(&k->em, PVM_OPC_jump, next_off_len(k)), lk_find_ins(k, k->exp_addr[x]));
+}
+
 /* One translation pass with the current offset widths. */
 static int emit_pass(lk *k)
 {
@@ -673,7 +705,7 @@ static int emit_pass(lk *k)
 		size_t at = pe_off(&k->em, PVM_OPC_jump, 4);
 		if (at != 5 * x)
 			return lk_fail(k, "internal: dispatch entry %zu at %zu", x, at);
-		if (add_fix(k, at, lk_find_ins(k, k->exp_addr[x])))
+		if (add_fix(k, at, k->nctor ? k->nins + 1 + x : lk_find_ins(k, k->exp_addr[x])))
 			return -1;
 	}
 	for (size_t i = 0; i < k->nins; i++) {
@@ -689,6 +721,9 @@ static int emit_pass(lk *k)
 	}
 	k->pvm_off[k->nins] = k->em.len;
 	pe_op(&k->em, PVM_OPC_trap); /* code may run off the end: trap */
+	for (size_t x = 0; x < k->nexp && k->nctor; x++)
+		if (emit_ctor_stub(k, x))
+			return -1;
 	if (pe_failed(&k->em))
 		return lk_fail(k, "out of memory");
 	return 0;
@@ -698,6 +733,12 @@ static int emit_pass(lk *k)
  * those that do not fit and re-emit (widths only grow, so this ends). */
 int lk_emit_all(lk *k)
 {
+	if (k->nctor) {
+		k->stub_off = calloc(k->nexp, sizeof *k->stub_off);
+		k->ret_off = calloc(k->nexp * k->nctor, sizeof *k->ret_off);
+		if (!k->stub_off || !k->ret_off)
+			return lk_fail(k, "out of memory");
+	}
 	for (int round = 0; round < 16; round++) {
 		if (emit_pass(k))
 			return -1;
@@ -714,7 +755,7 @@ int lk_emit_all(lk *k)
 			return lk_fail(k, "internal: fixup count changed between passes");
 		int changed = 0;
 		for (size_t f = 0; f < k->nfix; f++) {
-			int64_t off = (int64_t)k->pvm_off[k->fix_to[f]] - (int64_t)k->fix_at[f];
+			int64_t off = (int64_t)fix_target(k, k->fix_to[f]) - (int64_t)k->fix_at[f];
 			unsigned need = pe_off_len(off);
 			if (need > k->fix_len[f]) {
 				k->fix_len[f] = (uint8_t)need;
@@ -726,7 +767,7 @@ int lk_emit_all(lk *k)
 		if (changed)
 			continue;
 		for (size_t f = 0; f < k->nfix; f++)
-			if (pe_patch_off(&k->em, k->fix_at[f], k->pvm_off[k->fix_to[f]], k->fix_len[f]))
+			if (pe_patch_off(&k->em, k->fix_at[f], fix_target(k, k->fix_to[f]), k->fix_len[f]))
 				return lk_fail(k, "internal: jump offset does not fit at %zu", k->fix_at[f]);
 		return 0;
 	}
