@@ -412,6 +412,32 @@ static void translate_zbs(lk *k, const rv_insn *in)
 	}
 }
 
+/* Zbb orc.b: each byte of rs1 becomes 0xff when non-zero, else 0:
+ * t2 = ((rs1 & 0x7f..) + 0x7f..) | rs1 sets each byte's top bit iff the
+ * byte is non-zero; keep those bits, move them to bit 0, multiply by 0xff. */
+static void translate_orcb(lk *k, const rv_insn *in)
+{
+	unsigned rd = in->rd, a = in->rs1;
+	if (rd == 0)
+		return;
+	if (a == 0) {
+		pe_reg_imm(&k->em, PVM_OPC_load_imm, R(rd), 0);
+		return;
+	}
+	uint32_t avoid = (1u << rd) | (1u << a) | 1u;
+	unsigned t1 = borrow(k, avoid, 0);
+	unsigned t2 = borrow(k, avoid | (1u << t1), 1);
+	pe_reg_imm64(&k->em, R(t1), 0x7f7f7f7f7f7f7f7full);
+	pe_reg3(&k->em, PVM_OPC_and, R(t2), R(a), R(t1));
+	pe_reg3(&k->em, PVM_OPC_add_64, R(t2), R(t2), R(t1));
+	pe_reg3(&k->em, PVM_OPC_or, R(t2), R(t2), R(a));
+	pe_reg3(&k->em, PVM_OPC_and_inv, R(t2), R(t2), R(t1));
+	pe_reg2_imm(&k->em, PVM_OPC_shlo_r_imm_64, R(t2), R(t2), 7);
+	pe_reg2_imm(&k->em, PVM_OPC_mul_imm_64, R(rd), R(t2), 0xff);
+	give_back(k, t2, 1);
+	give_back(k, t1, 0);
+}
+
 /* A on one hart: lr = load, sc = store + success (0), amo = load, op,
  * store, old value to rd, through two borrowed temporaries. */
 static void translate_amo(lk *k, const rv_insn *in)
@@ -632,6 +658,9 @@ static int translate(lk *k, size_t i)
 	case RV_BSET: case RV_BCLR: case RV_BINV: case RV_BEXT: case RV_BSETI: case RV_BCLRI: case RV_BINVI:
 	case RV_BEXTI:
 		translate_zbs(k, in);
+		return 0;
+	case RV_ORCB:
+		translate_orcb(k, in);
 		return 0;
 	case RV_LRW: case RV_LRD: case RV_SCW: case RV_SCD: case RV_AMOSWAPW: case RV_AMOADDW: case RV_AMOXORW:
 	case RV_AMOANDW: case RV_AMOORW: case RV_AMOMINW: case RV_AMOMAXW: case RV_AMOMINUW: case RV_AMOMAXUW:

@@ -1,5 +1,5 @@
 /* ext.c: guest program for tests/test_link.c: the Zba, Zbs and A extensions
- * a user may ask clang for (-march=rv64emac_zba_zbb_zbs). Compiled C (shift-
+ * a user may ask clang for (-march=rv64emac_zba_zbb_zbs), and Zbb's orc.b. Compiled C (shift-
  * and-add addressing, single-bit operations, C11 atomics) plus every
  * instruction form in inline assembly, including the register-aliasing
  * corners (rd = rs1, rd = rs2, rd = rs1 = rs2, x0 operands); natively the
@@ -54,6 +54,18 @@ static void mix(uint64_t v)
 	({                                                                              \
 		uint64_t r_;                                                            \
 		__asm__ volatile(insn " %0, x0, %1" : "=r"(r_) : "r"(a));          \
+		r_;                                                                     \
+	})
+#define R1(insn, a)                                                                     \
+	({                                                                              \
+		uint64_t r_;                                                            \
+		__asm__ volatile(insn " %0, %1" : "=r"(r_) : "r"(a));              \
+		r_;                                                                     \
+	})
+#define R1_SAME(insn, a)                                                                \
+	({                                                                              \
+		uint64_t r_ = (a);                                                      \
+		__asm__ volatile(insn " %0, %0" : "+r"(r_));                       \
 		r_;                                                                     \
 	})
 #define AMO(insn, p, v)                                                                 \
@@ -113,6 +125,16 @@ static uint64_t amo(const char *n, void *p, uint64_t v)
 		*(uint64_t *)p = nv;
 	return old;
 }
+static uint64_t orcb(uint64_t a)
+{
+	uint64_t r = 0;
+	for (int i = 0; i < 64; i += 8)
+		if ((a >> i) & 0xff)
+			r |= 0xffull << i;
+	return r;
+}
+#define R1(insn, a) orcb(a)
+#define R1_SAME(insn, a) orcb(a)
 #define AMO(insn, p, v) amo(insn, p, v)
 #define AMO_SAME(insn, p, v) amo(insn, p, v)
 #endif
@@ -177,6 +199,11 @@ uint64_t ext_main(void)
 	ALLAMO("amomin.d") ALLAMO("amomax.d") ALLAMO("amominu.d") ALLAMO("amomaxu.d")
 	ALLAMO("amoswap.w") ALLAMO("amoadd.w") ALLAMO("amoxor.w") ALLAMO("amoand.w") ALLAMO("amoor.w")
 	ALLAMO("amomin.w") ALLAMO("amomax.w") ALLAMO("amominu.w") ALLAMO("amomaxu.w")
+	for (size_t i = 0; i < NV; i++) {
+		mix(R1("orc.b", vals[i]));
+		mix(R1_SAME("orc.b", vals[i] >> 12));
+		mix(R1("orc.b", vals[i] * 0x0100010000010001ull));
+	}
 	for (unsigned n = 0; n < 70; n++)
 		mix(bits_c(vals[n % NV] * 0x9e3779b97f4a7c15ull, n));
 	/* C11 atomics: AMOs and LR/SC loops (compare-exchange) */
