@@ -945,6 +945,42 @@ TEST(cli_run_prints_nub_log)
 	ASSERT_TRUE(strstr(out, ",42,") != NULL); /* r7: the guest saw WHAT */
 }
 
+/* A linked program whose first byte is '{' (|o| = 0x7b: csmith seed 3168)
+ * is a standard program for `nub run`, not JSON. */
+TEST(cli_run_spi_starting_with_brace)
+{
+	const char *b = getenv("B");
+	pvm_emit e;
+	ASSERT_EQ(pe_init(&e), 0);
+	pe_reg_imm(&e, PVM_OPC_load_imm, 7, 77);
+	pe_op(&e, PVM_OPC_trap);
+	link_buf blob = {0}, spi = {0};
+	ASSERT_EQ(pe_blob(&e, NULL, 0, &blob), 0);
+	lb_le(&spi, 0x7b, 3); /* |o| */
+	lb_le(&spi, 0, 3);
+	lb_le(&spi, 0, 2);
+	lb_le(&spi, 4096, 3);
+	for (int i = 0; i < 0x7b; i++)
+		lb_u8(&spi, (uint8_t)i);
+	lb_le(&spi, blob.len, 4);
+	lb_put(&spi, blob.p, blob.len);
+	ASSERT_EQ(spi.failed, 0);
+	ASSERT_EQ(spi.p[0], '{');
+	char path[128], cmd[512], out[2048];
+	snprintf(path, sizeof path, "%s/brace.pvm", tmpdir);
+	FILE *f = fopen(path, "wb");
+	ASSERT_TRUE(f != NULL);
+	ASSERT_EQ(fwrite(spi.p, 1, spi.len, f), spi.len);
+	ASSERT_EQ(fclose(f), 0);
+	free(blob.p);
+	free(spi.p);
+	pe_free(&e);
+	snprintf(cmd, sizeof cmd, "%s/nub run %s 2>&1", b ? b : "build", path);
+	ASSERT_EQ(sh(cmd, out, sizeof out), 0);
+	ASSERT_TRUE(strstr(out, "standard program") != NULL);
+	ASSERT_TRUE(strstr(out, "r7  = 0x000000000000004d") != NULL);
+}
+
 TEST(cli_link_errors)
 {
 	const char *b = getenv("B");
@@ -994,6 +1030,7 @@ int main(void)
 	RUN(corrupted_elf_never_crashes);
 	RUN(regressions);
 	RUN(cli_link_errors);
+	RUN(cli_run_spi_starting_with_brace);
 	RUN(cli_run_prints_nub_log);
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
