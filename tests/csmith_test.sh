@@ -4,7 +4,8 @@
 # natively with gcc and to PVM with scripts/nub-cc at -O0, -O1, -O2, -O3 and
 # -Os; every PVM run must halt with the native checksum in φ7. Each
 # (program, level) is one test; programs that do not finish natively within
-# 1 s are skipped and counted (5 skips each). Skips everything, loudly, when
+# 1 s are skipped and counted (5 skips each); a PVM run gets 300 s (the
+# sanitizer build is slower). Skips everything, loudly, when
 # csmith, libcsmith-dev or clang-19/ld.lld-19 are missing (scripts/deps.sh
 # --riscv installs them). CSMITH_SEEDS / CSMITH_JOBS override the sample.
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ if [ ! -f /usr/include/csmith/safe_math.h ]; then
 	echo "RESULT passed=0 failed=0 skipped=250"
 	exit 0
 fi
-out=$(NUB=$B/nub scripts/csmith-diff.sh -j "${CSMITH_JOBS:-2}" $seeds 2>&1)
+out=$(NUB=$B/nub scripts/csmith-diff.sh -j "${CSMITH_JOBS:-2}" --pvm-timeout 300 $seeds 2>&1)
 echo "$out" | grep -v '^RESULT' | sed 's/^/    /'
 line=$(echo "$out" | grep -E '^RESULT ' | tail -1)
 if [ -z "$line" ]; then
