@@ -82,7 +82,7 @@ one() {
 		if [ "$st" = halt ] && [ "$r7" = "$nat" ]; then
 			echo "OK $s $lv"
 		else
-			echo "MISMATCH $s $lv native $nat pvm status ${st:-?} r7 ${r7:-?}"
+			echo "MISMATCH $s $lv native $nat pvm status ${st:-?} r7 ${r7:-?}${st:+}$([ -n "$st" ] || echo " ($(head -1 <<<"$out" | head -c 200))")"
 			fail=1
 		fi
 	done
