@@ -38,6 +38,8 @@ enum {
 /* spill slots after the read-write data: temporaries of x0-operand fallbacks,
  * Zba/Zbs corner cases and AMO sequences */
 #define LK_SPILL_BYTES 16u
+/* constructors: one return point per (export, constructor) in the jump table */
+#define LINK_MAX_CTORS 4096
 #define EXPORT_REC 48u /* sizeof(struct nub_export_rec), sdk/include/nub_guest.h */
 
 typedef struct {

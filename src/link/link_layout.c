@@ -568,6 +568,8 @@ int lk_read_ctors(lk *k)
 	for (size_t i = 0; i < e->nsecs; i++)
 		if (!strcmp(e->secs[i].name, order[0]) || !strcmp(e->secs[i].name, order[1]))
 			total += (size_t)(e->secs[i].size / 8);
+	if (total > LINK_MAX_CTORS)
+		return lk_fail(k, "%zu static constructors: more than %d are not supported", total, LINK_MAX_CTORS);
 	k->ctor = calloc(total ? total : 1, sizeof *k->ctor);
 	if (!k->ctor)
 		return lk_fail(k, "out of memory");
