@@ -164,12 +164,13 @@ install: $(B)/libnub.a $(B)/libnub.so $(B)/nub
 	install -m 755 $(B)/libnub.so $(DESTDIR)$(PREFIX)/lib/libnub.so
 	install -m 644 include/nub/nub.h include/nub/abi.h $(DESTDIR)$(PREFIX)/include/nub/
 	install -m 644 nub.pc.in $(DESTDIR)$(PREFIX)/lib/pkgconfig/nub.pc
-	install -d $(CORPUS_DIRS:%=$(SHARE_DIR)/conformance/pvm/%) $(SHARE_DIR)/sdk/include $(SHARE_DIR)/sdk/lib
+	install -d $(CORPUS_DIRS:%=$(SHARE_DIR)/conformance/pvm/%) $(SHARE_DIR)/sdk/include/nub $(SHARE_DIR)/sdk/lib
 	install -m 644 tests/conformance/known-deviations.txt $(SHARE_DIR)/conformance/
 	install -m 644 tests/conformance/pvm/README.md tests/conformance/pvm/LICENSE* $(SHARE_DIR)/conformance/pvm/
 	$(foreach d,$(CORPUS_DIRS),install -m 644 tests/conformance/pvm/$(d)/*.json $(SHARE_DIR)/conformance/pvm/$(d)/ &&) true
 	install -m 644 sdk/nub.ld $(SHARE_DIR)/sdk/
 	install -m 644 sdk/include/*.h $(SHARE_DIR)/sdk/include/
+	install -m 644 include/nub/pvm_layout.h $(SHARE_DIR)/sdk/include/nub/
 	install -m 644 sdk/lib/*.c $(SHARE_DIR)/sdk/lib/
 
 clean:

@@ -3,7 +3,8 @@
 #   scripts/deps.sh            what the build needs (Debian packages; `make demo`)
 #   scripts/deps.sh --tests    also what the tests need: QEMU, and busybox-static,
 #                              a Debian kernel and cpio for the KVM-in-QEMU test
-#   scripts/deps.sh --riscv    also clang-19/lld-19/llvm-19 (nub link, guest SDK)
+#   scripts/deps.sh --riscv    also clang-19/lld-19/llvm-19 (nub link, guest SDK) and
+#                              csmith + libcsmith-dev (tests/csmith_test.sh)
 #   scripts/deps.sh --oracle   also node/npm and the independent PVM interpreter
 #                              @fluffylabs/anan-as (npm, pinned in tools/oracle)
 #   scripts/deps.sh --all      all of the above (`make check`)
@@ -24,7 +25,7 @@ done
 # tests: libFuzzer/sanitizer runtimes, python3 (test scripts), QEMU (guest
 # kernel), and a Linux with kvm_amd under QEMU TCG (tests/kvm_in_qemu_test.sh)
 [ $tests -eq 1 ] && pkgs+=(libclang-rt-14-dev python3 qemu-system-x86 busybox-static linux-image-amd64 cpio)
-[ $riscv -eq 1 ] && pkgs+=(clang-19 lld-19 llvm-19)
+[ $riscv -eq 1 ] && pkgs+=(clang-19 lld-19 llvm-19 csmith libcsmith-dev)
 if [ $oracle -eq 1 ] && ! command -v node >/dev/null 2>&1; then
 	pkgs+=(nodejs npm)
 fi

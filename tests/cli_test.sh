@@ -47,6 +47,17 @@ expect_ok run_fault '"page-fault-address":135168' run --json $V/inst_store_indir
 printf '\x00\x00\x02\x0a\x07\x01' >"$tmp/ecalli.blob"
 expect_ok run_host_call '"status":"host-call","pc":0,"gas-used":1,.*"host-call":7' run --json --gas 5 "$tmp/ecalli.blob"
 expect_ok run_oog '"status":"out-of-gas","pc":0,"gas-used":0,"gas-left":0' run --json --gas 0 "$tmp/ecalli.blob"
+# --host-calls ignore resumes, in-process and in a local sandbox alike; a
+# JIP-1 log (ecalli 100) is printed and answered (r7 = WHAT) in either mode
+printf '\x00\x00\x04\x0a\x07\x32\x00\x05' >"$tmp/e7.blob"   # ecalli 7; jump_ind r0
+printf '\x00\x00\x04\x0a\x64\x32\x00\x05' >"$tmp/log.blob"  # ecalli 100; jump_ind r0
+expect_ok run_host_calls_ignore '"status":"halt","pc":2,"gas-used":2' run --json --host-calls ignore --reg 0=0xFFFF0000 "$tmp/e7.blob"
+expect_ok run_host_calls_ignore_local '"status":"halt","exit-arg":0,"return-value":0,"gas-used":2' run --json --backend local --host-calls ignore --reg 0=0xFFFF0000 "$tmp/e7.blob"
+expect_ok run_host_calls_stop_local '"status":"host-call","exit-arg":7' run --json --backend local --reg 0=0xFFFF0000 "$tmp/e7.blob"
+expect_ok run_jip1_log '"status":"halt",.*"regs":\[4294901760,0,0,0,0,0,0,18446744073709551614,' run --json --reg 0=0xFFFF0000 "$tmp/log.blob"
+expect_ok run_jip1_log_local '"status":"halt","exit-arg":0,"return-value":18446744073709551614' run --json --backend local --reg 0=0xFFFF0000 "$tmp/log.blob"
+grep -q '^nub: log FATAL' "$tmp/err" && ok run_jip1_log_printed || bad run_jip1_log_printed "stderr: $(head -c 200 "$tmp/err")"
+expect_err run_host_calls_bad run --host-calls maybe "$tmp/e7.blob"
 expect_ok run_regs '"regs":\[1,2,3,4,5,6,7,8,9,10,11,12,13\]' run --json --gas 0 --regs 1,2,3,4,5,6,7,8,9,10,11,12,13 "$tmp/ecalli.blob"
 expect_ok run_reg '"regs":\[0,0,0,0,0,0,0,0,0,0,0,0,18446744073709551615\]' run --json --gas 0 --reg 12=0xffffffffffffffff "$tmp/ecalli.blob"
 # SPI: ro "AB", rw "C", stack 100, code: ecalli 1; args are readable at r7

@@ -13,6 +13,7 @@
 #include "../bench/programs/bench_host.h"
 #include "link/link.h"
 #include "pvm/pvm.h"
+#include "pvm/pvm_insn.h"
 #include "test.h"
 
 static char tmpdir[64];
@@ -143,7 +144,7 @@ static int native(const char *src, const char *fn, uint64_t *v)
 {
 	char cmd[2048], out[256];
 	snprintf(cmd, sizeof cmd,
-		 "cc -O2 -Isdk/include -Isrc -Ibench/programs -DKERNEL_FN=%s %s sdk/lib/nub_libc.c bench/programs/native_main.c "
+		 "cc -O2 -Isdk/include -Iinclude -Isrc -Ibench/programs -DKERNEL_FN=%s %s sdk/lib/nub_libc.c bench/programs/native_main.c "
 		 "-o %s/native 2>&1 && %s/native",
 		 fn, src, tmpdir, tmpdir);
 	if (sh(cmd, out, sizeof out) != 0) {
@@ -239,19 +240,19 @@ TEST(emit_formats)
 {
 	pvm_emit e;
 	ASSERT_EQ(pe_init(&e), 0);
-	pe_reg3(&e, 190, 9, 7, 8); /* add_32 r9 = r7 + r8: be 87 09 (FORMATS.md example 1) */
+	pe_reg3(&e, PVM_OPC_add_32, 9, 7, 8); /* add_32 r9 = r7 + r8: be 87 09 (FORMATS.md example 1) */
 	ASSERT_EQ(e.len, 3);
 	ASSERT_EQ(e.code[0], 0xbe);
 	ASSERT_EQ(e.code[1], 0x87);
 	ASSERT_EQ(e.code[2], 0x09);
-	size_t at = pe_reg_imm(&e, 51, 7, 2); /* load_imm r7, 2: 33 07 02 */
+	size_t at = pe_reg_imm(&e, PVM_OPC_load_imm, 7, 2); /* load_imm r7, 2: 33 07 02 */
 	ASSERT_EQ(at, 3);
 	ASSERT_EQ(e.code[4], 0x07);
 	ASSERT_EQ(e.code[5], 0x02);
 	ASSERT_EQ(e.len, 6);
-	pe_reg_imm(&e, 51, 7, -1); /* one byte ff */
+	pe_reg_imm(&e, PVM_OPC_load_imm, 7, -1); /* one byte ff */
 	ASSERT_EQ(e.len, 9);
-	size_t j = pe_off(&e, 40, 4);
+	size_t j = pe_off(&e, PVM_OPC_jump, 4);
 	ASSERT_EQ(pe_patch_off(&e, j, 0, 4), 0);
 	ASSERT_EQ(e.code[j + 1], 0xf7); /* -9 */
 	ASSERT_EQ(e.code[j + 4], 0xff);
@@ -273,6 +274,104 @@ TEST(emit_formats)
 }
 
 /* ---- kernels and features -------------------------------------------------- */
+
+/* Every opcode of the instruction table (a superset of what the linker
+ * emits), encoded by link_emit.c's encoder for its table format with edge
+ * operands, must decode (pvm_decode_one) to the same opcode, registers,
+ * immediates and targets, and to the encoded length. */
+typedef struct {
+	size_t at;
+	uint8_t opi, a, b, d;
+	uint64_t imm;
+	uint32_t imm2, target;
+	int has_target;
+} enc_expect;
+
+TEST(encode_decode_every_opcode)
+{
+	static const int64_t imms[] = {0, 1, -1, 127, -128, 128, -129, 0x7fff, -0x8000, 0x12345, 0x7fffffff, -0x7fffffff - 1};
+	const size_t nimm = sizeof imms / sizeof imms[0];
+	pvm_emit e;
+	ASSERT_EQ(pe_init(&e), 0);
+	enc_expect *x = calloc(PVM_I_COUNT * nimm, sizeof *x);
+	ASSERT_TRUE(x != NULL);
+	size_t n = 0;
+	pe_op(&e, PVM_OPC_fallthrough); /* pc 0: the branch target below */
+	for (unsigned i = 0; i < PVM_I_COUNT; i++) {
+		const struct pvm_op_info *oi = &pvm_op_info[i];
+		for (size_t v = 0; v < nimm; v++) {
+			enc_expect *w = &x[n++];
+			int64_t im = imms[v], im2 = imms[(v + 5) % nimm];
+			uint8_t ra = (uint8_t)((i + v) % 13), rb = (uint8_t)((i * 3 + v + 1) % 13), rd = (uint8_t)((i + 7 * v + 2) % 13);
+			w->opi = (uint8_t)i;
+			switch (oi->fmt) {
+			case PVM_FMT_NONE: w->at = pe_op(&e, oi->code); break;
+			case PVM_FMT_IMM: w->at = pe_imm(&e, oi->code, (uint32_t)im); w->imm = (uint64_t)(int64_t)(int32_t)im; break;
+			case PVM_FMT_REG_EXTIMM:
+				w->at = pe_reg_imm64(&e, ra, (uint64_t)im * 0x100000001ull);
+				w->a = ra, w->imm = (uint64_t)im * 0x100000001ull;
+				break;
+			case PVM_FMT_IMM2:
+				w->at = pe_imm2(&e, oi->code, im, im2);
+				w->imm2 = (uint32_t)im, w->imm = (uint64_t)im2;
+				break;
+			case PVM_FMT_OFF:
+				w->at = pe_off(&e, oi->code, 4);
+				ASSERT_EQ(pe_patch_off(&e, w->at, 0, 4), 0);
+				w->has_target = 1;
+				break;
+			case PVM_FMT_REG_IMM: w->at = pe_reg_imm(&e, oi->code, ra, im); w->a = ra, w->imm = (uint64_t)im; break;
+			case PVM_FMT_REG_IMM2:
+				w->at = pe_reg_imm2(&e, oi->code, ra, im, im2);
+				w->a = ra, w->imm2 = (uint32_t)im, w->imm = (uint64_t)im2;
+				break;
+			case PVM_FMT_REG_IMM_OFF:
+				w->at = pe_reg_imm_off(&e, oi->code, ra, im, 4);
+				ASSERT_EQ(pe_patch_off(&e, w->at, 0, 4), 0);
+				w->a = ra, w->imm = (uint64_t)im, w->has_target = 1;
+				break;
+			case PVM_FMT_REG2: w->at = pe_reg2(&e, oi->code, rd, ra); w->d = rd, w->a = ra; break;
+			case PVM_FMT_REG2_IMM: w->at = pe_reg2_imm(&e, oi->code, ra, rb, im); w->a = ra, w->b = rb, w->imm = (uint64_t)im; break;
+			case PVM_FMT_REG2_OFF:
+				w->at = pe_reg2_off(&e, oi->code, ra, rb, 4);
+				ASSERT_EQ(pe_patch_off(&e, w->at, 0, 4), 0);
+				w->a = ra, w->b = rb, w->has_target = 1;
+				break;
+			case PVM_FMT_REG2_IMM2:
+				w->at = pe_reg2_imm2(&e, oi->code, ra, rb, im, im2);
+				w->a = ra, w->b = rb, w->imm = (uint64_t)im, w->imm2 = (uint32_t)im2;
+				break;
+			case PVM_FMT_REG3: w->at = pe_reg3(&e, oi->code, rd, ra, rb); w->d = rd, w->a = ra, w->b = rb; break;
+			default: ASSERT_TRUE(0);
+			}
+			ASSERT_TRUE(w->at != (size_t)-1);
+		}
+	}
+	pe_op(&e, PVM_OPC_trap);
+	link_buf bl = {0};
+	uint32_t jt[1] = {0};
+	ASSERT_EQ(pe_blob(&e, jt, 1, &bl), 0);
+	pvm_program *p = NULL;
+	ASSERT_EQ(pvm_program_new(bl.p, bl.len, &p), PVM_E_OK);
+	size_t bad = 0;
+	for (size_t k = 0; k < n; k++) {
+		const enc_expect *w = &x[k];
+		pvm_insn in;
+		uint32_t next = pvm_decode_one(p, (uint32_t)w->at, &in);
+		int ok = in.opi == w->opi && next == pe_next(&e, w->at) && in.a == w->a && in.b == w->b && in.d == w->d &&
+			 in.imm == w->imm && in.imm2 == w->imm2 && (!w->has_target || in.target == 0);
+		if (!ok && bad++ < 5)
+			printf("    %s at %zu: decoded opi %u a%u b%u d%u imm 0x%llx imm2 0x%x target %u; expected a%u b%u d%u imm 0x%llx imm2 0x%x\n",
+			       pvm_op_info[w->opi].name, w->at, in.opi, in.a, in.b, in.d, (unsigned long long)in.imm, in.imm2,
+			       in.target, w->a, w->b, w->d, (unsigned long long)w->imm, w->imm2);
+	}
+	printf("    %zu encodings of %u opcodes round-tripped\n", n - bad, (unsigned)PVM_I_COUNT);
+	ASSERT_EQ(bad, 0);
+	pvm_program_free(p);
+	free(bl.p);
+	free(x);
+	pe_free(&e);
+}
 
 static const struct {
 	const char *name, *fn;
@@ -319,6 +418,83 @@ TEST(features_all_opt_levels)
 		ASSERT_EQ(check_program(args, "tests/link/features.c", "feat_main", 0, &v), 0);
 		ASSERT_EQ(check_program(args, "tests/link/features.c", "feat_second", 5, &v), 0);
 	}
+}
+
+/* issue 9: clang keeps an auipc's value in another register, a stack slot,
+ * another block or function; every %pcrel_lo user must still work. */
+TEST(pcrel_lo_users_anywhere)
+{
+	NEED_TOOLCHAIN();
+	static const char *opts[] = {"-O0", "-O2"};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		char args[256];
+		uint64_t v = 0;
+		snprintf(args, sizeof args, "%s tests/link/pcrel.c", opts[i]);
+		ASSERT_EQ(check_program(args, "tests/link/pcrel.c", "pcrel_main", 0, &v), 0);
+		ASSERT_EQ(v, 899005); /* (11 + 5 + 33 + 200 + 200) * 2 + 1, then * 1000 + 5 */
+	}
+}
+
+/* issue 9: every compiler-runtime helper (sdk/lib/nub_rt.c) against libgcc. */
+TEST(runtime_helpers_match_native)
+{
+	NEED_TOOLCHAIN();
+	static const char *opts[] = {"-O0", "-O2", "-Os"};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		char args[256];
+		uint64_t v = 0;
+		snprintf(args, sizeof args, "%s tests/link/runtime.c", opts[i]);
+		ASSERT_EQ(check_program(args, "tests/link/runtime.c", "rt_main", 0, &v), 0);
+	}
+}
+
+/* issue 9: Zba, Zbs and A (single hart) on request: every instruction form,
+ * aliasing corners, compiled bit operations and C11 atomics. */
+TEST(extensions_zba_zbs_a)
+{
+	NEED_TOOLCHAIN();
+	static const char *opts[] = {"-O0", "-O2", "-Os"};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		char args[256];
+		uint64_t v = 0;
+		snprintf(args, sizeof args, "%s -march=rv64emac_zba_zbb_zbs tests/link/ext.c", opts[i]);
+		ASSERT_EQ(check_program(args, "tests/link/ext.c", "ext_main", 0, &v), 0);
+	}
+}
+
+/* issue 9: .init_array constructors (with priorities) run before every
+ * entry point, which still gets its argument registers. */
+TEST(constructors_run_before_entries)
+{
+	NEED_TOOLCHAIN();
+	static const char *opts[] = {"-O0", "-O2", "-Os"};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		char args[256];
+		uint64_t v = 0;
+		snprintf(args, sizeof args, "%s tests/link/ctor.c", opts[i]);
+		ASSERT_EQ(check_program(args, "tests/link/ctor.c", "ctor_main", 0, &v), 0);
+		ASSERT_EQ(v, 7073200); /* a = 7, b = 73, calls = (1 + 1) * 100 */
+		char elf[128], err[LINK_ERR_CAP];
+		snprintf(elf, sizeof elf, "%s/prog.elf", tmpdir);
+		link_result res;
+		ASSERT_EQ(link_path(elf, &res, err, sizeof err), 0);
+		pvm_exit st;
+		uint64_t r7 = 0, gas = 0, hc = 0;
+		ASSERT_EQ(run_spi(res.spi, res.spi_len, 5, &st, &r7, &gas, &hc), 0);
+		link_result_free(&res);
+		ASSERT_EQ(st, PVM_EXIT_HALT);
+		ASSERT_EQ(r7, (uint64_t)PVM_SPI_ARG_ADDR + 7073200); /* φ7 = argument pointer, φ8 = 0 */
+	}
+}
+
+/* issue 9: data referenced from more than 64 KiB into the code: with code
+ * at 2 GiB ld.lld failed with "relocation R_RISCV_PCREL_HI20 out of range". */
+TEST(far_code_in_auipc_reach)
+{
+	NEED_TOOLCHAIN();
+	uint64_t v = 0;
+	ASSERT_EQ(check_program("-O2 tests/link/far.c", "tests/link/far.c", "far_main", 0, &v), 0);
+	ASSERT_EQ(v, 0x1234567890abcdefull ^ 42);
 }
 
 #define ENGINE_SRCS \
@@ -542,8 +718,9 @@ TEST(err_no_rve_flag)
 	snprintf(elf, sizeof elf, "%s/lp64.elf", tmpdir);
 	snprintf(cmd, sizeof cmd,
 		 "clang-19 --target=riscv64-unknown-none-elf -march=rv64imc -mabi=lp64 -O2 -fPIC -c %s -o %s/lp64.o && "
-		 "ld.lld-19 -static --emit-relocs -T sdk/nub.ld %s/lp64.o -o %s",
-		 src, tmpdir, tmpdir, elf);
+		 "clang-19 -E -P -x c -DNUB_LAYOUT_LD -Iinclude sdk/nub.ld -o %s/nub.ld && "
+		 "ld.lld-19 -static --emit-relocs -T %s/nub.ld %s/lp64.o -o %s",
+		 src, tmpdir, tmpdir, tmpdir, tmpdir, elf);
 	ASSERT_EQ(sh(cmd, NULL, 0), 0);
 	link_result res;
 	ASSERT_LINK_FAILS_WITH(link_path(elf, &res, err, sizeof err), err, "EF_RISCV_RVE");
@@ -559,9 +736,10 @@ TEST(err_not_linked_and_no_relocs)
 	snprintf(obj, sizeof obj, "%s/ok.o", tmpdir);
 	snprintf(elf, sizeof elf, "%s/ok-norel.elf", tmpdir);
 	snprintf(cmd, sizeof cmd,
-		 "clang-19 --target=riscv64-unknown-none-elf -march=rv64emc_zbb -mabi=lp64e -O2 -fPIC -Isdk/include -c %s -o %s && "
-		 "ld.lld-19 -static -T sdk/nub.ld %s -o %s",
-		 src, obj, obj, elf);
+		 "clang-19 --target=riscv64-unknown-none-elf -march=rv64emc_zbb -mabi=lp64e -O2 -fPIC -Isdk/include -Iinclude -c %s -o %s && "
+		 "clang-19 -E -P -x c -DNUB_LAYOUT_LD -Iinclude sdk/nub.ld -o %s/nub.ld && "
+		 "ld.lld-19 -static -T %s/nub.ld %s -o %s",
+		 src, obj, tmpdir, tmpdir, obj, elf);
 	ASSERT_EQ(sh(cmd, NULL, 0), 0);
 	link_result res;
 	ASSERT_LINK_FAILS_WITH(link_path(obj, &res, err, sizeof err), err, "not an executable");
@@ -603,11 +781,44 @@ TEST(err_unsupported_instruction)
 				    "NUB_EXPORT(0, f);\n",
 				    "bare ecall"),
 		  0);
-	/* orc.b has no PVM counterpart */
+	/* CSRs (rdcycle) have no PVM counterpart */
 	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\n"
-				    "uint64_t f(uint64_t x) { __asm__ volatile(\"orc.b %0, %0\" : \"+r\"(x)); return x; }\n"
+				    "uint64_t f(void) { uint64_t x; __asm__ volatile(\"csrr %0, cycle\" : \"=r\"(x)); return x; }\n"
 				    "NUB_EXPORT(0, f);\n",
-				    "orc.b"),
+				    "unsupported instruction: csr"),
+		  0);
+}
+
+/* Reading code as data has no PVM meaning: the error names the symbol. */
+TEST(err_load_from_code_address)
+{
+	NEED_TOOLCHAIN();
+	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\n"
+				    "uint64_t f(void);\nuint64_t g(void);\n"
+				    "__asm__(\".section .text.g,\\\"ax\\\",@progbits\\n.globl g\\ng:\\n"
+				    ".Lg: auipc a0, %pcrel_hi(f)\\nld a0, %pcrel_lo(.Lg)(a0)\\nret\\n.text\\n\");\n"
+				    "uint64_t f(void) { return g(); }\nNUB_EXPORT(0, f);\n",
+				    "ld of code address"),
+		  0);
+	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\n"
+				    "uint64_t f(void);\nuint64_t g(void);\n"
+				    "__asm__(\".section .text.g,\\\"ax\\\",@progbits\\n.globl g\\ng:\\n"
+				    ".Lg: auipc a0, %pcrel_hi(f)\\nld a0, %pcrel_lo(.Lg)(a0)\\nret\\n.text\\n\");\n"
+				    "uint64_t f(void) { return g(); }\nNUB_EXPORT(0, f);\n",
+				    "(symbol f)"),
+		  0);
+}
+
+/* Destructors would never run (programs end by halting): a named error,
+ * not a silent drop. */
+TEST(err_destructors_rejected)
+{
+	NEED_TOOLCHAIN();
+	ASSERT_EQ(expect_link_error("#include \"nub_guest.h\"\n"
+				    "volatile uint64_t seed = 3;\nstatic uint64_t v;\n"
+				    "__attribute__((destructor)) static void fini(void) { seed = v * 5; }\n"
+				    "static uint64_t f(void) { return v; }\nNUB_EXPORT(0, f);\n",
+				    ".fini_array: static destructors never run"),
 		  0);
 }
 
@@ -711,6 +922,65 @@ TEST(regressions)
 	ASSERT_TRUE(n >= 1);
 }
 
+/* nub_log (JIP-1, ecalli 100): `nub run` prints each message with its level
+ * on stderr, returns WHAT in φ7 and resumes. */
+TEST(cli_run_prints_nub_log)
+{
+	NEED_TOOLCHAIN();
+	const char *b = getenv("B");
+	char cmd[1024], out[2048];
+	snprintf(cmd, sizeof cmd, "NUB=%s/nub scripts/nub-cc -O2 tests/link/log.c -o %s/log.pvm 2>&1", b ? b : "build",
+		 tmpdir);
+	ASSERT_EQ(sh(cmd, out, sizeof out), 0);
+	snprintf(cmd, sizeof cmd, "%s/nub run %s/log.pvm 2>&1 >/dev/null", b ? b : "build", tmpdir);
+	ASSERT_EQ(sh(cmd, out, sizeof out), 0);
+	printf("%s", out);
+	ASSERT_TRUE(strstr(out, "nub: log INFO step 0 done\n") != NULL);
+	ASSERT_TRUE(strstr(out, "nub: log INFO log-test: hello from PVM\n") != NULL);
+	ASSERT_TRUE(strstr(out, "nub: log WARN step 1 done\n") != NULL);
+	ASSERT_TRUE(strstr(out, "nub: log level-9 t: odd level\n") != NULL);
+	snprintf(cmd, sizeof cmd, "%s/nub run --json %s/log.pvm 2>/dev/null", b ? b : "build", tmpdir);
+	ASSERT_EQ(sh(cmd, out, sizeof out), 0);
+	ASSERT_TRUE(strstr(out, "\"status\":\"halt\"") != NULL);
+	ASSERT_TRUE(strstr(out, ",42,") != NULL); /* r7: the guest saw WHAT */
+}
+
+/* A linked program whose first byte is '{' (|o| = 0x7b: csmith seed 3168)
+ * is a standard program for `nub run`, not JSON. */
+TEST(cli_run_spi_starting_with_brace)
+{
+	const char *b = getenv("B");
+	pvm_emit e;
+	ASSERT_EQ(pe_init(&e), 0);
+	pe_reg_imm(&e, PVM_OPC_load_imm, 7, 77);
+	pe_op(&e, PVM_OPC_trap);
+	link_buf blob = {0}, spi = {0};
+	ASSERT_EQ(pe_blob(&e, NULL, 0, &blob), 0);
+	lb_le(&spi, 0x7b, 3); /* |o| */
+	lb_le(&spi, 0, 3);
+	lb_le(&spi, 0, 2);
+	lb_le(&spi, 4096, 3);
+	for (int i = 0; i < 0x7b; i++)
+		lb_u8(&spi, (uint8_t)i);
+	lb_le(&spi, blob.len, 4);
+	lb_put(&spi, blob.p, blob.len);
+	ASSERT_EQ(spi.failed, 0);
+	ASSERT_EQ(spi.p[0], '{');
+	char path[128], cmd[512], out[2048];
+	snprintf(path, sizeof path, "%s/brace.pvm", tmpdir);
+	FILE *f = fopen(path, "wb");
+	ASSERT_TRUE(f != NULL);
+	ASSERT_EQ(fwrite(spi.p, 1, spi.len, f), spi.len);
+	ASSERT_EQ(fclose(f), 0);
+	free(blob.p);
+	free(spi.p);
+	pe_free(&e);
+	snprintf(cmd, sizeof cmd, "%s/nub run %s 2>&1", b ? b : "build", path);
+	ASSERT_EQ(sh(cmd, out, sizeof out), 0);
+	ASSERT_TRUE(strstr(out, "standard program") != NULL);
+	ASSERT_TRUE(strstr(out, "r7  = 0x000000000000004d") != NULL);
+}
+
 TEST(cli_link_errors)
 {
 	const char *b = getenv("B");
@@ -736,9 +1006,15 @@ int main(void)
 	RUN(varint_encoding);
 	RUN(rvc_decode);
 	RUN(emit_formats);
+	RUN(encode_decode_every_opcode);
 	RUN(kernels_match_native);
 	RUN(features_all_opt_levels);
 	RUN(features_jump_tables_and_code_pointers_present);
+	RUN(pcrel_lo_users_anywhere);
+	RUN(runtime_helpers_match_native);
+	RUN(far_code_in_auipc_reach);
+	RUN(extensions_zba_zbs_a);
+	RUN(constructors_run_before_entries);
 	RUN(x0_operands);
 	RUN(engine_in_pvm);
 	RUN(err_not_elf);
@@ -749,9 +1025,13 @@ int main(void)
 	RUN(err_forbidden_register);
 	RUN(err_unsupported_instruction);
 	RUN(err_missing_export);
+	RUN(err_destructors_rejected);
+	RUN(err_load_from_code_address);
 	RUN(corrupted_elf_never_crashes);
 	RUN(regressions);
 	RUN(cli_link_errors);
+	RUN(cli_run_spi_starting_with_brace);
+	RUN(cli_run_prints_nub_log);
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)

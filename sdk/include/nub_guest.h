@@ -12,6 +12,10 @@
  *   φ7..φ12, executes PVM `ecalli n` (0 <= n <= 2047) and returns φ7.
  *   Encoding: `.insn i 0x0b, 0, x0, x0, n` (custom-0, funct3 0); nub link
  *   turns exactly this instruction into `ecalli n`.
+ * Debug log:     nub_log(level, target, message) is the JIP-1 debug-message
+ *   host call (`ecalli 100`: level φ7, target φ8/φ9, message φ10/φ11 as
+ *   pointer/length; returns WHAT). `nub run` prints it and resumes. Levels:
+ *   NUB_LOG_FATAL (0), _WARN, _INFO, _HELP, _PEDANTIC (4).
  * Stack size:    NUB_STACK_SIZE(bytes) (default 64 KiB).
  * Memory:        memcpy / memset / memmove / memcmp (sdk/lib/nub_libc.c) and a
  *   small allocator nub_malloc / nub_free over a static heap in .bss
@@ -76,6 +80,19 @@ uint64_t nub_native_hostcall(uint32_t n, uint64_t a0, uint64_t a1, uint64_t a2, 
 			    (uint64_t)(x4), (uint64_t)(x5))
 #define NUB_TRAP() __builtin_trap()
 #endif
+
+/* JIP-1 debug message (host call 100). target may be NULL (no target). */
+#define NUB_LOG_HOSTCALL 100
+enum { NUB_LOG_FATAL = 0, NUB_LOG_WARN = 1, NUB_LOG_INFO = 2, NUB_LOG_HELP = 3, NUB_LOG_PEDANTIC = 4 };
+static inline void nub_log(unsigned level, const char *target, const char *message)
+{
+	size_t tl = 0, ml = 0;
+	while (target && target[tl])
+		tl++;
+	while (message[ml])
+		ml++;
+	(void)NUB_HOSTCALL(NUB_LOG_HOSTCALL, level, (uintptr_t)target, tl, (uintptr_t)message, ml, 0);
+}
 
 void *memcpy(void *dst, const void *src, size_t n);
 void *memmove(void *dst, const void *src, size_t n);

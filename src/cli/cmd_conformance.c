@@ -184,7 +184,7 @@ static void run_one(const char *path, tally *t)
 		d = VEC_D_STATUS;
 		goto report;
 	}
-	const char *limit = cli_exec_run_limited(&x, m, &ex);
+	const char *limit = cli_exec_run_limited(&x, m, cli_limits.timeout_s ? cli_now() + cli_limits.timeout_s : 0, &ex);
 	cli_exec_release(&x);
 	if (limit) {
 		snprintf(diff, sizeof diff, "stopped: %s", limit);

@@ -16,7 +16,10 @@ static const char usage[] =
 	"used and left, the 13 registers and the host-call number or fault address.\n"
 	"PROGRAM is a generic program blob, a JAM standard program (SPI) or a JSON\n"
 	"test vector (its initial state is used). Exit status: 0 when the program\n"
-	"ran (whatever its exit), 2 for bad usage or input.\n"
+	"ran (whatever its exit), 2 for bad usage or input. Host call 100 (JIP-1\n"
+	"debug log, nub_log in the SDK) prints \"nub: log LEVEL target: message\" to\n"
+	"stderr, sets r7 = WHAT and resumes, in-process and in a local sandbox\n"
+	"(the kvm guest cannot resume host calls yet: there they end the run).\n"
 	"\n"
 	"options:\n"
 	"  --format F      auto (default), blob, spi, spi-meta (SPI after a metadata\n"
@@ -29,6 +32,9 @@ static const char usage[] =
 	"  --arg-file F    SPI argument bytes from a file\n"
 	"  --engine E      " CLI_ENGINE_DEFAULT_HELP "; with --backend the sandbox's engine\n"
 	"                  (default: the backend's: jit locally, interp in the kvm guest)\n"
+	"  --host-calls M  at any other host call: stop (default: the run ends there,\n"
+	"                  status host-call) or ignore (resume with registers and\n"
+	"                  memory unchanged, as nub bench does)\n"
 	"  --json          print the result as one JSON object\n"
 	"  --backend B     publish the program as caps into a sandbox (local, kvm,\n"
 	"                  auto) and invoke it there; prints the InvocationResult\n"
@@ -53,10 +59,97 @@ static bool parse_regs(const char *s, uint64_t *regs)
 	return ok && n == PVM_NUM_REGS;
 }
 
+/* JIP-1 debug message (`ecalli 100`, nub_log in sdk/include/nub_guest.h):
+ * level φ7, target φ8/φ9 (none when both are 0), message φ10/φ11. Printed to
+ * stderr as "nub: log LEVEL target: message"; then φ7 = WHAT and the run
+ * resumes, as JIP-1 asks. Unreadable memory prints nothing. The program's
+ * memory is read through rd (the engine in-process, the checked host-call
+ * accessor in a sandbox). */
+#define JIP1_LOG 100u
+#define JIP1_WHAT (UINT64_MAX - 1) /* GP: WHAT = 2^64 - 2 */
+
+typedef bool (*mem_read_fn)(void *ctx, uint32_t addr, void *buf, uint32_t len);
+
+static int jip1_read(mem_read_fn rd, void *ctx, uint64_t addr, uint64_t len, char *buf, size_t cap)
+{
+	if (len > cap - 1)
+		len = cap - 1;
+	if (addr > UINT32_MAX || (len && !rd(ctx, (uint32_t)addr, buf, (uint32_t)len)))
+		return -1;
+	for (uint64_t i = 0; i < len; i++)
+		if ((unsigned char)buf[i] < 0x20 && buf[i] != '\t')
+			buf[i] = '.';
+	buf[len] = 0;
+	return 0;
+}
+
+/* Print the message; regs[7] becomes WHAT. */
+static void jip1_log(uint64_t regs[PVM_NUM_REGS], mem_read_fn rd, void *ctx)
+{
+	static const char *const names[] = {"FATAL", "WARN", "INFO", "HELP", "PEDANTIC"};
+	char target[256], msg[4096], lv[32];
+	uint64_t level = regs[7], tp = regs[8], tl = regs[9];
+	int have_target = tp != 0 || tl != 0;
+	if ((!have_target || jip1_read(rd, ctx, tp, tl, target, sizeof target) == 0) &&
+	    jip1_read(rd, ctx, regs[10], regs[11], msg, sizeof msg) == 0) {
+		if (level < sizeof names / sizeof names[0])
+			snprintf(lv, sizeof lv, "%s", names[level]);
+		else
+			snprintf(lv, sizeof lv, "level-%" PRIu64, level);
+		fprintf(stderr, "nub: log %s %s%s%s\n", lv, have_target ? target : "", have_target ? ": " : "", msg);
+	}
+	regs[7] = JIP1_WHAT;
+}
+
+/* --host-calls: what happens at an ecalli other than a JIP-1 log */
+enum { HOST_CALLS_STOP, HOST_CALLS_IGNORE };
+
+/* In a sandbox: the handler of nub_invoke_with. */
+static bool sb_read(void *ctx, uint32_t addr, void *buf, uint32_t len)
+{
+	return nub_host_call_read(ctx, addr, buf, len) == NUB_E_OK;
+}
+
+static nub_host_action sb_handler(void *ctx, nub_host_call *c)
+{
+	if (c->number == JIP1_LOG) {
+		jip1_log(c->regs, sb_read, c);
+		return NUB_HOST_RESUME;
+	}
+	return *(int *)ctx == HOST_CALLS_IGNORE ? NUB_HOST_RESUME : NUB_HOST_STOP;
+}
+
+/* In-process: answer JIP-1 logs (and, with ignore, every other call) and
+ * resume, until another exit. The deadline and the memory bound hold over
+ * the whole run. */
+static bool pvm_read(void *ctx, uint32_t addr, void *buf, uint32_t len)
+{
+	return pvm_mem_read(ctx, addr, buf, len) == PVM_E_OK;
+}
+
+static const char *run_answering(cli_exec *x, pvm_instance *m, int mode, pvm_exit *ex)
+{
+	double deadline = cli_limits.timeout_s ? cli_now() + cli_limits.timeout_s : 0;
+	for (;;) {
+		const char *limit = cli_exec_run_limited(x, m, deadline, ex);
+		if (limit || *ex != PVM_EXIT_HOST)
+			return limit;
+		if (pvm_exit_arg(m) == JIP1_LOG) {
+			uint64_t regs[PVM_NUM_REGS];
+			for (unsigned i = 0; i < PVM_NUM_REGS; i++)
+				regs[i] = pvm_reg(m, i);
+			jip1_log(regs, pvm_read, m);
+			pvm_set_reg(m, 7, regs[7]);
+		} else if (mode != HOST_CALLS_IGNORE) {
+			return NULL;
+		}
+	}
+}
+
 /* Publish the loaded program (with the state the options gave) as caps and
  * invoke it. regs/pc/gas are the effective initial state. */
-static int run_caps(const char *backend, int engine, loaded_prog *lp, const uint64_t *regs, uint32_t pc,
-                    uint64_t gas, const uint8_t *args, size_t args_len, bool json)
+static int run_caps(const char *backend, int engine, int host_calls, loaded_prog *lp, const uint64_t *regs,
+                    uint32_t pc, uint64_t gas, const uint8_t *args, size_t args_len, bool json)
 {
 	nub_sandbox *sb = cli_open_sandbox(backend, engine, "run");
 	if (!sb)
@@ -109,10 +202,16 @@ static int run_caps(const char *backend, int engine, loaded_prog *lp, const uint
 		nub_close(sb);
 		return cli_err("run: cannot publish the program: %s", nub_strerror(e));
 	}
-	e = nub_invoke(sb, &pk, &r);
+	/* host calls answered (JIP-1 logs, --host-calls ignore) where the
+	 * backend can resume them; the kvm guest cannot yet: there a host call
+	 * ends the run (stop), and ignore is refused by name */
+	e = nub_invoke_with(sb, &pk, sb_handler, &host_calls, &r);
+	if (e == NUB_E_NOT_IMPLEMENTED && host_calls == HOST_CALLS_STOP)
+		e = nub_invoke(sb, &pk, &r);
 	if (e) {
 		nub_close(sb);
-		return cli_err("run: invoke failed: %s", nub_strerror(e));
+		return cli_err("run: invoke failed: %s%s", nub_strerror(e),
+		               e == NUB_E_NOT_IMPLEMENTED ? " (--host-calls ignore needs host calls that resume)" : "");
 	}
 	const char *bn = nub_backend_name(nub_sandbox_backend(sb));
 	uint64_t used = pk.initial_gas - r.gas_remaining;
@@ -147,6 +246,7 @@ int cmd_run(int argc, char **argv)
 	bool json = false, have_pc = false, have_gas = false, have_regs = false;
 	cli_engine engine = CLI_ENGINE_DEFAULT;
 	bool have_engine = false; /* with --backend: the sandbox's default unless given */
+	int host_calls = HOST_CALLS_STOP;
 	uint32_t pc = 0;
 	uint64_t gas = 1000000000, regs[PVM_NUM_REGS] = {0}, v;
 	bool set_reg[PVM_NUM_REGS] = {0};
@@ -196,6 +296,15 @@ int cmd_run(int argc, char **argv)
 				goto out;
 			}
 			have_gas = true;
+		} else if (!strcmp(a, "--host-calls")) {
+			if (!strcmp(val, "stop"))
+				host_calls = HOST_CALLS_STOP;
+			else if (!strcmp(val, "ignore"))
+				host_calls = HOST_CALLS_IGNORE;
+			else {
+				cli_err("run: --host-calls wants 'stop' or 'ignore', not '%s'", val);
+				goto out;
+			}
 		} else if (!strcmp(a, "--engine")) {
 			if (!cli_parse_engine(val, &engine, "run"))
 				goto out;
@@ -274,8 +383,8 @@ int cmd_run(int argc, char **argv)
 				r0[i] = reg_val[i];
 		uint32_t pc0 = have_pc ? pc : lp.kind == PROG_VECTOR ? lp.vec.pc : 0;
 		uint64_t gas0 = (have_gas || lp.kind != PROG_VECTOR) ? gas : (uint64_t)lp.vec.gas;
-		rc = run_caps(backend, have_engine ? cli_engine_nub(engine) : NUB_ENGINE_DEFAULT, &lp, r0, pc0, gas0, args,
-		              args_len, json);
+		rc = run_caps(backend, have_engine ? cli_engine_nub(engine) : NUB_ENGINE_DEFAULT, host_calls, &lp, r0, pc0,
+		              gas0, args, args_len, json);
 		prog_free(&lp);
 		goto out;
 	}
@@ -309,7 +418,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	pvm_exit ex;
-	const char *limit = cli_exec_run_limited(&x, m, &ex);
+	const char *limit = run_answering(&x, m, host_calls, &ex);
 	cli_exec_release(&x);
 	if (limit) {
 		cli_err("run: stopped: %s", limit);

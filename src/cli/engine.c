@@ -110,7 +110,7 @@ static bool count_pages(void *ctx, int64_t pages)
 #define SLICE_MAX (1ll << 28)
 #define SLICE_S 0.005
 
-const char *cli_exec_run_limited(cli_exec *x, pvm_instance *m, pvm_exit *out)
+const char *cli_exec_run_limited(cli_exec *x, pvm_instance *m, double deadline, pvm_exit *out)
 {
 	static uint64_t budget; /* one run at a time */
 	budget = cli_limits.max_memory / PVM_PAGE_SIZE;
@@ -119,7 +119,6 @@ const char *cli_exec_run_limited(cli_exec *x, pvm_instance *m, pvm_exit *out)
 		return "the initial memory is larger than --max-memory";
 	budget -= pvm_held_pages(m);
 	pvm_set_page_hook(m, count_pages, &budget);
-	double deadline = cli_limits.timeout_s ? cli_now() + cli_limits.timeout_s : 0;
 	int64_t reserve = pvm_gas(m), carry = 0, size = SLICE_FIRST;
 	const char *why = NULL;
 	for (;;) {

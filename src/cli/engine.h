@@ -37,11 +37,11 @@ bool cli_exec_prepare(cli_exec *x, cli_engine kind, const pvm_program *p, const 
 /* pvm_run on the chosen engine. */
 pvm_exit cli_exec_run(cli_exec *x, pvm_instance *m);
 void cli_exec_release(cli_exec *x);
-/* Run m on x's engine to an exit within --timeout and --max-memory
- * (cli_limits: mapped pages are the engine's page limit, sbrk returns 0 past
- * it; written pages are counted by the page hook; the clock is read between
- * gas slices). NULL when the program reached an exit of its own (*out),
- * else why it was stopped. */
-const char *cli_exec_run_limited(cli_exec *x, pvm_instance *m, pvm_exit *out);
+/* Run m on x's engine to an exit within --max-memory (cli_limits: mapped
+ * pages are the engine's page limit, sbrk returns 0 past it; written pages
+ * are counted by the page hook) and before deadline (cli_now() seconds, 0 =
+ * none; the clock is read between gas slices). NULL when the program
+ * reached an exit of its own (*out), else why it was stopped. */
+const char *cli_exec_run_limited(cli_exec *x, pvm_instance *m, double deadline, pvm_exit *out);
 
 #endif

@@ -53,7 +53,11 @@ bool prog_load_mem(const uint8_t *data, size_t len, const char *what, const char
 {
 	char err[256];
 	pvm_err e;
-	if (!strcmp(format, "json") || (!strcmp(format, "auto") && looks_json(data, len))) {
+	pvm_spi probe;
+	/* a standard program may start with '{' (|o| = 0x..7b): JSON only when
+	 * the bytes are not an exactly-sized SPI */
+	if (!strcmp(format, "json") ||
+	    (!strcmp(format, "auto") && looks_json(data, len) && pvm_spi_parse(data, len, &probe) != PVM_E_OK)) {
 		lp->kind = PROG_VECTOR;
 		if (!vector_parse((const char *)data, len, &lp->vec, err, sizeof err)) {
 			cli_err("%s: %s", what, err);

@@ -1,11 +1,15 @@
 /* link.h: `nub link` — RISC-V RV64E ELF (clang-19, lp64e) -> JAM standard program.
  *
- * Host code (libc). Pipeline, one file per stage:
- *   link_elf.c    ELF64 reader: every offset, size and index checked
- *   link_riscv.c  RV64E + M + C + Zbb (+ XTheadCondMov) decoder
- *   link_emit.c   PVM instruction encoder, program blob + SPI writer
- *   link.c        driver: layout, block starts, jump table, translation,
- *                 relocations, exports
+ * Host code (libc). Pipeline, one file per stage (private context and
+ * stage interface: link_int.h):
+ *   link_elf.c        ELF64 reader: every offset, size and index checked
+ *   link_riscv.c      RV64E + M + A + C + Zba + Zbb + Zbs (+ XTheadCondMov)
+ *                     decoder
+ *   link_layout.c     layout, code decoding, relocations, block starts,
+ *                     jump table, exports
+ *   link_translate.c  RISC-V -> PVM translation (named opcodes, PVM_OPC_*)
+ *   link_emit.c       PVM instruction encoder, program blob + SPI writer
+ *   link.c            driver (link_program) and shared helpers
  * Every failure fills a caller buffer with one line naming the problem (and
  * the address and instruction where there is one) and returns -1.
  */
@@ -109,7 +113,18 @@ const uint8_t *link_elf_section_data(const link_elf *e, size_t i);
 	X(ROR, "ror") X(RORW, "rorw") X(RORI, "rori") X(RORIW, "roriw")           \
 	X(ORCB, "orc.b") X(REV8, "rev8") X(FENCE, "fence") X(FENCEI, "fence.i")   \
 	X(ECALL, "ecall") X(EBREAK, "ebreak") X(CSR, "csr*")                      \
-	X(TH_MVEQZ, "th.mveqz") X(TH_MVNEZ, "th.mvnez") X(NUB_ECALLI, "nub.ecalli")
+	X(TH_MVEQZ, "th.mveqz") X(TH_MVNEZ, "th.mvnez") X(NUB_ECALLI, "nub.ecalli")     \
+	X(SH1ADD, "sh1add") X(SH2ADD, "sh2add") X(SH3ADD, "sh3add") X(ADDUW, "add.uw") \
+	X(SH1ADDUW, "sh1add.uw") X(SH2ADDUW, "sh2add.uw") X(SH3ADDUW, "sh3add.uw")    \
+	X(SLLIUW, "slli.uw") X(BSET, "bset") X(BCLR, "bclr") X(BINV, "binv")          \
+	X(BEXT, "bext") X(BSETI, "bseti") X(BCLRI, "bclri") X(BINVI, "binvi")         \
+	X(BEXTI, "bexti") X(LRW, "lr.w") X(LRD, "lr.d") X(SCW, "sc.w") X(SCD, "sc.d") \
+	X(AMOSWAPW, "amoswap.w") X(AMOADDW, "amoadd.w") X(AMOXORW, "amoxor.w")        \
+	X(AMOANDW, "amoand.w") X(AMOORW, "amoor.w") X(AMOMINW, "amomin.w")            \
+	X(AMOMAXW, "amomax.w") X(AMOMINUW, "amominu.w") X(AMOMAXUW, "amomaxu.w")      \
+	X(AMOSWAPD, "amoswap.d") X(AMOADDD, "amoadd.d") X(AMOXORD, "amoxor.d")        \
+	X(AMOANDD, "amoand.d") X(AMOORD, "amoor.d") X(AMOMIND, "amomin.d")            \
+	X(AMOMAXD, "amomax.d") X(AMOMINUD, "amominu.d") X(AMOMAXUD, "amomaxu.d")
 
 typedef enum {
 #define RV_OP_ENUM(n, s) RV_##n,

@@ -1,7 +1,8 @@
-/* link_emit.c: PVM instruction encoder (GP 0.7.2 operand formats, see
- * FORMATS.md) and the program-blob writer for `nub link`. */
-#include "link/link.h"
+/* link_emit.c: nub link stage 5: PVM instruction encoder (GP 0.7.2 operand
+ * formats, see FORMATS.md), program blob and standard-program (SPI) writer. */
+#include "link/link_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,12 +31,11 @@ int pe_failed(const pvm_emit *e)
 	return e->code == NULL;
 }
 
+/* GP A.5's terminators, as the instruction table flags them. */
 static int is_term(uint8_t op)
 {
-	/* GP A.5: trap, fallthrough, jump, jump_ind, load_imm_jump,
-	 * load_imm_jump_ind and the branches. */
-	return op == 0 || op == 1 || op == 40 || op == 50 || (op >= 80 && op <= 90) ||
-	       (op >= 170 && op <= 175) || op == 180;
+	uint8_t i = pvm_opcode_map[op];
+	return i != 0 && (pvm_op_info[i - 1].flags & PVM_F_TERM) != 0;
 }
 
 int pe_last_is_term(const pvm_emit *e)
@@ -126,7 +126,7 @@ size_t pe_imm(pvm_emit *e, uint8_t op, uint32_t imm)
 
 size_t pe_reg_imm64(pvm_emit *e, uint8_t r, uint64_t imm)
 {
-	uint8_t *p = begin(e, 20, 10);
+	uint8_t *p = begin(e, PVM_OPC_load_imm_64, 10);
 	if (p) {
 		*p++ = r;
 		p = put_imm(p, (int64_t)imm, 8);
@@ -349,3 +349,71 @@ int pe_blob(const pvm_emit *e, const uint32_t *jt, size_t njt, link_buf *out)
 	}
 	return out->failed ? -1 : 0;
 }
+
+/* ---- stage 5: output ---------------------------------------------------- */
+
+int lk_write_spi(lk *k, link_result *out)
+{
+	if (k->em.len > PVM_MAX_CODE_LEN)
+		return lk_fail(k, "PVM code is %zu bytes, above the 16 MiB limit", k->em.len);
+	uint32_t *jt = calloc(k->njt ? k->njt : 1, sizeof *jt);
+	if (!jt)
+		return lk_fail(k, "out of memory");
+	for (size_t i = 0; i <= k->nins; i++)
+		if (k->flags[i] & F_JT)
+			jt[k->jt_index[i]] = (uint32_t)k->pvm_off[i];
+	for (size_t m = 0; m < k->nexp * k->nctor; m++)
+		jt[k->jt_ret_base + m] = (uint32_t)k->ret_off[m];
+	link_buf blob = {0}, spi = {0};
+	int rc = pe_blob(&k->em, jt, k->njt, &blob);
+	free(jt);
+	if (rc || blob.failed) {
+		free(blob.p);
+		return lk_fail(k, "out of memory");
+	}
+	uint32_t rw_total = k->rw_total + (k->need_spill ? (uint32_t)((k->spill_addr - k->rw_base) + LK_SPILL_BYTES - k->rw_total) : 0);
+	uint32_t rw_pages = (k->rw_len + PVM_PAGE_SIZE - 1) / PVM_PAGE_SIZE * PVM_PAGE_SIZE;
+	uint32_t heap_pages = rw_total > rw_pages ? (rw_total - rw_pages + PVM_PAGE_SIZE - 1) / PVM_PAGE_SIZE : 0;
+	uint32_t stack = k->stack_size;
+	if (k->ro_len >= PVM_SPI_MAX_LEN || k->rw_len >= PVM_SPI_MAX_LEN || heap_pages > PVM_SPI_MAX_HEAP_PAGES ||
+	    stack >= PVM_SPI_MAX_LEN) {
+		free(blob.p);
+		return lk_fail(k, "program too large for a standard program (ro %u, rw %u, heap pages %u, stack %u)", k->ro_len,
+			    k->rw_len, heap_pages, stack);
+	}
+	uint64_t need = 5ull * PVM_ZONE_SIZE + lk_zone_up(k->ro_len) +
+			lk_zone_up((uint64_t)k->rw_len + (uint64_t)heap_pages * PVM_PAGE_SIZE) +
+			lk_zone_up(stack) + (1ull << 24);
+	if (need > (1ull << 32)) {
+		free(blob.p);
+		return lk_fail(k, "memory layout exceeds 2^32 bytes");
+	}
+	lb_le(&spi, k->ro_len, 3);
+	lb_le(&spi, k->rw_len, 3);
+	lb_le(&spi, heap_pages, 2);
+	lb_le(&spi, stack, 3);
+	lb_put(&spi, k->ro, k->ro_len);
+	lb_put(&spi, k->rw, k->rw_len);
+	lb_le(&spi, blob.len, 4);
+	lb_put(&spi, blob.p, blob.len);
+	free(blob.p);
+	if (spi.failed) {
+		free(spi.p);
+		return lk_fail(k, "out of memory");
+	}
+	out->spi = spi.p;
+	out->spi_len = spi.len;
+	out->code_len = (uint32_t)k->em.len;
+	out->insn_count = (uint32_t)k->em.ninsn;
+	out->jump_table_len = (uint32_t)k->njt;
+	out->rv_insn_count = (uint32_t)k->nins;
+	out->ro_len = k->ro_len;
+	out->rw_len = k->rw_len;
+	out->heap_pages = heap_pages;
+	out->stack_size = stack;
+	out->nexports = (uint32_t)k->nexp;
+	for (size_t x = 0; x < k->nexp; x++)
+		memcpy(out->export_names[x], k->exp_name[x], 32);
+	return 0;
+}
+

@@ -1,4 +1,5 @@
-/* link_riscv.c: RV64E/I + M + C + Zbb + XTheadCondMov decoder for `nub link`.
+/* link_riscv.c: RV64E/I + M + A + C + Zba + Zbb + Zbs + XTheadCondMov decoder
+ * for `nub link`.
  * Compressed instructions are expanded to their 32-bit equivalents. */
 #include "link/link.h"
 
@@ -92,6 +93,9 @@ static int decode32(uint32_t w, rv_insn *o)
 		case 7: set(o, RV_ANDI, rd, rs1, 0, immi); return 0;
 		case 1:
 			if (f6 == 0) { set(o, RV_SLLI, rd, rs1, 0, sh); return 0; }
+			if (f6 == 0x0a) { set(o, RV_BSETI, rd, rs1, 0, sh); return 0; }
+			if (f6 == 0x12) { set(o, RV_BCLRI, rd, rs1, 0, sh); return 0; }
+			if (f6 == 0x1a) { set(o, RV_BINVI, rd, rs1, 0, sh); return 0; }
 			if (f7 == 0x30) {
 				switch (rs2) {
 				case 0: set(o, RV_CLZ, rd, rs1, 0, 0); return 0;
@@ -107,6 +111,7 @@ static int decode32(uint32_t w, rv_insn *o)
 			if (f6 == 0) { set(o, RV_SRLI, rd, rs1, 0, sh); return 0; }
 			if (f6 == 0x10) { set(o, RV_SRAI, rd, rs1, 0, sh); return 0; }
 			if (f6 == 0x18) { set(o, RV_RORI, rd, rs1, 0, sh); return 0; }
+			if (f6 == 0x12) { set(o, RV_BEXTI, rd, rs1, 0, sh); return 0; }
 			if ((w >> 20) == 0x287) { set(o, RV_ORCB, rd, rs1, 0, 0); return 0; }
 			if ((w >> 20) == 0x6b8) { set(o, RV_REV8, rd, rs1, 0, 0); return 0; }
 			return -1;
@@ -118,6 +123,7 @@ static int decode32(uint32_t w, rv_insn *o)
 		case 0: set(o, RV_ADDIW, rd, rs1, 0, immi); return 0;
 		case 1:
 			if (f7 == 0) { set(o, RV_SLLIW, rd, rs1, 0, rs2); return 0; }
+			if (bits(w, 31, 26) == 0x02) { set(o, RV_SLLIUW, rd, rs1, 0, bits(w, 25, 20)); return 0; }
 			if (f7 == 0x30) {
 				switch (rs2) {
 				case 0: set(o, RV_CLZW, rd, rs1, 0, 0); return 0;
@@ -151,6 +157,17 @@ static int decode32(uint32_t w, rv_insn *o)
 		} else if (f7 == 0x30) {
 			if (f3 == 1) op = RV_ROL;
 			else if (f3 == 5) op = RV_ROR;
+		} else if (f7 == 0x10) { /* Zba */
+			if (f3 == 2) op = RV_SH1ADD;
+			else if (f3 == 4) op = RV_SH2ADD;
+			else if (f3 == 6) op = RV_SH3ADD;
+		} else if (f7 == 0x14 && f3 == 1) { /* Zbs */
+			op = RV_BSET;
+		} else if (f7 == 0x24) {
+			if (f3 == 1) op = RV_BCLR;
+			else if (f3 == 5) op = RV_BEXT;
+		} else if (f7 == 0x34 && f3 == 1) {
+			op = RV_BINV;
 		}
 		if (op == RV_ILLEGAL)
 			return -1;
@@ -174,11 +191,36 @@ static int decode32(uint32_t w, rv_insn *o)
 		} else if (f7 == 0x30) {
 			if (f3 == 1) op = RV_ROLW;
 			else if (f3 == 5) op = RV_RORW;
+		} else if (f7 == 0x04 && f3 == 0) { /* Zba */
+			op = RV_ADDUW;
+		} else if (f7 == 0x10) {
+			if (f3 == 2) op = RV_SH1ADDUW;
+			else if (f3 == 4) op = RV_SH2ADDUW;
+			else if (f3 == 6) op = RV_SH3ADDUW;
 		}
 		if (op == RV_ILLEGAL)
 			return -1;
 		set(o, op, rd, rs1, op == RV_ZEXTH ? 0 : rs2, 0);
 		return 0;
+	}
+	case 0x2f: { /* A: aq/rl (bits 26:25) do not matter on one hart */
+		static const struct { uint8_t f5; rv_op w, d; } amo[] = {
+			{0x02, RV_LRW, RV_LRD},         {0x03, RV_SCW, RV_SCD},         {0x01, RV_AMOSWAPW, RV_AMOSWAPD},
+			{0x00, RV_AMOADDW, RV_AMOADDD}, {0x04, RV_AMOXORW, RV_AMOXORD}, {0x0c, RV_AMOANDW, RV_AMOANDD},
+			{0x08, RV_AMOORW, RV_AMOORD},   {0x10, RV_AMOMINW, RV_AMOMIND}, {0x14, RV_AMOMAXW, RV_AMOMAXD},
+			{0x18, RV_AMOMINUW, RV_AMOMINUD}, {0x1c, RV_AMOMAXUW, RV_AMOMAXUD},
+		};
+		unsigned f5 = bits(w, 31, 27);
+		if (f3 != 2 && f3 != 3)
+			return -1;
+		for (size_t i = 0; i < sizeof amo / sizeof amo[0]; i++)
+			if (amo[i].f5 == f5) {
+				if (f5 == 0x02 && rs2 != 0)
+					return -1;
+				set(o, f3 == 2 ? amo[i].w : amo[i].d, rd, rs1, rs2, 0);
+				return 0;
+			}
+		return -1;
 	}
 	case 0x0f:
 		if (f3 == 0) { set(o, RV_FENCE, 0, 0, 0, 0); return 0; }

@@ -1,5 +1,6 @@
 # src/link/module.mk: nub link (RISC-V RV64E ELF -> PVM), its tests and fuzzer.
-LINK_SRCS = src/link/link.c src/link/link_elf.c src/link/link_riscv.c src/link/link_emit.c
+LINK_SRCS = src/link/link.c src/link/link_elf.c src/link/link_riscv.c src/link/link_layout.c \
+	src/link/link_translate.c src/link/link_emit.c
 CLI_SRCS += src/cli/cmd_link.c $(LINK_SRCS)
 TEST_PROGS += test_link
 TEST_SRCS_test_link = tests/test_link.c $(LINK_SRCS)
@@ -16,7 +17,7 @@ build-fuzz/fuzz_el%: fuzz/fuzz_el%.c $(LINK_SRCS) $(LIB_SRCS)
 #   make $(BENCH_PVMS)   (needs clang-19: scripts/deps.sh --riscv)
 BENCH_KERNELS = sieve blake2b keccak goldilocks polyeval sort hostcall ed25519
 BENCH_PVMS = $(BENCH_KERNELS:%=$(B)/bench/%.pvm)
-$(B)/bench/%.pvm: bench/programs/%.c sdk/include/nub_guest.h sdk/lib/nub_libc.c sdk/nub.ld $(B)/nub
+$(B)/bench/%.pvm: bench/programs/%.c sdk/include/nub_guest.h sdk/lib/nub_libc.c sdk/lib/nub_rt.c sdk/nub.ld $(B)/nub
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  NUB-CC  $@")
 	$(Q)NUB=$(B)/nub scripts/nub-cc -O2 $< -o $@

@@ -23,11 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nub/pvm_layout.h" /* Z_P, Z_Z, Z_I, the SPI layout, the halt address */
+
 #define PVM_NUM_REGS 13
-#define PVM_PAGE_SIZE 4096u
-#define PVM_ZONE_SIZE 0x10000u       /* Z_Z */
-#define PVM_INPUT_SIZE 0x1000000u    /* Z_I */
-#define PVM_HALT_ADDR 0xFFFF0000u    /* dynamic jump here halts */
 #define PVM_MAX_CODE_LEN 0x1000000u  /* 16 MiB of code bytes */
 #define PVM_MAX_JUMP_TABLE 0x1000000u
 

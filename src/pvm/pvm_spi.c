@@ -56,12 +56,12 @@ pvm_err pvm_spi_parse(const uint8_t *p, size_t len, pvm_spi *out)
 uint32_t pvm_spi_ro_addr(const pvm_spi *s)
 {
 	(void)s;
-	return PVM_ZONE_SIZE;
+	return PVM_SPI_RO_ADDR;
 }
 
 uint32_t pvm_spi_rw_addr(const pvm_spi *s)
 {
-	return (uint32_t)(2 * PVM_ZONE_SIZE + zone_up(s->ro_len));
+	return (uint32_t)PVM_SPI_RW_ADDR((uint64_t)s->ro_len);
 }
 
 pvm_err pvm_spi_init(pvm_instance *m, const pvm_spi *s, const uint8_t *args, uint32_t args_len)
@@ -72,10 +72,14 @@ pvm_err pvm_spi_init(pvm_instance *m, const pvm_spi *s, const uint8_t *args, uin
 	uint32_t ro = pvm_spi_ro_addr(s);
 	uint32_t heap = pvm_spi_rw_addr(s);
 	uint32_t heap_len = (uint32_t)(page_up(s->rw_len) + (uint64_t)s->heap_pages * PVM_PAGE_SIZE);
-	uint32_t stack_top = (uint32_t)(((uint64_t)1 << 32) - 2 * PVM_ZONE_SIZE - PVM_INPUT_SIZE);
+	uint32_t stack_top = PVM_SPI_STACK_TOP;
 	uint32_t stack_len = (uint32_t)page_up(s->stack_size);
-	uint32_t arg = (uint32_t)(((uint64_t)1 << 32) - PVM_ZONE_SIZE - PVM_INPUT_SIZE);
+	uint32_t arg = PVM_SPI_ARG_ADDR;
 
+	_Static_assert(PVM_SPI_STACK_TOP == ((uint64_t)1 << 32) - 2 * PVM_ZONE_SIZE - PVM_INPUT_SIZE &&
+			       PVM_SPI_ARG_ADDR == ((uint64_t)1 << 32) - PVM_ZONE_SIZE - PVM_INPUT_SIZE &&
+			       PVM_HALT_ADDR == ((uint64_t)1 << 32) - PVM_ZONE_SIZE,
+		       "GP A.7 layout");
 	if ((e = pvm_mem_map(m, ro, (uint32_t)page_up(s->ro_len), PVM_ACCESS_RO)) ||
 	    (s->ro && (e = pvm_mem_write(m, ro, s->ro, s->ro_len))) ||
 	    (e = pvm_mem_map(m, heap, heap_len, PVM_ACCESS_RW)) ||
