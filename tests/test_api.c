@@ -7,6 +7,7 @@
 
 #include "local/local_backend.h"
 #include "nub/nub.h"
+#include "pvm/pvm.h"
 #include "test.h"
 
 /* Test hook: Images whose decoded program the local sandbox caches. */
@@ -571,6 +572,77 @@ TEST(engines_agree_and_jit_code_is_counted)
 	nub_close(sb[1]);
 }
 
+/* The SDK's hostcall kernel (100 000 `ecalli 1`, each answer fed back):
+ * answered by the same rule in-process (on the engine) and through the
+ * sandbox on both engines, it ends with the same phi7 and gas. */
+static uint64_t answer_rule(const uint64_t *regs)
+{
+	return regs[7] * 3 + regs[8]; /* the program passes acc in phi7, i in phi8 */
+}
+
+static nub_host_action hc_rule(void *ctx, nub_host_call *c)
+{
+	++*(unsigned *)ctx;
+	c->regs[7] = answer_rule(c->regs);
+	return NUB_HOST_RESUME;
+}
+
+TEST(hostcall_kernel_in_process_equals_sandbox)
+{
+	const char *b = getenv("B");
+	char path[512];
+	snprintf(path, sizeof path, "%s/bench/hostcall.pvm", b && *b ? b : "build");
+	size_t len;
+	uint8_t *spi = (uint8_t *)test_read_file(path, &len);
+	if (!spi)
+		SKIP("no build/bench/hostcall.pvm (make bench-pvms needs clang-19)");
+	/* in-process: the interpreter, each host call answered here */
+	pvm_spi ps;
+	pvm_program *prog;
+	pvm_instance *m;
+	ASSERT_EQ(pvm_spi_parse(spi, len, &ps), PVM_E_OK);
+	ASSERT_EQ(pvm_program_new(ps.blob, ps.blob_len, &prog), PVM_E_OK);
+	ASSERT_EQ(pvm_instance_new(prog, &m), PVM_E_OK);
+	ASSERT_EQ(pvm_spi_init(m, &ps, NULL, 0), PVM_E_OK);
+	pvm_set_gas(m, 1000000000);
+	unsigned calls = 0;
+	pvm_exit x;
+	while ((x = pvm_run(m)) == PVM_EXIT_HOST) {
+		uint64_t regs[13];
+		for (unsigned i = 0; i < 13; i++)
+			regs[i] = pvm_reg(m, i);
+		pvm_set_reg(m, 7, answer_rule(regs));
+		calls++;
+	}
+	ASSERT_EQ(x, PVM_EXIT_HALT);
+	ASSERT_EQ(calls, 100000);
+	uint64_t r7 = pvm_reg(m, 7), gas = (uint64_t)pvm_gas(m);
+	pvm_instance_free(m);
+	pvm_program_free(prog);
+	/* through the sandbox, interpreter and JIT */
+	for (nub_engine en = NUB_ENGINE_INTERP; en <= NUB_ENGINE_JIT; en++) {
+		nub_sandbox *sb = open_engine(en);
+		ASSERT_TRUE(sb != NULL);
+		uint32_t entry = 0;
+		uint8_t img[32], inst[32];
+		nub_cap_buf cb;
+		ASSERT_EQ(nub_cap_image_from_spi(spi, len, &entry, 1, NULL, 0, &cb), NUB_E_OK);
+		ASSERT_EQ(put_buf(sb, &cb, img), NUB_E_OK);
+		ASSERT_EQ(put_instance(sb, img, NULL, 0, inst), NUB_E_OK);
+		InvokePacket p = packet(inst, 1000000000);
+		p.args[0] = 0xFEFF0000u; /* GP A.7: phi7 = the argument address */
+		InvocationResult r;
+		unsigned n = 0;
+		ASSERT_EQ(nub_invoke_with(sb, &p, hc_rule, &n, &r), NUB_E_OK);
+		ASSERT_EQ(n, 100000);
+		ASSERT_EQ(r.exit_reason, NUB_EXIT_HALT);
+		ASSERT_EQ(r.return_value, r7);
+		ASSERT_EQ(r.gas_remaining, gas);
+		nub_close(sb);
+	}
+	free(spi);
+}
+
 TEST(spi_image_invoke)
 {
 	nub_sandbox *sb = open_local();
@@ -858,6 +930,7 @@ int main(void)
 	RUN(host_calls_answered_and_resumed);
 	RUN(host_call_loop_stop_and_gas);
 	RUN(engines_agree_and_jit_code_is_counted);
+	RUN(hostcall_kernel_in_process_equals_sandbox);
 	RUN(open_option_errors);
 	RUN(put_cap_checks);
 	RUN(invoke_add_through_args);

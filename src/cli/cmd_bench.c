@@ -135,6 +135,13 @@ static double median(double *t, unsigned n)
 }
 
 /* `nub bench sandbox`: per-call costs of the sandbox API. */
+static nub_host_action count_call(void *ctx, nub_host_call *c)
+{
+	(void)c;
+	++*(unsigned long *)ctx;
+	return NUB_HOST_RESUME;
+}
+
 static int bench_sandbox(int argc, char **argv)
 {
 	const char *backend = "auto";
@@ -214,6 +221,35 @@ static int bench_sandbox(int argc, char **argv)
 		return cli_err("bench sandbox: %s", nub_strerror(e));
 	}
 	printf("%-34s %10.3f us\n", "INVOKE_CACHED (trivial program)", median(t, runs) * 1e6);
+
+	/* host-call round trip: a loop of `ecalli 1` answered by a trivial
+	 * handler (nub_invoke_with); per call, the loop's 3 instructions
+	 * included */
+	static const uint8_t loop_blob[] = {0, 0, 10, 10, 1, 149, 0x77, 0xFF, 82, 0x07, 0xFB, 50, 0x00, 0x25, 0x01};
+	d.code = loop_blob;
+	d.code_len = sizeof loop_blob;
+	InvokePacket hp = {.initial_gas = 1ull << 40, .args = {1000000}};
+	e = nub_cap_image(&d, &b);
+	if (!e) {
+		e = nub_put_cap(sb, b.bytes, b.len, img);
+		nub_cap_buf_free(&b);
+	}
+	if (!e && !(e = nub_cap_instance(img, NULL, 0, &b))) {
+		e = nub_put_cap(sb, b.bytes, b.len, hp.instance_hash);
+		nub_cap_buf_free(&b);
+	}
+	unsigned long handled = 0;
+	for (unsigned r = 0; r < runs && !e; r++) {
+		double t0 = cli_now();
+		e = nub_invoke_with(sb, &hp, count_call, &handled, &res);
+		t[r] = (cli_now() - t0) / (double)hp.args[0];
+	}
+	if (e == NUB_E_NOT_IMPLEMENTED)
+		printf("%-34s %13s\n", "host call (trivial handler)", "not built");
+	else if (!e)
+		printf("%-34s %10.3f ns (%lu calls answered)\n", "host call (trivial handler)", median(t, runs) * 1e9,
+		       handled);
+	e = e == NUB_E_NOT_IMPLEMENTED ? NUB_E_OK : e;
 
 	/* PUT_CAP: distinct 64 KiB Data caps */
 	const size_t sz = 64 * 1024;
