@@ -19,39 +19,6 @@
 
 static jit_vm *vm;
 
-static const char *differ(const pvm_instance *a, pvm_exit ea, const pvm_instance *b, pvm_exit eb)
-{
-	if (ea != eb)
-		return "status";
-	if (pvm_pc(a) != pvm_pc(b))
-		return "pc";
-	if (pvm_gas(a) != pvm_gas(b))
-		return "gas";
-	if (pvm_exit_arg(a) != pvm_exit_arg(b))
-		return "exit arg";
-	if (pvm_heap_ptr(a) != pvm_heap_ptr(b))
-		return "heap pointer";
-	for (unsigned i = 0; i < PVM_NUM_REGS; i++)
-		if (pvm_reg(a, i) != pvm_reg(b, i))
-			return "registers";
-	uint64_t fa = 0, fb = 0;
-	static uint8_t ba[4096], bb[4096];
-	for (;;) {
-		uint32_t pa, pb;
-		int aa, ab;
-		bool ha = pvm_mem_next_page(a, fa, &pa, &aa), hb = pvm_mem_next_page(b, fb, &pb, &ab);
-		if (ha != hb || (ha && (pa != pb || aa != ab)))
-			return "mapped pages";
-		if (!ha)
-			return NULL;
-		pvm_mem_read(a, pa, ba, 4096);
-		pvm_mem_read(b, pb, bb, 4096);
-		if (memcmp(ba, bb, 4096))
-			return "memory bytes";
-		fa = (uint64_t)pa + 4096;
-		fb = (uint64_t)pb + 4096;
-	}
-}
 
 static int have_toolchain(void)
 {
@@ -84,7 +51,7 @@ static int diff_program(const char *pvm, const char *what)
 		for (int calls = 0; calls <= 1000; calls++) {
 			pvm_exit ei = pvm_run(mi);
 			pvm_exit ej = swapped ? pvm_run(mj) : jit_run(vm, code, mj);
-			const char *d = differ(mi, ei, mj, ej);
+			const char *d = pvm_state_differ(mi, ei, mj, ej);
 			if (d) {
 				printf("    %s (pass %d, after %d host calls): %s differs: interp %s pc %u gas %lld, jit %s pc "
 				       "%u gas %lld\n",

@@ -181,6 +181,12 @@ bool pvm_mem_page_untouched(const pvm_instance *m, uint32_t addr);
  * address is >= from; false when none. */
 bool pvm_mem_next_page(const pvm_instance *m, uint64_t from, uint32_t *page, int *access);
 
+/* The first observable difference between two machines that stopped with
+ * ea and eb (status, pc, gas, exit arg, heap pointer, registers, the set of
+ * mapped pages with their access, every byte), named; NULL when equal. For
+ * cross-checking engines (tests, fuzzers). */
+const char *pvm_state_differ(const pvm_instance *a, pvm_exit ea, const pvm_instance *b, pvm_exit eb);
+
 /* Run until halt, panic, out of gas, page fault or host call. pvm_pc() then
  * names the stopping instruction (the vectors' convention). */
 pvm_exit pvm_run(pvm_instance *m);

@@ -77,3 +77,38 @@ void pvm_set_heap_ptr(pvm_instance *m, uint32_t heap)
 {
 	m->heap = heap;
 }
+
+const char *pvm_state_differ(const pvm_instance *a, pvm_exit ea, const pvm_instance *b, pvm_exit eb)
+{
+	if (ea != eb)
+		return "status";
+	if (pvm_pc(a) != pvm_pc(b))
+		return "pc";
+	if (pvm_gas(a) != pvm_gas(b))
+		return "gas";
+	if (pvm_exit_arg(a) != pvm_exit_arg(b))
+		return "exit arg";
+	if (pvm_heap_ptr(a) != pvm_heap_ptr(b))
+		return "heap pointer";
+	for (unsigned i = 0; i < PVM_NUM_REGS; i++)
+		if (pvm_reg(a, i) != pvm_reg(b, i))
+			return "registers";
+	uint64_t fa = 0, fb = 0;
+	uint8_t ba[4096], bb[4096];
+	for (;;) {
+		uint32_t pa, pb;
+		int aa, ab;
+		bool ha = pvm_mem_next_page(a, fa, &pa, &aa), hb = pvm_mem_next_page(b, fb, &pb, &ab);
+		if (ha != hb || (ha && (pa != pb || aa != ab)))
+			return "mapped pages";
+		if (!ha)
+			return 0;
+		pvm_mem_read(a, pa, ba, 4096);
+		pvm_mem_read(b, pb, bb, 4096);
+		for (unsigned i = 0; i < 4096; i++)
+			if (ba[i] != bb[i])
+				return "memory bytes";
+		fa = (uint64_t)pa + 4096;
+		fb = (uint64_t)pb + 4096;
+	}
+}
