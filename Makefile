@@ -134,6 +134,7 @@ demo:
 	$(Q)$(B)/nub demo
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)if command -v clang-19 >/dev/null 2>&1; then $(MAKE) --no-print-directory bench-pvms; fi
 	$(Q)$(MAKE) --no-print-directory test
 
 # ---- fuzzing (clang + libFuzzer)

@@ -32,7 +32,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 # status names -> anan-as status numbers (0 halt, 1 panic, 2 fault, 3 host, 4 oog)
 status_num() {
-	case "$1" in halt) echo 0 ;; panic) echo 1 ;; page-fault) echo 2 ;; host) echo 3 ;; out-of-gas) echo 4 ;; *) echo "?$1" ;; esac
+	case "$1" in halt) echo 0 ;; panic) echo 1 ;; page-fault) echo 2 ;; host-call) echo 3 ;; out-of-gas) echo 4 ;; *) echo "?$1" ;; esac
 }
 
 # compare PROGRAM PC GAS LABEL
