@@ -58,6 +58,13 @@ if [ $rc -eq 1 ] && grep -q 'FAIL forever: stopped: --timeout reached' "$tmp/out
 else bad timeout_conformance "exit $rc: $(head -c 300 "$tmp/out")"; fi
 expect_err conformance_bad_timeout '--timeout' conformance --timeout -1 "$tmp/forever.json"
 
+# bench: the same limits per run
+timeout 10 "$NUB" bench --runs 1 --timeout 1 "$tmp/forever.bin" >"$tmp/out" 2>&1
+rc=$?
+if [ $rc -eq 2 ] && grep -q 'stopped: --timeout reached' "$tmp/out"; then ok timeout_bench
+else bad timeout_bench "exit $rc: $(head -c 300 "$tmp/out")"; fi
+expect_err bench_bad_max_memory '--max-memory' bench --max-memory 12 "$tmp/forever.bin"
+
 # limit values out of range, by name
 expect_err timeout_not_number '--timeout' run --timeout x "$tmp/forever.bin"
 expect_err timeout_too_large '--timeout' run --timeout 99999999999 "$tmp/forever.bin"

@@ -15,7 +15,7 @@
 int cmd_bench_lanes(int argc, char **argv);
 
 static const char usage[] =
-	"usage: nub bench [--runs N] [--engine E] [FILE...]\n"
+	"usage: nub bench [--runs N] [--engine E] [--timeout S] [--max-memory B] [FILE...]\n"
 	"       nub bench sandbox [--backend B] [--runs N]\n"
 	"       nub bench lanes [--backend B] [--runs N] [--json]   (see nub bench lanes --help)\n"
 	"\n"
@@ -30,6 +30,8 @@ static const char usage[] =
 	"(compile time printed), the runs then reuse the compiled code.\n"
 	"Default FILEs: the two loops of SHARE/conformance/pvm/bench/ (SHARE as in\n"
 	"'nub conformance --help': $NUB_SHARE_DIR, BIN/../share/nub, the source tree).\n"
+	"--timeout S / --max-memory B: per run, as in 'nub run' (default 60 s,\n"
+	"2^30 bytes); a run stopped by them is reported and exits 2.\n"
 	"\n"
 	"'nub bench sandbox' times the sandbox calls on a backend (default auto):\n"
 	"open+close (boot), an empty RPC (HEAP_STATS), INVOKE_CACHED of a trivial\n"
@@ -67,13 +69,15 @@ void cli_print_machine(void)
 
 /* Run to a final exit; host calls are answered with nothing (registers and
  * memory unchanged) and resumed, at most max_calls times. */
-static pvm_exit run_through_host_calls(cli_exec *x, pvm_instance *m, uint64_t max_calls, uint64_t *calls)
+static const char *run_through_host_calls(cli_exec *x, pvm_instance *m, uint64_t max_calls, pvm_exit *ex)
 {
-	pvm_exit ex;
-	*calls = 0;
-	while ((ex = cli_exec_run(x, m)) == PVM_EXIT_HOST && *calls < max_calls)
-		(*calls)++;
-	return ex;
+	/* within --timeout (one deadline for the whole run) and --max-memory */
+	double deadline = cli_limits.timeout_s ? cli_now() + cli_limits.timeout_s : 0;
+	const char *limit;
+	uint64_t calls = 0;
+	while (!(limit = cli_exec_run_limited(x, m, deadline, ex)) && *ex == PVM_EXIT_HOST && calls < max_calls)
+		calls++;
+	return limit;
 }
 
 static int bench_file(const char *path, unsigned runs, cli_engine engine)
@@ -100,11 +104,17 @@ static int bench_file(const char *path, unsigned runs, cli_engine engine)
 		if (lp.kind != PROG_VECTOR)
 			pvm_set_gas(m, INT64_MAX);
 		int64_t g0 = pvm_gas(m);
-		uint64_t calls;
 		double t0 = cli_now();
+		pvm_exit ex;
 		/* a vector stops at its first host call, as its expectations say */
-		pvm_exit ex = lp.kind == PROG_VECTOR ? cli_exec_run(&x, m) : run_through_host_calls(&x, m, 10000000, &calls);
+		const char *limit = run_through_host_calls(&x, m, lp.kind == PROG_VECTOR ? 0 : 10000000, &ex);
 		t[i] = cli_now() - t0;
+		if (limit) {
+			printf("%s: stopped: %s\n", path, limit);
+			pvm_instance_free(m);
+			rc = 2;
+			break;
+		}
 		instrs = (uint64_t)(g0 - pvm_gas(m));
 		if (lp.vec.has_expect && vector_compare(&lp.vec, m, ex, diff, sizeof diff)) {
 			printf("%s: WRONG RESULT: %s\n", path, diff);
@@ -294,6 +304,11 @@ int cmd_bench(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "lanes"))
 		return cmd_bench_lanes(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++) {
+		int lim = cli_parse_limit(argv[i], i + 1 < argc ? argv[i + 1] : NULL, &i, "bench");
+		if (lim < 0)
+			return 2;
+		if (lim > 0)
+			continue;
 		if (!strcmp(argv[i], "--runs")) {
 			uint32_t r;
 			if (i + 1 >= argc || !cli_parse_u32(argv[i + 1], &r) || r == 0 || r > 1000)
