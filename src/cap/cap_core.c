@@ -129,7 +129,7 @@ static void prog_unref(cap_store *s, cap_prog *p)
  * invocation copies it in, one page at most. */
 static cap_entry *entry_new(cap_store *s, const uint8_t *src, size_t len, uint8_t kind, nub_err *err)
 {
-	if (len > SIZE_MAX / 4) {
+	if (len > UINT32_MAX) { /* cap_entry.len and the guest directory are 32-bit */
 		*err = NUB_E_STORE_FULL;
 		return 0;
 	}
