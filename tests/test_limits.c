@@ -318,6 +318,47 @@ TEST(deadline_by_the_clock)
 	nub_close(sb);
 }
 
+/* 4a. The deadline stops decoding too: 2 MiB of `trap` (2 M instructions,
+ * ~130 MiB decoded, tens of ms) published with a 1 ms deadline comes back
+ * NUB_E_TIMEOUT early, with nothing kept; without a deadline it publishes. */
+TEST(deadline_stops_decoding)
+{
+	size_t code = 2 * MIB, bm = code / 8;
+	uint8_t *blob = calloc(1, 8 + code + bm);
+	ASSERT_TRUE(blob != NULL);
+	size_t n = 0;
+	blob[n++] = 0; /* jump table length */
+	blob[n++] = 0; /* entry width */
+	uint64_t v = code; /* varint, 2^21 <= v < 2^28: 4 bytes, prefix 1110xxxx */
+	blob[n++] = (uint8_t)(0xE0 | (v >> 24));
+	blob[n++] = (uint8_t)v;
+	blob[n++] = (uint8_t)(v >> 8);
+	blob[n++] = (uint8_t)(v >> 16);
+	memset(blob + n + code, 0xFF, bm);
+	nub_endpoint ep = halt_endpoint();
+	nub_image_desc d = {.layout = NUB_LAYOUT_BARE, .code = blob, .code_len = n + code + bm, .endpoints = &ep,
+	                    .endpoint_count = 1};
+	uint64_t dt[2];
+	for (int i = 0; i < 2; i++) {
+		nub_sandbox *sb = open_sb(1024 * MIB, i ? NUB_TIMEOUT_NONE : 1, 0);
+		ASSERT_TRUE(sb != NULL);
+		nub_cap_buf b;
+		ASSERT_EQ(nub_cap_image(&d, &b), NUB_E_OK);
+		uint8_t h[32];
+		uint64_t avail = available(sb), t0 = now_ms();
+		nub_err e = put_buf(sb, &b, h);
+		dt[i] = now_ms() - t0;
+		printf("    %s: %s after %llu ms\n", i ? "no deadline" : "1 ms deadline", nub_err_name(e),
+		       (unsigned long long)dt[i]);
+		ASSERT_EQ(e, i ? NUB_E_OK : NUB_E_TIMEOUT);
+		if (!i)
+			ASSERT_EQ(available(sb), avail);
+		nub_close(sb);
+	}
+	ASSERT_TRUE(dt[0] < dt[1]);
+	free(blob);
+}
+
 /* 4b. The default deadline is on. */
 TEST(default_deadline_is_on)
 {
@@ -521,6 +562,7 @@ int main(void)
 		{"big_data_mapped_16_times_is_cheap", test_big_data_mapped_16_times_is_cheap, 30, 160},
 		{"decoded_program_is_counted", test_decoded_program_is_counted, 30, 96},
 		{"deadline_by_the_clock", test_deadline_by_the_clock, 20, 2048},
+		{"deadline_stops_decoding", test_deadline_stops_decoding, 20, 1024},
 		{"default_deadline_is_on", test_default_deadline_is_on, 10, 48},
 		{"pages_return_to_the_os", test_pages_return_to_the_os, 30, 128},
 		{"soak_8_threads_mixed_hostile", test_soak_8_threads_mixed_hostile, 600, 256},

@@ -94,7 +94,10 @@ typedef struct nub_options {
 	 * NUB_TIMEOUT_NONE = no deadline. A nub_invoke that runs longer ends
 	 * with exit_reason NUB_EXIT_ERROR, exit_arg NUB_E_TIMEOUT; the sandbox
 	 * stays usable. local: the clock is read about every millisecond of run
-	 * time. kvm backend: invocations install a process-wide handler for
+	 * time, and about every 64 KiB of code while an Image is decoded (in
+	 * nub_put_cap, which has the same deadline, or in nub_invoke after an
+	 * eviction): a decode past it stops with NUB_E_TIMEOUT, nothing kept;
+	 * JIT compilation is checked when it ends. kvm backend: invocations install a process-wide handler for
 	 * SIGRTMIN+4 (a per-thread timer kicks the vCPU out of KVM_RUN);
 	 * applications must leave that signal to libnub. Other calls than
 	 * invoke get a 60 s guard with NUB_TIMEOUT_NONE. */

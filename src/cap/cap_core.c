@@ -63,6 +63,12 @@ static bool page_hook(void *ctx, int64_t pages)
 /* ---- decoded programs ------------------------------------------------------ */
 /* Decode an Image's code, its exact size charged to the store first, then
  * compile it on the store's engine (its code charged too). */
+static bool expired(void *ctx)
+{
+	cap_store *s = ctx;
+	return s->ops->expired && s->ops->expired(s);
+}
+
 static nub_err prog_new(cap_store *s, const cap_image_view *img, cap_prog **out)
 {
 	size_t bytes = sizeof(cap_prog) + pvm_program_bytes_of_blob(img->code, img->code_len);
@@ -76,10 +82,10 @@ static nub_err prog_new(cap_store *s, const cap_image_view *img, cap_prog **out)
 		e = NUB_E_NOMEM;
 		goto fail;
 	}
-	pvm_err pe = pvm_program_new(img->code, img->code_len, &p->program);
+	pvm_err pe = pvm_program_new_until(img->code, img->code_len, expired, s, &p->program);
 	if (pe != PVM_E_OK) {
 		pvm_plat_free(p, sizeof *p);
-		e = pe == PVM_E_NOMEM ? NUB_E_NOMEM : NUB_E_IMAGE_CODE;
+		e = pe == PVM_E_NOMEM ? NUB_E_NOMEM : pe == PVM_E_STOPPED ? NUB_E_TIMEOUT : NUB_E_IMAGE_CODE;
 		goto fail;
 	}
 	if (s->engine) {
@@ -88,6 +94,12 @@ static nub_err prog_new(cap_store *s, const cap_image_view *img, cap_prog **out)
 			lock(s);
 			e = charge(s, code_bytes);
 			unlock(s);
+			if (!e && expired(s)) { /* compiling is not interrupted: asked after */
+				lock(s);
+				release(s, code_bytes);
+				unlock(s);
+				e = NUB_E_TIMEOUT;
+			}
 			if (e)
 				s->engine->free(p->code);
 			else

@@ -106,6 +106,10 @@ typedef struct cap_store_ops {
 	 * bound). */
 	nub_err (*charge)(cap_store *s, size_t bytes);
 	void (*release)(cap_store *s, size_t bytes);
+	/* The calling thread's call is past its deadline (asked while decoding
+	 * or compiling a program, without the lock): the core gives up with
+	 * NUB_E_TIMEOUT, nothing kept. NULL: no deadline. */
+	bool (*expired)(cap_store *s);
 } cap_store_ops;
 
 struct cap_store {

@@ -135,7 +135,24 @@ static void store_release(cap_store *s, size_t bytes)
 	lb_of(s)->charged_bytes -= bytes;
 }
 
+/* The deadline (ns, 0 = none) of the call this thread is in, for the
+ * core's questions while it decodes or compiles (store_expired). */
+static _Thread_local uint64_t call_deadline;
+static uint64_t now_ns(void);
+
+static bool store_expired(cap_store *s)
+{
+	(void)s;
+	return call_deadline && now_ns() >= call_deadline;
+}
+
+static uint64_t deadline_of(const local_backend *lb)
+{
+	return lb->opts.timeout_ms != NUB_TIMEOUT_NONE ? now_ns() + (uint64_t)lb->opts.timeout_ms * 1000000u : 0;
+}
+
 static const cap_store_ops local_store_ops = {
+	.expired = store_expired,
 	.charge = store_charge,
 	.release = store_release,
 	.get = store_get,
@@ -151,7 +168,11 @@ static const cap_store_ops local_store_ops = {
 static nub_err local_put_cap(void *impl, const uint8_t *bytes, size_t len, uint8_t hash_out[NUB_CAP_HASH_LEN])
 {
 	local_backend *lb = impl;
-	return cap_core_put(&lb->store, bytes, len, false, hash_out);
+	/* the deadline bounds decoding an Image's code */
+	call_deadline = deadline_of(lb);
+	nub_err e = cap_core_put(&lb->store, bytes, len, false, hash_out);
+	call_deadline = 0;
+	return e;
 }
 
 static uint64_t now_ns(void)
@@ -303,10 +324,11 @@ static nub_err local_invoke_with(void *impl, const InvokePacket *p, nub_host_han
 	local_backend *lb = impl;
 	/* the deadline covers everything from here: decode (after an
 	 * eviction), frame setup, the run, host calls, the result */
-	uint64_t deadline =
-	        lb->opts.timeout_ms != NUB_TIMEOUT_NONE ? now_ns() + (uint64_t)lb->opts.timeout_ms * 1000000u : 0;
+	uint64_t deadline = deadline_of(lb);
 	cap_invocation inv;
+	call_deadline = deadline;
 	nub_err e = cap_core_start(&lb->store, p, &inv);
+	call_deadline = 0;
 	if (e)
 		return cap_core_fail(r, e);
 	pvm_exit x = PVM_EXIT_PANIC;

@@ -65,7 +65,8 @@ enum { PVM_ACCESS_NONE = 0, PVM_ACCESS_RO = 1, PVM_ACCESS_RW = 3 };
 	X(MEM_UNMAPPED, "memory: address not mapped")                              \
 	X(BAD_REG, "register index out of range")                                 \
 	X(MEM_LIMIT, "memory: the instance's page limit is reached")               \
-	X(MEM_BUDGET, "memory: the page budget refused a host page")
+	X(MEM_BUDGET, "memory: the page budget refused a host page")               \
+	X(STOPPED, "program blob: decoding stopped by the caller (its deadline)")
 
 typedef enum {
 #define PVM_ERR_ENUM(name, msg) PVM_E_##name,
@@ -86,6 +87,10 @@ typedef struct pvm_instance pvm_instance;
  * must be consumed exactly. The blob bytes are copied; the caller may free
  * them afterwards. */
 pvm_err pvm_program_new(const uint8_t *blob, size_t len, pvm_program **out);
+/* The same, asking stop(ctx) about every 64 KiB of code (a deadline): when
+ * it answers true, nothing is kept and the answer is PVM_E_STOPPED. */
+typedef bool (*pvm_stop_fn)(void *ctx);
+pvm_err pvm_program_new_until(const uint8_t *blob, size_t len, pvm_stop_fn stop, void *ctx, pvm_program **out);
 void pvm_program_free(pvm_program *p);
 uint32_t pvm_program_code_len(const pvm_program *p);
 uint32_t pvm_program_jump_table_len(const pvm_program *p);

@@ -222,6 +222,14 @@ void pvm_program_free(pvm_program *p)
 
 pvm_err pvm_program_new(const uint8_t *blob, size_t len, pvm_program **out)
 {
+	return pvm_program_new_until(blob, len, NULL, NULL, out);
+}
+
+/* code bytes decoded between two questions to the caller's stop function */
+#define STOP_EVERY 0x10000u
+
+pvm_err pvm_program_new_until(const uint8_t *blob, size_t len, pvm_stop_fn stop, void *ctx, pvm_program **out)
+{
 	*out = NULL;
 	reader r = {blob, len, 0};
 	uint64_t jt_len, code_len;
@@ -298,6 +306,10 @@ pvm_err pvm_program_new(const uint8_t *blob, size_t len, pvm_program **out)
 	bool prev_term = true; /* offset 0 */
 	uint32_t expect = 0;   /* pc where a successor starts */
 	for (uint32_t pc = 0; pc < p->code_len; pc++) {
+		if (stop && (pc & (STOP_EVERY - 1)) == STOP_EVERY - 1 && stop(ctx)) {
+			pvm_program_free(p);
+			return PVM_E_STOPPED;
+		}
 		if (!pvm_bit(p->bitmask, pc))
 			continue;
 		if (pc > expect && n > 0) {
