@@ -44,6 +44,8 @@
 nub_guest_entry32:
 	cli
 	cld
+	cmp $GUEST_AP_MAGIC, %eax
+	je ap_entry32
 	mov %eax, %esi            /* boot magic (kept in esi/edi throughout) */
 	mov %ebx, %edi            /* multiboot info gpa */
 
@@ -125,6 +127,56 @@ entry64:
 	hlt
 	jmp 6b
 	.size nub_guest_entry32, . - nub_guest_entry32
+
+/* ---- application processors (kvm host: EAX = NUB_GUEST_AP_MAGIC, EBX = i) ----
+ * The BSP prepared guest_ap_boot[i] (this CPU's PML4 and stack, guest_smp.c)
+ * before it rang READY; the same mode switch as above with that PML4, then
+ * guest_ap_main(i) on that stack. An index without prepared state halts. */
+	.code32
+ap_entry32:
+	cmp $GUEST_MAX_CPUS, %ebx
+	jae ap_dead
+	mov %ebx, %esi            /* the vCPU index, kept in esi */
+	shl $4, %ebx              /* 16-byte guest_ap_start entries */
+	mov guest_ap_boot(%ebx), %edi /* cr3 */
+	test %edi, %edi
+	jz ap_dead
+	mov %cr4, %eax
+	or $X86_CR4_PAE, %eax
+	mov %eax, %cr4
+	mov %edi, %cr3
+	mov $X86_MSR_EFER, %ecx
+	rdmsr
+	or $X86_EFER_LME, %eax
+	wrmsr
+	mov %cr0, %eax
+	or $(X86_CR0_PG | X86_CR0_WP | X86_CR0_PE), %eax
+	mov %eax, %cr0
+	lgdt guest_gdt_ptr
+	ljmp $GUEST_SEL_KCODE, $ap_entry64
+ap_dead:
+	cli
+	hlt
+	jmp ap_dead
+
+	.code64
+ap_entry64:
+	mov $GUEST_SEL_KDATA, %ax
+	mov %ax, %ds
+	mov %ax, %es
+	mov %ax, %ss
+	xor %eax, %eax
+	mov %ax, %fs
+	mov %ax, %gs
+	mov %esi, %edi            /* arg 1: the vCPU index */
+	mov %esi, %eax
+	shl $4, %eax
+	mov guest_ap_boot+8(%rax), %rsp
+	xor %ebp, %ebp
+	call guest_ap_main
+7:	cli
+	hlt
+	jmp 7b
 
 /* ---- trap stubs ------------------------------------------------------------ */
 	.text

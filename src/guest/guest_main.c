@@ -63,6 +63,7 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 	guest_paging_init();
 	NubRpcMailbox *mb = guest_mailbox();
 	uint64_t ram_end = 0;
+	uint32_t vcpus = 1, lanes = 0;
 	bool kvm = false;
 	if (magic == NUB_MULTIBOOT_MAGIC) {
 		const multiboot_info *mi = (const multiboot_info *)(uintptr_t)info_gpa;
@@ -82,6 +83,7 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 		}
 	} else if (magic == NUB_GUEST_BOOT_MAGIC) {
 		ram_end = mb->h.ram_bytes;
+		vcpus = mb->h.vcpus;
 		kvm = true;
 	} else {
 		guest_log("nub-guest: unknown boot magic 0x%x\n", magic);
@@ -96,6 +98,8 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 	}
 	guest_heap_init((uintptr_t)NUB_GUEST_HEAP_GPA, (size_t)(ram_end - NUB_GUEST_HEAP_GPA));
 	guest_capdir_init();
+	if (kvm && vcpus > 1)
+		lanes = guest_smp_prepare(vcpus);
 
 	memset(&mb->h, 0, sizeof mb->h);
 	mb->h.abi_version = NUB_ABI_VERSION;
@@ -103,6 +107,8 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 	mb->h.resp_cap = NUB_RPC_RESP_CAP;
 	mb->h.ram_bytes = ram_end;
 	mb->h.fault.fn_id = ~0ull;
+	mb->h.vcpus = vcpus;
+	mb->h.lanes_ready = lanes;
 	__atomic_store_n(&mb->h.magic, NUB_RPC_MAGIC, __ATOMIC_RELEASE);
 
 	guest_handlers_register();
