@@ -117,7 +117,7 @@ cat >"$tmp/p/run.sh" <<RUN
 echo "KVMDEV \$(ls /dev/kvm 2>&1)"
 dmesg | grep -E 'SVM|kvm' | sed 's/^/DMESG /'
 t0=\$(date +%s)
-./kvm_sandbox_test --faults $faults --vectors vec/vectors --vectors vec/random --vectors vec/random-ro-write ${progs:+--programs pvm} 2>&1
+${NUB_KVM_DEBUG:+NUB_VMM_DEBUG=1} ./kvm_sandbox_test ${NUB_KVM_ONLY:+--only $NUB_KVM_ONLY} --faults $faults --vectors vec/vectors --vectors vec/random --vectors vec/random-ro-write ${progs:+--programs pvm} 2>&1
 echo "TESTSECS \$((\$(date +%s) - t0))"
 $bench
 RUN

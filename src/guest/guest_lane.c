@@ -69,6 +69,9 @@ static void lane_idle(void *ctx, ParallelInvokeSlot *s, uint32_t seen)
 static void lane_done(void *ctx, ParallelInvokeSlot *s)
 {
 	(void)ctx;
+	/* DONE was a release store: order it before this load (the host
+	 * stores host_sleeps, then reads the status) */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&lane_slot_ext_of(s)->host_sleeps, __ATOMIC_SEQ_CST))
 		outl(NUB_RPC_DOORBELL_PORT, NUB_DOORBELL_LANE_DONE);
 }
