@@ -319,12 +319,13 @@ static void lane_restart(kvm_backend *kb, uint32_t lane)
 static nub_err lane_post(kvm_backend *kb, uint32_t lane, const InvokePacket *p, uint64_t *job)
 {
 	*job = __atomic_add_fetch(&kb->job_seq, 1, __ATOMIC_RELAXED);
-	if (vmm_lane_ended(kb->vm, lane))
+	ParallelInvokeSlot *s = vmm_lane_slot(kb->vm, lane);
+	/* a lane between jobs is EMPTY with its vCPU running: anything else
+	 * (its worker ended, the slot was scribbled on) gets a fresh lane */
+	if (vmm_lane_ended(kb->vm, lane) || lane_slot_status(s) != NUB_SLOT_EMPTY)
 		lane_restart(kb, lane);
-	if (!lane_slot_post(vmm_lane_slot(kb->vm, lane), *job, p)) { /* not EMPTY: a broken lane */
-		lane_restart(kb, lane);
+	if (!lane_slot_post(s, *job, p))
 		return NUB_E_GUEST_PROTOCOL;
-	}
 	vmm_lane_poke(kb->vm, lane);
 	return NUB_E_OK;
 }

@@ -73,6 +73,16 @@ unsigned kvm_sandbox_lane_restarts(nub_sandbox *sb)
 	return __atomic_load_n(&kb->lane_restarts, __ATOMIC_RELAXED);
 }
 
+void kvm_sandbox_scribble_lane(nub_sandbox *sb, uint32_t lane, uint32_t status)
+{
+	kvm_backend *kb = sb->impl;
+	ParallelInvokeSlot *s = kb->vm ? vmm_lane_slot(kb->vm, lane) : NULL;
+	if (s) {
+		__atomic_store_n(&s->status, status, __ATOMIC_SEQ_CST);
+		vmm_lane_poke(kb->vm, lane);
+	}
+}
+
 uint32_t kvm_sandbox_lanes_ready(nub_sandbox *sb)
 {
 	kvm_backend *kb = sb->impl;

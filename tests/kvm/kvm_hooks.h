@@ -22,6 +22,8 @@ unsigned kvm_sandbox_lane_restarts(nub_sandbox *sb);
 /* Lanes running on the sandbox's VM. */
 uint32_t kvm_sandbox_lanes(nub_sandbox *sb);
 uint32_t kvm_sandbox_lanes_ready(nub_sandbox *sb);
+/* Store `status` in an idle lane's slot (a host scribble) and wake it. */
+void kvm_sandbox_scribble_lane(nub_sandbox *sb, uint32_t lane, uint32_t status);
 nub_err kvm_sandbox_lanes_err(nub_sandbox *sb);
 vmm_stop kvm_sandbox_last_stop(nub_sandbox *sb);
 NubRpcFault kvm_sandbox_last_fault(nub_sandbox *sb);

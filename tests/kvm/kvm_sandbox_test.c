@@ -1041,6 +1041,43 @@ TEST(lanes)
 	printf("    500 nub_invoke on lanes: %u bad, %.1f us each, %.2f VM exits each (nested, emulated)\n", bad,
 	       (t1 - t0) * 1000 / 500, (double)(x1 - x0) / 500);
 	ASSERT_EQ(bad, 0);
+	/* 5. a lane whose worker ends (a status with no protocol value in its
+	 * slot): the next job on it restarts it; the batch is whole */
+	l0 = kvm_sandbox_lane_restarts(g_lanes_sb);
+	kvm_sandbox_scribble_lane(g_lanes_sb, 0, 0x7777u);
+	usleep(200000);
+	(void)nub_invoke_parallel(g_lanes_sb, g_lp, g_lr, g_ln);
+	diff = 0;
+	for (unsigned i = 0; i < g_ln; i++)
+		if (memcmp(&g_lr[i], &g_lref[i], sizeof g_lr[i]))
+			diff++;
+	printf("    after a lane's worker ended: batch %u differ, lane restarts +%u\n", diff,
+	       kvm_sandbox_lane_restarts(g_lanes_sb) - l0);
+	ASSERT_EQ(diff, 0);
+	ASSERT_EQ(kvm_sandbox_lane_restarts(g_lanes_sb), l0 + 1);
+	/* 6. EVICT_JIT_ALL while lanes run; the guest heap the same before and
+	 * after (nothing cached at either end) */
+	NubHeapStats h0, h1;
+	ASSERT_EQ(nub_evict_jit_all(g_lanes_sb), NUB_E_OK);
+	ASSERT_EQ(nub_heap_stats(g_lanes_sb, &h0), NUB_E_OK);
+	lane_thread_job evj = {0, g_ln, 0};
+	pthread_t evt;
+	ASSERT_EQ(pthread_create(&evt, NULL, lanes_thread, &evj), 0);
+	for (int k = 0; k < 20; k++) {
+		ASSERT_EQ(nub_evict_jit_all(g_lanes_sb), NUB_E_OK);
+		usleep(10000);
+	}
+	pthread_join(evt, NULL);
+	ASSERT_EQ(evj.bad, 0);
+	for (int k = 0; k < 4; k++)
+		(void)nub_invoke_parallel(g_lanes_sb, g_lp, g_lr, g_ln);
+	ASSERT_EQ(nub_evict_jit_all(g_lanes_sb), NUB_E_OK);
+	ASSERT_EQ(nub_heap_stats(g_lanes_sb, &h1), NUB_E_OK);
+	printf("    guest heap around EVICT_JIT_ALL + %u lane jobs: %llu -> %llu bytes in %llu -> %llu allocations\n",
+	       6 * g_ln, (unsigned long long)h0.allocated_bytes, (unsigned long long)h1.allocated_bytes,
+	       (unsigned long long)h0.allocation_count, (unsigned long long)h1.allocation_count);
+	ASSERT_EQ(h1.allocated_bytes, h0.allocated_bytes);
+	ASSERT_EQ(h1.allocation_count, h0.allocation_count);
 	nub_close(g_lanes_sb);
 }
 
