@@ -162,6 +162,10 @@ bool guest_lane_serve(uint32_t lane, bool halt_when_idle);
  * Prepare per-CPU state for vCPUs 1..vcpus-1 (before READY); returns how
  * many were prepared (fewer when the heap ran out). */
 uint32_t guest_smp_prepare(uint32_t vcpus);
+/* QEMU Multiboot: prepare and start APs 1..vcpus-1 by INIT/SIPI, one at a
+ * time, each serving lane i - 1 (spinning when idle); returns how many came
+ * up (their slots read EMPTY). */
+uint32_t guest_smp_start_sipi(uint32_t vcpus);
 struct nub_parallel_invoke_slot;
 extern void (*guest_lane_idle_hook)(struct nub_parallel_invoke_slot *s, uint32_t seen);
 /* The core's store (tests read its counters and entries). */

@@ -178,6 +178,52 @@ ap_entry64:
 	hlt
 	jmp 7b
 
+/* ---- the INIT/SIPI trampoline (QEMU Multiboot: the APs start in real mode) ----
+ * Copied by the BSP to GUEST_AP_TRAMPOLINE_GPA (guest_smp.c); a SIPI with
+ * vector GUEST_AP_TRAMPOLINE_GPA >> 12 starts an AP there at CS:IP =
+ * 0x0800:0000. It loads a flat 32-bit GDT, enters protected mode and jumps
+ * to nub_guest_entry32 with EAX = GUEST_AP_MAGIC, EBX = the index the BSP
+ * wrote at tramp_index (one AP is started at a time). Position-dependent:
+ * every absolute address is GUEST_AP_TRAMPOLINE_GPA + (label - start). */
+#define TRAMP(label) (GUEST_AP_TRAMPOLINE_GPA + (label - guest_ap_tramp_start))
+	.section .rodata.ap_tramp, "a"
+	.align 16
+	.globl guest_ap_tramp_start, guest_ap_tramp_end, guest_ap_tramp_index
+	.code16
+guest_ap_tramp_start:
+	cli
+	cld
+	xor %ax, %ax
+	mov %ax, %ds
+	lgdtl TRAMP(tramp_gdtr)
+	mov %cr0, %eax
+	or $X86_CR0_PE, %eax
+	mov %eax, %cr0
+	ljmpl $0x08, $TRAMP(tramp32)
+	.code32
+tramp32:
+	mov $0x10, %ax
+	mov %ax, %ds
+	mov %ax, %es
+	mov %ax, %ss
+	mov TRAMP(guest_ap_tramp_index), %ebx
+	mov $GUEST_AP_MAGIC, %eax
+	mov $nub_guest_entry32, %ecx
+	jmp *%ecx
+	.align 8
+tramp_gdt:
+	.quad 0
+	.quad 0x00CF9A000000FFFF /* 32-bit code, flat */
+	.quad 0x00CF92000000FFFF /* data, flat */
+tramp_gdtr:
+	.word 23
+	.long TRAMP(tramp_gdt)
+	.align 4
+guest_ap_tramp_index:
+	.long 0
+guest_ap_tramp_end:
+	.code64
+
 /* ---- trap stubs ------------------------------------------------------------ */
 	.text
 	.align GUEST_TRAP_STUB_SIZE

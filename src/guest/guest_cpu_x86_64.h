@@ -71,6 +71,9 @@
  * MAX_EXECUTION_LANES, checked there): the boot assembly needs them bare. */
 #define GUEST_AP_MAGIC 0x4E554241
 #define GUEST_MAX_CPUS 64
+/* Where the BSP copies the INIT/SIPI trampoline (below 1 MiB, page aligned,
+ * nothing of ours there; QEMU Multiboot only). */
+#define GUEST_AP_TRAMPOLINE_GPA 0x8000
 #define GUEST_TRAP_STACK_SIZE 0x4000
 
 #ifndef __ASSEMBLER__
