@@ -113,7 +113,7 @@ typedef struct nub_options {
 	 * than this fails with NUB_E_INVOKE_MEMORY; sbrk past it returns 0, as
 	 * an impossible sbrk does (GP), and the program goes on. Mapped pages
 	 * cost host memory only once written (memory_bytes bounds that).
-	 * local backend only; kvm: the guest's RAM bounds it. */
+	 * Both backends (kvm: sent to the guest at boot). */
 	uint64_t invocation_memory_bytes;
 	/* How PVM code runs. NUB_ENGINE_DEFAULT: the JIT where it is built
 	 * (x86-64) on the local backend, the interpreter elsewhere and in the

@@ -140,7 +140,9 @@ typedef struct nub_rpc_mailbox_header {
 	NubRpcFault fault;    /* @56  OUT */
 	uint32_t vcpus;       /* @104 IN  (kvm boot) vCPUs created; 0 = 1 */
 	uint32_t lanes_ready; /* @108 OUT APs prepared (vcpus - 1 when all fit) */
-	uint8_t _reserved[NUB_RPC_HEADER_SIZE - 112]; /* @112 */
+	uint32_t invocation_pages; /* @112 IN (kvm boot) most pages one invocation may map; 0 = 2^20 */
+	uint32_t _pad1;            /* @116 */
+	uint8_t _reserved[NUB_RPC_HEADER_SIZE - 120]; /* @120 */
 } NubRpcMailboxHeader;
 
 typedef struct nub_rpc_mailbox {
@@ -196,6 +198,7 @@ _Static_assert(offsetof(NubRpcMailboxHeader, resp_seq) == 40, "");
 _Static_assert(offsetof(NubRpcMailboxHeader, ram_bytes) == 48, "");
 _Static_assert(offsetof(NubRpcMailboxHeader, fault) == 56, "");
 _Static_assert(offsetof(NubRpcMailboxHeader, vcpus) == 104, "");
+_Static_assert(offsetof(NubRpcMailboxHeader, invocation_pages) == 112, "");
 _Static_assert(offsetof(NubRpcMailbox, req) == 4096, "");
 _Static_assert(offsetof(NubRpcMailbox, resp) == 4096 + NUB_RPC_REQ_CAP, "");
 _Static_assert(sizeof(NubRpcMailbox) == NUB_RPC_MAILBOX_SIZE, "");

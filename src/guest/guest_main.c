@@ -9,6 +9,7 @@
  *     its self test, probes and replays, chosen by the command line.
  */
 #include "guest/guest.h"
+#include "cap/cap_core.h"
 #include "guest/guest_cpu_x86_64.h"
 
 extern struct guest_capdir_table guest_capdir_table;
@@ -84,6 +85,7 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 	} else if (magic == NUB_GUEST_BOOT_MAGIC) {
 		ram_end = mb->h.ram_bytes;
 		vcpus = mb->h.vcpus;
+		guest_cap_store()->invocation_pages = mb->h.invocation_pages;
 		kvm = true;
 	} else {
 		guest_log("nub-guest: unknown boot magic 0x%x\n", magic);
@@ -109,6 +111,7 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 	mb->h.fault.fn_id = ~0ull;
 	mb->h.vcpus = vcpus;
 	mb->h.lanes_ready = lanes;
+	mb->h.invocation_pages = guest_cap_store()->invocation_pages;
 	__atomic_store_n(&mb->h.magic, NUB_RPC_MAGIC, __ATOMIC_RELEASE);
 
 	guest_handlers_register();

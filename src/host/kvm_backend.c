@@ -523,6 +523,7 @@ nub_err kvm_backend_open_image(const nub_resolved_options *o, const uint8_t *elf
 		return NUB_E_NOMEM;
 	kb->cfg.ram_bytes = o->memory_bytes;
 	kb->cfg.vcpus = o->vcpus;
+	kb->cfg.invocation_pages = o->invocation_pages;
 	kb->cfg.timeout_ms = o->timeout_ms == NUB_TIMEOUT_NONE ? 0 : o->timeout_ms;
 	kb->cfg.elf = elf;
 	kb->cfg.elf_len = elf_len;

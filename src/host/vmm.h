@@ -33,6 +33,7 @@ typedef struct vmm_config {
 	uint32_t vcpus;      /* 1..MAX_EXECUTION_LANES; vCPU 0 serves the mailbox */
 	uint32_t timeout_ms; /* per vmm_call; 0 = none for INVOKE_CACHED, VMM_GUARD_TIMEOUT_MS else */
 	uint32_t boot_timeout_ms; /* 0 = VMM_BOOT_TIMEOUT_MS */
+	uint32_t invocation_pages; /* most pages one invocation may map (0: 2^20) */
 	/* the guest kernel ELF to boot; NULL = the production kernel embedded
 	 * in libnub (vmm_guest_image). Tests boot the test kernel this way. The
 	 * bytes must outlive the vmm (a rebuild boots them again). */

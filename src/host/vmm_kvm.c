@@ -314,6 +314,7 @@ static nub_err vmm_boot(vmm *vm, const vmm_config *cfg)
 	h->magic = 0;
 	h->ram_bytes = vm->ram_bytes;
 	h->vcpus = vm->nvcpus;
+	h->invocation_pages = cfg->invocation_pages;
 	if (vmm_arch_boot_regs(vm, vm->vcpu_fd[0], vm->img.entry, NUB_GUEST_BOOT_MAGIC, 0) < 0)
 		return NUB_E_KVM_UNAVAILABLE;
 	uint32_t bell = vmm_kvm_run_until_doorbell(vm, cfg->boot_timeout_ms ? cfg->boot_timeout_ms : VMM_BOOT_TIMEOUT_MS);

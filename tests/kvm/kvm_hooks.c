@@ -36,6 +36,9 @@ nub_err kvm_test_open(const nub_options *o, nub_sandbox **out)
 		.timeout_ms = o->timeout_ms,
 	};
 	ro.lanes = o->lanes ? o->lanes : ro.vcpus > 1 ? ro.vcpus - 1 : 1; /* as nub_open resolves it */
+	ro.invocation_pages = (uint32_t)((o->invocation_memory_bytes ? o->invocation_memory_bytes
+	                                                             : NUB_DEFAULT_INVOCATION_MEMORY) /
+	                                 NUB_PAGE_SIZE);
 	nub_err e = kvm_backend_probe();
 	if (e)
 		return e;

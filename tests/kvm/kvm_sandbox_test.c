@@ -893,6 +893,73 @@ TEST(differential_programs)
 	ASSERT_EQ(diff, 0);
 }
 
+/* ---- per-invocation memory: the guest's page limit equals local's ------------- */
+/* Grow the heap a page at a time and write each page, counting in r7 (as
+ * tests/test_limits.c): halts with r7 = pages grown once sbrk returns 0. */
+static const uint8_t prog_grow[] = {0,   0,    19,   51,  0x08, 0x00, 0x10, 101,  0x8A, 81,   0x0A, 0x0B,
+                                    123, 0xA8, 0x00, 149, 0x77, 0x01, 40,   0xF1, 50,   0x00, 0x51, 0x92, 0x02};
+
+static nub_err put_grow(nub_sandbox *sb, uint8_t inst[NUB_CAP_HASH_LEN])
+{
+	nub_endpoint ep;
+	memset(&ep, 0, sizeof ep);
+	ep.regs[0] = NUB_HALT_ADDR;
+	/* one Data page mapped at 0x10000 (the heap starts above the mappings) */
+	nub_mapping map = {.va = 0x10000u, .pages = 1, .slot = 0, .writable = true};
+	nub_image_desc d = {.layout = NUB_LAYOUT_BARE, .code = prog_grow, .code_len = sizeof prog_grow,
+	                    .endpoints = &ep, .endpoint_count = 1, .mappings = &map, .mapping_count = 1};
+	nub_cap_buf b;
+	uint8_t img[NUB_CAP_HASH_LEN], one = 1;
+	nub_slot slot = {.index = 0};
+	nub_err e = nub_cap_data(&one, 1, &b);
+	if (e || (e = nub_put_cap(sb, b.bytes, b.len, slot.hash)))
+		return e;
+	nub_cap_buf_free(&b);
+	if ((e = nub_cap_image(&d, &b)) || (e = nub_put_cap(sb, b.bytes, b.len, img)))
+		return e;
+	nub_cap_buf_free(&b);
+	if ((e = nub_cap_instance(img, &slot, 1, &b)))
+		return e;
+	e = nub_put_cap(sb, b.bytes, b.len, inst);
+	nub_cap_buf_free(&b);
+	return e;
+}
+
+TEST(invocation_memory_limit)
+{
+	if (!g_kvm_ok)
+		SKIP("no kvm sandbox");
+	nub_options o;
+	nub_options_init(&o);
+	o.timeout_ms = CALL_TIMEOUT_MS;
+	o.notice = quiet;
+	o.vcpus = 1;
+	o.invocation_memory_bytes = 300 * 4096;
+	nub_sandbox *k, *l;
+	o.backend = NUB_BACKEND_KVM;
+	ASSERT_EQ(kvm_test_open(&o, &k), NUB_E_OK);
+	o.backend = NUB_BACKEND_LOCAL;
+	o.engine = NUB_ENGINE_INTERP;
+	ASSERT_EQ(nub_open(&o, &l), NUB_E_OK);
+	InvokePacket p;
+	memset(&p, 0, sizeof p);
+	p.initial_gas = 100000000;
+	uint8_t il[NUB_CAP_HASH_LEN];
+	ASSERT_EQ(put_grow(k, p.instance_hash), NUB_E_OK);
+	ASSERT_EQ(put_grow(l, il), NUB_E_OK);
+	ASSERT_MEM_EQ(p.instance_hash, il, sizeof il);
+	InvocationResult rk, rl;
+	ASSERT_EQ(nub_invoke(k, &p, &rk), NUB_E_OK);
+	ASSERT_EQ(nub_invoke(l, &p, &rl), NUB_E_OK);
+	printf("    300-page limit: kvm halt %u, r7 %llu pages grown; local r7 %llu\n", rk.exit_reason,
+	       (unsigned long long)rk.return_value, (unsigned long long)rl.return_value);
+	ASSERT_EQ(rk.exit_reason, NUB_EXIT_HALT);
+	ASSERT_TRUE(rk.return_value > 0 && rk.return_value < 300);
+	ASSERT_MEM_EQ(&rk, &rl, sizeof rk);
+	nub_close(k);
+	nub_close(l);
+}
+
 /* ---- lanes: application processors serving ParallelInvokeSlots ----------------- */
 #define LANE_BATCH_MAX 2048
 
@@ -1115,6 +1182,7 @@ int main(int argc, char **argv)
 	RUN_SOME(differential_vectors);
 	RUN_SOME(differential_programs);
 	RUN_SOME(lanes);
+	RUN_SOME(invocation_memory_limit);
 	if (g_kvm)
 		nub_close(g_kvm);
 	if (g_local)
