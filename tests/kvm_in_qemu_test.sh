@@ -111,7 +111,7 @@ fi
 bench=
 if [ -n "${NUB_KVM_BENCH:-}" ] && [ -x "$B/host/nub-static" ]; then
 	cp "$B/host/nub-static" "$tmp/p/nub"
-	bench='echo "BENCH nested-emulated KVM (TCG), not representative:"; ./nub bench sandbox --backend kvm --runs 1 2>&1 | sed "s/^/BENCH /"'
+	bench='echo "BENCH nested-emulated KVM (TCG), not representative:"; ./nub bench sandbox --backend kvm --runs 1 2>&1 | sed "s/^/BENCH /"; ./nub bench lanes --backend kvm --runs 3 --work 20000 2>&1 | sed "s/^/BENCH /"'
 fi
 cat >"$tmp/p/run.sh" <<RUN
 echo "KVMDEV \$(ls /dev/kvm 2>&1)"

@@ -503,7 +503,17 @@ static void kvm_close(void *impl)
 	free(kb);
 }
 
+static uint64_t kvm_vm_exits(void *impl)
+{
+	kvm_backend *kb = impl;
+	pthread_rwlock_rdlock(&kb->vm_rw);
+	uint64_t n = kb->vm ? vmm_exit_count(kb->vm) + vmm_lane_exits(kb->vm) : 0;
+	pthread_rwlock_unlock(&kb->vm_rw);
+	return n;
+}
+
 static const nub_backend_ops kvm_ops = {
+	.vm_exits = kvm_vm_exits,
 	.put_cap = kvm_put_cap,
 	.invoke = kvm_invoke,
 	.invoke_parallel = kvm_invoke_parallel,
