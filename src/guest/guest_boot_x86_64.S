@@ -37,6 +37,26 @@
 	.long MB_FLAGS
 	.long -(MB_MAGIC + MB_FLAGS)
 
+/* From 32-bit protected mode, paging off, to 64-bit code at `target`:
+ * CR4.PAE, CR3 = cr3 (a register other than ecx; eax, ecx and edx are
+ * clobbered), EFER.LME, CR0.PG (with WP), the boot GDT, a far jump to the
+ * kernel code selector. */
+	.macro ENTER_LONG_MODE cr3, target
+	mov %cr4, %ecx
+	or $X86_CR4_PAE, %ecx
+	mov %ecx, %cr4
+	mov \cr3, %cr3
+	mov $X86_MSR_EFER, %ecx
+	rdmsr
+	or $X86_EFER_LME, %eax
+	wrmsr
+	mov %cr0, %eax
+	or $(X86_CR0_PG | X86_CR0_WP | X86_CR0_PE), %eax
+	mov %eax, %cr0
+	lgdt guest_gdt_ptr
+	ljmp $GUEST_SEL_KCODE, $\target
+	.endm
+
 	.section .boot32, "ax"
 	.code32
 	.globl nub_guest_entry32
@@ -93,20 +113,8 @@ nub_guest_entry32:
 	jb 5b
 
 	/* 2. PAE, CR3, EFER.LME, paging */
-	mov %cr4, %eax
-	or $X86_CR4_PAE, %eax
-	mov %eax, %cr4
 	mov $guest_boot_pml4, %eax
-	mov %eax, %cr3
-	mov $X86_MSR_EFER, %ecx
-	rdmsr
-	or $X86_EFER_LME, %eax
-	wrmsr
-	mov %cr0, %eax
-	or $(X86_CR0_PG | X86_CR0_WP | X86_CR0_PE), %eax
-	mov %eax, %cr0
-	lgdt guest_gdt_ptr
-	ljmp $GUEST_SEL_KCODE, $entry64
+	ENTER_LONG_MODE %eax, entry64
 
 	.code64
 entry64:
@@ -141,19 +149,7 @@ ap_entry32:
 	mov guest_ap_boot(%ebx), %edi /* cr3 */
 	test %edi, %edi
 	jz ap_dead
-	mov %cr4, %eax
-	or $X86_CR4_PAE, %eax
-	mov %eax, %cr4
-	mov %edi, %cr3
-	mov $X86_MSR_EFER, %ecx
-	rdmsr
-	or $X86_EFER_LME, %eax
-	wrmsr
-	mov %cr0, %eax
-	or $(X86_CR0_PG | X86_CR0_WP | X86_CR0_PE), %eax
-	mov %eax, %cr0
-	lgdt guest_gdt_ptr
-	ljmp $GUEST_SEL_KCODE, $ap_entry64
+	ENTER_LONG_MODE %edi, ap_entry64
 ap_dead:
 	cli
 	hlt

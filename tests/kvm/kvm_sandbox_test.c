@@ -822,21 +822,43 @@ TEST(differential_vectors)
  * invoked with the same packet; the InvocationResults must be identical. */
 static const char *g_programs;
 
-static nub_err publish_spi(nub_sandbox *sb, const uint8_t *spi, size_t len, uint8_t inst[NUB_CAP_HASH_LEN])
+/* Publish the Image encoded in *img (freed here) and an Instance of it with
+ * these slots; the Instance's hash in inst. */
+static nub_err publish_image(nub_sandbox *sb, nub_cap_buf *img, const nub_slot *slots, uint32_t n,
+                             uint8_t inst[NUB_CAP_HASH_LEN])
 {
-	uint32_t entry = 0;
-	uint8_t img[NUB_CAP_HASH_LEN];
+	uint8_t ih[NUB_CAP_HASH_LEN];
 	nub_cap_buf b;
-	nub_err e = nub_cap_image_from_spi(spi, len, &entry, 1, NULL, 0, &b);
-	if (e)
-		return e;
-	e = nub_put_cap(sb, b.bytes, b.len, img);
-	nub_cap_buf_free(&b);
-	if (e || (e = nub_cap_instance(img, NULL, 0, &b)))
+	nub_err e = nub_put_cap(sb, img->bytes, img->len, ih);
+	nub_cap_buf_free(img);
+	if (e || (e = nub_cap_instance(ih, slots, n, &b)))
 		return e;
 	e = nub_put_cap(sb, b.bytes, b.len, inst);
 	nub_cap_buf_free(&b);
 	return e;
+}
+
+/* A bare Image of `code` (one endpoint: pc 0, r0 = the halt address) and
+ * an Instance of it. */
+static nub_err publish_bare(nub_sandbox *sb, const uint8_t *code, size_t len, const nub_mapping *maps,
+                            uint32_t nmaps, const nub_slot *slots, uint32_t nslots, uint8_t inst[NUB_CAP_HASH_LEN])
+{
+	nub_endpoint ep;
+	memset(&ep, 0, sizeof ep);
+	ep.regs[0] = NUB_HALT_ADDR;
+	nub_image_desc d = {.layout = NUB_LAYOUT_BARE, .code = code, .code_len = len, .endpoints = &ep,
+	                    .endpoint_count = 1, .mappings = maps, .mapping_count = nmaps};
+	nub_cap_buf b;
+	nub_err e = nub_cap_image(&d, &b);
+	return e ? e : publish_image(sb, &b, slots, nslots, inst);
+}
+
+static nub_err publish_spi(nub_sandbox *sb, const uint8_t *spi, size_t len, uint8_t inst[NUB_CAP_HASH_LEN])
+{
+	uint32_t entry = 0;
+	nub_cap_buf b;
+	nub_err e = nub_cap_image_from_spi(spi, len, &entry, 1, NULL, 0, &b);
+	return e ? e : publish_image(sb, &b, NULL, 0, inst);
 }
 
 TEST(differential_programs)
@@ -901,28 +923,16 @@ static const uint8_t prog_grow[] = {0,   0,    19,   51,  0x08, 0x00, 0x10, 101,
 
 static nub_err put_grow(nub_sandbox *sb, uint8_t inst[NUB_CAP_HASH_LEN])
 {
-	nub_endpoint ep;
-	memset(&ep, 0, sizeof ep);
-	ep.regs[0] = NUB_HALT_ADDR;
 	/* one Data page mapped at 0x10000 (the heap starts above the mappings) */
 	nub_mapping map = {.va = 0x10000u, .pages = 1, .slot = 0, .writable = true};
-	nub_image_desc d = {.layout = NUB_LAYOUT_BARE, .code = prog_grow, .code_len = sizeof prog_grow,
-	                    .endpoints = &ep, .endpoint_count = 1, .mappings = &map, .mapping_count = 1};
 	nub_cap_buf b;
-	uint8_t img[NUB_CAP_HASH_LEN], one = 1;
+	uint8_t one = 1;
 	nub_slot slot = {.index = 0};
 	nub_err e = nub_cap_data(&one, 1, &b);
 	if (e || (e = nub_put_cap(sb, b.bytes, b.len, slot.hash)))
 		return e;
 	nub_cap_buf_free(&b);
-	if ((e = nub_cap_image(&d, &b)) || (e = nub_put_cap(sb, b.bytes, b.len, img)))
-		return e;
-	nub_cap_buf_free(&b);
-	if ((e = nub_cap_instance(img, &slot, 1, &b)))
-		return e;
-	e = nub_put_cap(sb, b.bytes, b.len, inst);
-	nub_cap_buf_free(&b);
-	return e;
+	return publish_bare(sb, prog_grow, sizeof prog_grow, &map, 1, &slot, 1, inst);
 }
 
 TEST(invocation_memory_limit)
@@ -1062,19 +1072,9 @@ TEST(lanes)
 	/* 3. an endless job on a lane: cancelled at the deadline, NUB_E_TIMEOUT;
 	 * the lane answers the cancel (no restart, no rebuild) and goes on */
 	static const uint8_t loop_blob[] = {0, 0, 1, 40, 0x01};
-	nub_endpoint ep = {.pc = 0};
-	nub_image_desc d = {.layout = NUB_LAYOUT_BARE, .code = loop_blob, .code_len = sizeof loop_blob,
-	                    .endpoints = &ep, .endpoint_count = 1};
-	nub_cap_buf b = {0};
-	uint8_t img[NUB_CAP_HASH_LEN];
 	InvokePacket loop;
 	memset(&loop, 0, sizeof loop);
-	ASSERT_EQ(nub_cap_image(&d, &b), NUB_E_OK);
-	ASSERT_EQ(nub_put_cap(g_lanes_sb, b.bytes, b.len, img), NUB_E_OK);
-	nub_cap_buf_free(&b);
-	ASSERT_EQ(nub_cap_instance(img, NULL, 0, &b), NUB_E_OK);
-	ASSERT_EQ(nub_put_cap(g_lanes_sb, b.bytes, b.len, loop.instance_hash), NUB_E_OK);
-	nub_cap_buf_free(&b);
+	ASSERT_EQ(publish_bare(g_lanes_sb, loop_blob, sizeof loop_blob, NULL, 0, NULL, 0, loop.instance_hash), NUB_E_OK);
 	loop.initial_gas = 1ull << 62;
 	unsigned r0 = kvm_sandbox_rebuilds(g_lanes_sb), l0 = kvm_sandbox_lane_restarts(g_lanes_sb);
 	kvm_sandbox_set_timeout(g_lanes_sb, LOOP_TIMEOUT_MS);
@@ -1113,18 +1113,8 @@ TEST(lanes)
 	 * result lost, duplicated or swapped (r7 = r8 + r9 = 4 i) */
 	{
 		static const uint8_t add_blob[] = {0, 0, 5, 200, 0x98, 7, 50, 0x00, 0x09}; /* r7 = r8 + r9; halt */
-		nub_endpoint aep;
-		memset(&aep, 0, sizeof aep);
-		aep.regs[0] = NUB_HALT_ADDR;
-		nub_image_desc ad = {.layout = NUB_LAYOUT_BARE, .code = add_blob, .code_len = sizeof add_blob,
-		                     .endpoints = &aep, .endpoint_count = 1};
-		uint8_t aimg[NUB_CAP_HASH_LEN], ainst[NUB_CAP_HASH_LEN];
-		ASSERT_EQ(nub_cap_image(&ad, &b), NUB_E_OK);
-		ASSERT_EQ(nub_put_cap(g_lanes_sb, b.bytes, b.len, aimg), NUB_E_OK);
-		nub_cap_buf_free(&b);
-		ASSERT_EQ(nub_cap_instance(aimg, NULL, 0, &b), NUB_E_OK);
-		ASSERT_EQ(nub_put_cap(g_lanes_sb, b.bytes, b.len, ainst), NUB_E_OK);
-		nub_cap_buf_free(&b);
+		uint8_t ainst[NUB_CAP_HASH_LEN];
+		ASSERT_EQ(publish_bare(g_lanes_sb, add_blob, sizeof add_blob, NULL, 0, NULL, 0, ainst), NUB_E_OK);
 		/* the guest heap with nothing cached, before 10 000+ lane jobs */
 		ASSERT_EQ(nub_evict_jit_all(g_lanes_sb), NUB_E_OK);
 		ASSERT_EQ(nub_heap_stats(g_lanes_sb, &h0), NUB_E_OK);
