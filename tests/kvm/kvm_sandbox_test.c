@@ -749,12 +749,14 @@ TEST(several_sandboxes)
 /* ---- the differential over the conformance vectors --------------------------------- */
 static unsigned n_vec, n_diff;
 
-static void diff_dir(const char *dir)
+/* Every *.json vector of dir, parsed, to fn (which may not keep v); an
+ * unreadable directory or file counts in *bad. */
+static void for_each_vector(const char *dir, void (*fn)(vector *v, void *ctx), void *ctx, unsigned *bad)
 {
 	DIR *dp = opendir(dir);
 	if (!dp) {
 		printf("    %s: cannot open\n", dir);
-		n_diff++;
+		(*bad)++;
 		return;
 	}
 	struct dirent *de;
@@ -770,35 +772,46 @@ static void diff_dir(const char *dir)
 		if (!json || !vector_parse(json, len, &v, err, sizeof err)) {
 			printf("    %s: unreadable\n", path);
 			free(json);
-			n_diff++;
+			(*bad)++;
 			continue;
 		}
 		free(json);
-		n_vec++;
-		uint8_t ik[NUB_CAP_HASH_LEN], il[NUB_CAP_HASH_LEN];
-		nub_err ek = vector_put_caps(g_kvm, &v, ik);
-		nub_err el = vector_put_caps(g_local, &v, il);
-		if (ek != el || (!ek && memcmp(ik, il, sizeof ik))) {
-			printf("    %s: put_caps kvm %s local %s\n", v.name, nub_err_name(ek), nub_err_name(el));
-			n_diff++;
-		} else if (!ek) {
-			InvokePacket p;
-			InvocationResult rk, rl;
-			vector_packet(&v, ik, &p);
-			memset(&rk, 0x11, sizeof rk);
-			memset(&rl, 0x22, sizeof rl);
-			ek = nub_invoke(g_kvm, &p, &rk);
-			el = nub_invoke(g_local, &p, &rl);
-			if (ek != el || memcmp(&rk, &rl, sizeof rk)) {
-				printf("    %s: kvm %s exit %u/%u gas %llu | local %s exit %u/%u gas %llu\n", v.name,
-				       nub_err_name(ek), rk.exit_reason, rk.exit_arg, (unsigned long long)rk.gas_remaining,
-				       nub_err_name(el), rl.exit_reason, rl.exit_arg, (unsigned long long)rl.gas_remaining);
-				n_diff++;
-			}
-		}
+		fn(&v, ctx);
 		vector_free(&v);
 	}
 	closedir(dp);
+}
+
+static void diff_one(vector *v, void *ctx)
+{
+	(void)ctx;
+	n_vec++;
+	uint8_t ik[NUB_CAP_HASH_LEN], il[NUB_CAP_HASH_LEN];
+	nub_err ek = vector_put_caps(g_kvm, v, ik);
+	nub_err el = vector_put_caps(g_local, v, il);
+	if (ek != el || (!ek && memcmp(ik, il, sizeof ik))) {
+		printf("    %s: put_caps kvm %s local %s\n", v->name, nub_err_name(ek), nub_err_name(el));
+		n_diff++;
+	} else if (!ek) {
+		InvokePacket p;
+		InvocationResult rk, rl;
+		vector_packet(v, ik, &p);
+		memset(&rk, 0x11, sizeof rk);
+		memset(&rl, 0x22, sizeof rl);
+		ek = nub_invoke(g_kvm, &p, &rk);
+		el = nub_invoke(g_local, &p, &rl);
+		if (ek != el || memcmp(&rk, &rl, sizeof rk)) {
+			printf("    %s: kvm %s exit %u/%u gas %llu | local %s exit %u/%u gas %llu\n", v->name,
+			       nub_err_name(ek), rk.exit_reason, rk.exit_arg, (unsigned long long)rk.gas_remaining,
+			       nub_err_name(el), rl.exit_reason, rl.exit_arg, (unsigned long long)rl.gas_remaining);
+			n_diff++;
+		}
+	}
+}
+
+static void diff_dir(const char *dir)
+{
+	for_each_vector(dir, diff_one, NULL, &n_diff);
 }
 
 TEST(differential_vectors)
@@ -977,36 +990,16 @@ static nub_sandbox *g_lanes_sb;
 static InvokePacket g_lp[LANE_BATCH_MAX], g_llocal[LANE_BATCH_MAX];
 static unsigned g_ln;
 
-/* Publish every vector of dir on the lanes sandbox and on local; packets. */
-static void lanes_collect(const char *dir)
+/* Publish a vector on the lanes sandbox and on local; its packets. */
+static void lanes_one(vector *v, void *ctx)
 {
-	DIR *dp = opendir(dir);
-	if (!dp)
-		return;
-	struct dirent *de;
-	while ((de = readdir(dp)) && g_ln < LANE_BATCH_MAX) {
-		size_t nl = strlen(de->d_name);
-		if (nl < 6 || strcmp(de->d_name + nl - 5, ".json"))
-			continue;
-		char path[1024], err[256];
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		size_t len;
-		char *json = test_read_file(path, &len);
-		vector v;
-		if (!json || !vector_parse(json, len, &v, err, sizeof err)) {
-			free(json);
-			continue;
-		}
-		free(json);
-		uint8_t ik[NUB_CAP_HASH_LEN], il[NUB_CAP_HASH_LEN];
-		if (!vector_put_caps(g_lanes_sb, &v, ik) && !vector_put_caps(g_local, &v, il)) {
-			vector_packet(&v, ik, &g_lp[g_ln]);
-			vector_packet(&v, il, &g_llocal[g_ln]);
-			g_ln++;
-		}
-		vector_free(&v);
+	(void)ctx;
+	uint8_t ik[NUB_CAP_HASH_LEN], il[NUB_CAP_HASH_LEN];
+	if (g_ln < LANE_BATCH_MAX && !vector_put_caps(g_lanes_sb, v, ik) && !vector_put_caps(g_local, v, il)) {
+		vector_packet(v, ik, &g_lp[g_ln]);
+		vector_packet(v, il, &g_llocal[g_ln]);
+		g_ln++;
 	}
-	closedir(dp);
 }
 
 static InvocationResult g_lr[LANE_BATCH_MAX], g_lref[LANE_BATCH_MAX];
@@ -1042,8 +1035,10 @@ TEST(lanes)
 	printf("    lanes %u (guest prepared %u, start: %s)\n", kvm_sandbox_lanes(g_lanes_sb),
 	       kvm_sandbox_lanes_ready(g_lanes_sb), nub_err_name(kvm_sandbox_lanes_err(g_lanes_sb)));
 	ASSERT_EQ(kvm_sandbox_lanes(g_lanes_sb), 2);
+	unsigned unreadable = 0;
 	for (unsigned d = 0; d < g_ndirs; d++)
-		lanes_collect(g_dirs[d]);
+		for_each_vector(g_dirs[d], lanes_one, NULL, &unreadable);
+	ASSERT_EQ(unreadable, 0);
 	printf("    %u vectors published on a 2-lane sandbox\n", g_ln);
 	ASSERT_TRUE(g_ln > 0);
 	for (unsigned i = 0; i < g_ln; i++)
