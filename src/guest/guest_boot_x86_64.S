@@ -57,6 +57,18 @@
 	ljmp $GUEST_SEL_KCODE, $\target
 	.endm
 
+/* In 64-bit code: the kernel data selector in DS/ES/SS, null in FS/GS
+ * (their bases come from MSRs); clobbers eax. */
+	.macro KERNEL_DATA_SEGMENTS
+	mov $GUEST_SEL_KDATA, %ax
+	mov %ax, %ds
+	mov %ax, %es
+	mov %ax, %ss
+	xor %eax, %eax
+	mov %ax, %fs
+	mov %ax, %gs
+	.endm
+
 	.section .boot32, "ax"
 	.code32
 	.globl nub_guest_entry32
@@ -118,13 +130,7 @@ nub_guest_entry32:
 
 	.code64
 entry64:
-	mov $GUEST_SEL_KDATA, %ax
-	mov %ax, %ds
-	mov %ax, %es
-	mov %ax, %ss
-	xor %eax, %eax
-	mov %ax, %fs
-	mov %ax, %gs
+	KERNEL_DATA_SEGMENTS
 	mov $(guest_boot_stack + GUEST_BOOT_STACK_SIZE), %rsp
 	xor %ebp, %ebp
 	mov %esi, %eax            /* 32-bit moves zero the upper halves */
@@ -157,13 +163,7 @@ ap_dead:
 
 	.code64
 ap_entry64:
-	mov $GUEST_SEL_KDATA, %ax
-	mov %ax, %ds
-	mov %ax, %es
-	mov %ax, %ss
-	xor %eax, %eax
-	mov %ax, %fs
-	mov %ax, %gs
+	KERNEL_DATA_SEGMENTS
 	mov %esi, %edi            /* arg 1: the vCPU index */
 	mov %esi, %eax
 	shl $4, %eax
