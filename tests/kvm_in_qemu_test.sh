@@ -111,13 +111,13 @@ fi
 bench=
 if [ -n "${NUB_KVM_BENCH:-}" ] && [ -x "$B/host/nub-static" ]; then
 	cp "$B/host/nub-static" "$tmp/p/nub"
-	bench='echo "BENCH nested-emulated KVM (TCG), not representative:"; ./nub bench sandbox --backend kvm --runs 1 2>&1 | sed "s/^/BENCH /"'
+	bench='echo "BENCH nested-emulated KVM (TCG), not representative:"; ./nub bench sandbox --backend kvm --runs 1 2>&1 | sed "s/^/BENCH /"; ./nub bench lanes --backend kvm --runs 3 --work 20000 2>&1 | sed "s/^/BENCH /"'
 fi
 cat >"$tmp/p/run.sh" <<RUN
 echo "KVMDEV \$(ls /dev/kvm 2>&1)"
 dmesg | grep -E 'SVM|kvm' | sed 's/^/DMESG /'
 t0=\$(date +%s)
-./kvm_sandbox_test --faults $faults --vectors vec/vectors --vectors vec/random --vectors vec/random-ro-write ${progs:+--programs pvm} 2>&1
+${NUB_KVM_DEBUG:+NUB_VMM_DEBUG=1} ./kvm_sandbox_test ${NUB_KVM_ONLY:+--only $NUB_KVM_ONLY} --faults $faults --vectors vec/vectors --vectors vec/random --vectors vec/random-ro-write ${progs:+--programs pvm} 2>&1
 echo "TESTSECS \$((\$(date +%s) - t0))"
 $bench
 RUN

@@ -113,7 +113,7 @@ typedef struct nub_options {
 	 * than this fails with NUB_E_INVOKE_MEMORY; sbrk past it returns 0, as
 	 * an impossible sbrk does (GP), and the program goes on. Mapped pages
 	 * cost host memory only once written (memory_bytes bounds that).
-	 * local backend only; kvm: the guest's RAM bounds it. */
+	 * Both backends (kvm: sent to the guest at boot). */
 	uint64_t invocation_memory_bytes;
 	/* How PVM code runs. NUB_ENGINE_DEFAULT: the JIT where it is built
 	 * (x86-64) on the local backend, the interpreter elsewhere and in the
@@ -129,8 +129,12 @@ typedef struct nub_options {
 	 * vCPU 0 serves the mailbox; locally the calling thread plays that
 	 * part). local: persistent threads, started on the first invoke, each
 	 * spinning and yielding a while after a job (about 0.2 ms) and then sleeping on
-	 * a futex; nub_close stops them. kvm: not built yet (lanes unused;
-	 * nub_invoke_parallel runs one packet after another). */
+	 * a futex; nub_close stops them. kvm: the VM's vCPUs 1..lanes
+	 * (at most vcpus - 1; none with one vCPU), started at nub_open, each
+	 * serving its slot; nub_invoke takes a free lane (else the mailbox),
+	 * nub_invoke_parallel deals its packets over the free lanes; a job past
+	 * its deadline is cancelled at its next gas slice (NUB_E_TIMEOUT, the
+	 * lane goes on); an idle lane's vCPU halts (docs/guest.md). */
 	uint32_t lanes;
 } nub_options;
 
@@ -333,7 +337,9 @@ NUB_API nub_err nub_invoke_with(nub_sandbox *sb, const InvokePacket *p, nub_host
  * dealt over the sandbox's free lanes (nub_options.lanes) through their
  * slots, one job per lane at a time, and the calling thread waits (spins,
  * then sleeps); when every lane is taken by other threads, the calling
- * thread runs the batch itself. */
+ * thread runs the batch itself. kvm backend: dealt over the free lanes
+ * (the VM's vCPUs 1..lanes) the same way; with none free, the packets take
+ * their turns on the mailbox, one after another. */
 NUB_API nub_err nub_invoke_parallel(nub_sandbox *sb, const InvokePacket *packets, InvocationResult *results,
                                     size_t n);
 

@@ -39,7 +39,14 @@
  *   EAX = 0x2BADB002 (NUB_MULTIBOOT_MAGIC): EBX = gpa of a Multiboot info
  *         struct (QEMU -kernel; mem_upper and the command line are read);
  *   EAX = NUB_GUEST_BOOT_MAGIC (the kvm host): EBX = 0, the RAM size is in
- *         the mailbox (ram_bytes), the kernel serves RPCs.
+ *         the mailbox (ram_bytes), the kernel serves RPCs;
+ *   EAX = NUB_GUEST_AP_MAGIC (the kvm host, an application processor): EBX =
+ *         the vCPU index i (1 <= i < mailbox vcpus), started only after the
+ *         BSP rang READY (it prepared every AP's state then); the vCPU
+ *         serves lane i - 1 (ParallelInvokeSlot[i - 1]) until STOP. An idle
+ *         lane executes `hlt` (KVM_EXIT_HLT: the host resumes the vCPU when
+ *         it posts); after STOP it rings NUB_DOORBELL_LANE_STOPPED and
+ *         halts; the host may start it again the same way.
  * No stack is needed: the kernel builds its own page tables, GDT, TSS, IDT
  * and stack. The host loads the ELF PT_LOAD segments at their p_paddr and
  * zeroes the memsz - filesz tails; it must place nothing in the kernel,
@@ -78,12 +85,15 @@ typedef uint64_t nub_gpa;
 /* ---- entry ----------------------------------------------------------------- */
 #define NUB_MULTIBOOT_MAGIC 0x2BADB002u
 #define NUB_GUEST_BOOT_MAGIC 0x4E554247u /* "NUBG" */
+#define NUB_GUEST_AP_MAGIC 0x4E554241u   /* "NUBA" */
 
 /* ---- I/O ports (32-bit out) ---------------------------------------------- */
 #define NUB_RPC_DOORBELL_PORT 0x0510u
 #define NUB_DOORBELL_READY 1u
 #define NUB_DOORBELL_REPLY 2u
 #define NUB_DOORBELL_FAULT 3u
+#define NUB_DOORBELL_LANE_STOPPED 4u /* from an AP: its worker saw STOP */
+#define NUB_DOORBELL_LANE_DONE 5u    /* from a lane: DONE stored while the host sleeps */
 /* QEMU isa-debug-exit (iobase 0xf4): the guest writes its exit code; QEMU
  * exits with status (code << 1) | 1. A kvm host treats it as "guest gone". */
 #define NUB_GUEST_EXIT_PORT 0x00F4u
@@ -128,7 +138,11 @@ typedef struct nub_rpc_mailbox_header {
 	uint32_t _pad0;       /* @44  */
 	uint64_t ram_bytes;   /* @48  IN  (kvm boot) guest RAM size */
 	NubRpcFault fault;    /* @56  OUT */
-	uint8_t _reserved[NUB_RPC_HEADER_SIZE - 104]; /* @104 */
+	uint32_t vcpus;       /* @104 IN  (kvm boot) vCPUs created; 0 = 1 */
+	uint32_t lanes_ready; /* @108 OUT APs prepared (vcpus - 1 when all fit) */
+	uint32_t invocation_pages; /* @112 IN (kvm boot) most pages one invocation may map; 0 = 2^20 */
+	uint32_t _pad1;            /* @116 */
+	uint8_t _reserved[NUB_RPC_HEADER_SIZE - 120]; /* @120 */
 } NubRpcMailboxHeader;
 
 typedef struct nub_rpc_mailbox {
@@ -183,6 +197,8 @@ _Static_assert(offsetof(NubRpcMailboxHeader, resp_len) == 36, "");
 _Static_assert(offsetof(NubRpcMailboxHeader, resp_seq) == 40, "");
 _Static_assert(offsetof(NubRpcMailboxHeader, ram_bytes) == 48, "");
 _Static_assert(offsetof(NubRpcMailboxHeader, fault) == 56, "");
+_Static_assert(offsetof(NubRpcMailboxHeader, vcpus) == 104, "");
+_Static_assert(offsetof(NubRpcMailboxHeader, invocation_pages) == 112, "");
 _Static_assert(offsetof(NubRpcMailbox, req) == 4096, "");
 _Static_assert(offsetof(NubRpcMailbox, resp) == 4096 + NUB_RPC_REQ_CAP, "");
 _Static_assert(sizeof(NubRpcMailbox) == NUB_RPC_MAILBOX_SIZE, "");

@@ -28,6 +28,6 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$here/mkinitramfs.sh" "$tmp/initrd.cpio.gz" "$payload"
 params=${NUB_QEMU_KVM_PARAMS:-}
-timeout "$secs" qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m "${NUB_QEMU_MEM:-1024}" -nographic \
+timeout "$secs" qemu-system-x86_64 -accel tcg -cpu max -smp "${NUB_QEMU_SMP:-1}" -m "${NUB_QEMU_MEM:-1024}" -nographic \
 	-no-reboot -monitor none -kernel "$kernel" -initrd "$tmp/initrd.cpio.gz" \
 	-append "console=ttyS0 quiet panic=-1 nubkvm=$params" </dev/null

@@ -30,6 +30,9 @@ typedef struct nub_backend_ops {
 	nub_err (*heap_stats)(void *impl, NubHeapStats *out);
 	nub_err (*evict_jit_all)(void *impl);
 	void (*close)(void *impl);
+	/* VM exits so far (kvm: KVM_RUN returns on every vCPU); NULL: the
+	 * backend has no VM. For benchmarks (nub bench lanes). */
+	uint64_t (*vm_exits)(void *impl);
 } nub_backend_ops;
 
 /* What nub_host_call.internal_ points to: the backend's memory accessors for
@@ -68,5 +71,14 @@ struct nub_sandbox {
 	void *impl;
 	nub_backend backend;
 };
+
+/* VM exits of sb so far into *out; false when its backend has no VM. */
+static inline bool api_vm_exits(const nub_sandbox *sb, uint64_t *out)
+{
+	if (!sb->ops->vm_exits)
+		return false;
+	*out = sb->ops->vm_exits(sb->impl);
+	return true;
+}
 
 #endif

@@ -481,6 +481,30 @@ pvm_exit cap_core_run(cap_invocation *inv)
 	return pvm_run(inv->m);
 }
 
+nub_err cap_core_run_sliced(cap_invocation *inv, int64_t slice, bool (*stop)(void *ctx), void *ctx, pvm_exit *out)
+{
+	pvm_instance *m = inv->m;
+	int64_t reserve = pvm_gas(m), carry = 0;
+	for (;;) {
+		int64_t this = reserve < slice ? reserve : slice;
+		reserve -= this;
+		pvm_set_gas(m, carry + this);
+		pvm_exit x = cap_core_run(inv);
+		if (x != PVM_EXIT_OOG || reserve == 0) {
+			pvm_set_gas(m, x == PVM_EXIT_OOG ? 0 : pvm_gas(m) + reserve);
+			*out = x;
+			return NUB_E_OK;
+		}
+		/* out of this slice only: the unpaid instruction did not run */
+		carry = pvm_gas(m) > 0 ? pvm_gas(m) : 0;
+		pvm_set_pc(m, pvm_pc(m));
+		if (stop(ctx)) {
+			pvm_set_gas(m, carry + reserve);
+			return NUB_E_TIMEOUT;
+		}
+	}
+}
+
 nub_err cap_core_invoke(cap_store *s, const InvokePacket *p, InvocationResult *r)
 {
 	cap_invocation inv;

@@ -150,6 +150,12 @@ nub_err cap_core_finish(cap_invocation *inv, pvm_exit x, nub_err e, InvocationRe
  * without one); may be called again after PVM_EXIT_HOST or an out-of-gas
  * slice, like pvm_run. */
 pvm_exit cap_core_run(cap_invocation *inv);
+/* cap_core_run in gas slices of at most `slice`, asking stop(ctx) between
+ * two: the same exit, pc, registers and gas as one cap_core_run (a slice
+ * that runs out stops before the unpaid instruction, which the next slice
+ * runs), or NUB_E_TIMEOUT when stop answered true (the instance keeps the
+ * gas it has left). */
+nub_err cap_core_run_sliced(cap_invocation *inv, int64_t slice, bool (*stop)(void *ctx), void *ctx, pvm_exit *out);
 /* Start, run to the first exit, finish. */
 nub_err cap_core_invoke(cap_store *s, const InvokePacket *p, InvocationResult *r);
 /* Write the error result (exit_reason NUB_EXIT_ERROR, exit_arg e); returns e. */

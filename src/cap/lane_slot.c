@@ -14,6 +14,7 @@ bool lane_slot_post(ParallelInvokeSlot *s, uint64_t job_id, const InvokePacket *
 		return false;
 	s->job_id = job_id;
 	__builtin_memcpy(&s->packet, p, sizeof *p);
+	__atomic_store_n(&lane_slot_ext_of(s)->cancel, 0, __ATOMIC_SEQ_CST);
 	lane_slot_set(s, NUB_SLOT_READY);
 	return true;
 }

@@ -76,6 +76,34 @@ static inline void lane_cpu_relax(void)
 #endif
 }
 
+/* ---- nub's use of the slot's reserved tail --------------------------------
+ * Two words at the end of the slot's padding (not in the specification: a
+ * side that ignores them still speaks the protocol). Both are written by the
+ * host and read by the worker, with sequentially consistent atomics.
+ *   cancel       1: end the running job at its next gas slice with
+ *                NUB_E_TIMEOUT (the host's per-job deadline passed); the
+ *                worker answers DONE as usual. lane_slot_post clears it.
+ *   host_sleeps  1: the host stopped polling and sleeps until DONE: the
+ *                worker's done op wakes it (a VM exit in the guest), so a
+ *                host that keeps polling costs the worker nothing. */
+typedef struct lane_slot_ext {
+	uint32_t cancel;
+	uint32_t host_sleeps;
+} lane_slot_ext;
+#define LANE_SLOT_EXT_OFFSET (NUB_PARALLEL_SLOT_STRIDE - sizeof(lane_slot_ext))
+_Static_assert(LANE_SLOT_EXT_OFFSET >= sizeof(ParallelInvokeSlot) - sizeof(((ParallelInvokeSlot *)0)->_reserved),
+               "the extension lies in the reserved tail");
+
+static inline lane_slot_ext *lane_slot_ext_of(ParallelInvokeSlot *s)
+{
+	return (lane_slot_ext *)(void *)((uint8_t *)s + LANE_SLOT_EXT_OFFSET);
+}
+
+static inline bool lane_slot_cancelled(ParallelInvokeSlot *s)
+{
+	return __atomic_load_n(&lane_slot_ext_of(s)->cancel, __ATOMIC_SEQ_CST) != 0;
+}
+
 /* ---- host side ----------------------------------------------------------- */
 
 /* Prepare a slot for a worker about to start: status STARTING, the rest

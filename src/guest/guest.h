@@ -3,8 +3,10 @@
  * Boot order (guest_main.c): guest_log_init, guest_cpu_init (GDT, TSS,
  * IDT), guest_paging_init, guest_heap_init, guest_capdir_init, guest_rpc_init (registers the
  * handlers), then either serve the host (kvm), run the self test, or run
- * one probe (QEMU command line). Single CPU, interrupts off, no preemption:
- * nothing here locks.
+ * one probe (QEMU command line). Interrupts off, no preemption. Under the
+ * kvm host the application processors serve lanes (guest_smp.c): state every
+ * CPU touches (heap, cap store) takes a spinlock; per-CPU state (GDT, TSS,
+ * the window, the fault catch) hangs off the GS base (guest_cpu).
  */
 #ifndef NUB_GUEST_H
 #define NUB_GUEST_H
@@ -46,6 +48,10 @@ void guest_cpu_init(void);
  * PVM address spaces behind src/pvm/pvm_platform.h (window at
  * NUB_GUEST_VA_BASE: PVM address a is virtual NUB_GUEST_VA_BASE + a) ------- */
 void guest_paging_init(void);
+/* An AP's share of guest_paging_init (EFER.NXE as on the BSP). */
+void guest_paging_ap_init(void);
+/* A PML4 for another CPU: the BSP's entries, no window (NULL: no memory). */
+uint64_t *guest_paging_pml4_new(void);
 struct guest_trap_frame;
 /* From guest_trap: a #PF on a data access in the active window while a
  * pvm_plat_catch is armed. Returns true when handled (copy-on-write fill:
@@ -149,6 +155,17 @@ void guest_evict_jit_all(void);
  * guest_lane_idle_hook: called by an idle worker after its spin (NULL: keep
  * spinning); the test kernel sets it to play the host on one CPU. */
 nub_err guest_invoke_worker(const uint8_t *req, uint32_t len, uint8_t *resp, uint32_t cap, uint32_t *out);
+/* Serve lane `lane` until STOP (true) or a status word with no protocol
+ * value (false); halt_when_idle: `hlt` after the spin (an AP under kvm). */
+bool guest_lane_serve(uint32_t lane, bool halt_when_idle);
+/* ---- application processors (guest_smp.c) ----------------------------------
+ * Prepare per-CPU state for vCPUs 1..vcpus-1 (before READY); returns how
+ * many were prepared (fewer when the heap ran out). */
+uint32_t guest_smp_prepare(uint32_t vcpus);
+/* QEMU Multiboot: prepare and start APs 1..vcpus-1 by INIT/SIPI, one at a
+ * time, each serving lane i - 1 (spinning when idle); returns how many came
+ * up (their slots read EMPTY). */
+uint32_t guest_smp_start_sipi(uint32_t vcpus);
 struct nub_parallel_invoke_slot;
 extern void (*guest_lane_idle_hook)(struct nub_parallel_invoke_slot *s, uint32_t seen);
 /* The core's store (tests read its counters and entries). */

@@ -37,6 +37,38 @@
 	.long MB_FLAGS
 	.long -(MB_MAGIC + MB_FLAGS)
 
+/* From 32-bit protected mode, paging off, to 64-bit code at `target`:
+ * CR4.PAE, CR3 = cr3 (a register other than ecx; eax, ecx and edx are
+ * clobbered), EFER.LME, CR0.PG (with WP), the boot GDT, a far jump to the
+ * kernel code selector. */
+	.macro ENTER_LONG_MODE cr3, target
+	mov %cr4, %ecx
+	or $X86_CR4_PAE, %ecx
+	mov %ecx, %cr4
+	mov \cr3, %cr3
+	mov $X86_MSR_EFER, %ecx
+	rdmsr
+	or $X86_EFER_LME, %eax
+	wrmsr
+	mov %cr0, %eax
+	or $(X86_CR0_PG | X86_CR0_WP | X86_CR0_PE), %eax
+	mov %eax, %cr0
+	lgdt guest_gdt_ptr
+	ljmp $GUEST_SEL_KCODE, $\target
+	.endm
+
+/* In 64-bit code: the kernel data selector in DS/ES/SS, null in FS/GS
+ * (their bases come from MSRs); clobbers eax. */
+	.macro KERNEL_DATA_SEGMENTS
+	mov $GUEST_SEL_KDATA, %ax
+	mov %ax, %ds
+	mov %ax, %es
+	mov %ax, %ss
+	xor %eax, %eax
+	mov %ax, %fs
+	mov %ax, %gs
+	.endm
+
 	.section .boot32, "ax"
 	.code32
 	.globl nub_guest_entry32
@@ -44,6 +76,8 @@
 nub_guest_entry32:
 	cli
 	cld
+	cmp $GUEST_AP_MAGIC, %eax
+	je ap_entry32
 	mov %eax, %esi            /* boot magic (kept in esi/edi throughout) */
 	mov %ebx, %edi            /* multiboot info gpa */
 
@@ -91,30 +125,12 @@ nub_guest_entry32:
 	jb 5b
 
 	/* 2. PAE, CR3, EFER.LME, paging */
-	mov %cr4, %eax
-	or $X86_CR4_PAE, %eax
-	mov %eax, %cr4
 	mov $guest_boot_pml4, %eax
-	mov %eax, %cr3
-	mov $X86_MSR_EFER, %ecx
-	rdmsr
-	or $X86_EFER_LME, %eax
-	wrmsr
-	mov %cr0, %eax
-	or $(X86_CR0_PG | X86_CR0_WP | X86_CR0_PE), %eax
-	mov %eax, %cr0
-	lgdt guest_gdt_ptr
-	ljmp $GUEST_SEL_KCODE, $entry64
+	ENTER_LONG_MODE %eax, entry64
 
 	.code64
 entry64:
-	mov $GUEST_SEL_KDATA, %ax
-	mov %ax, %ds
-	mov %ax, %es
-	mov %ax, %ss
-	xor %eax, %eax
-	mov %ax, %fs
-	mov %ax, %gs
+	KERNEL_DATA_SEGMENTS
 	mov $(guest_boot_stack + GUEST_BOOT_STACK_SIZE), %rsp
 	xor %ebp, %ebp
 	mov %esi, %eax            /* 32-bit moves zero the upper halves */
@@ -125,6 +141,84 @@ entry64:
 	hlt
 	jmp 6b
 	.size nub_guest_entry32, . - nub_guest_entry32
+
+/* ---- application processors (kvm host: EAX = NUB_GUEST_AP_MAGIC, EBX = i) ----
+ * The BSP prepared guest_ap_boot[i] (this CPU's PML4 and stack, guest_smp.c)
+ * before it rang READY; the same mode switch as above with that PML4, then
+ * guest_ap_main(i) on that stack. An index without prepared state halts. */
+	.code32
+ap_entry32:
+	cmp $GUEST_MAX_CPUS, %ebx
+	jae ap_dead
+	mov %ebx, %esi            /* the vCPU index, kept in esi */
+	shl $4, %ebx              /* 16-byte guest_ap_start entries */
+	mov guest_ap_boot(%ebx), %edi /* cr3 */
+	test %edi, %edi
+	jz ap_dead
+	ENTER_LONG_MODE %edi, ap_entry64
+ap_dead:
+	cli
+	hlt
+	jmp ap_dead
+
+	.code64
+ap_entry64:
+	KERNEL_DATA_SEGMENTS
+	mov %esi, %edi            /* arg 1: the vCPU index */
+	mov %esi, %eax
+	shl $4, %eax
+	mov guest_ap_boot+8(%rax), %rsp
+	xor %ebp, %ebp
+	call guest_ap_main
+7:	cli
+	hlt
+	jmp 7b
+
+/* ---- the INIT/SIPI trampoline (QEMU Multiboot: the APs start in real mode) ----
+ * Copied by the BSP to GUEST_AP_TRAMPOLINE_GPA (guest_smp.c); a SIPI with
+ * vector GUEST_AP_TRAMPOLINE_GPA >> 12 starts an AP there at CS:IP =
+ * 0x0800:0000. It loads a flat 32-bit GDT, enters protected mode and jumps
+ * to nub_guest_entry32 with EAX = GUEST_AP_MAGIC, EBX = the index the BSP
+ * wrote at tramp_index (one AP is started at a time). Position-dependent:
+ * every absolute address is GUEST_AP_TRAMPOLINE_GPA + (label - start). */
+#define TRAMP(label) (GUEST_AP_TRAMPOLINE_GPA + (label - guest_ap_tramp_start))
+	.section .rodata.ap_tramp, "a"
+	.align 16
+	.globl guest_ap_tramp_start, guest_ap_tramp_end, guest_ap_tramp_index
+	.code16
+guest_ap_tramp_start:
+	cli
+	cld
+	xor %ax, %ax
+	mov %ax, %ds
+	lgdtl TRAMP(tramp_gdtr)
+	mov %cr0, %eax
+	or $X86_CR0_PE, %eax
+	mov %eax, %cr0
+	ljmpl $0x08, $TRAMP(tramp32)
+	.code32
+tramp32:
+	mov $0x10, %ax
+	mov %ax, %ds
+	mov %ax, %es
+	mov %ax, %ss
+	mov TRAMP(guest_ap_tramp_index), %ebx
+	mov $GUEST_AP_MAGIC, %eax
+	mov $nub_guest_entry32, %ecx
+	jmp *%ecx
+	.align 8
+tramp_gdt:
+	.quad 0
+	.quad 0x00CF9A000000FFFF /* 32-bit code, flat */
+	.quad 0x00CF92000000FFFF /* data, flat */
+tramp_gdtr:
+	.word 23
+	.long TRAMP(tramp_gdt)
+	.align 4
+guest_ap_tramp_index:
+	.long 0
+guest_ap_tramp_end:
+	.code64
 
 /* ---- trap stubs ------------------------------------------------------------ */
 	.text

@@ -2,9 +2,11 @@
  *
  * The selector layout is the table in guest_cpu_x86_64.h. The boot entry
  * loads guest_gdt_ptr in 32-bit mode (only the low 4 bytes of the base are
- * read there; the kernel lives below 4 GiB). guest_cpu_init then writes the
- * TSS descriptor, loads TR and the IDT: every vector goes through IST1, a
- * dedicated stack, so a kernel stack overflow still reports cleanly.
+ * read there; the kernel lives below 4 GiB). guest_cpu_init builds the IDT
+ * (shared by every CPU: every vector goes through IST1, a dedicated stack
+ * per CPU, so a kernel stack overflow still reports cleanly) and loads the
+ * BSP's per-CPU block; guest_cpu_load gives a CPU its own copy of the GDT
+ * (its own TSS descriptor), its TSS, and its GS base.
  */
 #include "guest/guest.h"
 #include "guest/guest_cpu_x86_64.h"
@@ -22,29 +24,43 @@ uint64_t guest_gdt[GUEST_GDT_ENTRIES] __attribute__((aligned(16))) = {
 };
 x86_dtr guest_gdt_ptr = {sizeof guest_gdt - 1, (uint64_t)(uintptr_t)guest_gdt};
 
-static x86_tss64 guest_tss __attribute__((aligned(16)));
 static x86_gate64 guest_idt[GUEST_IDT_VECTORS] __attribute__((aligned(16)));
 
 extern char guest_trap_stubs[];
 extern char guest_trap_stack[];
+extern uint64_t guest_boot_pml4[512];
+
+/* The BSP's per-CPU block; the APs' come from the heap (guest_smp.c). */
+static guest_cpu guest_cpu0;
 
 /* 64-bit available-TSS system descriptor (SDM 8.2.3, type 0x9). */
-static void set_tss_desc(uint64_t base, uint32_t limit)
+static void set_tss_desc(uint64_t *gdt, uint64_t base, uint32_t limit)
 {
 	uint64_t lo = (limit & 0xFFFFull) | ((base & 0xFFFFFFull) << 16) | (0x89ull << 40) |
 	              ((uint64_t)((limit >> 16) & 0xF) << 48) | (((base >> 24) & 0xFFull) << 56);
-	guest_gdt[GUEST_SEL_TSS / 8] = lo;
-	guest_gdt[GUEST_SEL_TSS / 8 + 1] = base >> 32;
+	gdt[GUEST_SEL_TSS / 8] = lo;
+	gdt[GUEST_SEL_TSS / 8 + 1] = base >> 32;
+}
+
+void guest_cpu_load(guest_cpu *c)
+{
+	c->self = c;
+	for (unsigned i = 0; i < GUEST_GDT_ENTRIES; i++)
+		c->gdt[i] = guest_gdt[i];
+	c->tss.ist[0] = c->ist_top;
+	c->tss.iomap_base = sizeof c->tss; /* no I/O bitmap */
+	set_tss_desc(c->gdt, (uint64_t)(uintptr_t)&c->tss, sizeof c->tss - 1);
+	/* the same selectors as the boot GDT: the loaded segments stay valid */
+	x86_dtr gdtr = {sizeof c->gdt - 1, (uint64_t)(uintptr_t)c->gdt};
+	__asm__ volatile("lgdt %0" : : "m"(gdtr) : "memory");
+	__asm__ volatile("ltr %w0" : : "r"((uint16_t)GUEST_SEL_TSS));
+	x86_dtr idtr = {sizeof guest_idt - 1, (uint64_t)(uintptr_t)guest_idt};
+	__asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
+	wrmsr(X86_MSR_GS_BASE, (uint64_t)(uintptr_t)c);
 }
 
 void guest_cpu_init(void)
 {
-	guest_tss.ist[0] = (uint64_t)(uintptr_t)(guest_trap_stack + GUEST_TRAP_STACK_SIZE);
-	guest_tss.iomap_base = sizeof guest_tss; /* no I/O bitmap */
-	set_tss_desc((uint64_t)(uintptr_t)&guest_tss, sizeof guest_tss - 1);
-	__asm__ volatile("lgdt %0" : : "m"(guest_gdt_ptr) : "memory");
-	__asm__ volatile("ltr %w0" : : "r"((uint16_t)GUEST_SEL_TSS));
-
 	for (unsigned v = 0; v < GUEST_IDT_VECTORS; v++) {
 		uint64_t a = (uint64_t)(uintptr_t)(guest_trap_stubs + v * GUEST_TRAP_STUB_SIZE);
 		guest_idt[v] = (x86_gate64){
@@ -56,6 +72,8 @@ void guest_cpu_init(void)
 			.off_hi = (uint32_t)(a >> 32),
 		};
 	}
-	x86_dtr idtr = {sizeof guest_idt - 1, (uint64_t)(uintptr_t)guest_idt};
-	__asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
+	guest_cpu0.index = 0;
+	guest_cpu0.pml4 = guest_boot_pml4;
+	guest_cpu0.ist_top = (uint64_t)(uintptr_t)(guest_trap_stack + GUEST_TRAP_STACK_SIZE);
+	guest_cpu_load(&guest_cpu0);
 }

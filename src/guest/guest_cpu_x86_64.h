@@ -67,6 +67,13 @@
 #define X86_VEC_HAS_ERR(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || (v) == 29 || (v) == 30)
 
 #define GUEST_BOOT_STACK_SIZE 0x10000
+/* Application processors (guest_smp.c; = NUB_GUEST_AP_MAGIC and
+ * MAX_EXECUTION_LANES, checked there): the boot assembly needs them bare. */
+#define GUEST_AP_MAGIC 0x4E554241
+#define GUEST_MAX_CPUS 64
+/* Where the BSP copies the INIT/SIPI trampoline (below 1 MiB, page aligned,
+ * nothing of ours there; QEMU Multiboot only). */
+#define GUEST_AP_TRAMPOLINE_GPA 0x8000
 #define GUEST_TRAP_STACK_SIZE 0x4000
 
 #ifndef __ASSEMBLER__
@@ -154,6 +161,35 @@ typedef struct __attribute__((packed)) {
 	uint16_t limit;
 	uint64_t base;
 } x86_dtr;
+
+#define X86_MSR_GS_BASE 0xC0000101
+
+/* One per vCPU (guest_cpu_x86_64.c, guest_smp.c), reached through the GS
+ * base: `self` at %gs:0. Everything a CPU must not share lives here: its
+ * GDT (its own TSS descriptor, which ltr marks busy), TSS and IST stack,
+ * the window its PML4 maps, the armed fault catch, the trap nesting. */
+typedef struct guest_cpu {
+	struct guest_cpu *self;       /* @0: read as %gs:0 */
+	uint32_t index;               /* vCPU index, 0 = the BSP */
+	uint32_t trap_depth;          /* nesting of guest_trap on this CPU */
+	uint64_t *pml4;               /* this CPU's PML4 (PML4[0] shared) */
+	struct pvm_plat_as *active;   /* the window PML4[1] maps */
+	struct pvm_plat_catch *armed; /* the armed catch, or NULL */
+	uint64_t ist_top;             /* top of the IST1 trap stack */
+	uint64_t gdt[GUEST_GDT_ENTRIES] __attribute__((aligned(16)));
+	x86_tss64 tss __attribute__((aligned(16)));
+} guest_cpu;
+
+static inline guest_cpu *guest_this_cpu(void)
+{
+	guest_cpu *c;
+	__asm__ volatile("mov %%gs:0, %0" : "=r"(c));
+	return c;
+}
+
+/* Load c's GDT, TSS and the shared IDT on the calling CPU and point the GS
+ * base at c (guest_cpu_x86_64.c). */
+void guest_cpu_load(guest_cpu *c);
 #endif
 
 #endif

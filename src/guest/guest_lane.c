@@ -1,26 +1,54 @@
-/* guest_lane.c: INVOKE_WORKER: this vCPU serves one ParallelInvokeSlot with
- * the one protocol implementation (src/cap/lane_slot.c) and the same
- * invocation core as INVOKE_CACHED (guest_invoke), until the host says STOP.
+/* guest_lane.c: a lane's worker: this vCPU serves one ParallelInvokeSlot
+ * with the one protocol implementation (src/cap/lane_slot.c) and the same
+ * invocation core as INVOKE_CACHED, until the host says STOP. Entered by
+ * INVOKE_WORKER (fn 7) on the mailbox vCPU, or by an application processor
+ * for its lane (guest_smp.c).
  *
  * The slots live at NUB_GUEST_SLOTS_GPA (include/nub/rpc.h), identity
  * mapped, stride 512; the host writes them while this vCPU runs (the worker
- * copies the packet before it runs and builds the result apart). An idle
- * worker spins with pause; guest_lane_idle_hook, when set, is called after
- * GUEST_LANE_SPIN rounds (the test kernel uses it to play the host on one
- * CPU). Halting when idle is not built: it needs the host's vCPU loop to
- * resume the vCPU when it posts (see docs/guest.md, "Lanes").
+ * copies the packet before it runs and builds the result apart). A job runs
+ * in gas slices of LANE_SLICE_GAS; between two the worker reads the slot's
+ * cancel word (lane_slot.h), so a host whose per-job deadline passed gets
+ * DONE with NUB_E_TIMEOUT soon after, and the lane goes on. After DONE, if
+ * the host said it sleeps (host_sleeps), the worker rings
+ * NUB_DOORBELL_LANE_DONE (one VM exit) to wake it. Idle: the worker spins
+ * GUEST_LANE_SPIN pause rounds, then guest_lane_idle_hook when set (the test
+ * kernel plays the host on one CPU), else `hlt` on an application processor
+ * (KVM_EXIT_HLT: the host resumes the vCPU when it posts; see docs/guest.md)
+ * or keeps spinning on the mailbox vCPU.
  */
+#include "cap/cap_core.h"
 #include "cap/lane_slot.h"
 #include "guest/guest.h"
+#include "guest/guest_cpu_x86_64.h"
 
 #define GUEST_LANE_SPIN 4096u
+/* gas between two looks at the cancel word: ~1-10 ms of run */
+#define LANE_SLICE_GAS (1ll << 22)
 
 void (*guest_lane_idle_hook)(struct nub_parallel_invoke_slot *s, uint32_t seen);
 
+typedef struct {
+	ParallelInvokeSlot *slot;
+	bool halt_when_idle;
+} lane_ctx;
+
+static bool lane_cancelled(void *ctx)
+{
+	return lane_slot_cancelled(((lane_ctx *)ctx)->slot);
+}
+
 static void lane_invoke(void *ctx, const InvokePacket *p, InvocationResult *r)
 {
-	(void)ctx;
-	(void)guest_invoke(p, r); /* the error, if any, is in r */
+	cap_invocation inv;
+	nub_err e = cap_core_start(guest_cap_store(), p, &inv);
+	if (e) {
+		cap_core_fail(r, e);
+		return;
+	}
+	pvm_exit x = PVM_EXIT_PANIC;
+	e = cap_core_run_sliced(&inv, LANE_SLICE_GAS, lane_cancelled, ctx, &x);
+	(void)cap_core_finish(&inv, x, e, r); /* the error, if any, is in r */
 }
 
 static void lane_evict(void *ctx)
@@ -31,18 +59,40 @@ static void lane_evict(void *ctx)
 
 static void lane_idle(void *ctx, ParallelInvokeSlot *s, uint32_t seen)
 {
-	(void)ctx;
 	void (*hook)(struct nub_parallel_invoke_slot *, uint32_t) = guest_lane_idle_hook;
 	if (hook)
 		hook(s, seen);
+	else if (((lane_ctx *)ctx)->halt_when_idle && lane_slot_status(s) == seen)
+		__asm__ volatile("hlt" ::: "memory"); /* interrupts are off: the host resumes us */
+}
+
+static void lane_done(void *ctx, ParallelInvokeSlot *s)
+{
+	(void)ctx;
+	/* DONE was a release store: order it before this load (the host
+	 * stores host_sleeps, then reads the status) */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&lane_slot_ext_of(s)->host_sleeps, __ATOMIC_SEQ_CST))
+		outl(NUB_RPC_DOORBELL_PORT, NUB_DOORBELL_LANE_DONE);
 }
 
 static const lane_worker_ops guest_lane_ops = {
 	.invoke = lane_invoke,
 	.evict = lane_evict,
 	.idle = lane_idle,
-	.done = NULL, /* the host polls DONE: no exit */
+	.done = lane_done,
 };
+
+static ParallelInvokeSlot *slot_of(uint32_t lane)
+{
+	return (ParallelInvokeSlot *)(uintptr_t)(NUB_GUEST_SLOTS_GPA + (uint64_t)lane * NUB_PARALLEL_SLOT_STRIDE);
+}
+
+bool guest_lane_serve(uint32_t lane, bool halt_when_idle)
+{
+	lane_ctx c = {slot_of(lane), halt_when_idle};
+	return lane_worker_run(c.slot, &guest_lane_ops, &c, GUEST_LANE_SPIN, NULL) == LANE_WORKER_STOPPED;
+}
 
 nub_err guest_invoke_worker(const uint8_t *req, uint32_t len, uint8_t *resp, uint32_t cap, uint32_t *out)
 {
@@ -54,8 +104,5 @@ nub_err guest_invoke_worker(const uint8_t *req, uint32_t len, uint8_t *resp, uin
 	uint32_t lane = (uint32_t)req[0] | (uint32_t)req[1] << 8 | (uint32_t)req[2] << 16 | (uint32_t)req[3] << 24;
 	if (lane >= MAX_EXECUTION_LANES)
 		return NUB_E_INVALID_ARG;
-	ParallelInvokeSlot *s =
-		(ParallelInvokeSlot *)(uintptr_t)(NUB_GUEST_SLOTS_GPA + (uint64_t)lane * NUB_PARALLEL_SLOT_STRIDE);
-	lane_worker_end end = lane_worker_run(s, &guest_lane_ops, NULL, GUEST_LANE_SPIN, NULL);
-	return end == LANE_WORKER_STOPPED ? NUB_E_OK : NUB_E_INVALID_ARG;
+	return guest_lane_serve(lane, false) ? NUB_E_OK : NUB_E_INVALID_ARG;
 }

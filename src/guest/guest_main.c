@@ -9,6 +9,7 @@
  *     its self test, probes and replays, chosen by the command line.
  */
 #include "guest/guest.h"
+#include "cap/cap_core.h"
 #include "guest/guest_cpu_x86_64.h"
 
 extern struct guest_capdir_table guest_capdir_table;
@@ -63,6 +64,7 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 	guest_paging_init();
 	NubRpcMailbox *mb = guest_mailbox();
 	uint64_t ram_end = 0;
+	uint32_t vcpus = 1, lanes = 0;
 	bool kvm = false;
 	if (magic == NUB_MULTIBOOT_MAGIC) {
 		const multiboot_info *mi = (const multiboot_info *)(uintptr_t)info_gpa;
@@ -82,6 +84,8 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 		}
 	} else if (magic == NUB_GUEST_BOOT_MAGIC) {
 		ram_end = mb->h.ram_bytes;
+		vcpus = mb->h.vcpus;
+		guest_cap_store()->invocation_pages = mb->h.invocation_pages;
 		kvm = true;
 	} else {
 		guest_log("nub-guest: unknown boot magic 0x%x\n", magic);
@@ -96,6 +100,8 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 	}
 	guest_heap_init((uintptr_t)NUB_GUEST_HEAP_GPA, (size_t)(ram_end - NUB_GUEST_HEAP_GPA));
 	guest_capdir_init();
+	if (kvm && vcpus > 1)
+		lanes = guest_smp_prepare(vcpus);
 
 	memset(&mb->h, 0, sizeof mb->h);
 	mb->h.abi_version = NUB_ABI_VERSION;
@@ -103,6 +109,9 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 	mb->h.resp_cap = NUB_RPC_RESP_CAP;
 	mb->h.ram_bytes = ram_end;
 	mb->h.fault.fn_id = ~0ull;
+	mb->h.vcpus = vcpus;
+	mb->h.lanes_ready = lanes;
+	mb->h.invocation_pages = guest_cap_store()->invocation_pages;
 	__atomic_store_n(&mb->h.magic, NUB_RPC_MAGIC, __ATOMIC_RELEASE);
 
 	guest_handlers_register();

@@ -16,9 +16,11 @@
  * heap; entering one points PML4[1] at its PDPT and reloads CR3 (the kernel
  * half, PML4[0], is shared). Every entry in the window is NX; intermediate
  * entries are writable and the leaf decides. Frames are kernel (identity
- * mapped) addresses, so a frame's physical address is its pointer. One CPU:
- * one active address space, no shootdowns. (Lanes on several vCPUs will
- * need a PML4 per vCPU.)
+ * mapped) addresses, so a frame's physical address is its pointer. Every
+ * CPU has its own PML4 (guest_cpu.pml4; PML4[0], the kernel, points at the
+ * same PDPT for all), so each maps the window of the invocation it runs; an
+ * address space is entered by one CPU at a time (one invocation), so a
+ * change needs an invlpg on that CPU only, no shootdown.
  */
 #include "guest/guest.h"
 #include "guest/guest_cpu_x86_64.h"
@@ -42,9 +44,7 @@ struct pvm_plat_as {
 	uint64_t *pdpt; /* 4096-aligned; entries 0..3 map the 4 GiB window */
 };
 
-static pvm_plat_as *active;
-static pvm_plat_catch *armed;
-static uint64_t window_faults_caught, window_cow_fills;
+static uint64_t window_faults_caught, window_cow_fills; /* atomic adds */
 
 static void unmap_low_4k(uintptr_t gpa)
 {
@@ -65,6 +65,22 @@ void guest_paging_init(void)
 		guest_log("nub-guest: no NX in CPUID: PVM windows are mapped without execute-disable\n");
 	}
 	guest_boot_pml4[WINDOW_PML4_INDEX] = 0;
+}
+
+void guest_paging_ap_init(void)
+{
+	if (NX)
+		wrmsr(X86_MSR_EFER, rdmsr(X86_MSR_EFER) | X86_EFER_NXE);
+}
+
+uint64_t *guest_paging_pml4_new(void)
+{
+	uint64_t *p = guest_heap_alloc(4096, 4096);
+	if (!p)
+		return NULL;
+	for (unsigned i = 0; i < 512; i++)
+		p[i] = i == WINDOW_PML4_INDEX ? 0 : guest_boot_pml4[i];
+	return p;
 }
 
 static uint64_t *table_of(uint64_t e)
@@ -88,10 +104,11 @@ void pvm_plat_as_free(pvm_plat_as *as)
 {
 	if (!as)
 		return;
-	if (active == as) {
-		guest_boot_pml4[WINDOW_PML4_INDEX] = 0;
+	guest_cpu *cpu = guest_this_cpu();
+	if (cpu->active == as) {
+		cpu->pml4[WINDOW_PML4_INDEX] = 0;
 		write_cr3(read_cr3());
-		active = NULL;
+		cpu->active = NULL;
 	}
 	for (unsigned i = 0; i < 4; i++) {
 		if (!(as->pdpt[i] & X86_PTE_P))
@@ -129,48 +146,52 @@ bool pvm_plat_as_set(pvm_plat_as *as, uint32_t a, const void *frame, bool writab
 		return frame == NULL; /* nothing mapped there: unmapping is done */
 	pt[(a >> 12) & 511] =
 		frame ? (uint64_t)(uintptr_t)frame | X86_PTE_P | (writable ? (uint64_t)X86_PTE_W : 0) | NX : 0;
-	if (active == as)
+	if (guest_this_cpu()->active == as)
 		invlpg(NUB_GUEST_VA_BASE + a);
 	return true;
 }
 
 uint8_t *pvm_plat_as_enter(pvm_plat_as *as)
 {
-	if (active != as) {
-		guest_boot_pml4[WINDOW_PML4_INDEX] = (uint64_t)(uintptr_t)as->pdpt | TABLE_FLAGS;
+	guest_cpu *cpu = guest_this_cpu();
+	if (cpu->active != as) {
+		cpu->pml4[WINDOW_PML4_INDEX] = (uint64_t)(uintptr_t)as->pdpt | TABLE_FLAGS;
 		write_cr3(read_cr3());
-		active = as;
+		cpu->active = as;
 	}
 	return (uint8_t *)(uintptr_t)NUB_GUEST_VA_BASE;
 }
 
 void pvm_plat_catch_disarm(pvm_plat_catch *c)
 {
-	GUEST_ASSERT(armed == c);
-	armed = NULL;
+	guest_cpu *cpu = guest_this_cpu();
+	GUEST_ASSERT(cpu->armed == c);
+	cpu->armed = NULL;
 }
 
 /* Called by the assembly half of pvm_plat_catch_arm once c is filled. */
 void guest_catch_armed(pvm_plat_catch *c);
 void guest_catch_armed(pvm_plat_catch *c)
 {
-	GUEST_ASSERT(!armed);
-	armed = c;
+	guest_cpu *cpu = guest_this_cpu();
+	GUEST_ASSERT(!cpu->armed);
+	cpu->armed = c;
 }
 
 bool guest_paging_window_fault(guest_trap_frame *f, uint64_t cr2)
 {
+	pvm_plat_catch *armed = guest_this_cpu()->armed;
 	if (!armed || f->vector != X86_VEC_PF || (f->error_code & (X86_PF_I | X86_PF_RSVD | X86_PF_U)) ||
 	    cr2 < NUB_GUEST_VA_BASE || cr2 - NUB_GUEST_VA_BASE >= (1ull << 32) || f->cs != GUEST_SEL_KCODE)
 		return false;
 	uint32_t a = (uint32_t)(cr2 - NUB_GUEST_VA_BASE);
 	if (pvm_mem_fault(armed->inst, a, (f->error_code & X86_PF_W) != 0)) {
-		window_cow_fills++;
+		__atomic_fetch_add(&window_cow_fills, 1, __ATOMIC_RELAXED);
 		return true; /* retry the access */
 	}
 	/* resume at the arm point, which returns 1 (a longjmp through iretq) */
 	pvm_plat_catch *c = armed;
-	window_faults_caught++;
+	__atomic_fetch_add(&window_faults_caught, 1, __ATOMIC_RELAXED);
 	f->rip = c->rip;
 	f->rsp = c->rsp;
 	f->rbx = c->rbx;
@@ -185,6 +206,7 @@ bool guest_paging_window_fault(guest_trap_frame *f, uint64_t cr2)
 
 uint64_t guest_paging_window_pte(uint32_t a)
 {
+	pvm_plat_as *active = guest_this_cpu()->active;
 	if (!active)
 		return 0;
 	uint64_t *pd = next_table(&active->pdpt[a >> 30], false);
@@ -194,6 +216,7 @@ uint64_t guest_paging_window_pte(uint32_t a)
 
 bool guest_paging_window_all_nx(void)
 {
+	pvm_plat_as *active = guest_this_cpu()->active;
 	if (!active)
 		return true;
 	uint64_t *pdpt = active->pdpt;
@@ -219,8 +242,8 @@ bool guest_paging_window_all_nx(void)
 
 void guest_paging_stats(uint64_t *faults_caught, uint64_t *cow_fills)
 {
-	*faults_caught = window_faults_caught;
-	*cow_fills = window_cow_fills;
+	*faults_caught = __atomic_load_n(&window_faults_caught, __ATOMIC_RELAXED);
+	*cow_fills = __atomic_load_n(&window_cow_fills, __ATOMIC_RELAXED);
 }
 
 _Static_assert(__builtin_offsetof(pvm_plat_catch, rip) == 0 && __builtin_offsetof(pvm_plat_catch, rsp) == 8 &&

@@ -20,15 +20,15 @@ static const char *const vec_names[32] = {
 	"#MF", "#AC", "#MC", "#XM", "#VE", "#CP", "r22", "r23", "r24", "r25", "r26", "r27", "#HV", "#VC", "#SX", "r31",
 };
 
-static volatile unsigned trap_depth;
 bool guest_exit_on_fault = true;
 
 void guest_trap(guest_trap_frame *f)
 {
 	uint64_t cr2 = read_cr2();
-	if (!trap_depth && guest_paging_window_fault(f, cr2))
+	guest_cpu *cpu = guest_this_cpu();
+	if (!cpu->trap_depth && guest_paging_window_fault(f, cr2))
 		return;
-	if (trap_depth++) { /* a fault while reporting: say so and stop */
+	if (cpu->trap_depth++) { /* a fault while reporting: say so and stop */
 		guest_exit(NUB_GUEST_EXIT_FAULT);
 	}
 	NubRpcMailbox *mb = guest_mailbox();

@@ -5,7 +5,7 @@
 GUEST_SRCS = src/guest/guest_main.c src/guest/guest_cpu_x86_64.c src/guest/guest_paging.c src/guest/guest_trap.c \
              src/guest/guest_log.c src/guest/guest_string.c src/guest/guest_heap.c \
              src/guest/guest_platform.c src/guest/guest_capdir.c src/guest/guest_dispatch.c \
-             src/guest/guest_handlers.c src/guest/guest_invoke.c src/guest/guest_lane.c \
+             src/guest/guest_handlers.c src/guest/guest_invoke.c src/guest/guest_lane.c src/guest/guest_smp.c \
              $(ENGINE_SRCS) src/cap/blake2b.c src/cap/cap_codec.c src/cap/cap_core.c src/cap/lane_slot.c
 # Two images. The production kernel (embedded in libnub): the
 # specification's fn ids only. The test kernel (tests, QEMU modes, fault

@@ -6,12 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
 
 #include "cap/cap.h"
+#include "cap/lane_slot.h"
 #include "host/kvm_backend.h"
+#include "host/vmm_int.h" /* vmm_debug */
 
 /* A /dev/kvm without VMX or SVM in CPUID is a paravirtual KVM (kvm-pvm runs
  * guests in ring 3 with shadow paging and needs a PVM-aware guest kernel):
@@ -98,7 +101,24 @@ static nub_err put_one(vmm *vm, const uint8_t *bytes, size_t len, const uint8_t 
  * new guest refuses (or that breaks it) is marked lost and skipped: the
  * other caps come back (at most KVM_REBUILD_TRIES boots per rebuild; the
  * sandbox is dead only when no VM boots at all). */
+static void start_lanes(kvm_backend *kb, vmm *vm)
+{
+	uint32_t n = kb->lanes < vmm_lanes_ready(vm) ? kb->lanes : vmm_lanes_ready(vm);
+	kb->lanes_err = n ? vmm_lanes_start(vm, n) : NUB_E_OK;
+	if (kb->lanes_err)
+		vmm_debug("lanes did not start (%s): invocations take the mailbox", nub_err_name(kb->lanes_err));
+}
+
+static void rebuild_locked(kvm_backend *kb);
+
 static void rebuild(kvm_backend *kb)
+{
+	pthread_rwlock_wrlock(&kb->vm_rw);
+	rebuild_locked(kb);
+	pthread_rwlock_unlock(&kb->vm_rw);
+}
+
+static void rebuild_locked(kvm_backend *kb)
 {
 	if (kb->vm) {
 		kb->last_stop = vmm_last_stop(kb->vm);
@@ -124,6 +144,7 @@ static void rebuild(kvm_backend *kb)
 			}
 		}
 		if (i == kb->published.count) {
+			start_lanes(kb, vm);
 			kb->vm = vm;
 			return;
 		}
@@ -246,9 +267,8 @@ static nub_err invoke_locked(kvm_backend *kb, const InvokePacket *p, InvocationR
 	return e;
 }
 
-static nub_err kvm_invoke(void *impl, const InvokePacket *p, InvocationResult *r)
+static nub_err kvm_invoke_mailbox(kvm_backend *kb, const InvokePacket *p, InvocationResult *r)
 {
-	kvm_backend *kb = impl;
 	nub_err e = lock_bounded(kb);
 	if (e)
 		return fail_result(r, e);
@@ -257,13 +277,174 @@ static nub_err kvm_invoke(void *impl, const InvokePacket *p, InvocationResult *r
 	return e;
 }
 
-/* The guest's lane workers (INVOKE_WORKER) are not built yet: the packets
- * run one after another on vCPU 0, each exactly as kvm_invoke would run it. */
+/* ---- lanes -------------------------------------------------------------------- */
+/* How long a cancelled lane job may take to answer before its lane is
+ * restarted (a decode or a compile is not sliced). */
+#define KVM_LANE_CANCEL_GRACE_MS 2000u
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A free lane of the current VM, taken (vm_rw read side held), or -1. */
+static int claim_lane(kvm_backend *kb)
+{
+	if (!kb->vm)
+		return -1;
+	uint32_t n = vmm_lane_count(kb->vm);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t free_ = 0;
+		if (__atomic_compare_exchange_n(&kb->lane_busy[i], &free_, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return (int)i;
+	}
+	return -1;
+}
+
+static void release_lane(kvm_backend *kb, int lane)
+{
+	__atomic_store_n(&kb->lane_busy[lane], 0, __ATOMIC_RELEASE);
+}
+
+static void lane_restart(kvm_backend *kb, uint32_t lane)
+{
+	__atomic_add_fetch(&kb->lane_restarts, 1, __ATOMIC_RELAXED);
+	if (vmm_lane_restart(kb->vm, lane) != NUB_E_OK)
+		vmm_debug("lane %u did not come back", lane);
+}
+
+/* Post p on the taken lane; job id in *job. */
+static nub_err lane_post(kvm_backend *kb, uint32_t lane, const InvokePacket *p, uint64_t *job)
+{
+	*job = __atomic_add_fetch(&kb->job_seq, 1, __ATOMIC_RELAXED);
+	ParallelInvokeSlot *s = vmm_lane_slot(kb->vm, lane);
+	/* a lane between jobs is EMPTY with its vCPU running: anything else
+	 * (its worker ended, the slot was scribbled on) gets a fresh lane */
+	if (vmm_lane_ended(kb->vm, lane) || lane_slot_status(s) != NUB_SLOT_EMPTY)
+		lane_restart(kb, lane);
+	if (!lane_slot_post(s, *job, p))
+		return NUB_E_GUEST_PROTOCOL;
+	vmm_lane_poke(kb->vm, lane);
+	return NUB_E_OK;
+}
+
+/* Collect the job posted on lane by its deadline (ns, 0 = none). */
+static nub_err lane_collect(kvm_backend *kb, uint32_t lane, const InvokePacket *p, uint64_t job, uint64_t deadline,
+                            InvocationResult *r)
+{
+	ParallelInvokeSlot *s = vmm_lane_slot(kb->vm, lane);
+	InvocationResult got;
+	if (!vmm_lane_wait_done(kb->vm, lane, deadline)) {
+		nub_err e = NUB_E_GUEST_FAULT;
+		if (!vmm_lane_ended(kb->vm, lane)) { /* the deadline: cancel, wait a grace */
+			e = NUB_E_TIMEOUT;
+			__atomic_store_n(&lane_slot_ext_of(s)->cancel, 1, __ATOMIC_SEQ_CST);
+			if (vmm_lane_wait_done(kb->vm, lane, now_ns() + KVM_LANE_CANCEL_GRACE_MS * 1000000ull) &&
+			    lane_slot_take(s, job, &got) == LANE_TAKE_DONE)
+				return fail_result(r, e);
+		}
+		lane_restart(kb, lane);
+		return fail_result(r, e);
+	}
+	if (lane_slot_take(s, job, &got) != LANE_TAKE_DONE) {
+		lane_restart(kb, lane);
+		return fail_result(r, NUB_E_GUEST_PROTOCOL);
+	}
+	nub_err e = got.exit_reason == NUB_EXIT_ERROR ? (nub_err)got.exit_arg : NUB_E_OK;
+	if (e != NUB_E_OK && (got.exit_arg >= NUB_E_MAX_ || e == NUB_E_OK))
+		e = NUB_E_GUEST_PROTOCOL;
+	if (!kvm_result_plausible(p, e, sizeof got, &got)) {
+		lane_restart(kb, lane);
+		return fail_result(r, NUB_E_GUEST_PROTOCOL);
+	}
+	*r = got;
+	return e;
+}
+
+static uint64_t call_deadline(const kvm_backend *kb)
+{
+	return kb->cfg.timeout_ms ? now_ns() + (uint64_t)kb->cfg.timeout_ms * 1000000ull : 0;
+}
+
+static nub_err kvm_invoke(void *impl, const InvokePacket *p, InvocationResult *r)
+{
+	kvm_backend *kb = impl;
+	if (kb->lanes) {
+		uint64_t deadline = call_deadline(kb);
+		pthread_rwlock_rdlock(&kb->vm_rw);
+		int lane = claim_lane(kb);
+		if (lane >= 0) {
+			uint64_t job;
+			nub_err e = lane_post(kb, (uint32_t)lane, p, &job);
+			e = e ? fail_result(r, e) : lane_collect(kb, (uint32_t)lane, p, job, deadline, r);
+			release_lane(kb, lane);
+			pthread_rwlock_unlock(&kb->vm_rw);
+			return e;
+		}
+		pthread_rwlock_unlock(&kb->vm_rw);
+	}
+	return kvm_invoke_mailbox(kb, p, r);
+}
+
+/* Deal the packets over the free lanes (each lane: post, collect, post the
+ * next); results in packet order. Without a free lane, one after another on
+ * the mailbox. */
 static nub_err kvm_invoke_parallel(void *impl, const InvokePacket *p, InvocationResult *r, size_t n)
 {
+	kvm_backend *kb = impl;
 	nub_err first = NUB_E_OK;
-	for (size_t i = 0; i < n; i++) {
-		nub_err e = kvm_invoke(impl, &p[i], &r[i]);
+	size_t next = 0;
+	if (kb->lanes && n) {
+		pthread_rwlock_rdlock(&kb->vm_rw);
+		int taken[MAX_EXECUTION_LANES];
+		size_t job_of[MAX_EXECUTION_LANES];
+		uint64_t id[MAX_EXECUTION_LANES], deadline[MAX_EXECUTION_LANES];
+		uint32_t nt = 0;
+		for (int l; nt < MAX_EXECUTION_LANES && nt < n && (l = claim_lane(kb)) >= 0;)
+			taken[nt++] = l;
+		uint32_t running = 0;
+		bool busy[MAX_EXECUTION_LANES] = {false};
+		while (next < n || running) {
+			for (uint32_t i = 0; i < nt; i++) { /* fill idle lanes */
+				if (busy[i] || next >= n)
+					continue;
+				deadline[i] = call_deadline(kb);
+				job_of[i] = next++;
+				nub_err e = lane_post(kb, (uint32_t)taken[i], &p[job_of[i]], &id[i]);
+				if (e) {
+					fail_result(&r[job_of[i]], e);
+					if (!first)
+						first = e;
+					continue;
+				}
+				busy[i] = true;
+				running++;
+			}
+			if (!running)
+				break;
+			/* collect the lane whose job is DONE, else wait on the oldest */
+			uint32_t pick = nt;
+			for (uint32_t i = 0; i < nt && pick == nt; i++)
+				if (busy[i] && lane_slot_status(vmm_lane_slot(kb->vm, (uint32_t)taken[i])) == NUB_SLOT_DONE)
+					pick = i;
+			for (uint32_t i = 0; i < nt && pick == nt; i++)
+				if (busy[i] && (pick == nt || job_of[i] < job_of[pick]))
+					pick = i;
+			nub_err e = lane_collect(kb, (uint32_t)taken[pick], &p[job_of[pick]], id[pick], deadline[pick],
+			                         &r[job_of[pick]]);
+			if (e && !first)
+				first = e;
+			busy[pick] = false;
+			running--;
+		}
+		for (uint32_t i = 0; i < nt; i++)
+			release_lane(kb, taken[i]);
+		pthread_rwlock_unlock(&kb->vm_rw);
+	}
+	for (; next < n; next++) {
+		nub_err e = kvm_invoke_mailbox(kb, &p[next], &r[next]);
 		if (e && !first)
 			first = e;
 	}
@@ -318,10 +499,21 @@ static void kvm_close(void *impl)
 		free((void *)(uintptr_t)cap_set_at(&kb->published, i)->bytes);
 	cap_set_free(&kb->published);
 	pthread_mutex_destroy(&kb->lock);
+	pthread_rwlock_destroy(&kb->vm_rw);
 	free(kb);
 }
 
+static uint64_t kvm_vm_exits(void *impl)
+{
+	kvm_backend *kb = impl;
+	pthread_rwlock_rdlock(&kb->vm_rw);
+	uint64_t n = kb->vm ? vmm_exit_count(kb->vm) + vmm_lane_exits(kb->vm) : 0;
+	pthread_rwlock_unlock(&kb->vm_rw);
+	return n;
+}
+
 static const nub_backend_ops kvm_ops = {
+	.vm_exits = kvm_vm_exits,
 	.put_cap = kvm_put_cap,
 	.invoke = kvm_invoke,
 	.invoke_parallel = kvm_invoke_parallel,
@@ -341,6 +533,7 @@ nub_err kvm_backend_open_image(const nub_resolved_options *o, const uint8_t *elf
 		return NUB_E_NOMEM;
 	kb->cfg.ram_bytes = o->memory_bytes;
 	kb->cfg.vcpus = o->vcpus;
+	kb->cfg.invocation_pages = o->invocation_pages;
 	kb->cfg.timeout_ms = o->timeout_ms == NUB_TIMEOUT_NONE ? 0 : o->timeout_ms;
 	kb->cfg.elf = elf;
 	kb->cfg.elf_len = elf_len;
@@ -353,7 +546,10 @@ nub_err kvm_backend_open_image(const nub_resolved_options *o, const uint8_t *elf
 		free(kb);
 		return e;
 	}
+	kb->lanes = o->vcpus > 1 ? (o->lanes < o->vcpus ? o->lanes : o->vcpus - 1) : 0;
+	start_lanes(kb, kb->vm);
 	pthread_mutex_init(&kb->lock, NULL);
+	pthread_rwlock_init(&kb->vm_rw, NULL);
 	*impl = kb;
 	*ops = &kvm_ops;
 	return NUB_E_OK;

@@ -11,6 +11,16 @@
  * call returns NUB_E_GUEST_DEAD. Calls take turns on the one mailbox, each
  * waiting at most its timeout for its turn (then NUB_E_TIMEOUT).
  *
+ * Lanes: with vcpus > 1 the VM's application processors serve
+ * min(lanes, vcpus - 1) ParallelInvokeSlots (vmm.h, vmm_lanes.c).
+ * nub_invoke takes a free lane (else it takes its turn on the mailbox);
+ * nub_invoke_parallel deals its packets over the free lanes; neither holds
+ * the mailbox lock, so invocations on lanes run at once, and beside
+ * mailbox calls. A lane job past its deadline is cancelled (the worker ends
+ * it at its next gas slice) and reported NUB_E_TIMEOUT; a lane that does not
+ * answer the cancel, or whose vCPU ended, is restarted; other lanes go on.
+ * A rebuild waits for running lane jobs (vm_rw, write side).
+ *
  * The struct is here for the test hooks (tests/kvm/kvm_hooks.c), which are
  * built into the tests only.
  */
@@ -32,6 +42,12 @@ typedef struct kvm_backend {
 	unsigned lost_caps; /* caps a rebuilt VM refused on replay (forgotten; see rebuild) */
 	vmm_stop last_stop;
 	NubRpcFault last_fault;
+	pthread_rwlock_t vm_rw; /* lane jobs: read side; replacing vm: write side */
+	uint32_t lanes;         /* wanted (resolved options), started on each VM */
+	uint32_t lane_busy[MAX_EXECUTION_LANES]; /* atomic: taken by a caller */
+	uint64_t job_seq;       /* atomic: job ids */
+	unsigned lane_restarts; /* lanes restarted after a timeout or a death */
+	nub_err lanes_err;      /* why the lanes of the current VM did not start */
 } kvm_backend;
 
 extern const nub_backend_def kvm_backend_def;

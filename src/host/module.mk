@@ -1,7 +1,7 @@
 # src/host/module.mk: the KVM VMM and the kvm backend (libnub), with the
 # guest kernel ELF embedded (vmm_guest_image.c .incbin's $(B)/guest/nub-guest.elf,
 # built by src/guest/module.mk), and the kvm-in-QEMU test program.
-HOST_SRCS = src/host/vmm_kvm.c src/host/vmm_kvm_x86_64.c src/host/vmm_mem.c src/host/vmm_elf.c \
+HOST_SRCS = src/host/vmm_kvm.c src/host/vmm_kvm_x86_64.c src/host/vmm_lanes.c src/host/vmm_mem.c src/host/vmm_elf.c \
             src/host/vmm_rpc.c src/host/vmm_capdir.c src/host/vmm_guest_image.c src/host/kvm_backend.c
 LIB_SRCS += $(HOST_SRCS)
 $(B)/obj/src/host/vmm_guest_image.o: CFLAGS += -DNUB_GUEST_ELF='"$(CURDIR)/$(B)/guest/nub-guest.elf"'

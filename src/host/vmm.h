@@ -33,6 +33,7 @@ typedef struct vmm_config {
 	uint32_t vcpus;      /* 1..MAX_EXECUTION_LANES; vCPU 0 serves the mailbox */
 	uint32_t timeout_ms; /* per vmm_call; 0 = none for INVOKE_CACHED, VMM_GUARD_TIMEOUT_MS else */
 	uint32_t boot_timeout_ms; /* 0 = VMM_BOOT_TIMEOUT_MS */
+	uint32_t invocation_pages; /* most pages one invocation may map (0: 2^20) */
 	/* the guest kernel ELF to boot; NULL = the production kernel embedded
 	 * in libnub (vmm_guest_image). Tests boot the test kernel this way. The
 	 * bytes must outlive the vmm (a rebuild boots them again). */
@@ -77,6 +78,31 @@ const char *vmm_stop_name(vmm_stop s);
 const NubRpcFault *vmm_fault(const vmm *vm);
 /* The .boot_info the ELF carried (checked magic). */
 const BootInfo *vmm_boot_info_elf(const vmm *vm);
+/* ---- lanes (vmm_lanes.c) -----------------------------------------------------
+ * vCPUs 1..n serve ParallelInvokeSlot[0..n-1] (lane i on vCPU i + 1), each
+ * run by a host thread of its own; the slot protocol is src/cap/lane_slot.h.
+ * Different lanes may be used by different threads at once, one lane by one
+ * thread at a time (the owner hands lanes out); start, restart and close
+ * with the lane unused. */
+/* APs the guest prepared at boot (0 with one vCPU). */
+uint32_t vmm_lanes_ready(const vmm *vm);
+/* Start n lanes (1..vmm_lanes_ready) and wait until every worker is up. */
+nub_err vmm_lanes_start(vmm *vm, uint32_t n);
+uint32_t vmm_lane_count(const vmm *vm);
+/* The lane's slot in guest RAM (checked translation), NULL past the count. */
+ParallelInvokeSlot *vmm_lane_slot(vmm *vm, uint32_t lane);
+/* After a post: resume the lane's vCPU if it halted idle. */
+void vmm_lane_poke(vmm *vm, uint32_t lane);
+/* Wait until the slot is DONE (true), or deadline_ns (CLOCK_MONOTONIC; 0 =
+ * none) passes or the lane's vCPU ended (false). */
+bool vmm_lane_wait_done(vmm *vm, uint32_t lane, uint64_t deadline_ns);
+/* The lane's vCPU left its loop (stopped, faulted, or any other exit). */
+bool vmm_lane_ended(vmm *vm, uint32_t lane);
+/* Kick the lane's vCPU out, reset it to the AP entry, wait until it is up. */
+nub_err vmm_lane_restart(vmm *vm, uint32_t lane);
+/* VM exits on the lanes' vCPUs since they started. */
+uint64_t vmm_lane_exits(const vmm *vm);
+
 /* The last bytes of the guest's COM1 console (NUL-terminated). */
 const char *vmm_console(const vmm *vm);
 /* Change the per-call timeout (0 = none). */

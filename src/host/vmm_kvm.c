@@ -93,6 +93,23 @@ static uint64_t vmm_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+int vmm_kick_signal(void)
+{
+	return VMM_KICK_SIGNAL;
+}
+
+int vmm_kick_prepare(struct kvm_run *run)
+{
+	pthread_once(&vmm_kick_once, vmm_kick_install);
+	if (!vmm_kick_ok)
+		return -1;
+	vmm_tls_run = run;
+	sigset_t kick;
+	sigemptyset(&kick);
+	sigaddset(&kick, VMM_KICK_SIGNAL);
+	return pthread_sigmask(SIG_UNBLOCK, &kick, NULL) == 0 ? 0 : -1;
+}
+
 static int vmm_deadline_arm(vmm_deadline *d, struct kvm_run *run, uint32_t timeout_ms)
 {
 	memset(d, 0, sizeof *d);
@@ -273,6 +290,7 @@ uint32_t vmm_kvm_run_until_doorbell(vmm *vm, uint32_t timeout_ms)
 /* ---- open / close ---------------------------------------------------------- */
 static void vmm_free(vmm *vm)
 {
+	vmm_lanes_free(vm);
 	for (uint32_t i = 0; i < vm->nvcpus; i++) {
 		if (vm->run[i])
 			munmap(vm->run[i], vm->run_size);
@@ -295,7 +313,9 @@ static nub_err vmm_boot(vmm *vm, const vmm_config *cfg)
 		return NUB_E_INVALID_ARG;
 	h->magic = 0;
 	h->ram_bytes = vm->ram_bytes;
-	if (vmm_arch_boot_regs(vm, vm->vcpu_fd[0], vm->img.entry) < 0)
+	h->vcpus = vm->nvcpus;
+	h->invocation_pages = cfg->invocation_pages;
+	if (vmm_arch_boot_regs(vm, vm->vcpu_fd[0], vm->img.entry, NUB_GUEST_BOOT_MAGIC, 0) < 0)
 		return NUB_E_KVM_UNAVAILABLE;
 	uint32_t bell = vmm_kvm_run_until_doorbell(vm, cfg->boot_timeout_ms ? cfg->boot_timeout_ms : VMM_BOOT_TIMEOUT_MS);
 	if (bell == NUB_DOORBELL_FAULT) {
@@ -316,6 +336,7 @@ static nub_err vmm_boot(vmm *vm, const vmm_config *cfg)
 		return NUB_E_GUEST_PROTOCOL;
 	}
 	vm->seq = h->seq;
+	vm->lanes_ready = h->lanes_ready < vm->nvcpus ? h->lanes_ready : vm->nvcpus - 1;
 	return NUB_E_OK;
 }
 

@@ -59,7 +59,7 @@ int vmm_arch_vcpu_init(vmm *vm, int vcpu_fd)
 	}
 }
 
-int vmm_arch_boot_regs(vmm *vm, int vcpu_fd, uint64_t entry)
+int vmm_arch_boot_regs(vmm *vm, int vcpu_fd, uint64_t entry, uint32_t magic, uint32_t arg)
 {
 	(void)vm;
 	struct kvm_sregs s;
@@ -76,8 +76,8 @@ int vmm_arch_boot_regs(vmm *vm, int vcpu_fd, uint64_t entry)
 	struct kvm_regs r;
 	memset(&r, 0, sizeof r);
 	r.rip = entry;
-	r.rax = NUB_GUEST_BOOT_MAGIC;
-	r.rbx = 0;
+	r.rax = magic;
+	r.rbx = arg;
 	r.rflags = X86_RFLAGS_RESERVED1; /* IF=0 */
 	if (ioctl(vcpu_fd, KVM_SET_REGS, &r) < 0)
 		return -errno;

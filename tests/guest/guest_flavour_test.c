@@ -1,6 +1,8 @@
 /* guest_flavour_test.c: the test kernel's flavour: the fault probes
  * (fn ids 100..106) and the QEMU modes, chosen by the Multiboot command line:
  *   "selftest"  the built-in driver plays the host (guest_selftest.c);
+ *               with "smp=N" (QEMU -smp N) it starts the N - 1 application
+ *               processors and drives their lanes too;
  *   "probe=N"   send one request with fn_id N through the mailbox and
  *               report the reply (fault probes end in guest_trap);
  *   "replay"    replay the request record given as the first Multiboot
@@ -68,7 +70,8 @@ void guest_flavour_multiboot(const char *cmdline, uint64_t mod_start, uint64_t m
 	guest_exit_on_fault = !cmd_has(cmdline, "halt_on_fault", NULL);
 	const char *v;
 	if (cmd_has(cmdline, "selftest", NULL)) {
-		unsigned fails = guest_selftest();
+		uint32_t smp = cmd_has(cmdline, "smp", &v) ? parse_u32(v) : 1;
+		unsigned fails = guest_selftest(smp);
 		guest_log("SELFTEST DONE fails=%u\n", fails);
 		guest_exit(fails ? NUB_GUEST_EXIT_FAIL : NUB_GUEST_EXIT_OK);
 	}

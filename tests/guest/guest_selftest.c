@@ -478,6 +478,7 @@ static void invoke_many_no_leak(void)
  * then an EVICT_JIT_READY, then STOP; the results must be byte for byte the
  * INVOKE_CACHED results of the same packets, and the heap flat. */
 #define LANE_JOBS 96u
+#define GUEST_MAX_LANES_TESTED 8u
 static struct {
 	InvokePacket p[LANE_JOBS];
 	InvocationResult r[LANE_JOBS];
@@ -485,6 +486,8 @@ static struct {
 	uint64_t job_id;
 	bool evict_asked, evicted, stop_asked;
 } lt;
+
+static InvocationResult want[LANE_JOBS]; /* INVOKE_CACHED's results of lt.p */
 
 static void lane_host_hook(ParallelInvokeSlot *s, uint32_t seen)
 {
@@ -531,7 +534,6 @@ static void lane_worker_checks(void)
 		check("invoke_worker_serves_slot", false, "instances=%llu jobs=%llu", ni, 0);
 		return;
 	}
-	static InvocationResult want[LANE_JOBS];
 	memset(&lt, 0, sizeof lt);
 	for (unsigned j = 0; j < LANE_JOBS; j++) {
 		InvokePacket *p = &lt.p[j];
@@ -569,7 +571,86 @@ static void lane_worker_checks(void)
 	      "allocated_before=%llu allocated_after=%llu", a.allocated_bytes, b.allocated_bytes);
 }
 
-unsigned guest_selftest(void)
+/* ---- lanes on the application processors (QEMU -smp N) -------------------
+ * The APs come up by INIT/SIPI and serve lanes 0..N-2; this CPU plays the
+ * host: the jobs of lane_worker_checks dealt over every lane (post to any
+ * EMPTY lane, take every DONE), results byte for byte INVOKE_CACHED's;
+ * then EVICT_JIT_READY on every lane, the heap back to its figures, STOP. */
+static ParallelInvokeSlot *lane_slot(uint32_t lane)
+{
+	return (ParallelInvokeSlot *)(uintptr_t)(NUB_GUEST_SLOTS_GPA + (uint64_t)lane * NUB_PARALLEL_SLOT_STRIDE);
+}
+
+static void smp_lane_checks(uint32_t smp)
+{
+	uint32_t n = guest_smp_start_sipi(smp);
+	check("smp_aps_up", n == smp - 1, "up=%llu want=%llu", n, smp - 1);
+	if (!n || lt.taken != LANE_JOBS)
+		return;
+	uint32_t len;
+	bool badr;
+	NubHeapStats a, b;
+	guest_host_call(NUB_FN_ID_EVICT_JIT_ALL, NULL, 0, NULL, 0, &len, &badr);
+	guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &a, sizeof a, &len, &badr);
+	static InvocationResult got[LANE_JOBS];
+	uint64_t id[GUEST_MAX_LANES_TESTED] = {0};
+	unsigned job_of[GUEST_MAX_LANES_TESTED] = {0}, per_lane[GUEST_MAX_LANES_TESTED] = {0};
+	bool busy[GUEST_MAX_LANES_TESTED] = {false};
+	unsigned next = 0, done = 0, bad = 0;
+	if (n > GUEST_MAX_LANES_TESTED)
+		n = GUEST_MAX_LANES_TESTED;
+	for (uint64_t spins = 0; done < LANE_JOBS && spins < (1ull << 32); spins++) {
+		for (uint32_t l = 0; l < n; l++) {
+			ParallelInvokeSlot *s = lane_slot(l);
+			if (busy[l] && lane_slot_status(s) == NUB_SLOT_DONE) {
+				if (lane_slot_take(s, id[l], &got[job_of[l]]) == LANE_TAKE_DONE)
+					done++;
+				else
+					bad++;
+				busy[l] = false;
+			}
+			if (!busy[l] && next < LANE_JOBS) {
+				id[l] = 5000 + next;
+				job_of[l] = next;
+				if (lane_slot_post(s, id[l], &lt.p[next])) {
+					busy[l] = true;
+					per_lane[l]++;
+					next++;
+				} else {
+					bad++;
+				}
+			}
+		}
+		__builtin_ia32_pause();
+	}
+	unsigned same = 0, lanes_used = 0;
+	for (unsigned j = 0; j < done; j++)
+		same += memcmp(&got[j], &want[j], sizeof want[j]) == 0;
+	for (uint32_t l = 0; l < n; l++)
+		lanes_used += per_lane[l] > 0;
+	check("smp_lanes_batch", done == LANE_JOBS && same == LANE_JOBS && bad == 0, "jobs=%llu same_as_invoke_cached=%llu",
+	      done, same);
+	check("smp_lanes_all_served", lanes_used == n, "lanes_used=%llu lanes=%llu", lanes_used, n);
+	unsigned evicted = 0, stopped = 0;
+	for (uint32_t l = 0; l < n; l++) {
+		ParallelInvokeSlot *s = lane_slot(l);
+		if (!lane_slot_request(s, NUB_SLOT_EVICT_JIT_READY))
+			continue;
+		for (uint64_t k = 0; k < (1ull << 32) && !lane_slot_ack(s); k++)
+			__builtin_ia32_pause();
+		evicted += lane_slot_status(s) == NUB_SLOT_EMPTY;
+	}
+	guest_host_call(NUB_FN_ID_EVICT_JIT_ALL, NULL, 0, NULL, 0, &len, &badr);
+	guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &b, sizeof b, &len, &badr);
+	check("smp_lanes_evict_handshake", evicted == n, "evicted=%llu lanes=%llu", evicted, n);
+	check("smp_lanes_no_leak", a.allocated_bytes == b.allocated_bytes && a.allocation_count == b.allocation_count,
+	      "allocated_before=%llu allocated_after=%llu", a.allocated_bytes, b.allocated_bytes);
+	for (uint32_t l = 0; l < n; l++)
+		stopped += lane_slot_request(lane_slot(l), NUB_SLOT_STOP);
+	check("smp_lanes_stop", stopped == n, "stopped=%llu lanes=%llu", stopped, n);
+}
+
+unsigned guest_selftest(uint32_t smp)
 {
 	g_fails = 0;
 	scn_ops ops = {NULL, s_put, s_invoke, s_heap, s_boot, s_evict, s_line};
@@ -593,5 +674,7 @@ unsigned guest_selftest(void)
 	mmu_engine_checks();
 	invoke_many_no_leak();
 	lane_worker_checks();
+	if (smp > 1)
+		smp_lane_checks(smp);
 	return g_fails;
 }

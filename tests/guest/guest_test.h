@@ -5,8 +5,10 @@
 
 #include "guest/guest.h"
 
-/* Returns the number of failed guest-only checks. */
-unsigned guest_selftest(void);
+/* Returns the number of failed guest-only checks. With smp > 1 (QEMU
+ * -smp, command line "smp=N") the application processors are started and
+ * serve lanes too. */
+unsigned guest_selftest(uint32_t smp);
 /* Replay a recorded request stream (guest_replay.c); returns failures. */
 unsigned guest_replay(const uint8_t *mod, size_t len);
 /* Register the fault probes 100..106 (guest_probe.c). */

@@ -35,6 +35,10 @@ nub_err kvm_test_open(const nub_options *o, nub_sandbox **out)
 		.memory_bytes = o->memory_bytes ? o->memory_bytes : (256ull << 20),
 		.timeout_ms = o->timeout_ms,
 	};
+	ro.lanes = o->lanes ? o->lanes : ro.vcpus > 1 ? ro.vcpus - 1 : 1; /* as nub_open resolves it */
+	ro.invocation_pages = (uint32_t)((o->invocation_memory_bytes ? o->invocation_memory_bytes
+	                                                             : NUB_DEFAULT_INVOCATION_MEMORY) /
+	                                 NUB_PAGE_SIZE);
 	nub_err e = kvm_backend_probe();
 	if (e)
 		return e;
@@ -63,7 +67,41 @@ nub_err kvm_sandbox_call(nub_sandbox *sb, uint32_t fn_id, const void *req, uint3
 uint64_t kvm_sandbox_exits(nub_sandbox *sb)
 {
 	kvm_backend *kb = sb->impl;
-	return kb->vm ? vmm_exit_count(kb->vm) : 0;
+	return kb->vm ? vmm_exit_count(kb->vm) + vmm_lane_exits(kb->vm) : 0;
+}
+
+unsigned kvm_sandbox_lane_restarts(nub_sandbox *sb)
+{
+	kvm_backend *kb = sb->impl;
+	return __atomic_load_n(&kb->lane_restarts, __ATOMIC_RELAXED);
+}
+
+void kvm_sandbox_scribble_lane(nub_sandbox *sb, uint32_t lane, uint32_t status)
+{
+	kvm_backend *kb = sb->impl;
+	ParallelInvokeSlot *s = kb->vm ? vmm_lane_slot(kb->vm, lane) : NULL;
+	if (s) {
+		__atomic_store_n(&s->status, status, __ATOMIC_SEQ_CST);
+		vmm_lane_poke(kb->vm, lane);
+	}
+}
+
+uint32_t kvm_sandbox_lanes_ready(nub_sandbox *sb)
+{
+	kvm_backend *kb = sb->impl;
+	return kb->vm ? vmm_lanes_ready(kb->vm) : 0;
+}
+
+nub_err kvm_sandbox_lanes_err(nub_sandbox *sb)
+{
+	kvm_backend *kb = sb->impl;
+	return kb->lanes_err;
+}
+
+uint32_t kvm_sandbox_lanes(nub_sandbox *sb)
+{
+	kvm_backend *kb = sb->impl;
+	return kb->vm ? vmm_lane_count(kb->vm) : 0;
 }
 
 unsigned kvm_sandbox_rebuilds(nub_sandbox *sb)

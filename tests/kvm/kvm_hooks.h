@@ -17,6 +17,14 @@ nub_err kvm_sandbox_call(nub_sandbox *sb, uint32_t fn_id, const void *req, uint3
 uint64_t kvm_sandbox_exits(nub_sandbox *sb);
 /* How many times the VM was rebuilt; the last host-side stop and fault. */
 unsigned kvm_sandbox_rebuilds(nub_sandbox *sb);
+/* Lanes restarted after a timeout the worker did not answer, or a death. */
+unsigned kvm_sandbox_lane_restarts(nub_sandbox *sb);
+/* Lanes running on the sandbox's VM. */
+uint32_t kvm_sandbox_lanes(nub_sandbox *sb);
+uint32_t kvm_sandbox_lanes_ready(nub_sandbox *sb);
+/* Store `status` in an idle lane's slot (a host scribble) and wake it. */
+void kvm_sandbox_scribble_lane(nub_sandbox *sb, uint32_t lane, uint32_t status);
+nub_err kvm_sandbox_lanes_err(nub_sandbox *sb);
 vmm_stop kvm_sandbox_last_stop(nub_sandbox *sb);
 NubRpcFault kvm_sandbox_last_fault(nub_sandbox *sb);
 /* Cap directory lookup in the live guest (vmm_capdir_lookup); when found and
