@@ -96,6 +96,7 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 	}
 	guest_heap_init((uintptr_t)NUB_GUEST_HEAP_GPA, (size_t)(ram_end - NUB_GUEST_HEAP_GPA));
 	guest_capdir_init();
+	guest_jit_init();
 
 	memset(&mb->h, 0, sizeof mb->h);
 	mb->h.abi_version = NUB_ABI_VERSION;

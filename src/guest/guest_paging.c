@@ -33,7 +33,10 @@ extern char guest_boot_stack_guard[];
  * 0 otherwise, since bit 63 is then reserved (the window is then executable
  * data, reported at boot, and the mmu_window_all_nx self check fails). */
 static uint64_t NX;
-#define TABLE_FLAGS ((uint64_t)(X86_PTE_P | X86_PTE_W) | NX)
+/* Window entries are user (U) at every level: compiled PVM code runs in
+ * ring 3 (guest_jit.c) and reaches the window and nothing else of the
+ * kernel; the kernel (interpreter, host copies) reaches it too (no SMAP). */
+#define TABLE_FLAGS ((uint64_t)(X86_PTE_P | X86_PTE_W | X86_PTE_U) | NX)
 
 _Static_assert((NUB_GUEST_VA_BASE & ((1ull << 39) - 1)) == 0 && WINDOW_PML4_INDEX == 1,
                "the window is PML4 entry 1");
@@ -128,7 +131,8 @@ bool pvm_plat_as_set(pvm_plat_as *as, uint32_t a, const void *frame, bool writab
 	if (!pt)
 		return frame == NULL; /* nothing mapped there: unmapping is done */
 	pt[(a >> 12) & 511] =
-		frame ? (uint64_t)(uintptr_t)frame | X86_PTE_P | (writable ? (uint64_t)X86_PTE_W : 0) | NX : 0;
+		frame ? (uint64_t)(uintptr_t)frame | X86_PTE_P | X86_PTE_U | (writable ? (uint64_t)X86_PTE_W : 0) | NX
+		      : 0;
 	if (active == as)
 		invlpg(NUB_GUEST_VA_BASE + a);
 	return true;
