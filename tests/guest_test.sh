@@ -6,10 +6,13 @@
 #      on libnub's local backend ($B/guest/guest_ref) and the two outputs
 #      must be identical (a differential check, for the gcc and the clang
 #      kernel). "G ..." lines (guest-only protocol checks) must all say ok=1.
-#   2. replay: every conformance vector as caps (553 vectors, ~2250 PUT_CAP
-#      and INVOKE_CACHED requests) recorded on the local backend by
-#      guest_ref --record-vectors, replayed by the kernel from a Multiboot
-#      module through its mailbox; every reply digest must match.
+#   2. replay: every conformance vector and SDK program as caps (553
+#      vectors + build/bench/*.pvm, ~2275 PUT_CAP and INVOKE_CACHED requests)
+#      recorded on the local backend by guest_ref --record-vectors, replayed
+#      by the kernel from a Multiboot module through its mailbox, once on the
+#      interpreter and once on the JIT (compiled code in ring 3, selected with
+#      NUB_FN_ID_SET_ENGINE); every reply digest must match.
+#      The selftest (1.) runs on both engines too.
 #   3. fault probes (fn ids 100..106): #PF, #GP, #UD and int $0x80 must be
 #      reported with the right vector, error code, cr2 and the rip of the
 #      probe's labelled instruction (from the symbol table); a kernel stack
@@ -88,9 +91,12 @@ if [ "$nref" -ge 50 ]; then ok "guest_ref ($nref lines on the local backend)"; e
 kernels=("$kernel")
 [ -f "$B/guest-clang/nub-guest.elf32" ] && kernels+=("$B/guest-clang/nub-guest.elf32")
 for k in "${kernels[@]}"; do
-	tag=$(basename "$(dirname "$k")")
-	boot "$k" selftest 40 "$tmp/$tag.out"
-	if [ "$rc" = 33 ] && grep -q '^SELFTEST DONE fails=0$' "$tmp/$tag.out"; then
+for engine in interp jit; do
+	# tag: the kernel's build dir; "-jit" when compiled code runs (ring 3)
+	tag=$(basename "$(dirname "$k")")$([ "$engine" = jit ] && echo -jit)
+	boot "$k" "selftest engine=$engine" 40 "$tmp/$tag.out"
+	if [ "$rc" = 33 ] && grep -q '^SELFTEST DONE fails=0$' "$tmp/$tag.out" &&
+		grep -q "^ENGINE $engine status=0$" "$tmp/$tag.out"; then
 		ok "${tag}_selftest_boot"
 	else
 		bad "${tag}_selftest_boot" "qemu status $rc (want 33)" "$(tail -5 "$tmp/$tag.out")"
@@ -110,6 +116,7 @@ for k in "${kernels[@]}"; do
 		bad "${tag}_guest_checks" "$ng checks, $nbad failed" "$(grep '^G ' "$tmp/$tag.out" | grep -v ' ok=1$' | head -5)"
 	fi
 done
+done
 
 # ---- the same selftest with 2 and 4 CPUs present -------------------------------
 # The application processors stay parked (waiting for INIT/SIPI: guest SMP is
@@ -126,23 +133,49 @@ for smp in 2 4; do
 	fi
 done
 
-# ---- replay of the conformance vectors as caps ---------------------------------
+# ---- replay of the conformance vectors and SDK programs as caps ----------------
+# Recorded on the local backend (its default engine, the JIT), replayed by
+# each kernel on the interpreter and on the JIT (compiled code in ring 3):
+# every reply (InvocationResult, PUT_CAP hash) must be byte-identical, so
+# the guest's two engines agree with each other and with local.
 vdirs=(tests/conformance/pvm/vectors tests/conformance/pvm/random tests/conformance/pvm/random-ro-write)
+if ls "$B"/bench/*.pvm >/dev/null 2>&1; then
+	vdirs+=("$B/bench") # the SDK programs (make check builds them when clang-19 is installed)
+else
+	echo "note: no SDK programs in $B/bench (make bench-pvms needs clang-19): vectors only"
+fi
 if "$ref" --record-vectors "$tmp/rec.bin" "${vdirs[@]}" >"$tmp/vref.txt" 2>"$tmp/vref.err"; then
 	nrec=$(grep -c '^T ' "$tmp/vref.txt")
+	what=$(sed -nE 's/.*: ([0-9]+ vectors, [0-9]+ programs).*/\1/p' "$tmp/vref.err")
 	for k in "${kernels[@]}"; do
-		tag=$(basename "$(dirname "$k")")
-		timeout 60 qemu-system-x86_64 -machine q35 -cpu max -m 256 -nographic -no-reboot \
-			-kernel "$k" -initrd "$tmp/rec.bin" -append replay -device isa-debug-exit,iobase=0xf4,iosize=4 \
+	for engine in interp jit; do
+		tag=$(basename "$(dirname "$k")")-$engine
+		timeout 120 qemu-system-x86_64 -machine q35 -cpu max -m 256 -nographic -no-reboot \
+			-kernel "$k" -initrd "$tmp/rec.bin" -append "replay engine=$engine" \
+			-device isa-debug-exit,iobase=0xf4,iosize=4 \
 			-serial stdio -monitor none </dev/null 2>&1 | tr -d '\r' >"$tmp/$tag.replay"
 		rc=${PIPESTATUS[0]}
 		grep -a '^T ' "$tmp/$tag.replay" >"$tmp/$tag.T"
-		if [ "$rc" = 33 ] && [ "$nrec" -ge 2000 ] && diff -u "$tmp/vref.txt" "$tmp/$tag.T" >"$tmp/$tag.vdiff"; then
-			ok "${tag}_replay_vectors ($nrec requests from $(sed -nE 's/.*: ([0-9]+) vectors.*/\1/p' "$tmp/vref.err") vectors: identical replies)"
+		# on the JIT, compiled code must really have run in ring 3 and its
+		# faults (PAGE_FAULT exits, copy-on-write) gone through guest_jit_trap
+		js=$(grep -a '^REPLAY JIT ' "$tmp/$tag.replay")
+		entries=$(sed -nE 's/.*ring3_entries=([0-9]+).*/\1/p' <<<"$js")
+		fexits=$(sed -nE 's/.*fault_exits=([0-9]+).*/\1/p' <<<"$js")
+		fills=$(sed -nE 's/.*cow_fills=([0-9]+).*/\1/p' <<<"$js")
+		if [ "$engine" = jit ]; then
+			ring3_ok=$([ "${entries:-0}" -ge 500 ] && [ "${fexits:-0}" -ge 50 ] && [ "${fills:-0}" -ge 50 ] && echo 1)
 		else
-			bad "${tag}_replay_vectors" "qemu status $rc, $nrec requests" "$(grep -a 'REPLAY' "$tmp/$tag.replay")" \
+			ring3_ok=$([ "${entries:-1}" = 0 ] && echo 1)
+		fi
+		if [ "$rc" = 33 ] && [ "$nrec" -ge 2000 ] && [ "$ring3_ok" = 1 ] &&
+			grep -aq "^ENGINE $engine status=0$" "$tmp/$tag.replay" &&
+			diff -u "$tmp/vref.txt" "$tmp/$tag.T" >"$tmp/$tag.vdiff"; then
+			ok "${tag}_replay_vectors ($nrec requests from $what: identical replies; ring 3: $entries entries, $fexits fault exits, $fills copy-on-write fills)"
+		else
+			bad "${tag}_replay_vectors" "qemu status $rc, $nrec requests" "$(grep -a 'REPLAY\|ENGINE' "$tmp/$tag.replay")" \
 				"$(head -12 "$tmp/$tag.vdiff")"
 		fi
+	done
 	done
 else
 	bad guest_record_vectors "$(cat "$tmp/vref.err")"

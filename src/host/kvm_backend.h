@@ -32,6 +32,7 @@ typedef struct kvm_backend {
 	unsigned lost_caps; /* caps a rebuilt VM refused on replay (forgotten; see rebuild) */
 	vmm_stop last_stop;
 	NubRpcFault last_fault;
+	uint32_t engine;    /* NUB_SET_ENGINE_*: sent to every VM booted (open, rebuild) */
 } kvm_backend;
 
 extern const nub_backend_def kvm_backend_def;

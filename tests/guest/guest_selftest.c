@@ -317,6 +317,18 @@ static void mmu_engine_checks(void)
 	      "allocated_before=%llu allocated_after=%llu", h0.allocated_bytes, h1.allocated_bytes);
 }
 
+/* Window faults that ended a run and copy-on-write fills, by either
+ * engine: the interpreter's in ring 0 (guest_paging.c) and compiled code's
+ * in ring 3 (guest_jit.c), so the counts hold with "engine=jit" too. */
+static void pf_stats(uint64_t *faults, uint64_t *fills)
+{
+	guest_jit_stats js;
+	guest_paging_stats(faults, fills);
+	guest_jit_get_stats(&js);
+	*faults += js.exits;
+	*fills += js.cow_fills;
+}
+
 static void guest_only_checks(void)
 {
 	uint8_t resp[256];
@@ -326,12 +338,31 @@ static void guest_only_checks(void)
 	nub_err e;
 
 	/* protocol errors, each followed by a call that must work */
-	static const uint32_t bad_ids[] = {0, 1, 8, 99, 107, 255, 256, 0xFFFFFFFFu};
+	static const uint32_t bad_ids[] = {0, 1, NUB_FN_ID_MAX, 99, 107, 255, 256, 0xFFFFFFFFu};
 	for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
 		e = guest_host_call(bad_ids[i], NULL, 0, resp, sizeof resp, &n, &bad);
 		nub_err e2 = guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &hs, sizeof hs, &n, &bad);
 		check("unknown_fn", e == NUB_E_UNKNOWN_FN && !bad && e2 == NUB_E_OK, "fn=%llu then_heap_stats=%llu",
 		      bad_ids[i], e2);
+	}
+	/* SET_ENGINE: a LE u32 of 1 (interpreter) or 2 (JIT); a change evicts
+	 * every cached program; the engine in force comes back */
+	{
+		cap_store *st = guest_cap_store();
+		const cap_engine_ops *was = st->engine;
+		uint32_t v[2] = {0, 3};
+		nub_err e0 = guest_host_call(NUB_FN_ID_SET_ENGINE, &v[0], 4, resp, sizeof resp, &n, &bad);
+		nub_err e3 = guest_host_call(NUB_FN_ID_SET_ENGINE, &v[1], 4, resp, sizeof resp, &n, &bad);
+		nub_err el = guest_host_call(NUB_FN_ID_SET_ENGINE, &v[0], 3, resp, sizeof resp, &n, &bad);
+		uint32_t other = was ? NUB_SET_ENGINE_INTERP : NUB_SET_ENGINE_JIT;
+		uint32_t back = was ? NUB_SET_ENGINE_JIT : NUB_SET_ENGINE_INTERP;
+		nub_err eo = guest_host_call(NUB_FN_ID_SET_ENGINE, &other, 4, resp, sizeof resp, &n, &bad);
+		bool switched = st->engine != was && st->cached_programs == 0 && n == 0;
+		nub_err eb = guest_host_call(NUB_FN_ID_SET_ENGINE, &back, 4, resp, sizeof resp, &n, &bad);
+		bool refused = e0 == NUB_E_INVALID_ARG && e3 == NUB_E_INVALID_ARG && el == NUB_E_INVALID_ARG;
+		check("set_engine",
+		      refused && eo == NUB_E_OK && eb == NUB_E_OK && switched && st->engine == was && guest_jit_available(),
+		      "refused_bad=%llu switched_and_evicted=%llu", refused, switched);
 	}
 	NubRpcMailbox *mb = guest_mailbox();
 	mb->h.fn_id = NUB_FN_ID_PUT_CAP;
@@ -454,14 +485,14 @@ static void invoke_many_no_leak(void)
 	NubHeapStats a, b;
 	uint64_t f0, c0, f1, c1;
 	guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &a, sizeof a, &n, &bad);
-	guest_paging_stats(&f0, &c0);
+	pf_stats(&f0, &c0);
 	unsigned ok_calls = 0;
 	for (unsigned i = 0; i < 200 && ni; i++) {
 		memcpy(p.instance_hash, inst[i % ni], 32);
 		if (guest_host_call(NUB_FN_ID_INVOKE_CACHED, &p, sizeof p, &r, sizeof r, &n, &bad) == NUB_E_OK && !bad)
 			ok_calls++;
 	}
-	guest_paging_stats(&f1, &c1);
+	pf_stats(&f1, &c1);
 	guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &b, sizeof b, &n, &bad);
 	check("invoke_200_no_leak",
 	      ok_calls == 200 && ni >= 10 && a.allocated_bytes == b.allocated_bytes &&
@@ -574,9 +605,9 @@ unsigned guest_selftest(void)
 	g_fails = 0;
 	scn_ops ops = {NULL, s_put, s_invoke, s_heap, s_boot, s_evict, s_line};
 	uint64_t f0, c0, f1, c1;
-	guest_paging_stats(&f0, &c0);
+	pf_stats(&f0, &c0);
 	unsigned lines = scn_run(&ops);
-	guest_paging_stats(&f1, &c1);
+	pf_stats(&f1, &c1);
 	guest_log("G scenario_lines n=%u ok=%u\n", lines, lines > 30 ? 1u : 0u);
 	if (lines <= 30)
 		g_fails++;
