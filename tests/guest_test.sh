@@ -181,6 +181,22 @@ else
 	bad guest_record_vectors "$(cat "$tmp/vref.err")"
 fi
 
+# ---- instruction counts of the ring switch and a host-call round trip ---------
+# (single-stepped in the guest, tests/guest/guest_measure.c; docs/guest.md
+# has the figures): the ring switch runs exactly `ret` + `syscall` in ring
+# 3; the JIT's host call runs compiled code in ring 3, the interpreter's none.
+for k in "${kernels[@]}"; do
+	tag=$(basename "$(dirname "$k")")
+	boot "$k" measure 30 "$tmp/$tag.measure"
+	m() { sed -nE "s/^MEASURE $1 ring0=([0-9]+) ring3=([0-9]+).*/\\$2/p" "$tmp/$tag.measure"; }
+	if [ "$rc" = 33 ] && grep -aq '^MEASURE DONE fails=0$' "$tmp/$tag.measure" && [ "$(m ring_switch 2)" = 2 ] &&
+		[ "$(m ring_switch 1)" -gt 0 ] && [ "$(m jit_host_call 2)" -gt 0 ] && [ "$(m interp_host_call 2)" = 0 ]; then
+		ok "${tag}_measure_ring3 (instructions: ring switch $(m ring_switch 1)+$(m ring_switch 2); host call: jit $(m jit_host_call 1)+$(m jit_host_call 2), interp $(m interp_host_call 1) (ring 0 + ring 3))"
+	else
+		bad "${tag}_measure_ring3" "qemu status $rc" "$(grep -a MEASURE "$tmp/$tag.measure")"
+	fi
+done
+
 # ---- fault probes (gcc kernel) ------------------------------------------------
 elf64=$B/guest-test/nub-guest.elf
 sym() { printf '0x%x' "0x$(nm "$elf64" | awk -v s="$1" '$3 == s {print $1}')"; }

@@ -90,6 +90,11 @@ typedef struct guest_trap_frame {
 void guest_trap(guest_trap_frame *f);
 /* After the report: leave QEMU (true) or halt for good (false: kvm host). */
 extern bool guest_exit_on_fault;
+/* Asked first about every trap; true: handled, return to the frame (NULL in
+ * the production kernel; the test kernel counts single-step traps with it,
+ * tests/guest/guest_measure.c). It must not rely on GS: a #DB can arrive on
+ * the first instruction after SYSCALL, before swapgs. */
+extern bool (*guest_trap_hook)(struct guest_trap_frame *f);
 
 /* ---- spinlock: for state every vCPU touches (heap, cap store) ---------------
  * Test-and-test-and-set with a pause; never held across a PVM run or a wait. */

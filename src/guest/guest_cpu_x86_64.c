@@ -48,6 +48,7 @@ static void cpu_tables_load(unsigned index, uint64_t trap_stack_top)
 	guest_cpu *c = &guest_cpus[index];
 	c->self = c;
 	c->index = index;
+	c->user_rflags = X86_RFLAGS_FIXED;
 	for (unsigned i = 0; i < GUEST_GDT_ENTRIES; i++)
 		c->gdt[i] = guest_gdt[i];
 	c->tss.ist[0] = trap_stack_top;

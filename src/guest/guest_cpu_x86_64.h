@@ -93,6 +93,7 @@
 #define GUEST_CPU_KERNEL_RSP 0 /* kernel rsp saved by guest_jit_enter */
 #define GUEST_CPU_GATE_RET 8   /* the only SYSCALL return address accepted */
 #define GUEST_CPU_SELF 16      /* this struct's own address */
+#define GUEST_CPU_USER_RFLAGS 24 /* RFLAGS compiled code starts with (SYSRET's r11) */
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
@@ -186,6 +187,7 @@ typedef struct guest_cpu {
 	uint64_t kernel_rsp;      /* GUEST_CPU_KERNEL_RSP */
 	uint64_t gate_ret;        /* GUEST_CPU_GATE_RET */
 	struct guest_cpu *self;   /* GUEST_CPU_SELF */
+	uint64_t user_rflags;     /* GUEST_CPU_USER_RFLAGS: X86_RFLAGS_FIXED (a measurement adds TF) */
 	uint32_t index;
 	uint32_t _pad;
 	void *jit_run;            /* the jit_vm running compiled code on this CPU, or NULL */
@@ -197,7 +199,8 @@ typedef struct guest_cpu {
 } guest_cpu;
 _Static_assert(__builtin_offsetof(guest_cpu, kernel_rsp) == GUEST_CPU_KERNEL_RSP &&
                    __builtin_offsetof(guest_cpu, gate_ret) == GUEST_CPU_GATE_RET &&
-                   __builtin_offsetof(guest_cpu, self) == GUEST_CPU_SELF,
+                   __builtin_offsetof(guest_cpu, self) == GUEST_CPU_SELF &&
+                   __builtin_offsetof(guest_cpu, user_rflags) == GUEST_CPU_USER_RFLAGS,
                "guest_jit_x86_64.S reads these offsets");
 extern guest_cpu guest_cpus[GUEST_MAX_CPUS];
 

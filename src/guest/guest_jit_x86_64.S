@@ -4,7 +4,8 @@
  *   saves the callee-saved registers and rsp in this CPU's guest_cpu
  *   (%gs:GUEST_CPU_KERNEL_RSP), clears every other register, and SYSRETs to
  *   entry(base, target) (the compiled code's System V trampoline) in ring 3
- *   with rsp = user_rsp, RFLAGS = 2 (interrupts stay off), GS swapped to
+ *   with rsp = user_rsp, RFLAGS = %gs:GUEST_CPU_USER_RFLAGS (2: interrupts
+ *   stay off; the test kernel's instruction count adds TF), GS swapped to
  *   the user value. [user_rsp] holds the exit gate's address: the
  *   trampoline's final `ret` lands on the gate, a user page holding
  *   `syscall`, which enters guest_jit_syscall (LSTAR).
@@ -32,7 +33,7 @@ guest_jit_enter:
 	mov %rdi, %rcx            /* SYSRET: rip = rcx */
 	mov %rsi, %rdi            /* entry(base, */
 	mov %rdx, %rsi            /*       target) */
-	mov $X86_RFLAGS_FIXED, %r11d /* SYSRET: rflags = r11 */
+	mov %gs:GUEST_CPU_USER_RFLAGS, %r11 /* SYSRET: rflags = r11 (X86_RFLAGS_FIXED: IF = 0) */
 	xor %eax, %eax            /* nothing of the kernel's reaches ring 3 */
 	xor %edx, %edx
 	xor %ebx, %ebx

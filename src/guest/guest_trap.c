@@ -23,9 +23,12 @@ static const char *const vec_names[32] = {
 
 static volatile unsigned trap_depth;
 bool guest_exit_on_fault = true;
+bool (*guest_trap_hook)(guest_trap_frame *f);
 
 void guest_trap(guest_trap_frame *f)
 {
+	if (guest_trap_hook && guest_trap_hook(f))
+		return;
 	uint64_t cr2 = read_cr2();
 	if (!trap_depth && (guest_paging_window_fault(f, cr2) || guest_jit_trap(f, cr2)))
 		return;

@@ -12,7 +12,8 @@ GUEST_SRCS = src/guest/guest_main.c src/guest/guest_cpu_x86_64.c src/guest/guest
 # probes 100..106): the same sources plus tests/guest/.
 GUEST_PROD_SRCS = $(GUEST_SRCS) src/guest/guest_flavour_prod.c
 GUEST_TEST_SRCS = $(GUEST_SRCS) tests/guest/guest_flavour_test.c tests/guest/guest_probe.c \
-                  tests/guest/guest_selftest.c tests/guest/guest_replay.c tests/guest/guest_scenario.c
+                  tests/guest/guest_selftest.c tests/guest/guest_replay.c tests/guest/guest_scenario.c \
+                  tests/guest/guest_measure.c
 GUEST_ASMS = src/guest/guest_boot_x86_64.S src/guest/guest_jit_x86_64.S
 GUEST_LDS  = src/guest/guest.ld
 # Freestanding, no red zone (traps share the stack), no SSE/MMX state, no

@@ -5,6 +5,8 @@
  *               report the reply (fault probes end in guest_trap);
  *   "replay"    replay the request record given as the first Multiboot
  *               module (QEMU -initrd; guest_replay.c);
+ *   "measure"   instruction counts of the ring switch and a host-call
+ *               round trip (guest_measure.c);
  *   "engine=interp|jit"  first select the engine through the mailbox
  *               (NUB_FN_ID_SET_ENGINE), for any of the modes above.
  * The exit code goes to isa-debug-exit (NUB_GUEST_EXIT_*); after a CPU
@@ -85,6 +87,11 @@ void guest_flavour_multiboot(const char *cmdline, uint64_t mod_start, uint64_t m
 	if (cmd_has(cmdline, "selftest", NULL)) {
 		unsigned fails = guest_selftest();
 		guest_log("SELFTEST DONE fails=%u\n", fails);
+		guest_exit(fails ? NUB_GUEST_EXIT_FAIL : NUB_GUEST_EXIT_OK);
+	}
+	if (cmd_has(cmdline, "measure", NULL)) {
+		unsigned fails = guest_measure();
+		guest_log("MEASURE DONE fails=%u\n", fails);
 		guest_exit(fails ? NUB_GUEST_EXIT_FAIL : NUB_GUEST_EXIT_OK);
 	}
 	if (cmd_has(cmdline, "probe", &v))
