@@ -225,6 +225,30 @@ probe_fault guest_probe_general_protection 101 13 0x0 any guest_probe_gp_insn
 probe_fault guest_probe_invalid_opcode 104 6 0x0 any guest_probe_ud_insn
 probe_fault guest_probe_software_interrupt 105 128 0x0 any guest_probe_int_next
 
+# ring 3 (compiled code's ring): reading kernel memory, writing its own code
+# page (W^X) and running kernel code must each be a #PF from ring 3 (error
+# code with U) that the kernel reports as fatal
+ring3_fault() { # what error cr2 rip ("code": the probe's code page; "code+7")
+	boot "$kernel" "ring3=$1" 10 "$tmp/r3$1.out"
+	local line code got_e got_rip got_cr2 want_cr2 want_rip
+	line=$(grep -a '^FAULT ' "$tmp/r3$1.out" | head -1)
+	code=$(sed -nE 's/^RING3 [a-z]+ code=(0x[0-9a-f]+).*/\1/p' "$tmp/r3$1.out")
+	got_e=$(sed -nE 's/.*error=(0x[0-9a-f]+).*/\1/p' <<<"$line")
+	got_rip=$(sed -nE 's/.*rip=(0x[0-9a-f]+).*/\1/p' <<<"$line")
+	got_cr2=$(sed -nE 's/.*cr2=(0x[0-9a-f]+).*/\1/p' <<<"$line")
+	case $3 in code) want_cr2=$code ;; code+7) want_cr2=$(printf 0x%x $((code + 7))) ;; *) want_cr2=$(sym "$3") ;; esac
+	case $4 in code) want_rip=$code ;; *) want_rip=$(sym "$4") ;; esac
+	if [ "$rc" = 37 ] && [ -n "$code" ] && [ $((code)) -ge $((0x10000000000)) ] && grep -q 'vector=14 ' <<<"$line" &&
+		[ "$got_e" = "$2" ] && [ "$got_cr2" = "$want_cr2" ] && [ "$got_rip" = "$want_rip" ]; then
+		ok "guest_ring3_$1_faults (error $got_e rip $got_rip cr2 $got_cr2)"
+	else
+		bad "guest_ring3_$1_faults" "qemu status $rc (want 37)" "got: $line" "want: error=$2 rip=$want_rip cr2=$want_cr2"
+	fi
+}
+ring3_fault read 0x5 guest_boot_info code
+ring3_fault write 0x7 code+7 code
+ring3_fault exec 0x15 guest_main guest_main
+
 # 106: stack overflow into the guard page, reported from the IST1 stack
 boot "$kernel" "probe=106" 10 "$tmp/p106.out"
 line=$(grep -a '^FAULT ' "$tmp/p106.out" | head -1)

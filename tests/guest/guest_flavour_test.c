@@ -5,6 +5,7 @@
  *               report the reply (fault probes end in guest_trap);
  *   "replay"    replay the request record given as the first Multiboot
  *               module (QEMU -initrd; guest_replay.c);
+ *   "ring3=read|write|exec"  a forbidden access from ring 3 (must fault);
  *   "measure"   instruction counts of the ring switch and a host-call
  *               round trip (guest_measure.c);
  *   "engine=interp|jit"  first select the engine through the mailbox
@@ -93,6 +94,10 @@ void guest_flavour_multiboot(const char *cmdline, uint64_t mod_start, uint64_t m
 		unsigned fails = guest_measure();
 		guest_log("MEASURE DONE fails=%u\n", fails);
 		guest_exit(fails ? NUB_GUEST_EXIT_FAIL : NUB_GUEST_EXIT_OK);
+	}
+	if (cmd_has(cmdline, "ring3", &v)) {
+		guest_ring3_probe(v);
+		guest_exit(NUB_GUEST_EXIT_FAIL);
 	}
 	if (cmd_has(cmdline, "probe", &v))
 		run_probe(parse_u32(v));

@@ -143,3 +143,42 @@ unsigned guest_measure(void)
 	pvm_program_free(p);
 	return fails;
 }
+
+/* "ring3=read|write|exec": what compiled code could do if the JIT emitted
+ * something wrong: enter ring 3 (the JIT's own ring switch, no JIT run
+ * active) at a code page that reads kernel memory (guest_boot_info), writes
+ * its own code page, or jumps into kernel code (guest_main). Each must end
+ * in a #PF from ring 3 that the kernel reports as fatal: read 0x5 (P|U),
+ * write 0x7 (P|W|U), fetch 0x15 (P|U|I). Returns only when nothing faulted. */
+extern char guest_main[];
+void guest_ring3_probe(const char *what)
+{
+	uint8_t code[16];
+	size_t n = 0;
+	uint64_t a;
+	if (memcmp(what, "read", 4) == 0) { /* mov rax, [abs32]; ud2 */
+		a = (uint64_t)(uintptr_t)&guest_boot_info;
+		const uint8_t c[] = {0x48, 0x8B, 0x04, 0x25, (uint8_t)a, (uint8_t)(a >> 8), (uint8_t)(a >> 16),
+		                     (uint8_t)(a >> 24), 0x0F, 0x0B};
+		memcpy(code, c, n = sizeof c);
+	} else if (memcmp(what, "write", 5) == 0) { /* mov byte [rip + 0], 0; ud2 */
+		const uint8_t c[] = {0xC6, 0x05, 0, 0, 0, 0, 0, 0x0F, 0x0B};
+		memcpy(code, c, n = sizeof c);
+	} else if (memcmp(what, "exec", 4) == 0) { /* mov rax, imm64; jmp rax */
+		a = (uint64_t)(uintptr_t)guest_main;
+		code[n++] = 0x48;
+		code[n++] = 0xB8;
+		for (int i = 0; i < 8; i++)
+			code[n++] = (uint8_t)(a >> (8 * i));
+		code[n++] = 0xFF;
+		code[n++] = 0xE0;
+	} else {
+		guest_log("RING3 error: unknown probe\n");
+		return;
+	}
+	void *page = pvm_plat_code_new(code, n);
+	guest_log("RING3 %s code=0x%llx\n", what, (unsigned long long)(uintptr_t)page);
+	if (page)
+		(void)pvm_plat_jit_call(guest_cpu_self()->jit_vm, page, (uint8_t *)(uintptr_t)NUB_GUEST_VA_BASE, NULL);
+	guest_log("RING3 error: no fault\n");
+}
