@@ -49,6 +49,7 @@ _Static_assert((CTX_VA >> 39) == 0 && ((CTX_VA >> 30) & 511) == 511 && ((CTX_VA 
 extern uint64_t guest_boot_pml4[512];
 extern uint64_t guest_boot_pdpt[512];
 extern char guest_jit_syscall[];
+extern const char guest_jit_gate[], guest_jit_gate_ret[], guest_jit_gate_end[];
 uint32_t guest_jit_enter(const void *entry, uint8_t *base, const void *target, uint64_t user_rsp);
 __attribute__((noreturn)) void guest_jit_bad_syscall(uint64_t rcx);
 
@@ -202,7 +203,7 @@ uint32_t pvm_plat_jit_call(void *run, const void *entry, uint8_t *base, const vo
 void guest_jit_bad_syscall(uint64_t rcx)
 {
 	guest_log("nub-guest: SYSCALL from 0x%llx, not the JIT's exit gate 0x%llx\n", (unsigned long long)rcx,
-	          (unsigned long long)(gate_va + 2));
+	          (unsigned long long)guest_cpu_self()->gate_ret);
 	guest_panic(__FILE__, __LINE__, "syscall outside the exit gate");
 }
 
@@ -273,8 +274,7 @@ void guest_jit_init(void)
 	wrmsr(X86_MSR_FMASK, X86_RFLAGS_SYSCALL_MASK);
 	wrmsr(X86_MSR_EFER, rdmsr(X86_MSR_EFER) | X86_EFER_SCE);
 	jit_ready = true;
-	static const uint8_t gate[] = {0x0F, 0x05, 0x0F, 0x0B}; /* syscall; ud2 */
-	void *g = region_new(gate, sizeof gate, true);
+	void *g = region_new(guest_jit_gate, (size_t)(guest_jit_gate_end - guest_jit_gate), true);
 	jit_vm *vm = NULL;
 	if (!g || jit_vm_new(&vm) != JIT_E_OK) {
 		guest_log("nub-guest: the JIT's gate or run state could not be made: the JIT is not available\n");
@@ -282,7 +282,7 @@ void guest_jit_init(void)
 		return;
 	}
 	gate_va = (uint64_t)(uintptr_t)g;
-	c->gate_ret = gate_va + 2;
+	c->gate_ret = gate_va + (uint64_t)(guest_jit_gate_ret - guest_jit_gate);
 	c->jit_vm = vm;
 }
 

@@ -70,4 +70,14 @@ guest_jit_syscall:
 	ud2
 	.size guest_jit_syscall, . - guest_jit_syscall
 
+/* The exit gate's instructions, copied by guest_jit_init into a page of the
+ * code region (user, read+execute): the trampoline's ret lands here. */
+	.section .rodata
+	.globl guest_jit_gate, guest_jit_gate_ret, guest_jit_gate_end
+guest_jit_gate:
+	syscall
+guest_jit_gate_ret:               /* rcx at SYSCALL: the only one accepted */
+	ud2
+guest_jit_gate_end:
+
 	.section .note.GNU-stack, "", @progbits

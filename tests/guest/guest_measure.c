@@ -24,6 +24,25 @@
 
 #define RFLAGS_TF 0x100u
 
+/* Ring-3 code snippets, assembled here and copied into the code region
+ * (nothing writes machine code by hand): snip_X .. snip_X_end. */
+__asm__(".section .rodata\n"
+        "snip_ret: ret\n"
+        "snip_ret_end:\n"
+        "snip_read: movq guest_boot_info, %rax\n" /* absolute: a kernel address below 2 GiB */
+        "ud2\n"
+        "snip_read_end:\n"
+        "snip_write: movb $0, 1f(%rip)\n" /* its own code page */
+        "1: ud2\n"
+        "snip_write_end:\n"
+        "snip_exec: movabsq $guest_main, %rax\n"
+        "jmp *%rax\n"
+        "snip_exec_end:\n"
+        ".text\n");
+extern const char snip_ret[], snip_ret_end[], snip_read[], snip_read_end[], snip_write[], snip_write_end[],
+        snip_exec[], snip_exec_end[];
+#define SNIP_LEN(x) ((size_t)(snip_##x##_end - snip_##x))
+
 static volatile bool stepping;
 static uint64_t steps[2];
 
@@ -101,8 +120,7 @@ unsigned guest_measure(void)
 	          (unsigned long long)base[1]);
 
 	j.vm = guest_cpu_self()->jit_vm;
-	static const uint8_t ret_only[] = {0xC3};
-	void *ret_page = pvm_plat_code_new(ret_only, sizeof ret_only);
+	void *ret_page = pvm_plat_code_new(snip_ret, SNIP_LEN(ret));
 	if (!j.vm || !ret_page) {
 		guest_log("MEASURE error: no JIT (vm 0x%llx, code page 0x%llx)\n", (unsigned long long)(uintptr_t)j.vm,
 		          (unsigned long long)(uintptr_t)ret_page);
@@ -111,7 +129,7 @@ unsigned guest_measure(void)
 	j.what = 1;
 	j.entry = ret_page;
 	report("ring_switch", &j, base);
-	pvm_plat_code_free(ret_page, sizeof ret_only);
+	pvm_plat_code_free(ret_page, SNIP_LEN(ret));
 
 	pvm_program *p = NULL;
 	jit_code *code = NULL;
@@ -150,28 +168,19 @@ unsigned guest_measure(void)
  * its own code page, or jumps into kernel code (guest_main). Each must end
  * in a #PF from ring 3 that the kernel reports as fatal: read 0x5 (P|U),
  * write 0x7 (P|W|U), fetch 0x15 (P|U|I). Returns only when nothing faulted. */
-extern char guest_main[];
 void guest_ring3_probe(const char *what)
 {
-	uint8_t code[16];
-	size_t n = 0;
-	uint64_t a;
-	if (memcmp(what, "read", 4) == 0) { /* mov rax, [abs32]; ud2 */
-		a = (uint64_t)(uintptr_t)&guest_boot_info;
-		const uint8_t c[] = {0x48, 0x8B, 0x04, 0x25, (uint8_t)a, (uint8_t)(a >> 8), (uint8_t)(a >> 16),
-		                     (uint8_t)(a >> 24), 0x0F, 0x0B};
-		memcpy(code, c, n = sizeof c);
-	} else if (memcmp(what, "write", 5) == 0) { /* mov byte [rip + 0], 0; ud2 */
-		const uint8_t c[] = {0xC6, 0x05, 0, 0, 0, 0, 0, 0x0F, 0x0B};
-		memcpy(code, c, n = sizeof c);
-	} else if (memcmp(what, "exec", 4) == 0) { /* mov rax, imm64; jmp rax */
-		a = (uint64_t)(uintptr_t)guest_main;
-		code[n++] = 0x48;
-		code[n++] = 0xB8;
-		for (int i = 0; i < 8; i++)
-			code[n++] = (uint8_t)(a >> (8 * i));
-		code[n++] = 0xFF;
-		code[n++] = 0xE0;
+	const char *code;
+	size_t n;
+	if (memcmp(what, "read", 4) == 0) {
+		code = snip_read;
+		n = SNIP_LEN(read);
+	} else if (memcmp(what, "write", 5) == 0) {
+		code = snip_write;
+		n = SNIP_LEN(write);
+	} else if (memcmp(what, "exec", 4) == 0) {
+		code = snip_exec;
+		n = SNIP_LEN(exec);
 	} else {
 		guest_log("RING3 error: unknown probe\n");
 		return;
