@@ -6,10 +6,13 @@
 #      on libnub's local backend ($B/guest/guest_ref) and the two outputs
 #      must be identical (a differential check, for the gcc and the clang
 #      kernel). "G ..." lines (guest-only protocol checks) must all say ok=1.
-#   2. replay: every conformance vector as caps (553 vectors, ~2250 PUT_CAP
-#      and INVOKE_CACHED requests) recorded on the local backend by
-#      guest_ref --record-vectors, replayed by the kernel from a Multiboot
-#      module through its mailbox; every reply digest must match.
+#   2. replay: every conformance vector and SDK program as caps (553
+#      vectors + build/bench/*.pvm, ~2275 PUT_CAP and INVOKE_CACHED requests)
+#      recorded on the local backend by guest_ref --record-vectors, replayed
+#      by the kernel from a Multiboot module through its mailbox, once on the
+#      interpreter and once on the JIT (compiled code in ring 3, selected with
+#      NUB_FN_ID_SET_ENGINE); every reply digest must match.
+#      The selftest (1.) runs on both engines too.
 #   3. fault probes (fn ids 100..106): #PF, #GP, #UD and int $0x80 must be
 #      reported with the right vector, error code, cr2 and the rip of the
 #      probe's labelled instruction (from the symbol table); a kernel stack
@@ -88,9 +91,12 @@ if [ "$nref" -ge 50 ]; then ok "guest_ref ($nref lines on the local backend)"; e
 kernels=("$kernel")
 [ -f "$B/guest-clang/nub-guest.elf32" ] && kernels+=("$B/guest-clang/nub-guest.elf32")
 for k in "${kernels[@]}"; do
-	tag=$(basename "$(dirname "$k")")
-	boot "$k" selftest 40 "$tmp/$tag.out"
-	if [ "$rc" = 33 ] && grep -q '^SELFTEST DONE fails=0$' "$tmp/$tag.out"; then
+for engine in interp jit; do
+	# tag: the kernel's build dir; "-jit" when compiled code runs (ring 3)
+	tag=$(basename "$(dirname "$k")")$([ "$engine" = jit ] && echo -jit)
+	boot "$k" "selftest engine=$engine" 40 "$tmp/$tag.out"
+	if [ "$rc" = 33 ] && grep -q '^SELFTEST DONE fails=0$' "$tmp/$tag.out" &&
+		grep -q "^ENGINE $engine status=0$" "$tmp/$tag.out"; then
 		ok "${tag}_selftest_boot"
 	else
 		bad "${tag}_selftest_boot" "qemu status $rc (want 33)" "$(tail -5 "$tmp/$tag.out")"
@@ -110,44 +116,90 @@ for k in "${kernels[@]}"; do
 		bad "${tag}_guest_checks" "$ng checks, $nbad failed" "$(grep '^G ' "$tmp/$tag.out" | grep -v ' ok=1$' | head -5)"
 	fi
 done
+done
 
 # ---- the same selftest with 2 and 4 CPUs: lanes on the application processors -----
 # The kernel starts the APs by INIT/SIPI (guest_smp.c) and the selftest
 # deals its lane jobs over every AP's lane (results byte for byte the
 # INVOKE_CACHED ones, EVICT_JIT_READY on every lane, heap flat, STOP).
 for smp in 2 4; do
-	SMP=$smp boot "$kernel" "selftest smp=$smp" 60 "$tmp/smp$smp.out"
-	nbad=$(grep '^G ' "$tmp/smp$smp.out" | grep -vc ' ok=1$')
-	if [ "$rc" = 33 ] && grep -q '^SELFTEST DONE fails=0$' "$tmp/smp$smp.out" && [ "$nbad" = 0 ] &&
-		grep -q '^G smp_lanes_batch .* ok=1$' "$tmp/smp$smp.out"; then
-		ok "selftest_smp${smp}_lanes ($(sed -n 's/^G smp_lanes_batch \(.*\) ok=1$/\1/p' "$tmp/smp$smp.out"), $((smp - 1)) APs)"
-	else
-		bad "selftest_smp${smp}_lanes" "qemu status $rc (want 33)" \
-			"$(grep -E '^G (smp|invoke_worker)' "$tmp/smp$smp.out" | head -8; tail -5 "$tmp/smp$smp.out")"
-	fi
+	for engine in interp jit; do
+		out="$tmp/smp$smp-$engine.out"
+		SMP=$smp boot "$kernel" "selftest smp=$smp engine=$engine" 60 "$out"
+		nbad=$(grep '^G ' "$out" | grep -vc ' ok=1$')
+		if [ "$rc" = 33 ] && grep -q '^SELFTEST DONE fails=0$' "$out" && [ "$nbad" = 0 ] &&
+			grep -q '^G smp_lanes_batch .* ok=1$' "$out"; then
+			ok "selftest_smp${smp}_lanes_$engine ($(sed -n 's/^G smp_lanes_batch \(.*\) ok=1$/\1/p' "$out"), $((smp - 1)) APs)"
+		else
+			bad "selftest_smp${smp}_lanes_$engine" "qemu status $rc (want 33)" \
+				"$(grep -E '^G (smp|invoke_worker)' "$out" | head -8; tail -5 "$out")"
+		fi
+	done
 done
 
-# ---- replay of the conformance vectors as caps ---------------------------------
+# ---- replay of the conformance vectors and SDK programs as caps ----------------
+# Recorded on the local backend (its default engine, the JIT), replayed by
+# each kernel on the interpreter and on the JIT (compiled code in ring 3):
+# every reply (InvocationResult, PUT_CAP hash) must be byte-identical, so
+# the guest's two engines agree with each other and with local.
 vdirs=(tests/conformance/pvm/vectors tests/conformance/pvm/random tests/conformance/pvm/random-ro-write)
+if ls "$B"/bench/*.pvm >/dev/null 2>&1; then
+	vdirs+=("$B/bench") # the SDK programs (make check builds them when clang-19 is installed)
+else
+	echo "note: no SDK programs in $B/bench (make bench-pvms needs clang-19): vectors only"
+fi
 if "$ref" --record-vectors "$tmp/rec.bin" "${vdirs[@]}" >"$tmp/vref.txt" 2>"$tmp/vref.err"; then
 	nrec=$(grep -c '^T ' "$tmp/vref.txt")
+	what=$(sed -nE 's/.*: ([0-9]+ vectors, [0-9]+ programs).*/\1/p' "$tmp/vref.err")
 	for k in "${kernels[@]}"; do
-		tag=$(basename "$(dirname "$k")")
-		timeout 60 qemu-system-x86_64 -machine q35 -cpu max -m 256 -nographic -no-reboot \
-			-kernel "$k" -initrd "$tmp/rec.bin" -append replay -device isa-debug-exit,iobase=0xf4,iosize=4 \
+	for engine in interp jit; do
+		tag=$(basename "$(dirname "$k")")-$engine
+		timeout 120 qemu-system-x86_64 -machine q35 -cpu max -m 256 -nographic -no-reboot \
+			-kernel "$k" -initrd "$tmp/rec.bin" -append "replay engine=$engine" \
+			-device isa-debug-exit,iobase=0xf4,iosize=4 \
 			-serial stdio -monitor none </dev/null 2>&1 | tr -d '\r' >"$tmp/$tag.replay"
 		rc=${PIPESTATUS[0]}
 		grep -a '^T ' "$tmp/$tag.replay" >"$tmp/$tag.T"
-		if [ "$rc" = 33 ] && [ "$nrec" -ge 2000 ] && diff -u "$tmp/vref.txt" "$tmp/$tag.T" >"$tmp/$tag.vdiff"; then
-			ok "${tag}_replay_vectors ($nrec requests from $(sed -nE 's/.*: ([0-9]+) vectors.*/\1/p' "$tmp/vref.err") vectors: identical replies)"
+		# on the JIT, compiled code must really have run in ring 3 and its
+		# faults (PAGE_FAULT exits, copy-on-write) gone through guest_jit_trap
+		js=$(grep -a '^REPLAY JIT ' "$tmp/$tag.replay")
+		entries=$(sed -nE 's/.*ring3_entries=([0-9]+).*/\1/p' <<<"$js")
+		fexits=$(sed -nE 's/.*fault_exits=([0-9]+).*/\1/p' <<<"$js")
+		fills=$(sed -nE 's/.*cow_fills=([0-9]+).*/\1/p' <<<"$js")
+		if [ "$engine" = jit ]; then
+			ring3_ok=$([ "${entries:-0}" -ge 500 ] && [ "${fexits:-0}" -ge 50 ] && [ "${fills:-0}" -ge 50 ] && echo 1)
 		else
-			bad "${tag}_replay_vectors" "qemu status $rc, $nrec requests" "$(grep -a 'REPLAY' "$tmp/$tag.replay")" \
+			ring3_ok=$([ "${entries:-1}" = 0 ] && echo 1)
+		fi
+		if [ "$rc" = 33 ] && [ "$nrec" -ge 2000 ] && [ "$ring3_ok" = 1 ] &&
+			grep -aq "^ENGINE $engine status=0$" "$tmp/$tag.replay" &&
+			diff -u "$tmp/vref.txt" "$tmp/$tag.T" >"$tmp/$tag.vdiff"; then
+			ok "${tag}_replay_vectors ($nrec requests from $what: identical replies; ring 3: $entries entries, $fexits fault exits, $fills copy-on-write fills)"
+		else
+			bad "${tag}_replay_vectors" "qemu status $rc, $nrec requests" "$(grep -a 'REPLAY\|ENGINE' "$tmp/$tag.replay")" \
 				"$(head -12 "$tmp/$tag.vdiff")"
 		fi
+	done
 	done
 else
 	bad guest_record_vectors "$(cat "$tmp/vref.err")"
 fi
+
+# ---- instruction counts of the ring switch and a host-call round trip ---------
+# (single-stepped in the guest, tests/guest/guest_measure.c; docs/guest.md
+# has the figures): the ring switch runs exactly `ret` + `syscall` in ring
+# 3; the JIT's host call runs compiled code in ring 3, the interpreter's none.
+for k in "${kernels[@]}"; do
+	tag=$(basename "$(dirname "$k")")
+	boot "$k" measure 30 "$tmp/$tag.measure"
+	m() { sed -nE "s/^MEASURE $1 ring0=([0-9]+) ring3=([0-9]+).*/\\$2/p" "$tmp/$tag.measure"; }
+	if [ "$rc" = 33 ] && grep -aq '^MEASURE DONE fails=0$' "$tmp/$tag.measure" && [ "$(m ring_switch 2)" = 2 ] &&
+		[ "$(m ring_switch 1)" -gt 0 ] && [ "$(m jit_host_call 2)" -gt 0 ] && [ "$(m interp_host_call 2)" = 0 ]; then
+		ok "${tag}_measure_ring3 (instructions: ring switch $(m ring_switch 1)+$(m ring_switch 2); host call: jit $(m jit_host_call 1)+$(m jit_host_call 2), interp $(m interp_host_call 1) (ring 0 + ring 3))"
+	else
+		bad "${tag}_measure_ring3" "qemu status $rc" "$(grep -a MEASURE "$tmp/$tag.measure")"
+	fi
+done
 
 # ---- fault probes (gcc kernel) ------------------------------------------------
 elf64=$B/guest-test/nub-guest.elf
@@ -176,6 +228,30 @@ probe_fault guest_probe_page_fault 100 14 0x2 0x8012345678 guest_probe_pf_insn
 probe_fault guest_probe_general_protection 101 13 0x0 any guest_probe_gp_insn
 probe_fault guest_probe_invalid_opcode 104 6 0x0 any guest_probe_ud_insn
 probe_fault guest_probe_software_interrupt 105 128 0x0 any guest_probe_int_next
+
+# ring 3 (compiled code's ring): reading kernel memory, writing its own code
+# page (W^X) and running kernel code must each be a #PF from ring 3 (error
+# code with U) that the kernel reports as fatal
+ring3_fault() { # what error cr2 rip ("code": the probe's code page; "code+7")
+	boot "$kernel" "ring3=$1" 10 "$tmp/r3$1.out"
+	local line code got_e got_rip got_cr2 want_cr2 want_rip
+	line=$(grep -a '^FAULT ' "$tmp/r3$1.out" | head -1)
+	code=$(sed -nE 's/^RING3 [a-z]+ code=(0x[0-9a-f]+).*/\1/p' "$tmp/r3$1.out")
+	got_e=$(sed -nE 's/.*error=(0x[0-9a-f]+).*/\1/p' <<<"$line")
+	got_rip=$(sed -nE 's/.*rip=(0x[0-9a-f]+).*/\1/p' <<<"$line")
+	got_cr2=$(sed -nE 's/.*cr2=(0x[0-9a-f]+).*/\1/p' <<<"$line")
+	case $3 in code) want_cr2=$code ;; code+7) want_cr2=$(printf 0x%x $((code + 7))) ;; *) want_cr2=$(sym "$3") ;; esac
+	case $4 in code) want_rip=$code ;; *) want_rip=$(sym "$4") ;; esac
+	if [ "$rc" = 37 ] && [ -n "$code" ] && [ $((code)) -ge $((0x10000000000)) ] && grep -q 'vector=14 ' <<<"$line" &&
+		[ "$got_e" = "$2" ] && [ "$got_cr2" = "$want_cr2" ] && [ "$got_rip" = "$want_rip" ]; then
+		ok "guest_ring3_$1_faults (error $got_e rip $got_rip cr2 $got_cr2)"
+	else
+		bad "guest_ring3_$1_faults" "qemu status $rc (want 37)" "got: $line" "want: error=$2 rip=$want_rip cr2=$want_cr2"
+	fi
+}
+ring3_fault read 0x5 guest_boot_info code
+ring3_fault write 0x7 code+7 code
+ring3_fault exec 0x15 guest_main guest_main
 
 # 106: stack overflow into the guard page, reported from the IST1 stack
 boot "$kernel" "probe=106" 10 "$tmp/p106.out"

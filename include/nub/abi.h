@@ -38,9 +38,17 @@ enum nub_fn_id {
 	NUB_FN_ID_GET_BOOT_INFO = 5,  /* IN: empty.  OUT: BootInfo */
 	NUB_FN_ID_EVICT_JIT_ALL = 6,  /* IN: empty.  OUT: empty */
 	NUB_FN_ID_INVOKE_WORKER = 7,  /* IN: LE u32 lane.  serves ParallelInvokeSlot[lane] */
+	NUB_FN_ID_SET_ENGINE = 8,     /* IN: LE u32 NUB_SET_ENGINE_*.  OUT: empty (nub's extension) */
 	NUB_FN_ID_MAX
 };
 #define NUB_FN_ID_SUBSTRATE_END 0x100u
+/* NUB_FN_ID_SET_ENGINE payload: how every later invocation runs. A change
+ * evicts every cached program (as EVICT_JIT_ALL). The guest boots with the
+ * interpreter; NUB_E_NOT_IMPLEMENTED when its JIT is unavailable, and
+ * NUB_E_INVALID_ARG for any other value or length. Send it between
+ * invocations, with no lane running. */
+#define NUB_SET_ENGINE_INTERP 1u /* = NUB_ENGINE_INTERP of nub.h */
+#define NUB_SET_ENGINE_JIT 2u    /* = NUB_ENGINE_JIT */
 #define NUB_FN_ID_TEST_PROBE_FIRST 100u
 #define NUB_FN_ID_TEST_PROBE_LAST 255u
 
@@ -225,7 +233,7 @@ typedef enum nub_err {
 } nub_err;
 
 /* ---- layout pins ---------------------------------------------------------- */
-_Static_assert(NUB_FN_ID_MAX == 8, "fn ids 2..7");
+_Static_assert(NUB_FN_ID_MAX == 9, "fn ids 2..8");
 _Static_assert(NUB_FN_ID_MAX <= NUB_FN_ID_SUBSTRATE_END, "substrate band");
 _Static_assert(sizeof(CapHash) == 32, "CapHash 32 B");
 

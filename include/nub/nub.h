@@ -116,8 +116,9 @@ typedef struct nub_options {
 	 * Both backends (kvm: sent to the guest at boot). */
 	uint64_t invocation_memory_bytes;
 	/* How PVM code runs. NUB_ENGINE_DEFAULT: the JIT where it is built
-	 * (x86-64) on the local backend, the interpreter elsewhere and in the
-	 * kvm guest (its JIT is not built yet). NUB_ENGINE_JIT: compiled once
+	 * (x86-64) on the local backend and always in the kvm guest (an x86-64
+	 * kernel; compiled code runs there in ring 3), the interpreter
+	 * elsewhere. NUB_ENGINE_JIT: compiled once
 	 * per Image (cached with it, charged to memory_bytes, dropped by
 	 * nub_evict_jit_all); a program that cannot be compiled fails its
 	 * invocation with NUB_E_JIT (never a silent fallback); asking for it

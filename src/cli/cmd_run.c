@@ -31,7 +31,7 @@ static const char usage[] =
 	"  --arg HEX       SPI argument bytes (hex); sets r7/r8 per GP A.7\n"
 	"  --arg-file F    SPI argument bytes from a file\n"
 	"  --engine E      " CLI_ENGINE_DEFAULT_HELP "; with --backend the sandbox's engine\n"
-	"                  (default: the backend's: jit locally, interp in the kvm guest)\n"
+	"                  (default: the backend's: jit locally and in the kvm guest)\n"
 	"  --host-calls M  at any other host call: stop (default: the run ends there,\n"
 	"                  status host-call) or ignore (resume with registers and\n"
 	"                  memory unchanged, as nub bench does)\n"

@@ -65,6 +65,35 @@ bool guest_paging_window_all_nx(void);
 /* Window faults that ended a run, and copy-on-write fills, since boot. */
 void guest_paging_stats(uint64_t *faults_caught, uint64_t *cow_fills);
 
+/* ---- the JIT's platform (guest_jit.c): compiled PVM code in ring 3 ---------
+ * guest_jit_init after guest_heap_init: code region, context and stack
+ * pages, SYSCALL/SYSRET, CPU 0's jit_vm; the JIT stays unavailable (SET_ENGINE
+ * refuses it) when any of it fails. */
+void guest_jit_init(void);
+bool guest_jit_available(void);
+struct guest_cpu;
+/* An application processor's JIT state, made by the BSP before the AP
+ * starts (c->pml4 set): its own context and ring-3 stack pages below the
+ * window (its PML4[0] becomes a PDPT of its own for them), the code region,
+ * its jit_vm. False: no memory. Nothing to do without the JIT. */
+bool guest_jit_cpu_prepare(struct guest_cpu *c);
+/* On the AP itself: SMEP and the SYSCALL/SYSRET MSRs, as on the BSP. */
+void guest_jit_cpu_init(void);
+struct guest_trap_frame;
+/* From guest_trap: a #PF in ring 3 while compiled code runs. True when
+ * handled (copy-on-write fill: retry; or the frame now resumes at the
+ * compiled code's exit with the run's exit reason). */
+bool guest_jit_trap(struct guest_trap_frame *f, uint64_t cr2);
+typedef struct guest_jit_stats {
+	uint64_t entries;      /* ring-3 entries (pvm_plat_jit_call) */
+	uint64_t exits;        /* faults in compiled code that ended its run */
+	uint64_t cow_fills;    /* faults in compiled code that copied a shared page */
+	uint64_t region_bytes; /* code + read-only data mapped for compiled code */
+} guest_jit_stats;
+void guest_jit_get_stats(guest_jit_stats *out);
+struct cap_engine_ops;
+extern const struct cap_engine_ops guest_jit_engine;
+
 /* ---- traps (guest_trap.c) ------------------------------------------------- */
 typedef struct guest_trap_frame {
 	uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
@@ -75,6 +104,11 @@ typedef struct guest_trap_frame {
 void guest_trap(guest_trap_frame *f);
 /* After the report: leave QEMU (true) or halt for good (false: kvm host). */
 extern bool guest_exit_on_fault;
+/* Asked first about every trap; true: handled, return to the frame (NULL in
+ * the production kernel; the test kernel counts single-step traps with it,
+ * tests/guest/guest_measure.c). It must not rely on GS: a #DB can arrive on
+ * the first instruction after SYSCALL, before swapgs. */
+extern bool (*guest_trap_hook)(struct guest_trap_frame *f);
 
 /* ---- spinlock: for state every vCPU touches (heap, cap store) ---------------
  * Test-and-test-and-set with a pause; never held across a PVM run or a wait. */
@@ -146,6 +180,11 @@ struct cap_store;
 nub_err guest_invoke(const InvokePacket *p, InvocationResult *r);
 nub_err guest_put_cap(const uint8_t *bytes, uint32_t len, uint8_t hash_out[NUB_CAP_HASH_LEN]);
 void guest_evict_jit_all(void);
+/* NUB_FN_ID_SET_ENGINE: the engine of every later invocation (NULL: the
+ * interpreter); a change evicts every cached program first, so no program
+ * keeps code of the other engine. Between invocations only (the mailbox
+ * CPU; lanes must be idle). */
+void guest_set_engine(const struct cap_engine_ops *engine);
 
 /* ---- lanes (guest_lane.c): INVOKE_WORKER ----------------------------------
  * The handler of NUB_FN_ID_INVOKE_WORKER: payload LE u32 lane (<

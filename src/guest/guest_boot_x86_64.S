@@ -237,9 +237,14 @@ guest_trap_stubs:
 	.endr
 
 /* Frame on entry: vector, error, rip, cs, rflags, rsp, ss (CPU-aligned to 16;
- * 7 x 8 + 15 GPRs x 8 = 176 bytes, so rsp is 16-aligned at the call). */
+ * 7 x 8 + 15 GPRs x 8 = 176 bytes, so rsp is 16-aligned at the call).
+ * A trap from ring 3 swaps GS in and out (GS_BASE = this CPU's guest_cpu
+ * in ring 0, see guest_jit_x86_64.S). */
 guest_trap_common:
-	push %rax
+	testb $3, 24(%rsp)        /* from ring 3 (compiled PVM code): kernel GS */
+	jz 1f
+	swapgs
+1:	push %rax
 	push %rbx
 	push %rcx
 	push %rdx
@@ -275,7 +280,10 @@ guest_trap_common:
 	pop %rbx
 	pop %rax
 	add $16, %rsp             /* vector, error code */
-	iretq
+	testb $3, 8(%rsp)         /* back to ring 3: its GS */
+	jz 2f
+	swapgs
+2:	iretq
 
 /* int pvm_plat_catch_arm(pvm_plat_catch *c) (src/pvm/pvm_platform.h):
  * record the return address, the caller's rsp after return and the

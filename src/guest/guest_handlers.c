@@ -69,6 +69,23 @@ static nub_err h_evict_jit_all(const uint8_t *req, uint32_t len, uint8_t *resp, 
 	return NUB_E_OK;
 }
 
+static nub_err h_set_engine(const uint8_t *req, uint32_t len, uint8_t *resp, uint32_t cap, uint32_t *out)
+{
+	(void)resp;
+	(void)cap;
+	uint32_t engine;
+	if (len != sizeof engine)
+		return NUB_E_INVALID_ARG;
+	memcpy(&engine, req, sizeof engine);
+	if (engine != NUB_SET_ENGINE_INTERP && engine != NUB_SET_ENGINE_JIT)
+		return NUB_E_INVALID_ARG;
+	if (engine == NUB_SET_ENGINE_JIT && !guest_jit_available())
+		return NUB_E_NOT_IMPLEMENTED;
+	guest_set_engine(engine == NUB_SET_ENGINE_JIT ? &guest_jit_engine : NULL);
+	*out = 0;
+	return NUB_E_OK;
+}
+
 void guest_handlers_register(void)
 {
 	static const struct {
@@ -81,6 +98,7 @@ void guest_handlers_register(void)
 		{NUB_FN_ID_GET_BOOT_INFO, h_get_boot_info},
 		{NUB_FN_ID_EVICT_JIT_ALL, h_evict_jit_all},
 		{NUB_FN_ID_INVOKE_WORKER, guest_invoke_worker},
+		{NUB_FN_ID_SET_ENGINE, h_set_engine},
 	};
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
 		nub_err e = guest_rpc_register(table[i].fn_id, table[i].fn);

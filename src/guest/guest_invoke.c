@@ -114,3 +114,11 @@ void guest_evict_jit_all(void)
 {
 	cap_core_evict(&store);
 }
+
+void guest_set_engine(const cap_engine_ops *engine)
+{
+	if (store.engine == engine)
+		return;
+	cap_core_evict(&store);
+	store.engine = engine;
+}

@@ -100,6 +100,7 @@ void guest_main(uint32_t magic, uint32_t info_gpa)
 	}
 	guest_heap_init((uintptr_t)NUB_GUEST_HEAP_GPA, (size_t)(ram_end - NUB_GUEST_HEAP_GPA));
 	guest_capdir_init();
+	guest_jit_init(); /* before the APs: they copy its mappings */
 	if (kvm && vcpus > 1)
 		lanes = guest_smp_prepare(vcpus);
 

@@ -35,7 +35,10 @@ extern char guest_boot_stack_guard[];
  * 0 otherwise, since bit 63 is then reserved (the window is then executable
  * data, reported at boot, and the mmu_window_all_nx self check fails). */
 static uint64_t NX;
-#define TABLE_FLAGS ((uint64_t)(X86_PTE_P | X86_PTE_W) | NX)
+/* Window entries are user (U) at every level: compiled PVM code runs in
+ * ring 3 (guest_jit.c) and reaches the window and nothing else of the
+ * kernel; the kernel (interpreter, host copies) reaches it too (no SMAP). */
+#define TABLE_FLAGS ((uint64_t)(X86_PTE_P | X86_PTE_W | X86_PTE_U) | NX)
 
 _Static_assert((NUB_GUEST_VA_BASE & ((1ull << 39) - 1)) == 0 && WINDOW_PML4_INDEX == 1,
                "the window is PML4 entry 1");
@@ -104,7 +107,7 @@ void pvm_plat_as_free(pvm_plat_as *as)
 {
 	if (!as)
 		return;
-	guest_cpu *cpu = guest_this_cpu();
+	guest_cpu *cpu = guest_cpu_self();
 	if (cpu->active == as) {
 		cpu->pml4[WINDOW_PML4_INDEX] = 0;
 		write_cr3(read_cr3());
@@ -145,15 +148,16 @@ bool pvm_plat_as_set(pvm_plat_as *as, uint32_t a, const void *frame, bool writab
 	if (!pt)
 		return frame == NULL; /* nothing mapped there: unmapping is done */
 	pt[(a >> 12) & 511] =
-		frame ? (uint64_t)(uintptr_t)frame | X86_PTE_P | (writable ? (uint64_t)X86_PTE_W : 0) | NX : 0;
-	if (guest_this_cpu()->active == as)
+		frame ? (uint64_t)(uintptr_t)frame | X86_PTE_P | X86_PTE_U | (writable ? (uint64_t)X86_PTE_W : 0) | NX
+		      : 0;
+	if (guest_cpu_self()->active == as)
 		invlpg(NUB_GUEST_VA_BASE + a);
 	return true;
 }
 
 uint8_t *pvm_plat_as_enter(pvm_plat_as *as)
 {
-	guest_cpu *cpu = guest_this_cpu();
+	guest_cpu *cpu = guest_cpu_self();
 	if (cpu->active != as) {
 		cpu->pml4[WINDOW_PML4_INDEX] = (uint64_t)(uintptr_t)as->pdpt | TABLE_FLAGS;
 		write_cr3(read_cr3());
@@ -164,7 +168,7 @@ uint8_t *pvm_plat_as_enter(pvm_plat_as *as)
 
 void pvm_plat_catch_disarm(pvm_plat_catch *c)
 {
-	guest_cpu *cpu = guest_this_cpu();
+	guest_cpu *cpu = guest_cpu_self();
 	GUEST_ASSERT(cpu->armed == c);
 	cpu->armed = NULL;
 }
@@ -173,14 +177,14 @@ void pvm_plat_catch_disarm(pvm_plat_catch *c)
 void guest_catch_armed(pvm_plat_catch *c);
 void guest_catch_armed(pvm_plat_catch *c)
 {
-	guest_cpu *cpu = guest_this_cpu();
+	guest_cpu *cpu = guest_cpu_self();
 	GUEST_ASSERT(!cpu->armed);
 	cpu->armed = c;
 }
 
 bool guest_paging_window_fault(guest_trap_frame *f, uint64_t cr2)
 {
-	pvm_plat_catch *armed = guest_this_cpu()->armed;
+	pvm_plat_catch *armed = guest_cpu_self()->armed;
 	if (!armed || f->vector != X86_VEC_PF || (f->error_code & (X86_PF_I | X86_PF_RSVD | X86_PF_U)) ||
 	    cr2 < NUB_GUEST_VA_BASE || cr2 - NUB_GUEST_VA_BASE >= (1ull << 32) || f->cs != GUEST_SEL_KCODE)
 		return false;
@@ -206,7 +210,7 @@ bool guest_paging_window_fault(guest_trap_frame *f, uint64_t cr2)
 
 uint64_t guest_paging_window_pte(uint32_t a)
 {
-	pvm_plat_as *active = guest_this_cpu()->active;
+	pvm_plat_as *active = guest_cpu_self()->active;
 	if (!active)
 		return 0;
 	uint64_t *pd = next_table(&active->pdpt[a >> 30], false);
@@ -216,7 +220,7 @@ uint64_t guest_paging_window_pte(uint32_t a)
 
 bool guest_paging_window_all_nx(void)
 {
-	pvm_plat_as *active = guest_this_cpu()->active;
+	pvm_plat_as *active = guest_cpu_self()->active;
 	if (!active)
 		return true;
 	uint64_t *pdpt = active->pdpt;

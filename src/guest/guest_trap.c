@@ -9,7 +9,8 @@
  * leaves QEMU through the exit port (guest_exit_on_fault). There is no
  * recovery: a fault in the kernel means the sandbox must be rebuilt. The one
  * exception is a #PF on a data access inside an armed PVM window
- * (guest_paging_window_fault): a copy-on-write fill or the end of that
+ * (guest_paging_window_fault, the interpreter in ring 0) or in compiled
+ * code in ring 3 (guest_jit_trap): a copy-on-write fill or the end of that
  * run with PAGE_FAULT, after which guest_trap returns and the stub irets.
  */
 #include "guest/guest.h"
@@ -21,12 +22,15 @@ static const char *const vec_names[32] = {
 };
 
 bool guest_exit_on_fault = true;
+bool (*guest_trap_hook)(guest_trap_frame *f);
 
 void guest_trap(guest_trap_frame *f)
 {
+	if (guest_trap_hook && guest_trap_hook(f))
+		return;
 	uint64_t cr2 = read_cr2();
-	guest_cpu *cpu = guest_this_cpu();
-	if (!cpu->trap_depth && guest_paging_window_fault(f, cr2))
+	guest_cpu *cpu = guest_cpu_self();
+	if (!cpu->trap_depth && (guest_paging_window_fault(f, cr2) || guest_jit_trap(f, cr2)))
 		return;
 	if (cpu->trap_depth++) { /* a fault while reporting: say so and stop */
 		guest_exit(NUB_GUEST_EXIT_FAULT);

@@ -6,14 +6,16 @@ GUEST_SRCS = src/guest/guest_main.c src/guest/guest_cpu_x86_64.c src/guest/guest
              src/guest/guest_log.c src/guest/guest_string.c src/guest/guest_heap.c \
              src/guest/guest_platform.c src/guest/guest_capdir.c src/guest/guest_dispatch.c \
              src/guest/guest_handlers.c src/guest/guest_invoke.c src/guest/guest_lane.c src/guest/guest_smp.c \
-             $(ENGINE_SRCS) src/cap/blake2b.c src/cap/cap_codec.c src/cap/cap_core.c src/cap/lane_slot.c
+             src/guest/guest_jit.c $(ENGINE_SRCS) src/jit/jit_x86_64_emit.c src/jit/jit_compile.c src/jit/jit_run.c \
+             src/cap/blake2b.c src/cap/cap_codec.c src/cap/cap_core.c src/cap/lane_slot.c
 # Two images. The production kernel (embedded in libnub): the
 # specification's fn ids only. The test kernel (tests, QEMU modes, fault
 # probes 100..106): the same sources plus tests/guest/.
 GUEST_PROD_SRCS = $(GUEST_SRCS) src/guest/guest_flavour_prod.c
 GUEST_TEST_SRCS = $(GUEST_SRCS) tests/guest/guest_flavour_test.c tests/guest/guest_probe.c \
-                  tests/guest/guest_selftest.c tests/guest/guest_replay.c tests/guest/guest_scenario.c
-GUEST_ASMS = src/guest/guest_boot_x86_64.S
+                  tests/guest/guest_selftest.c tests/guest/guest_replay.c tests/guest/guest_scenario.c \
+                  tests/guest/guest_measure.c
+GUEST_ASMS = src/guest/guest_boot_x86_64.S src/guest/guest_jit_x86_64.S
 GUEST_LDS  = src/guest/guest.ld
 # Freestanding, no red zone (traps share the stack), no SSE/MMX state, no
 # PIC: linked at 1 MiB and identity mapped (so -mcmodel=small, not kernel).

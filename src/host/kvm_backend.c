@@ -92,15 +92,25 @@ static nub_err put_one(vmm *vm, const uint8_t *bytes, size_t len, const uint8_t 
 	return e;
 }
 
+/* SET_ENGINE on a freshly booted VM (before any cap): the guest boots with
+ * its interpreter; an empty OK reply is the only good answer. */
+static nub_err set_engine(vmm *vm, uint32_t engine)
+{
+	uint8_t resp[8];
+	uint32_t n;
+	nub_err e = vmm_call(vm, NUB_FN_ID_SET_ENGINE, &engine, sizeof engine, resp, sizeof resp, &n);
+	if (n != 0)
+		return NUB_E_GUEST_PROTOCOL;
+	return e;
+}
+
 /* A published cap that could not be replayed into a rebuilt VM: the host
  * forgets it (a later nub_put_cap of it sends it again) and counts it. */
 #define KVM_CAP_LOST ((void *)1)
 #define KVM_REBUILD_TRIES 3
 
-/* Close the broken VM, boot a new one, replay the published caps. A cap the
- * new guest refuses (or that breaks it) is marked lost and skipped: the
- * other caps come back (at most KVM_REBUILD_TRIES boots per rebuild; the
- * sandbox is dead only when no VM boots at all). */
+/* Start the wanted lanes on a VM that serves (after SET_ENGINE: the engine
+ * is chosen while no lane runs); without them invocations take the mailbox. */
 static void start_lanes(kvm_backend *kb, vmm *vm)
 {
 	uint32_t n = kb->lanes < vmm_lanes_ready(vm) ? kb->lanes : vmm_lanes_ready(vm);
@@ -111,6 +121,11 @@ static void start_lanes(kvm_backend *kb, vmm *vm)
 
 static void rebuild_locked(kvm_backend *kb);
 
+/* Close the broken VM, boot a new one, replay the published caps. A cap the
+ * new guest refuses (or that breaks it) is marked lost and skipped: the
+ * other caps come back (at most KVM_REBUILD_TRIES boots per rebuild; the
+ * sandbox is dead only when no VM boots at all). Running lane jobs finish
+ * first (vm_rw). */
 static void rebuild(kvm_backend *kb)
 {
 	pthread_rwlock_wrlock(&kb->vm_rw);
@@ -131,6 +146,10 @@ static void rebuild_locked(kvm_backend *kb)
 		vmm *vm;
 		if (vmm_open(&kb->cfg, &vm) != NUB_E_OK)
 			return; /* dead */
+		if (set_engine(vm, kb->engine) != NUB_E_OK) {
+			vmm_close(vm);
+			continue;
+		}
 		size_t i = 0;
 		for (; i < kb->published.count; i++) {
 			cap_set_item *c = cap_set_at(&kb->published, i);
@@ -526,11 +545,11 @@ static const nub_backend_ops kvm_ops = {
 nub_err kvm_backend_open_image(const nub_resolved_options *o, const uint8_t *elf, size_t elf_len, void **impl,
                                const nub_backend_ops **ops)
 {
-	if (o->engine == NUB_ENGINE_JIT)
-		return NUB_E_NOT_IMPLEMENTED; /* the guest kernel has no JIT yet: its interpreter runs */
 	kvm_backend *kb = calloc(1, sizeof *kb);
 	if (!kb)
 		return NUB_E_NOMEM;
+	/* the guest is x86-64: its JIT is the default, as on the local backend */
+	kb->engine = o->engine == NUB_ENGINE_INTERP ? NUB_SET_ENGINE_INTERP : NUB_SET_ENGINE_JIT;
 	kb->cfg.ram_bytes = o->memory_bytes;
 	kb->cfg.vcpus = o->vcpus;
 	kb->cfg.invocation_pages = o->invocation_pages;
@@ -542,6 +561,10 @@ nub_err kvm_backend_open_image(const nub_resolved_options *o, const uint8_t *elf
 	nub_err e = cap_set_init(&kb->published, seed, set_alloc, set_free, NULL);
 	if (!e && (e = vmm_open(&kb->cfg, &kb->vm)))
 		cap_set_free(&kb->published);
+	else if (!e && (e = set_engine(kb->vm, kb->engine))) {
+		vmm_close(kb->vm);
+		cap_set_free(&kb->published);
+	}
 	if (e) {
 		free(kb);
 		return e;

@@ -42,6 +42,7 @@ typedef struct kvm_backend {
 	unsigned lost_caps; /* caps a rebuilt VM refused on replay (forgotten; see rebuild) */
 	vmm_stop last_stop;
 	NubRpcFault last_fault;
+	uint32_t engine;    /* NUB_SET_ENGINE_*: sent to every VM booted (open, rebuild) */
 	pthread_rwlock_t vm_rw; /* lane jobs: read side; replacing vm: write side */
 	uint32_t lanes;         /* wanted (resolved options), started on each VM */
 	uint32_t lane_busy[MAX_EXECUTION_LANES]; /* atomic: taken by a caller */

@@ -938,7 +938,7 @@ void jit_code_free(jit_code *c)
 	if (c->body_off)
 		pvm_plat_free(c->body_off, n * sizeof(uint32_t));
 	if (c->jt_native)
-		pvm_plat_free(c->jt_native, c->prog->jt_len * sizeof(uint64_t));
+		pvm_plat_rodata_free(c->jt_native, c->prog->jt_len * sizeof(uint64_t));
 	pvm_plat_free(c, sizeof *c);
 }
 
@@ -954,8 +954,7 @@ jit_err jit_compile(const pvm_program *p, jit_code **out)
 	uint32_t n = p->n_insns;
 	jc->start_off = pvm_plat_alloc((size_t)n * sizeof(uint32_t));
 	jc->body_off = pvm_plat_alloc((size_t)n * sizeof(uint32_t));
-	jc->jt_native = p->jt_len ? pvm_plat_alloc((size_t)p->jt_len * sizeof(uint64_t)) : 0;
-	if (!jc->start_off || !jc->body_off || (p->jt_len && !jc->jt_native)) {
+	if (!jc->start_off || !jc->body_off) {
 		jit_code_free(jc);
 		return JIT_E_NOMEM;
 	}
@@ -1006,10 +1005,25 @@ jit_err jit_compile(const pvm_program *p, jit_code **out)
 		jit_code_free(jc);
 		return e;
 	}
-	for (uint32_t i = 0; i < p->jt_len; i++)
-		jc->jt_native[i] = p->jt_idx[i] == PVM_NO_TARGET
-		                           ? 0
-		                           : (uint64_t)(uintptr_t)(jc->code + jc->start_off[p->jt_idx[i]]);
+	/* the native jump table: built here, then copied into read-only data
+	 * compiled code can read (pvm_plat_rodata_new) */
+	if (p->jt_len) {
+		size_t jt_bytes = (size_t)p->jt_len * sizeof(uint64_t);
+		uint64_t *jt = pvm_plat_alloc(jt_bytes);
+		if (!jt) {
+			jit_code_free(jc);
+			return JIT_E_NOMEM;
+		}
+		for (uint32_t i = 0; i < p->jt_len; i++)
+			jt[i] = p->jt_idx[i] == PVM_NO_TARGET ? 0
+			                                      : (uint64_t)(uintptr_t)(jc->code + jc->start_off[p->jt_idx[i]]);
+		jc->jt_native = pvm_plat_rodata_new(jt, jt_bytes);
+		pvm_plat_free(jt, jt_bytes);
+		if (!jc->jt_native) {
+			jit_code_free(jc);
+			return JIT_E_PLATFORM;
+		}
+	}
 	*out = jc;
 	return JIT_E_OK;
 }

@@ -16,6 +16,14 @@
  * table, copied where it differs, its access changed where that differs),
  * so repeated runs over the same layout make no syscall; past
  * JIT_STICKY_PAGES filled pages, one mmap at the end empties the window.
+ *
+ * PVM_MEM_MMU (the guest kernel): no window of the JIT's own. The engine
+ * already mirrors the instance's table into its address space
+ * (pvm_plat_as_*, read-only while a page is shared), so compiled code runs
+ * in that window directly: nothing to fill, reconcile or copy back. A fault
+ * the table allows is a write to a shared (copy-on-write) page: the page is
+ * made the instance's own (pvm_mem_fault) and the access retried; any other
+ * fault ends the run exactly as in-process.
  */
 #include "jit_int.h"
 #include "pvm/pvm_mem.h"
@@ -26,6 +34,47 @@
  * it is emptied at the end of the run */
 #define JIT_STICKY_PAGES 512u
 
+static uintptr_t pte_of(const pvm_instance *m, uint32_t a)
+{
+	const uintptr_t *leaf = m->l1[a >> 22];
+	return leaf ? leaf[(a >> 12) & (PVM_L2_SIZE - 1)] : 0;
+}
+
+#ifdef PVM_MEM_MMU
+struct jit_vm {
+	uint8_t *base;  /* every address space's window (pvm_plat_as_enter) */
+	const jit_code *code; /* during jit_run */
+	pvm_instance *m;
+};
+
+jit_err jit_vm_new(jit_vm **out)
+{
+	*out = 0;
+	jit_vm *vm = pvm_plat_alloc(sizeof *vm);
+	if (!vm)
+		return JIT_E_NOMEM;
+	if (!(vm->base = pvm_plat_window_new(JIT_CTX_SIZE, JIT_GUARD_SIZE))) {
+		pvm_plat_free(vm, sizeof *vm);
+		return JIT_E_PLATFORM;
+	}
+	*out = vm;
+	return JIT_E_OK;
+}
+
+void jit_vm_free(jit_vm *vm)
+{
+	if (!vm)
+		return;
+	pvm_plat_window_free(vm->base, JIT_CTX_SIZE, JIT_GUARD_SIZE);
+	pvm_plat_free(vm, sizeof *vm);
+}
+
+/* the instance's address space is the window: enter it */
+static bool window_ready(jit_vm *vm, pvm_instance *m)
+{
+	return (m->win = pvm_plat_as_enter(m->as)) == vm->base;
+}
+#else
 struct jit_vm {
 	uint8_t *base;
 	uint8_t *state;  /* N_PAGES bytes */
@@ -70,17 +119,6 @@ void jit_vm_free(jit_vm *vm)
 	if (vm->list)
 		pvm_plat_free(vm->list, N_PAGES * sizeof(uint32_t));
 	pvm_plat_free(vm, sizeof *vm);
-}
-
-static jit_ctx *ctx_of(jit_vm *vm)
-{
-	return (jit_ctx *)(void *)(vm->base - JIT_CTX_SIZE);
-}
-
-static uintptr_t pte_of(const pvm_instance *m, uint32_t a)
-{
-	const uintptr_t *leaf = m->l1[a >> 22];
-	return leaf ? leaf[(a >> 12) & (PVM_L2_SIZE - 1)] : 0;
 }
 
 static bool page_differs(const uint8_t *a, const uint8_t *b)
@@ -176,6 +214,17 @@ fail:
 	return window_empty(vm);
 }
 
+static bool window_ready(jit_vm *vm, pvm_instance *m)
+{
+	return !vm->broken && reconcile(vm, m);
+}
+#endif
+
+static jit_ctx *ctx_of(jit_vm *vm)
+{
+	return (jit_ctx *)(void *)(vm->base - JIT_CTX_SIZE);
+}
+
 pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
 {
 	const pvm_program *p = m->prog;
@@ -185,9 +234,9 @@ pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
 		idx = pvm_insn_index(p, m->pc);
 	/* not an instruction start, or the first run cannot be paid for: the
 	 * interpreter's rules apply as they are */
-	if (vm->broken || c->prog != p || idx == PVM_NO_TARGET || gas < p->insns[idx].seg)
-		return vm->broken || c->prog != p ? (m->exit_arg = PVM_E_NOMEM, PVM_EXIT_ERROR) : pvm_run(m);
-	if (!reconcile(vm, m)) {
+	if (c->prog != p || idx == PVM_NO_TARGET || gas < p->insns[idx].seg)
+		return c->prog != p ? (m->exit_arg = PVM_E_NOMEM, PVM_EXIT_ERROR) : pvm_run(m);
+	if (!window_ready(vm, m)) {
 		m->exit_arg = PVM_E_NOMEM;
 		return PVM_EXIT_ERROR;
 	}
@@ -206,6 +255,12 @@ pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
 	for (;;) {
 		reason = pvm_plat_jit_call(vm, c->code, vm->base, target);
 		at = ctx->exit_idx;
+		if (at >= p->n_insns) { /* never from correct compiled code */
+			reason = JIT_R_ERROR;
+			at = idx;
+			ctx->exit_arg = PVM_E_NOMEM;
+			break;
+		}
 		if (reason != JIT_R_SBRK)
 			break;
 		const pvm_insn *in = &p->insns[at];
@@ -214,7 +269,11 @@ pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
 	}
 	vm->code = 0;
 	vm->m = 0;
+#ifdef PVM_MEM_MMU
+	pvm_err serr = PVM_E_OK; /* the window is the instance's own memory */
+#else
 	pvm_err serr = sync_back(vm, m);
+#endif
 	__builtin_memcpy(m->regs, ctx->regs, sizeof ctx->regs);
 	const pvm_insn *in = &p->insns[at];
 	if (serr != PVM_E_OK) {
@@ -261,6 +320,7 @@ static const uint8_t access_size[PVM_I_COUNT] = {
 	[PVM_I_load_ind_u32] = 4, [PVM_I_load_ind_i32] = 4, [PVM_I_load_ind_u64] = 8,
 };
 
+#ifndef PVM_MEM_MMU
 /* Fill page pg (table entry e) from the table. A page the program may
  * write is filled writable at once (state 2), whatever the access that
  * faulted: it is compared with the table at the end and copied back only
@@ -291,6 +351,7 @@ static bool fill(jit_vm *vm, uint32_t pg, uintptr_t e)
 	}
 	return true;
 }
+#endif
 
 bool pvm_jit_fault(void *run, uintptr_t addr, uint64_t g[16], uint64_t *rip)
 {
@@ -337,9 +398,29 @@ bool pvm_jit_fault(void *run, uintptr_t addr, uint64_t g[16], uint64_t *rip)
 		ctx->exit_arg = fault;
 		goto stop;
 	}
+	bool changed = false;
+#ifdef PVM_MEM_MMU
+	/* allowed: the window maps every page the table allows, read-only
+	 * while shared, so this is a write to a shared page: make it the
+	 * instance's own and retry */
+	if (write && (e0 & PVM_PTE_SHARED)) {
+		if (!pvm_mem_fault(vm->m, p0, true))
+			goto mmu_error;
+		changed = true;
+	}
+	if (write && p1 != p0 && (e1 & PVM_PTE_SHARED)) {
+		if (!pvm_mem_fault(vm->m, p1, true))
+			goto mmu_error;
+		changed = true;
+	}
+	return changed; /* nothing to copy: not a fault we understand */
+mmu_error:
+	reason = JIT_R_ERROR;
+	ctx->exit_arg = vm->m->exit_arg; /* pvm_mem_fault's pvm_err */
+	goto stop;
+#else
 	/* allowed: fill what is missing and retry (a filled page is never
 	 * less accessible than the access allowed here) */
-	bool changed = false;
 	if (vm->state[p0 >> 12] == 0) {
 		if (!fill(vm, p0 >> 12, e0))
 			goto error;
@@ -354,6 +435,7 @@ bool pvm_jit_fault(void *run, uintptr_t addr, uint64_t g[16], uint64_t *rip)
 error:
 	reason = JIT_R_ERROR;
 	ctx->exit_arg = vm->fill_err;
+#endif
 stop:
 	ctx->exit_idx = lo;
 	g[0] = reason;

@@ -1,6 +1,7 @@
 /* platform_jit_posix.c: the JIT's host services on Linux x86-64: code pages, windows, the fault handler.
  *
- * Code pages are W^X: mapped read-write, filled, then made read+execute.
+ * Code pages are W^X: mapped read-write, filled, then made read+execute;
+ * read-only data (the native jump table) likewise, then made read-only.
  * A window is one reservation: a read-write context page, then 4 GiB + a
  * guard, inaccessible until the engine fills pages (pvm_plat_window_protect).
  *
@@ -52,6 +53,26 @@ void pvm_plat_code_free(void *code, size_t len)
 {
 	if (code)
 		munmap(code, page_round(len ? len : 1));
+}
+
+void *pvm_plat_rodata_new(const void *data, size_t len)
+{
+	size_t sz = page_round(len ? len : 1);
+	void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	memcpy(p, data, len);
+	if (mprotect(p, sz, PROT_READ) != 0) {
+		munmap(p, sz);
+		return NULL;
+	}
+	return p;
+}
+
+void pvm_plat_rodata_free(void *data, size_t len)
+{
+	if (data)
+		munmap(data, page_round(len ? len : 1));
 }
 
 uint8_t *pvm_plat_window_new(size_t ctx_size, size_t guard_size)

@@ -86,9 +86,18 @@ bool pvm_mem_fault(void *inst, uint32_t a, bool write);
  * PVM_ACCESS_NONE / _RO / _RW (callable from the fault handler).
  * pvm_plat_jit_call calls entry(base, target) (compiled code's trampoline)
  * with faults in compiled code routed to pvm_jit_fault(run, ...) on this
- * thread, and returns entry's result. */
+ * thread, and returns entry's result.
+ * Under PVM_MEM_MMU (the guest) the window is the instances' own address
+ * space (pvm_plat_as_enter returns the same base): pvm_plat_window_new maps
+ * only the context page below it, and _reset/_protect are not used. */
 void *pvm_plat_code_new(const void *code, size_t len);
 void pvm_plat_code_free(void *code, size_t len);
+/* Read-only data compiled code reads (the native jump table): a copy of len
+ * bytes that compiled code can read and nothing can write or execute
+ * (in the guest: a user-readable page, since compiled code runs in ring 3);
+ * NULL on failure. */
+void *pvm_plat_rodata_new(const void *data, size_t len);
+void pvm_plat_rodata_free(void *data, size_t len);
 uint8_t *pvm_plat_window_new(size_t ctx_size, size_t guard_size);
 void pvm_plat_window_free(uint8_t *base, size_t ctx_size, size_t guard_size);
 bool pvm_plat_window_reset(uint8_t *base, size_t guard_size);

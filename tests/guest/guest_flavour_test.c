@@ -6,7 +6,12 @@
  *   "probe=N"   send one request with fn_id N through the mailbox and
  *               report the reply (fault probes end in guest_trap);
  *   "replay"    replay the request record given as the first Multiboot
- *               module (QEMU -initrd; guest_replay.c).
+ *               module (QEMU -initrd; guest_replay.c);
+ *   "ring3=read|write|exec"  a forbidden access from ring 3 (must fault);
+ *   "measure"   instruction counts of the ring switch and a host-call
+ *               round trip (guest_measure.c);
+ *   "engine=interp|jit"  first select the engine through the mailbox
+ *               (NUB_FN_ID_SET_ENGINE), for any of the modes above.
  * The exit code goes to isa-debug-exit (NUB_GUEST_EXIT_*); after a CPU
  * exception too, unless the command line says "halt_on_fault" (then the
  * kernel halts like under a kvm host, and the fault report stays in the
@@ -69,11 +74,33 @@ void guest_flavour_multiboot(const char *cmdline, uint64_t mod_start, uint64_t m
 {
 	guest_exit_on_fault = !cmd_has(cmdline, "halt_on_fault", NULL);
 	const char *v;
+	if (cmd_has(cmdline, "engine", &v)) {
+		/* through the mailbox, as a host selects it (NUB_FN_ID_SET_ENGINE) */
+		uint32_t engine = memcmp(v, "jit", 3) == 0 ? NUB_SET_ENGINE_JIT
+		                  : memcmp(v, "interp", 6) == 0 ? NUB_SET_ENGINE_INTERP : 0;
+		uint8_t resp[8];
+		uint32_t rlen = 0;
+		bool bad = false;
+		nub_err e = guest_host_call(NUB_FN_ID_SET_ENGINE, &engine, sizeof engine, resp, sizeof resp, &rlen, &bad);
+		guest_log("ENGINE %s status=%u\n", engine == NUB_SET_ENGINE_JIT ? "jit" : engine ? "interp" : "?",
+		          (unsigned)e);
+		if (e || bad || !engine)
+			guest_exit(NUB_GUEST_EXIT_FAIL);
+	}
 	if (cmd_has(cmdline, "selftest", NULL)) {
 		uint32_t smp = cmd_has(cmdline, "smp", &v) ? parse_u32(v) : 1;
 		unsigned fails = guest_selftest(smp);
 		guest_log("SELFTEST DONE fails=%u\n", fails);
 		guest_exit(fails ? NUB_GUEST_EXIT_FAIL : NUB_GUEST_EXIT_OK);
+	}
+	if (cmd_has(cmdline, "measure", NULL)) {
+		unsigned fails = guest_measure();
+		guest_log("MEASURE DONE fails=%u\n", fails);
+		guest_exit(fails ? NUB_GUEST_EXIT_FAIL : NUB_GUEST_EXIT_OK);
+	}
+	if (cmd_has(cmdline, "ring3", &v)) {
+		guest_ring3_probe(v);
+		guest_exit(NUB_GUEST_EXIT_FAIL);
 	}
 	if (cmd_has(cmdline, "probe", &v))
 		run_probe(parse_u32(v));

@@ -5,8 +5,10 @@
  *                                 same "R ..." lines the guest's self test
  *                                 prints over serial;
  *   guest_ref --record-vectors OUT DIR...
- *                                 express every conformance vector in DIR as
- *                                 caps (src/cli/vector_caps.c), run it on the
+ *                                 express every conformance vector (*.json)
+ *                                 in DIR as caps (src/cli/vector_caps.c), and
+ *                                 every SDK program (*.pvm: spi Image +
+ *                                 Instance, one invocation), run it on the
  *                                 local backend, write each request to OUT
  *                                 (guest_record.h) and print one "T" line per
  *                                 request, as the guest's replay mode does.
@@ -58,7 +60,28 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int record_dir(nub_sandbox *sb, const char *dir, unsigned *n_vec)
+/* Publish an spi program (entry pc 0) as an Image and an Instance (both
+ * PUT_CAPs recorded through the wrap). */
+static nub_err record_spi(nub_sandbox *sb, const uint8_t *spi, size_t len, uint8_t inst[NUB_CAP_HASH_LEN])
+{
+	uint32_t entry = 0;
+	uint8_t img[NUB_CAP_HASH_LEN];
+	nub_cap_buf b;
+	nub_err e = nub_cap_image_from_spi(spi, len, &entry, 1, NULL, 0, &b);
+	if (e)
+		return e;
+	e = nub_put_cap(sb, b.bytes, b.len, img);
+	nub_cap_buf_free(&b);
+	if (e || (e = nub_cap_instance(img, NULL, 0, &b)))
+		return e;
+	e = nub_put_cap(sb, b.bytes, b.len, inst);
+	nub_cap_buf_free(&b);
+	return e;
+}
+
+/* Every conformance vector (*.json) and SDK program (*.pvm) of dir, in name
+ * order. */
+static int record_dir(nub_sandbox *sb, const char *dir, unsigned *n_vec, unsigned *n_prog)
 {
 	DIR *dp = opendir(dir);
 	if (!dp) {
@@ -70,7 +93,8 @@ static int record_dir(nub_sandbox *sb, const char *dir, unsigned *n_vec)
 	struct dirent *de;
 	while ((de = readdir(dp))) {
 		size_t nl = strlen(de->d_name);
-		if (nl > 5 && strcmp(de->d_name + nl - 5, ".json") == 0) {
+		if ((nl > 5 && strcmp(de->d_name + nl - 5, ".json") == 0) ||
+		    (nl > 4 && strcmp(de->d_name + nl - 4, ".pvm") == 0)) {
 			names = realloc(names, (n + 1) * sizeof *names);
 			names[n++] = strdup(de->d_name);
 		}
@@ -81,6 +105,8 @@ static int record_dir(nub_sandbox *sb, const char *dir, unsigned *n_vec)
 	for (size_t i = 0; i < n; i++) {
 		char path[4096], err[256];
 		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		size_t nl = strlen(names[i]);
+		bool spi = nl > 4 && strcmp(names[i] + nl - 4, ".pvm") == 0;
 		free(names[i]);
 		FILE *f = fopen(path, "rb");
 		if (!f) {
@@ -93,6 +119,32 @@ static int record_dir(nub_sandbox *sb, const char *dir, unsigned *n_vec)
 		char *json = malloc((size_t)len + 1);
 		size_t got = json ? fread(json, 1, (size_t)len, f) : 0;
 		fclose(f);
+		if (spi) { /* an SDK program (nub-cc): spi Image + Instance, one invocation */
+			if (!json || got != (size_t)len) {
+				fprintf(stderr, "guest_ref: %s unreadable\n", path);
+				free(json);
+				rc = 1;
+				continue;
+			}
+			uint8_t inst[NUB_CAP_HASH_LEN];
+			nub_err e = record_spi(sb, (const uint8_t *)json, (size_t)len, inst);
+			free(json);
+			if (e) {
+				fprintf(stderr, "guest_ref: %s: %s\n", path, nub_strerror(e));
+				rc = 1;
+				continue;
+			}
+			InvokePacket p;
+			InvocationResult r;
+			memset(&p, 0, sizeof p);
+			memcpy(p.instance_hash, inst, sizeof inst);
+			p.args[0] = 0xFEFF0000u; /* GP A.7: phi7 = argument address, phi8 = 0 */
+			p.initial_gas = 1000000000;
+			e = nub_invoke(sb, &p, &r);
+			record(NUB_FN_ID_INVOKE_CACHED, &p, sizeof p, e, &r, sizeof r);
+			(*n_prog)++;
+			continue;
+		}
 		vector v;
 		if (!json || got != (size_t)len || !vector_parse(json, (size_t)len, &v, err, sizeof err)) {
 			fprintf(stderr, "guest_ref: %s unreadable\n", path);
@@ -161,13 +213,13 @@ int main(int argc, char **argv)
 		}
 		uint64_t magic = GUEST_RECORD_MAGIC;
 		fwrite(&magic, sizeof magic, 1, rec);
-		unsigned n_vec = 0;
+		unsigned n_vec = 0, n_prog = 0;
 		int rc = 0;
 		for (int i = 3; i < argc; i++)
-			rc |= record_dir(sb, argv[i], &n_vec);
+			rc |= record_dir(sb, argv[i], &n_vec, &n_prog);
 		rc |= fclose(rec) != 0;
 		nub_close(sb);
-		fprintf(stderr, "guest_ref: %u vectors, %u requests recorded\n", n_vec, rec_index);
+		fprintf(stderr, "guest_ref: %u vectors, %u programs, %u requests recorded\n", n_vec, n_prog, rec_index);
 		return rc;
 	}
 	scn_ops ops = {sb, r_put, r_invoke, r_heap, r_boot, r_evict, r_line};

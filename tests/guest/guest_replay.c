@@ -47,5 +47,10 @@ unsigned guest_replay(const uint8_t *mod, size_t len)
 	guest_log("REPLAY DONE requests=%u fails=%u heap_allocated=%llu allocations=%llu fragments=%llu\n", index,
 	          fails, (unsigned long long)hs.allocated_bytes, (unsigned long long)hs.allocation_count,
 	          (unsigned long long)hs.fragment_count);
+	guest_jit_stats js;
+	guest_jit_get_stats(&js);
+	guest_log("REPLAY JIT ring3_entries=%llu fault_exits=%llu cow_fills=%llu code_bytes=%llu\n",
+	          (unsigned long long)js.entries, (unsigned long long)js.exits, (unsigned long long)js.cow_fills,
+	          (unsigned long long)js.region_bytes);
 	return fails;
 }

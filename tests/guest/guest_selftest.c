@@ -317,6 +317,18 @@ static void mmu_engine_checks(void)
 	      "allocated_before=%llu allocated_after=%llu", h0.allocated_bytes, h1.allocated_bytes);
 }
 
+/* Window faults that ended a run and copy-on-write fills, by either
+ * engine: the interpreter's in ring 0 (guest_paging.c) and compiled code's
+ * in ring 3 (guest_jit.c), so the counts hold with "engine=jit" too. */
+static void pf_stats(uint64_t *faults, uint64_t *fills)
+{
+	guest_jit_stats js;
+	guest_paging_stats(faults, fills);
+	guest_jit_get_stats(&js);
+	*faults += js.exits;
+	*fills += js.cow_fills;
+}
+
 static void guest_only_checks(void)
 {
 	uint8_t resp[256];
@@ -326,12 +338,31 @@ static void guest_only_checks(void)
 	nub_err e;
 
 	/* protocol errors, each followed by a call that must work */
-	static const uint32_t bad_ids[] = {0, 1, 8, 99, 107, 255, 256, 0xFFFFFFFFu};
+	static const uint32_t bad_ids[] = {0, 1, NUB_FN_ID_MAX, 99, 107, 255, 256, 0xFFFFFFFFu};
 	for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
 		e = guest_host_call(bad_ids[i], NULL, 0, resp, sizeof resp, &n, &bad);
 		nub_err e2 = guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &hs, sizeof hs, &n, &bad);
 		check("unknown_fn", e == NUB_E_UNKNOWN_FN && !bad && e2 == NUB_E_OK, "fn=%llu then_heap_stats=%llu",
 		      bad_ids[i], e2);
+	}
+	/* SET_ENGINE: a LE u32 of 1 (interpreter) or 2 (JIT); a change evicts
+	 * every cached program; the engine in force comes back */
+	{
+		cap_store *st = guest_cap_store();
+		const cap_engine_ops *was = st->engine;
+		uint32_t v[2] = {0, 3};
+		nub_err e0 = guest_host_call(NUB_FN_ID_SET_ENGINE, &v[0], 4, resp, sizeof resp, &n, &bad);
+		nub_err e3 = guest_host_call(NUB_FN_ID_SET_ENGINE, &v[1], 4, resp, sizeof resp, &n, &bad);
+		nub_err el = guest_host_call(NUB_FN_ID_SET_ENGINE, &v[0], 3, resp, sizeof resp, &n, &bad);
+		uint32_t other = was ? NUB_SET_ENGINE_INTERP : NUB_SET_ENGINE_JIT;
+		uint32_t back = was ? NUB_SET_ENGINE_JIT : NUB_SET_ENGINE_INTERP;
+		nub_err eo = guest_host_call(NUB_FN_ID_SET_ENGINE, &other, 4, resp, sizeof resp, &n, &bad);
+		bool switched = st->engine != was && st->cached_programs == 0 && n == 0;
+		nub_err eb = guest_host_call(NUB_FN_ID_SET_ENGINE, &back, 4, resp, sizeof resp, &n, &bad);
+		bool refused = e0 == NUB_E_INVALID_ARG && e3 == NUB_E_INVALID_ARG && el == NUB_E_INVALID_ARG;
+		check("set_engine",
+		      refused && eo == NUB_E_OK && eb == NUB_E_OK && switched && st->engine == was && guest_jit_available(),
+		      "refused_bad=%llu switched_and_evicted=%llu", refused, switched);
 	}
 	NubRpcMailbox *mb = guest_mailbox();
 	mb->h.fn_id = NUB_FN_ID_PUT_CAP;
@@ -416,13 +447,23 @@ static void guest_only_checks(void)
 	check("invoke_no_leak", a.allocated_bytes == b.allocated_bytes && a.allocation_count == b.allocation_count,
 	      "allocated_before=%llu allocated_after=%llu", a.allocated_bytes, b.allocated_bytes);
 
-	/* EVICT_JIT_ALL empties the decoded-program cache and frees it */
+	/* EVICT_JIT_ALL empties the decoded-program cache and frees it; on the
+	 * JIT its compiled code too, which HEAP_STATS counted (it lives in the
+	 * heap): only the exit gate's page stays mapped for ring 3 */
 	size_t cached = guest_cap_store()->cached_programs;
+	guest_jit_stats j0, j1;
+	guest_jit_get_stats(&j0);
 	e = guest_host_call(NUB_FN_ID_EVICT_JIT_ALL, NULL, 0, NULL, 0, &n, &bad);
 	guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &b, sizeof b, &n, &bad);
+	guest_jit_get_stats(&j1);
 	check("evict_empties_cache", e == NUB_E_OK && cached > 0 && guest_cap_store()->cached_programs == 0 &&
 	                                 b.allocated_bytes < a.allocated_bytes,
 	      "cached_before=%llu cached_after=%llu", cached, guest_cap_store()->cached_programs);
+	bool jit = guest_cap_store()->engine != NULL;
+	check("evict_frees_compiled_code",
+	      !jit || (j0.region_bytes > 4096 && j1.region_bytes == 4096 &&
+	               a.allocated_bytes - b.allocated_bytes >= j0.region_bytes - 4096),
+	      "code_bytes_before=%llu heap_freed=%llu", j0.region_bytes, a.allocated_bytes - b.allocated_bytes);
 }
 
 /* 200 invocations in a row over every published Instance (copy-on-write,
@@ -454,14 +495,14 @@ static void invoke_many_no_leak(void)
 	NubHeapStats a, b;
 	uint64_t f0, c0, f1, c1;
 	guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &a, sizeof a, &n, &bad);
-	guest_paging_stats(&f0, &c0);
+	pf_stats(&f0, &c0);
 	unsigned ok_calls = 0;
 	for (unsigned i = 0; i < 200 && ni; i++) {
 		memcpy(p.instance_hash, inst[i % ni], 32);
 		if (guest_host_call(NUB_FN_ID_INVOKE_CACHED, &p, sizeof p, &r, sizeof r, &n, &bad) == NUB_E_OK && !bad)
 			ok_calls++;
 	}
-	guest_paging_stats(&f1, &c1);
+	pf_stats(&f1, &c1);
 	guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &b, sizeof b, &n, &bad);
 	check("invoke_200_no_leak",
 	      ok_calls == 200 && ni >= 10 && a.allocated_bytes == b.allocated_bytes &&
@@ -597,6 +638,8 @@ static void smp_lane_checks(uint32_t smp)
 	unsigned job_of[GUEST_MAX_LANES_TESTED] = {0}, per_lane[GUEST_MAX_LANES_TESTED] = {0};
 	bool busy[GUEST_MAX_LANES_TESTED] = {false};
 	unsigned next = 0, done = 0, bad = 0;
+	guest_jit_stats js0, js1;
+	guest_jit_get_stats(&js0);
 	if (n > GUEST_MAX_LANES_TESTED)
 		n = GUEST_MAX_LANES_TESTED;
 	for (uint64_t spins = 0; done < LANE_JOBS && spins < (1ull << 32); spins++) {
@@ -623,6 +666,12 @@ static void smp_lane_checks(uint32_t smp)
 		}
 		__builtin_ia32_pause();
 	}
+	guest_jit_get_stats(&js1);
+	/* on the JIT, the APs ran compiled code in ring 3 (the jobs that reach
+	 * their program: all but the bad-endpoint one) */
+	bool jit = guest_cap_store()->engine != NULL;
+	check("smp_lanes_engine", !jit || js1.entries - js0.entries >= LANE_JOBS - 1,
+	      "jit=%llu ring3_entries=%llu", jit, js1.entries - js0.entries);
 	unsigned same = 0, lanes_used = 0;
 	for (unsigned j = 0; j < done; j++)
 		same += memcmp(&got[j], &want[j], sizeof want[j]) == 0;
@@ -655,9 +704,9 @@ unsigned guest_selftest(uint32_t smp)
 	g_fails = 0;
 	scn_ops ops = {NULL, s_put, s_invoke, s_heap, s_boot, s_evict, s_line};
 	uint64_t f0, c0, f1, c1;
-	guest_paging_stats(&f0, &c0);
+	pf_stats(&f0, &c0);
 	unsigned lines = scn_run(&ops);
-	guest_paging_stats(&f1, &c1);
+	pf_stats(&f1, &c1);
 	guest_log("G scenario_lines n=%u ok=%u\n", lines, lines > 30 ? 1u : 0u);
 	if (lines <= 30)
 		g_fails++;

@@ -11,6 +11,12 @@
 unsigned guest_selftest(uint32_t smp);
 /* Replay a recorded request stream (guest_replay.c); returns failures. */
 unsigned guest_replay(const uint8_t *mod, size_t len);
+/* "measure" mode (guest_measure.c): instruction counts of the ring switch
+ * and of a host-call round trip; returns failures. */
+unsigned guest_measure(void);
+/* "ring3=read|write|exec" (guest_measure.c): a forbidden access from ring
+ * 3, which must fault fatally; returns only when it did not. */
+void guest_ring3_probe(const char *what);
 /* Register the fault probes 100..106 (guest_probe.c). */
 void guest_probes_register(void);
 /* Send one request through the mailbox like a host, check the reply like a

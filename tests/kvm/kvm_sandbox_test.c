@@ -10,7 +10,9 @@
  * host errors + a rebuilt sandbox that still answers with the published
  * caps, repeated N times (default 105) with no fd or RSS growth; several
  * sandboxes at once; and the differential: every conformance vector given
- * gives byte-identical results (and PUT_CAP errors) on kvm and local.
+ * gives byte-identical results (and PUT_CAP errors) on kvm (the guest's
+ * JIT, its default), local with the interpreter and local with the JIT;
+ * likewise the SDK programs (--programs).
  * Without a usable /dev/kvm every test is skipped, loudly.
  */
 #include <dirent.h>
@@ -33,7 +35,7 @@
 static unsigned g_faults = 105;
 static const char *g_dirs[8];
 static unsigned g_ndirs;
-static nub_sandbox *g_kvm, *g_local;
+static nub_sandbox *g_kvm, *g_local, *g_local_jit; /* kvm: its default engine, the JIT */
 static bool g_kvm_ok;
 static uint8_t g_inst[NUB_CAP_HASH_LEN];
 static uint32_t g_vcpus = 1; /* for open_backend */
@@ -118,6 +120,19 @@ TEST(boot)
 	ASSERT_EQ(e, NUB_E_OK);
 	ASSERT_EQ(nub_sandbox_backend(g_kvm), NUB_BACKEND_KVM);
 	ASSERT_EQ(open_backend(NUB_BACKEND_LOCAL, CALL_TIMEOUT_MS, &g_local), NUB_E_OK);
+	nub_options lj;
+	nub_options_init(&lj);
+	lj.backend = NUB_BACKEND_LOCAL;
+	/* no deadline: with one, local runs in gas slices sized by the clock
+	 * (~1 ms each), and in the nested, emulated Linux of kvm_in_qemu_test.sh
+	 * every SIGSEGV + mprotect of the in-process JIT's window costs
+	 * milliseconds: the slices shrink to their minimum while each one
+	 * refills a window of more than JIT_STICKY_PAGES pages (sort.pvm did
+	 * not finish in 300 s there; 30 ms on the host) */
+	lj.timeout_ms = NUB_TIMEOUT_NONE;
+	lj.notice = quiet;
+	lj.engine = NUB_ENGINE_JIT;
+	ASSERT_EQ(nub_open(&lj, &g_local_jit), NUB_E_OK);
 	printf("    boot %.1f ms, %llu VM exits (nested-emulated KVM when run inside QEMU)\n", t1 - t0,
 	       (unsigned long long)kvm_sandbox_exits(g_kvm));
 	g_kvm_ok = true;
@@ -261,25 +276,28 @@ TEST(production_kernel)
 	o.backend = NUB_BACKEND_KVM;
 	o.timeout_ms = CALL_TIMEOUT_MS;
 	nub_sandbox *p = NULL;
-	o.engine = NUB_ENGINE_JIT; /* the guest has no JIT yet: said by name */
-	ASSERT_EQ(nub_open(&o, &p), NUB_E_NOT_IMPLEMENTED);
-	o.engine = NUB_ENGINE_DEFAULT;
-	ASSERT_EQ(nub_open(&o, &p), NUB_E_OK);
-	vector v;
-	ASSERT_TRUE(load_sample(&v));
-	uint8_t inst[NUB_CAP_HASH_LEN];
-	ASSERT_EQ(vector_put_caps(p, &v, inst), NUB_E_OK);
-	ASSERT_MEM_EQ(inst, g_inst, NUB_CAP_HASH_LEN);
-	InvocationResult r;
-	ASSERT_EQ(nub_invoke(p, &g_packet, &r), NUB_E_OK);
-	ASSERT_MEM_EQ(&r, &g_expect, sizeof r);
-	uint8_t resp[64];
-	uint32_t n;
-	for (uint32_t fn = 100; fn <= 106; fn++)
-		ASSERT_EQ(kvm_sandbox_call(p, fn, NULL, 0, resp, sizeof resp, &n), NUB_E_UNKNOWN_FN);
-	ASSERT_EQ(kvm_sandbox_rebuilds(p), 0);
-	vector_free(&v);
-	nub_close(p);
+	/* every engine: the JIT (the default: the guest is x86-64) and the
+	 * interpreter, selected in the guest by NUB_FN_ID_SET_ENGINE */
+	static const nub_engine engines[] = {NUB_ENGINE_DEFAULT, NUB_ENGINE_JIT, NUB_ENGINE_INTERP};
+	for (size_t k = 0; k < sizeof engines / sizeof engines[0]; k++) {
+		o.engine = engines[k];
+		ASSERT_EQ(nub_open(&o, &p), NUB_E_OK);
+		vector v;
+		ASSERT_TRUE(load_sample(&v));
+		uint8_t inst[NUB_CAP_HASH_LEN];
+		ASSERT_EQ(vector_put_caps(p, &v, inst), NUB_E_OK);
+		ASSERT_MEM_EQ(inst, g_inst, NUB_CAP_HASH_LEN);
+		InvocationResult r;
+		ASSERT_EQ(nub_invoke(p, &g_packet, &r), NUB_E_OK);
+		ASSERT_MEM_EQ(&r, &g_expect, sizeof r);
+		uint8_t resp[64];
+		uint32_t n;
+		for (uint32_t fn = 100; fn <= 106; fn++)
+			ASSERT_EQ(kvm_sandbox_call(p, fn, NULL, 0, resp, sizeof resp, &n), NUB_E_UNKNOWN_FN);
+		ASSERT_EQ(kvm_sandbox_rebuilds(p), 0);
+		vector_free(&v);
+		nub_close(p);
+	}
 }
 
 TEST(capdir_lookup)
@@ -318,7 +336,7 @@ TEST(malformed_requests)
 	unsigned r0 = kvm_sandbox_rebuilds(g_kvm);
 	uint8_t resp[256];
 	uint32_t n;
-	static const uint32_t bad_fns[] = {0, 1, 8, 50, 99, 107, 255, 0x100, 0xFFFFFFFFu};
+	static const uint32_t bad_fns[] = {0, 1, NUB_FN_ID_MAX, 50, 99, 107, 255, 0x100, 0xFFFFFFFFu};
 	for (size_t i = 0; i < sizeof bad_fns / sizeof bad_fns[0]; i++) {
 		ASSERT_EQ(kvm_sandbox_call(g_kvm, bad_fns[i], NULL, 0, resp, sizeof resp, &n), NUB_E_UNKNOWN_FN);
 		ASSERT_EQ(n, 0);
@@ -329,6 +347,12 @@ TEST(malformed_requests)
 	ASSERT_EQ(kvm_sandbox_call(g_kvm, NUB_FN_ID_HEAP_STATS, junk, 1, resp, sizeof resp, &n), NUB_E_INVALID_ARG);
 	ASSERT_EQ(kvm_sandbox_call(g_kvm, NUB_FN_ID_GET_BOOT_INFO, junk, 8, resp, sizeof resp, &n), NUB_E_INVALID_ARG);
 	ASSERT_EQ(kvm_sandbox_call(g_kvm, NUB_FN_ID_EVICT_JIT_ALL, junk, 3, resp, sizeof resp, &n), NUB_E_INVALID_ARG);
+	/* SET_ENGINE: a LE u32 of 1 or 2, nothing else (the engine stays the JIT) */
+	ASSERT_EQ(kvm_sandbox_call(g_kvm, NUB_FN_ID_SET_ENGINE, junk, 3, resp, sizeof resp, &n), NUB_E_INVALID_ARG);
+	ASSERT_EQ(kvm_sandbox_call(g_kvm, NUB_FN_ID_SET_ENGINE, junk, 4, resp, sizeof resp, &n), NUB_E_INVALID_ARG);
+	uint32_t jit = NUB_SET_ENGINE_JIT;
+	ASSERT_EQ(kvm_sandbox_call(g_kvm, NUB_FN_ID_SET_ENGINE, &jit, 4, resp, sizeof resp, &n), NUB_E_OK);
+	ASSERT_EQ(n, 0);
 	ASSERT_EQ(kvm_sandbox_call(g_kvm, NUB_FN_ID_INVOKE_CACHED, junk, 79, resp, sizeof resp, &n), NUB_E_INVALID_ARG);
 	ASSERT_EQ(n, sizeof(InvocationResult));
 	ASSERT_EQ(kvm_sandbox_call(g_kvm, NUB_FN_ID_INVOKE_CACHED, junk, 81, resp, sizeof resp, &n), NUB_E_INVALID_ARG);
@@ -786,24 +810,31 @@ static void diff_one(vector *v, void *ctx)
 {
 	(void)ctx;
 	n_vec++;
-	uint8_t ik[NUB_CAP_HASH_LEN], il[NUB_CAP_HASH_LEN];
+	uint8_t ik[NUB_CAP_HASH_LEN], il[NUB_CAP_HASH_LEN], ij[NUB_CAP_HASH_LEN];
 	nub_err ek = vector_put_caps(g_kvm, v, ik);
 	nub_err el = vector_put_caps(g_local, v, il);
-	if (ek != el || (!ek && memcmp(ik, il, sizeof ik))) {
-		printf("    %s: put_caps kvm %s local %s\n", v->name, nub_err_name(ek), nub_err_name(el));
+	nub_err ej = vector_put_caps(g_local_jit, v, ij);
+	if (ek != el || ej != el || (!ek && (memcmp(ik, il, sizeof ik) || memcmp(ij, il, sizeof ij)))) {
+		printf("    %s: put_caps kvm %s local %s local(jit) %s\n", v->name, nub_err_name(ek), nub_err_name(el),
+		       nub_err_name(ej));
 		n_diff++;
 	} else if (!ek) {
+		/* kvm (JIT) = local (interpreter) = local (JIT) */
 		InvokePacket p;
-		InvocationResult rk, rl;
+		InvocationResult rk, rl, rj;
 		vector_packet(v, ik, &p);
 		memset(&rk, 0x11, sizeof rk);
 		memset(&rl, 0x22, sizeof rl);
+		memset(&rj, 0x33, sizeof rj);
 		ek = nub_invoke(g_kvm, &p, &rk);
 		el = nub_invoke(g_local, &p, &rl);
-		if (ek != el || memcmp(&rk, &rl, sizeof rk)) {
-			printf("    %s: kvm %s exit %u/%u gas %llu | local %s exit %u/%u gas %llu\n", v->name,
-			       nub_err_name(ek), rk.exit_reason, rk.exit_arg, (unsigned long long)rk.gas_remaining,
-			       nub_err_name(el), rl.exit_reason, rl.exit_arg, (unsigned long long)rl.gas_remaining);
+		ej = nub_invoke(g_local_jit, &p, &rj);
+		if (ek != el || ej != el || memcmp(&rk, &rl, sizeof rk) || memcmp(&rj, &rl, sizeof rj)) {
+			printf("    %s: kvm %s exit %u/%u gas %llu | local %s exit %u/%u gas %llu | local(jit) %s "
+			       "exit %u/%u gas %llu\n",
+			       v->name, nub_err_name(ek), rk.exit_reason, rk.exit_arg, (unsigned long long)rk.gas_remaining,
+			       nub_err_name(el), rl.exit_reason, rl.exit_arg, (unsigned long long)rl.gas_remaining,
+			       nub_err_name(ej), rj.exit_reason, rj.exit_arg, (unsigned long long)rj.gas_remaining);
 			n_diff++;
 		}
 	}
@@ -892,13 +923,15 @@ TEST(differential_programs)
 		snprintf(path, sizeof path, "%s/%s", g_programs, de->d_name);
 		size_t len;
 		uint8_t *spi = (uint8_t *)test_read_file(path, &len);
-		uint8_t ik[NUB_CAP_HASH_LEN], il[NUB_CAP_HASH_LEN];
+		uint8_t ik[NUB_CAP_HASH_LEN], il[NUB_CAP_HASH_LEN], ij[NUB_CAP_HASH_LEN];
 		nub_err ek = spi ? publish_spi(g_kvm, spi, len, ik) : NUB_E_INVALID_ARG;
 		nub_err el = spi ? publish_spi(g_local, spi, len, il) : NUB_E_INVALID_ARG;
+		nub_err ej = spi ? publish_spi(g_local_jit, spi, len, ij) : NUB_E_INVALID_ARG;
 		free(spi);
 		n++;
-		if (ek || el) {
-			printf("    %s: publish kvm %s local %s\n", de->d_name, nub_err_name(ek), nub_err_name(el));
+		if (ek || el || ej) {
+			printf("    %s: publish kvm %s local %s local(jit) %s\n", de->d_name, nub_err_name(ek),
+			       nub_err_name(el), nub_err_name(ej));
 			diff++;
 			continue;
 		}
@@ -913,13 +946,20 @@ TEST(differential_programs)
 		double t1 = now_ms();
 		el = nub_invoke(g_local, &p, &rl);
 		double t2 = now_ms();
-		bool same = ek == el && !memcmp(&rk, &rl, sizeof rk);
-		printf("    %-16s %s exit %u/%u r7 %llu gas used %llu; kvm %.1f ms, local %.1f ms\n", de->d_name,
-		       same ? "same" : "DIFFERENT", rk.exit_reason, rk.exit_arg, (unsigned long long)rk.return_value,
-		       (unsigned long long)(p.initial_gas - rk.gas_remaining), t1 - t0, t2 - t1);
+		InvocationResult rj;
+		ej = nub_invoke(g_local_jit, &p, &rj);
+		double t3 = now_ms();
+		bool same = ek == el && ej == el && !memcmp(&rk, &rl, sizeof rk) && !memcmp(&rj, &rl, sizeof rj);
+		printf("    %-16s %s exit %u/%u r7 %llu gas used %llu; kvm(jit) %.1f ms, local %.1f ms, local(jit) "
+		       "%.1f ms\n",
+		       de->d_name, same ? "same" : "DIFFERENT", rk.exit_reason, rk.exit_arg,
+		       (unsigned long long)rk.return_value, (unsigned long long)(p.initial_gas - rk.gas_remaining),
+		       t1 - t0, t2 - t1, t3 - t2);
 		if (!same) {
-			printf("      local: %s exit %u/%u r7 %llu gas %llu\n", nub_err_name(el), rl.exit_reason,
-			       rl.exit_arg, (unsigned long long)rl.return_value, (unsigned long long)rl.gas_remaining);
+			printf("      local: %s exit %u/%u r7 %llu gas %llu; local(jit): %s exit %u/%u r7 %llu gas %llu\n",
+			       nub_err_name(el), rl.exit_reason, rl.exit_arg, (unsigned long long)rl.return_value,
+			       (unsigned long long)rl.gas_remaining, nub_err_name(ej), rj.exit_reason, rj.exit_arg,
+			       (unsigned long long)rj.return_value, (unsigned long long)rj.gas_remaining);
 			diff++;
 		}
 	}
@@ -1211,6 +1251,8 @@ int main(int argc, char **argv)
 		nub_close(g_kvm);
 	if (g_local)
 		nub_close(g_local);
+	if (g_local_jit)
+		nub_close(g_local_jit);
 	nub_cap_buf_free(&g_caps[0]);
 	return test_done();
 }
