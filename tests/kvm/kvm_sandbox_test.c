@@ -1096,6 +1096,42 @@ TEST(lanes)
 	printf("    batch of %u over 2 lanes: %u differ, %.1f ms, %llu VM exits (%.2f per job)\n", g_ln, diff, t1 - t0,
 	       (unsigned long long)(x1 - x0), (double)(x1 - x0) / g_ln);
 	ASSERT_EQ(diff, 0);
+	/* 1b. the SDK programs as one batch over the lanes = one by one locally */
+	if (g_programs) {
+		DIR *dp = opendir(g_programs);
+		ASSERT_TRUE(dp != NULL);
+		struct dirent *de;
+		InvokePacket sp[16], spl[16];
+		InvocationResult sr[16], srl[16];
+		unsigned ns = 0;
+		while ((de = readdir(dp)) && ns < 16) {
+			size_t nl = strlen(de->d_name);
+			if (nl < 5 || strcmp(de->d_name + nl - 4, ".pvm"))
+				continue;
+			char path[1024];
+			snprintf(path, sizeof path, "%s/%s", g_programs, de->d_name);
+			size_t len;
+			uint8_t *spi = (uint8_t *)test_read_file(path, &len);
+			memset(&sp[ns], 0, sizeof sp[ns]);
+			sp[ns].args[0] = 0xFEFF0000u; /* GP A.7: phi7 = argument address, phi8 = 0 */
+			sp[ns].initial_gas = 1000000000;
+			spl[ns] = sp[ns];
+			if (spi && !publish_spi(g_lanes_sb, spi, len, sp[ns].instance_hash) &&
+			    !publish_spi(g_local, spi, len, spl[ns].instance_hash))
+				ns++;
+			free(spi);
+		}
+		closedir(dp);
+		ASSERT_TRUE(ns > 0);
+		(void)nub_invoke_parallel(g_lanes_sb, sp, sr, ns);
+		unsigned sdiff = 0;
+		for (unsigned i = 0; i < ns; i++) {
+			(void)nub_invoke(g_local, &spl[i], &srl[i]);
+			sdiff += memcmp(&sr[i], &srl[i], sizeof sr[i]) != 0;
+		}
+		printf("    the %u SDK programs as one batch over 2 lanes: %u differ\n", ns, sdiff);
+		ASSERT_EQ(sdiff, 0);
+	}
 	/* 2. nub_invoke from two threads at once, each on a lane */
 	lane_thread_job jobs[2] = {{0, g_ln / 2, 0}, {g_ln / 2, g_ln - g_ln / 2, 0}};
 	pthread_t th[2];
