@@ -36,6 +36,13 @@ struct jit_vm {
 	pvm_instance *m;
 	uint32_t charged;  /* pages filled this run, charged to m's budget hook */
 	pvm_err fill_err;  /* why the last fill failed */
+	/* host calls answered inside the run (jit_vm_set_host) */
+	jit_host_fn host;
+	void *host_ctx;
+	bool in_host;      /* inside host(): jit_host_sync / jit_host_wrote allowed */
+	bool host_synced;  /* the table holds what compiled code wrote (this call) */
+	bool host_wrote;   /* the table changed: reconcile before going on */
+	pvm_err host_err;  /* a failed sync or reconcile: the run ends with it */
 };
 
 jit_err jit_vm_new(jit_vm **out)
@@ -105,17 +112,11 @@ static bool window_empty(jit_vm *vm)
 	return true;
 }
 
-/* At the end of a run: copy pages written (differing from the table) back
- * into it; untouched shared pages thus stay shared. The window stays filled
- * for the next run unless it holds more than JIT_STICKY_PAGES pages. */
-static pvm_err sync_back(jit_vm *vm, pvm_instance *m)
+/* Copy window pages written (differing from the table) back into it;
+ * untouched shared pages thus stay shared. */
+static pvm_err copy_back(jit_vm *vm, pvm_instance *m)
 {
 	pvm_err err = PVM_E_OK;
-	/* the run's window pages were charged as filled; what stays written is
-	 * charged again by the table as it takes the pages */
-	if (vm->charged && m->hook)
-		m->hook(m->hook_ctx, -(int64_t)vm->charged);
-	vm->charged = 0;
 	for (uint32_t k = 0; k < vm->n_list; k++) {
 		uint32_t pg = vm->list[k];
 		const uint8_t *w = vm->base + ((uint64_t)pg << 12);
@@ -126,6 +127,19 @@ static pvm_err sync_back(jit_vm *vm, pvm_instance *m)
 				err = pe;
 		}
 	}
+	return err;
+}
+
+/* At the end of a run: copy back. The window stays filled for the next run
+ * unless it holds more than JIT_STICKY_PAGES pages. */
+static pvm_err sync_back(jit_vm *vm, pvm_instance *m)
+{
+	/* the run's window pages were charged as filled; what stays written is
+	 * charged again by the table as it takes the pages */
+	if (vm->charged && m->hook)
+		m->hook(m->hook_ctx, -(int64_t)vm->charged);
+	vm->charged = 0;
+	pvm_err err = copy_back(vm, m);
 	if (vm->n_list > JIT_STICKY_PAGES && !window_empty(vm) && err == PVM_E_OK)
 		err = PVM_E_NOMEM;
 	return err;
@@ -176,6 +190,35 @@ fail:
 	return window_empty(vm);
 }
 
+void jit_vm_set_host(jit_vm *vm, jit_host_fn fn, void *ctx)
+{
+	vm->host = fn;
+	vm->host_ctx = ctx;
+}
+
+pvm_err jit_host_sync(jit_vm *vm)
+{
+	if (!vm->in_host || vm->host_synced)
+		return PVM_E_OK;
+	pvm_instance *m = vm->m;
+	/* as at the end of a run: the window pages filled so far are no longer
+	 * charged as such; the table charges the pages it takes */
+	if (vm->charged && m->hook)
+		m->hook(m->hook_ctx, -(int64_t)vm->charged);
+	vm->charged = 0;
+	pvm_err e = copy_back(vm, m);
+	if (e != PVM_E_OK && vm->host_err == PVM_E_OK)
+		vm->host_err = e;
+	vm->host_synced = e == PVM_E_OK;
+	return e;
+}
+
+void jit_host_wrote(jit_vm *vm)
+{
+	if (vm->in_host)
+		vm->host_wrote = true;
+}
+
 pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
 {
 	const pvm_program *p = m->prog;
@@ -203,18 +246,53 @@ pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
 	uint32_t reason, at;
 	ctx->exit_idx = idx; /* what an error before entering reports */
 	ctx->exit_arg = PVM_E_NOMEM;
+	pvm_err serr = PVM_E_OK;
 	for (;;) {
 		reason = pvm_plat_jit_call(vm, c->code, vm->base, target);
 		at = ctx->exit_idx;
-		if (reason != JIT_R_SBRK)
+		if (reason == JIT_R_SBRK) {
+			const pvm_insn *in = &p->insns[at];
+			ctx->regs[in->d] = pvm_mem_sbrk(m, (uint32_t)ctx->regs[in->a]); /* as the interpreter: 32 bits */
+			target = c->code + c->body_off[at + 1];
+			continue;
+		}
+		if (reason != JIT_R_HOST || !vm->host)
 			break;
+		/* a host call answered here: registers in ctx, memory in the
+		 * window (the table is brought up to date only if the host asks,
+		 * jit_host_sync), the gas as the exit would leave it */
 		const pvm_insn *in = &p->insns[at];
-		ctx->regs[in->d] = pvm_mem_sbrk(m, (uint32_t)ctx->regs[in->a]); /* as the interpreter: 32 bits */
-		target = c->code + c->body_off[at + 1];
+		uint64_t g = ctx->gas + in->seg - 1;
+		vm->in_host = true;
+		vm->host_synced = vm->host_wrote = false;
+		vm->host_err = PVM_E_OK;
+		bool resume = vm->host(vm->host_ctx, (uint32_t)in->imm, ctx->regs, &g);
+		vm->in_host = false;
+		if (vm->host_wrote && vm->host_err == PVM_E_OK && !reconcile(vm, m))
+			vm->host_err = PVM_E_NOMEM;
+		if (vm->host_err != PVM_E_OK) {
+			serr = vm->host_err;
+			ctx->gas = g - in->seg + 1; /* the exit below reports g */
+			break;
+		}
+		uint32_t nx = at + 1;
+		if (!resume || g < p->insns[nx].seg) {
+			/* stop; or the next run cannot be paid for: exit at the
+			 * ecalli with g, resuming after it (the interpreter's
+			 * checked run then stops out of gas where it must) */
+			ctx->gas = g - in->seg + 1;
+			if (resume)
+				reason = JIT_R_HOST_RESUME;
+			break;
+		}
+		ctx->gas = g - p->insns[nx].seg;
+		target = c->code + c->body_off[nx];
 	}
 	vm->code = 0;
 	vm->m = 0;
-	pvm_err serr = sync_back(vm, m);
+	pvm_err sb = sync_back(vm, m);
+	if (serr == PVM_E_OK)
+		serr = sb;
 	__builtin_memcpy(m->regs, ctx->regs, sizeof ctx->regs);
 	const pvm_insn *in = &p->insns[at];
 	if (serr != PVM_E_OK) {
@@ -232,6 +310,13 @@ pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
 	}
 	m->pc = in->pc;
 	m->gas = (int64_t)(ctx->gas + in->seg - 1);
+	if (reason == JIT_R_HOST_RESUME) {
+		/* answered, and the gas left cannot pay for what follows: the
+		 * interpreter's checked run from the next instruction */
+		m->exit_arg = 0;
+		m->resume_idx = at + 1;
+		return pvm_run(m);
+	}
 	switch (reason) {
 	case JIT_R_HOST:
 		m->exit_arg = (uint32_t)in->imm;
