@@ -194,6 +194,10 @@ TEST(open_option_errors)
 	o.memory_bytes = 1000;
 	ASSERT_EQ(nub_open(&o, &sb), NUB_E_INVALID_ARG);
 	ASSERT_EQ(nub_open(&o, NULL), NUB_E_INVALID_ARG);
+	nub_options_init(&o);
+	o.backend = NUB_BACKEND_LOCAL;
+	o.host_calls = (nub_host_calls_mode)2;
+	ASSERT_EQ(nub_open(&o, &sb), NUB_E_INVALID_ARG);
 	nub_backend b;
 	ASSERT_EQ(nub_backend_parse("kvm", &b), NUB_E_OK);
 	ASSERT_EQ(b, NUB_BACKEND_KVM);
@@ -620,10 +624,15 @@ TEST(hostcall_kernel_in_process_equals_sandbox)
 	uint64_t r7 = pvm_reg(m, 7), gas = (uint64_t)pvm_gas(m);
 	pvm_instance_free(m);
 	pvm_program_free(prog);
-	/* through the sandbox, interpreter and JIT */
-	for (nub_engine en = NUB_ENGINE_INTERP; en <= NUB_ENGINE_JIT; en++) {
-		nub_sandbox *sb = open_engine(en);
-		ASSERT_TRUE(sb != NULL);
+	/* through the sandbox, interpreter and JIT, inline and on a lane */
+	for (int k = 0; k < 4; k++) {
+		nub_options o;
+		nub_options_init(&o);
+		o.backend = NUB_BACKEND_LOCAL;
+		o.engine = k & 1 ? NUB_ENGINE_JIT : NUB_ENGINE_INTERP;
+		o.host_calls = k & 2 ? NUB_HOST_CALLS_LANES : NUB_HOST_CALLS_INLINE;
+		nub_sandbox *sb = NULL;
+		ASSERT_EQ(nub_open(&o, &sb), NUB_E_OK);
 		uint32_t entry = 0;
 		uint8_t img[32], inst[32];
 		nub_cap_buf cb;

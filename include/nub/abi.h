@@ -108,7 +108,21 @@ typedef struct nub_boot_info {
  * READY->RUNNING, runs, writes result, stores DONE (release); host reads DONE
  * (acquire), copies result, stores EMPTY. STARTING: host mark before the
  * worker is up (guest flips it to EMPTY). STOP: worker returns.
- * EVICT_JIT_READY: worker evicts all compiled code, then answers DONE. */
+ * EVICT_JIT_READY: worker evicts all compiled code, then answers DONE.
+ *
+ * nub's extension, host calls on a lane (values 0..6 and the layout up to
+ * @248 are the specification's and unchanged; the extension lives in the
+ * specification's padding and in status values it does not use, 0x80 up).
+ * A job posted with host_flags NUB_SLOT_F_HOST_CALLS (written before READY)
+ * is suspended at each ecalli instead of ending there: the worker writes
+ * host_call (number, registers, gas), stores HOST_WAIT (release) and waits;
+ * the host (acquire) runs its handler, writes host_call's registers, gas and
+ * action, stores HOST_ANSWER (release); the worker CASes HOST_ANSWER ->
+ * RUNNING (acquire), copies the answer out and goes on (action RESUME) or
+ * ends the job as at an ecalli without handler (action STOP; result
+ * NUB_EXIT_HOST_CALL). While the status is HOST_WAIT the host owns the slot
+ * and the suspended invocation; the worker owns it again from HOST_ANSWER.
+ * host_flags 0: the specification's behaviour (an ecalli ends the job). */
 enum nub_slot_status {
 	NUB_SLOT_EMPTY = 0,
 	NUB_SLOT_READY = 1,
@@ -117,7 +131,22 @@ enum nub_slot_status {
 	NUB_SLOT_STOP = 4,
 	NUB_SLOT_STARTING = 5,
 	NUB_SLOT_EVICT_JIT_READY = 6,
+	/* nub extension (not in the specification) */
+	NUB_SLOT_HOST_WAIT = 0x80,   /* worker -> host: a host call waits in host_call */
+	NUB_SLOT_HOST_ANSWER = 0x81, /* host -> worker: host_call holds the answer */
 };
+#define NUB_SLOT_F_HOST_CALLS 1u /* host_flags: suspend at each ecalli (HOST_WAIT) */
+#define NUB_SLOT_HOST_RESUME 0u  /* host_call.action: go on after the ecalli */
+#define NUB_SLOT_HOST_STOP 1u    /* host_call.action: end the job at the ecalli */
+
+/* One host call of a lane job (nub extension, in the slot's padding). */
+typedef struct nub_slot_host_call {
+	uint32_t number;             /* @0   OUT (worker): the ecalli immediate */
+	uint32_t action;             /* @4   IN (host): NUB_SLOT_HOST_RESUME or _STOP */
+	uint64_t regs[NUB_NUM_REGS]; /* @8   OUT, then IN: phi0..phi12 */
+	uint64_t gas;                /* @112 OUT, then IN: gas left (at most 2^63-1) */
+} NubSlotHostCall;
+
 #define NUB_PARALLEL_SLOT_STRIDE 512u
 typedef struct nub_parallel_invoke_slot {
 	_Alignas(64) uint32_t status; /* @0  enum nub_slot_status (atomic) */
@@ -125,7 +154,11 @@ typedef struct nub_parallel_invoke_slot {
 	uint64_t job_id;              /* @8  IN: host's tag, echoed */
 	InvokePacket packet;          /* @16 IN */
 	InvocationResult result;      /* @96 OUT */
-	uint8_t _reserved[NUB_PARALLEL_SLOT_STRIDE - 248]; /* @248 pad to the stride */
+	/* nub extension, in the specification's padding (zero when unused) */
+	uint32_t host_flags;          /* @248 IN: NUB_SLOT_F_* of the posted job */
+	uint32_t _pad1;               /* @252 */
+	NubSlotHostCall host_call;    /* @256 see above */
+	uint8_t _reserved[NUB_PARALLEL_SLOT_STRIDE - 376]; /* @376 pad to the stride */
 } ParallelInvokeSlot;
 
 /* ---- the specification's own spellings ------------------------------------
@@ -263,8 +296,14 @@ _Static_assert(offsetof(ParallelInvokeSlot, _pad0) == 4, "");
 _Static_assert(offsetof(ParallelInvokeSlot, job_id) == 8, "");
 _Static_assert(offsetof(ParallelInvokeSlot, packet) == 16, "");
 _Static_assert(offsetof(ParallelInvokeSlot, result) == 96, "");
-_Static_assert(offsetof(ParallelInvokeSlot, _reserved) == 248, "");
+_Static_assert(offsetof(ParallelInvokeSlot, host_flags) == 248, "");
+_Static_assert(offsetof(ParallelInvokeSlot, host_call) == 256, "");
+_Static_assert(offsetof(ParallelInvokeSlot, _reserved) == 376, "");
+_Static_assert(sizeof(NubSlotHostCall) == 120, "slot host call 120 B");
+_Static_assert(offsetof(NubSlotHostCall, regs) == 8, "");
+_Static_assert(offsetof(NubSlotHostCall, gas) == 112, "");
 _Static_assert(NUB_SLOT_EVICT_JIT_READY == 6, "slot statuses 0..6");
+_Static_assert(NUB_SLOT_HOST_WAIT > NUB_SLOT_EVICT_JIT_READY, "extension statuses outside the specification's");
 
 _Static_assert(NUB_E_OK == 0, "OK is zero");
 _Static_assert(NUB_E_MAX_ == 51, "error codes are dense; update when appending");

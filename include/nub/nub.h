@@ -73,6 +73,11 @@ typedef enum nub_engine {
 	NUB_ENGINE_JIT = 2,    /* x86-64 code compiled from the PVM program */
 } nub_engine;
 
+typedef enum nub_host_calls_mode {
+	NUB_HOST_CALLS_INLINE = 0,
+	NUB_HOST_CALLS_LANES = 1,
+} nub_host_calls_mode;
+
 typedef struct nub_options {
 	nub_backend backend;
 	/* vCPUs of the micro-VM, 1..MAX_EXECUTION_LANES; 0 = default (4).
@@ -129,6 +134,16 @@ typedef struct nub_options {
 	 * a futex; nub_close stops them. kvm: not built yet (lanes unused;
 	 * nub_invoke_parallel runs one packet after another). */
 	uint32_t lanes;
+	/* Where nub_invoke_with runs an invocation that has a handler (the
+	 * handler itself always runs on the calling thread).
+	 * NUB_HOST_CALLS_INLINE (0, the default): on the calling thread; a
+	 * host call is a function call (local, JIT: tens of ns).
+	 * NUB_HOST_CALLS_LANES: on a free execution lane, each host call a
+	 * round trip through the lane's slot (status NUB_SLOT_HOST_WAIT,
+	 * abi.h), the path the kvm guest's lanes will take; inline when no lane
+	 * is free. Same results either way. local only; kvm: ignored (its
+	 * lanes are not built). */
+	nub_host_calls_mode host_calls;
 } nub_options;
 
 /* Defaults and special values of nub_options (see each field). They keep a

@@ -423,10 +423,9 @@ static bool answer_exit(local_run *lr)
 	return go;
 }
 
-static nub_err local_invoke_with(void *impl, const InvokePacket *p, nub_host_handler handler, void *ctx,
-                                 InvocationResult *r)
+nub_err local_invoke_handler(local_backend *lb, const InvokePacket *p, nub_host_handler handler, void *ctx,
+                             InvocationResult *r)
 {
-	local_backend *lb = impl;
 	local_run lr = {.handler = handler, .ctx = ctx, .size = LOCAL_SLICE_FIRST, .clock_every = 1,
 	                .clock_left = 1};
 	/* the deadline covers everything from here: decode (after an
@@ -467,7 +466,21 @@ static nub_err local_invoke_with(void *impl, const InvokePacket *p, nub_host_han
 
 nub_err local_invoke_inline(local_backend *lb, const InvokePacket *p, InvocationResult *r)
 {
-	return local_invoke_with(lb, p, NULL, NULL, r);
+	return local_invoke_handler(lb, p, NULL, NULL, r);
+}
+
+/* nub_invoke_with: with a handler, inline on the calling thread (the
+ * default) or on a lane (nub_options.host_calls); the handler runs on the
+ * calling thread either way. Without one: nub_invoke, on a lane. */
+static nub_err local_invoke_with(void *impl, const InvokePacket *p, nub_host_handler handler, void *ctx,
+                                 InvocationResult *r)
+{
+	local_backend *lb = impl;
+	if (!handler)
+		return local_lanes_run(lb, p, r, 1);
+	if (lb->opts.host_calls == NUB_HOST_CALLS_LANES)
+		return local_lanes_run_with(lb, p, handler, ctx, r);
+	return local_invoke_handler(lb, p, handler, ctx, r);
 }
 
 /* ---- lanes (local_lanes.c): nub_invoke and nub_invoke_parallel --------- */
