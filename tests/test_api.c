@@ -811,7 +811,10 @@ TEST(handler_time_counts_against_the_deadline)
 		ASSERT_EQ(nub_invoke_with(sb, &p, hc_slow, &calls, &r), NUB_E_TIMEOUT);
 		ASSERT_EQ(r.exit_reason, NUB_EXIT_ERROR);
 		ASSERT_EQ(r.exit_arg, NUB_E_TIMEOUT);
-		ASSERT_TRUE(calls >= 20 && calls <= 40); /* 50 ms of 2 ms calls, the clock read every call or two */
+		/* 50 ms of (at least) 2 ms calls: slow calls keep the clock read
+		 * after every one, so the deadline is not overshot by more than a
+		 * call or two (fewer calls on a loaded machine, never more) */
+		ASSERT_TRUE(calls >= 1 && calls <= 27);
 		nub_close(sb);
 	}
 }

@@ -40,6 +40,13 @@ enum nub_fn_id {
 	NUB_FN_ID_INVOKE_WORKER = 7,  /* IN: LE u32 lane.  serves ParallelInvokeSlot[lane] */
 	NUB_FN_ID_MAX
 };
+/* nub's extensions (not in the specification; the ids above and
+ * NUB_FN_ID_MAX stay the specification's): host calls over the mailbox,
+ * see "host calls over the mailbox" below. */
+enum nub_fn_id_ext {
+	NUB_FN_ID_INVOKE_HOST = 9, /* IN: InvokePacket.  OUT: NubHostStep */
+	NUB_FN_ID_HOST_CALL = 10,  /* IN: NubHostOp (+ bytes).  OUT: by op */
+};
 #define NUB_FN_ID_SUBSTRATE_END 0x100u
 #define NUB_FN_ID_TEST_PROBE_FIRST 100u
 #define NUB_FN_ID_TEST_PROBE_LAST 255u
@@ -146,6 +153,46 @@ typedef struct nub_slot_host_call {
 	uint64_t regs[NUB_NUM_REGS]; /* @8   OUT, then IN: phi0..phi12 */
 	uint64_t gas;                /* @112 OUT, then IN: gas left (at most 2^63-1) */
 } NubSlotHostCall;
+
+/* ---- host calls over the mailbox (nub extension: fn ids 9 and 10) --------
+ * INVOKE_HOST starts an invocation like INVOKE_CACHED, but an ecalli
+ * suspends it instead of ending it: the reply (NubHostStep) is either
+ * DONE (result = the InvocationResult, status as INVOKE_CACHED's) or CALL
+ * (number, registers, gas left after the ecalli; status OK) with the
+ * invocation kept suspended in the guest. The host then sends HOST_CALL
+ * requests (NubHostOp): READ / WRITE / CHECK the suspended invocation's
+ * memory with the program's own rights (cap_core_mem_read/_write:
+ * NUB_E_HOST_MEMORY and nothing copied otherwise), and finally ANSWER
+ * (registers, gas, action RESUME or STOP), whose reply is the next
+ * NubHostStep; or ABORT, which ends it (its memory freed; status OK, empty
+ * reply). At most one suspended invocation per mailbox: INVOKE_HOST and any
+ * other fn id than HOST_CALL end (free) a suspended one first; HOST_CALL
+ * without one answers NUB_E_INVALID_ARG. */
+#define NUB_HOST_STEP_DONE 0u
+#define NUB_HOST_STEP_CALL 1u
+typedef struct nub_host_step {
+	uint32_t state;              /* @0   NUB_HOST_STEP_DONE or _CALL */
+	uint32_t number;             /* @4   CALL: the ecalli immediate */
+	uint64_t regs[NUB_NUM_REGS]; /* @8   CALL: phi0..phi12 */
+	uint64_t gas;                /* @112 CALL: gas left after the ecalli */
+	InvocationResult result;     /* @120 DONE: the result; CALL: zero */
+} NubHostStep;
+
+#define NUB_HOST_OP_ANSWER 0u /* action, regs, gas. OUT: NubHostStep */
+#define NUB_HOST_OP_READ 1u   /* addr, len <= NUB_RPC_RESP_CAP. OUT: len bytes */
+#define NUB_HOST_OP_WRITE 2u  /* addr, len; len bytes follow the op. OUT: empty */
+#define NUB_HOST_OP_CHECK 3u  /* addr, len, action 0 read / 1 write. OUT: empty */
+#define NUB_HOST_OP_ABORT 4u  /* OUT: empty */
+#define NUB_HOST_ACTION_RESUME 0u
+#define NUB_HOST_ACTION_STOP 1u
+typedef struct nub_host_op {
+	uint32_t op;                 /* @0   NUB_HOST_OP_* */
+	uint32_t action;             /* @4   ANSWER: NUB_HOST_ACTION_*; CHECK: 0 read, 1 write */
+	uint32_t addr;               /* @8   READ / WRITE / CHECK: PVM address */
+	uint32_t len;                /* @12  READ / WRITE / CHECK: bytes */
+	uint64_t regs[NUB_NUM_REGS]; /* @16  ANSWER */
+	uint64_t gas;                /* @120 ANSWER: at most 2^63-1 (else NUB_E_BAD_GAS, DONE) */
+} NubHostOp;
 
 #define NUB_PARALLEL_SLOT_STRIDE 512u
 typedef struct nub_parallel_invoke_slot {
@@ -304,6 +351,16 @@ _Static_assert(offsetof(NubSlotHostCall, regs) == 8, "");
 _Static_assert(offsetof(NubSlotHostCall, gas) == 112, "");
 _Static_assert(NUB_SLOT_EVICT_JIT_READY == 6, "slot statuses 0..6");
 _Static_assert(NUB_SLOT_HOST_WAIT > NUB_SLOT_EVICT_JIT_READY, "extension statuses outside the specification's");
+
+_Static_assert(sizeof(NubHostStep) == 272, "host step 272 B");
+_Static_assert(offsetof(NubHostStep, regs) == 8, "");
+_Static_assert(offsetof(NubHostStep, gas) == 112, "");
+_Static_assert(offsetof(NubHostStep, result) == 120, "");
+_Static_assert(sizeof(NubHostOp) == 128, "host op 128 B");
+_Static_assert(offsetof(NubHostOp, regs) == 16, "");
+_Static_assert(offsetof(NubHostOp, gas) == 120, "");
+_Static_assert(NUB_FN_ID_INVOKE_WORKER == 7 && NUB_FN_ID_INVOKE_HOST == 9 && NUB_FN_ID_HOST_CALL == 10,
+               "the specification's fn ids unchanged; 8 is left for another extension");
 
 _Static_assert(NUB_E_OK == 0, "OK is zero");
 _Static_assert(NUB_E_MAX_ == 51, "error codes are dense; update when appending");

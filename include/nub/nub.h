@@ -331,9 +331,15 @@ NUB_API nub_err nub_host_call_write(nub_host_call *c, uint32_t addr, const void 
 
 /* [INVOKE_CACHED, with host calls answered] As nub_invoke, but each ecalli
  * calls handler(ctx, call) on the calling thread (rules above). handler NULL:
- * exactly nub_invoke. The per-call timeout covers the handlers' time too.
- * kvm backend: not built yet: a non-NULL handler gives NUB_E_NOT_IMPLEMENTED
- * (in r too) and runs nothing. */
+ * exactly nub_invoke. The per-call timeout covers the handlers' time too
+ * (local: the clock is read after every host call at first, then every N
+ * calls, N doubling up to 256 while calls are quick, halving when they are
+ * slow). local: the handler may invoke again (any sandbox); with the JIT a
+ * host call is a function call inside the run. kvm: the guest suspends the
+ * invocation and sends the call to the host (one VM exit per call); the
+ * memory accessors are requests to the guest (one VM exit each); the
+ * sandbox is held meanwhile: a handler must not call its own kvm sandbox
+ * (it would wait for it until its timeout). */
 NUB_API nub_err nub_invoke_with(nub_sandbox *sb, const InvokePacket *p, nub_host_handler handler, void *ctx,
                                 InvocationResult *r);
 

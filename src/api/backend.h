@@ -30,6 +30,9 @@ typedef struct nub_backend_ops {
 	nub_err (*heap_stats)(void *impl, NubHeapStats *out);
 	nub_err (*evict_jit_all)(void *impl);
 	void (*close)(void *impl);
+	/* For benchmarks: VM exits of the backend's VM so far (kvm); NULL: the
+	 * backend has no VM. */
+	uint64_t (*vm_exits)(void *impl);
 } nub_backend_ops;
 
 /* What nub_host_call.internal_ points to: the backend's memory accessors for

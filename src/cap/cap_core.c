@@ -489,6 +489,11 @@ static nub_err mem_check(const pvm_instance *m, uint32_t addr, size_t len, int n
 	return NUB_E_OK;
 }
 
+nub_err cap_core_mem_check(const pvm_instance *m, uint32_t addr, size_t len, bool write)
+{
+	return mem_check(m, addr, len, write ? PVM_ACCESS_RW : PVM_ACCESS_RO);
+}
+
 nub_err cap_core_mem_read(const pvm_instance *m, uint32_t addr, void *dst, size_t len)
 {
 	nub_err e = mem_check(m, addr, len, PVM_ACCESS_RO);

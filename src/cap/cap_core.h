@@ -158,6 +158,9 @@ nub_err cap_core_fail(InvocationResult *r, nub_err e);
  * first (published frames stay unchanged). */
 nub_err cap_core_mem_read(const pvm_instance *m, uint32_t addr, void *dst, size_t len);
 nub_err cap_core_mem_write(pvm_instance *m, uint32_t addr, const void *src, size_t len);
+/* Their check alone, nothing copied: NUB_E_OK when every page of
+ * [addr, addr+len) is readable (write: writable), else NUB_E_HOST_MEMORY. */
+nub_err cap_core_mem_check(const pvm_instance *m, uint32_t addr, size_t len, bool write);
 
 /* EVICT_JIT_ALL: drop every cached program (running invocations keep theirs
  * until they finish). */

@@ -32,6 +32,8 @@ typedef struct kvm_backend {
 	unsigned lost_caps; /* caps a rebuilt VM refused on replay (forgotten; see rebuild) */
 	vmm_stop last_stop;
 	NubRpcFault last_fault;
+	uint64_t host_calls, host_calls_done; /* handler calls; invocations with a handler that ended */
+	nub_err host_fail; /* during a handler: the error that broke the VM */
 } kvm_backend;
 
 extern const nub_backend_def kvm_backend_def;
