@@ -7,6 +7,15 @@
  * run goes in gas slices with a clock check between them. nub_invoke and
  * nub_invoke_parallel go through the execution lanes (local_lanes.c), whose
  * workers run local_invoke_inline.
+ *
+ * Host calls (nub_invoke_with): with the JIT, an ecalli is answered inside
+ * the compiled run (jit_vm_set_host: no exit, the window stays filled, the
+ * page table is synced only when the handler touches memory); the
+ * interpreter's ecallis end the run and are answered between runs. Either
+ * way the handler sees the whole gas (slice + reserve) and the clock is read
+ * only every few host calls (host_deadline_past). On a lane
+ * (nub_options.host_calls) the invocation runs on the lane thread and each
+ * call goes to the calling thread through the slot (local_lanes.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -166,13 +175,14 @@ static bool past(uint64_t deadline)
 	return deadline && now_ns() >= deadline;
 }
 
-/* One invocation's run state: the deadline, the gas slice, the handler. */
+/* nub_host_call.internal_ of a local invocation: its memory accessors. */
 typedef struct local_host_mem {
 	nub_host_mem mem; /* first: nub_host_call.internal_ points here */
 	pvm_instance *m;
 	jit_vm *vm; /* the JIT's, while a host call is answered inside its run */
 } local_host_mem;
 
+/* One invocation's run state: the deadline, the gas slice, the handler. */
 typedef struct local_run {
 	cap_invocation inv;
 	uint64_t deadline; /* ns, 0 = none */
