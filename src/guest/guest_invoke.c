@@ -116,110 +116,23 @@ void guest_evict_jit_all(void)
 }
 
 /* ---- host calls over the mailbox (INVOKE_HOST, HOST_CALL; abi.h) ----------
- * One invocation at most is suspended at an ecalli, waiting for the host's
- * answer: its state (registers, memory, address space) stays in the heap
- * until the answer, an ABORT, or any other request than HOST_CALL ends it. */
-static struct {
-	bool active;
-	cap_invocation inv;
-} suspended;
+ * The core's (cap_core_host_*): at most one invocation suspended at an
+ * ecalli, its state in the heap until the answer, an ABORT, or any other
+ * request than HOST_CALL ends it. */
+static cap_host_susp suspended;
 
 void guest_host_abandon(void)
 {
-	if (!suspended.active)
-		return;
-	InvocationResult r;
-	suspended.active = false;
-	(void)cap_core_finish(&suspended.inv, PVM_EXIT_PANIC, NUB_E_TIMEOUT, &r); /* frees it */
-}
-
-/* Run the suspended invocation to its next exit: CALL (still suspended) or
- * DONE (finished and released). */
-static nub_err host_step(NubHostStep *out)
-{
-	pvm_instance *m = suspended.inv.m;
-	pvm_exit x = cap_core_run(&suspended.inv);
-	memset(out, 0, sizeof *out);
-	if (x == PVM_EXIT_HOST) {
-		out->state = NUB_HOST_STEP_CALL;
-		out->number = pvm_exit_arg(m);
-		for (unsigned i = 0; i < NUB_NUM_REGS; i++)
-			out->regs[i] = pvm_reg(m, i);
-		out->gas = (uint64_t)pvm_gas(m);
-		return NUB_E_OK;
-	}
-	suspended.active = false;
-	out->state = NUB_HOST_STEP_DONE;
-	return cap_core_finish(&suspended.inv, x, NUB_E_OK, &out->result);
+	cap_core_host_abandon(&suspended);
 }
 
 nub_err guest_invoke_host(const InvokePacket *p, NubHostStep *out)
 {
-	guest_host_abandon();
-	nub_err e = cap_core_start(&store, p, &suspended.inv);
-	if (e) {
-		memset(out, 0, sizeof *out);
-		out->state = NUB_HOST_STEP_DONE;
-		return cap_core_fail(&out->result, e);
-	}
-	suspended.active = true;
-	return host_step(out);
+	return cap_core_host_start(&store, &suspended, p, out);
 }
 
 nub_err guest_host_op(const NubHostOp *op, const uint8_t *data, uint32_t data_len, uint8_t *resp, uint32_t resp_cap,
                       uint32_t *resp_len)
 {
-	*resp_len = 0;
-	if (!suspended.active)
-		return NUB_E_INVALID_ARG;
-	pvm_instance *m = suspended.inv.m;
-	switch (op->op) {
-	case NUB_HOST_OP_ANSWER: {
-		if (data_len || op->action > NUB_HOST_ACTION_STOP)
-			return NUB_E_INVALID_ARG;
-		NubHostStep *st = (NubHostStep *)(void *)resp;
-		if (resp_cap < sizeof *st)
-			return NUB_E_INVALID_ARG;
-		for (unsigned i = 0; i < NUB_NUM_REGS; i++)
-			pvm_set_reg(m, i, op->regs[i]);
-		*resp_len = sizeof *st;
-		nub_err e = NUB_E_OK;
-		if (op->gas > (uint64_t)INT64_MAX)
-			e = NUB_E_BAD_GAS;
-		else
-			pvm_set_gas(m, (int64_t)op->gas);
-		if (e || op->action == NUB_HOST_ACTION_STOP) {
-			/* ends here: at the ecalli (HOST_CALL), or with the error */
-			memset(st, 0, sizeof *st);
-			st->state = NUB_HOST_STEP_DONE;
-			suspended.active = false;
-			return cap_core_finish(&suspended.inv, PVM_EXIT_HOST, e, &st->result);
-		}
-		return host_step(st);
-	}
-	case NUB_HOST_OP_READ:
-		if (data_len || op->len > resp_cap)
-			return NUB_E_INVALID_ARG;
-		{
-			nub_err e = cap_core_mem_read(m, op->addr, resp, op->len);
-			if (!e)
-				*resp_len = op->len;
-			return e;
-		}
-	case NUB_HOST_OP_WRITE:
-		if (data_len != op->len)
-			return NUB_E_INVALID_ARG;
-		return cap_core_mem_write(m, op->addr, data, op->len);
-	case NUB_HOST_OP_CHECK:
-		if (data_len || op->action > 1)
-			return NUB_E_INVALID_ARG;
-		return cap_core_mem_check(m, op->addr, op->len, op->action == 1);
-	case NUB_HOST_OP_ABORT:
-		if (data_len)
-			return NUB_E_INVALID_ARG;
-		guest_host_abandon();
-		return NUB_E_OK;
-	default:
-		return NUB_E_INVALID_ARG;
-	}
+	return cap_core_host_op(&suspended, op, data, data_len, resp, resp_cap, resp_len);
 }
