@@ -114,7 +114,7 @@ endef
 $(foreach t,$(TEST_PROGS),$(eval $(call TEST_RULE,$(t))))
 
 # fuzz targets replayed over tests/regress/ as ordinary tests
-REPLAY = fuzz_blob fuzz_spi fuzz_run fuzz_vector fuzz_cap fuzz_lane_slot $(REPLAY_JIT)
+REPLAY = fuzz_blob fuzz_spi fuzz_run fuzz_vector fuzz_cap fuzz_lane_slot fuzz_host_op $(REPLAY_JIT)
 $(B)/tests/replay_%: fuzz/%.c tests/fuzz_replay.c $(LIBNUB_INTERNAL) $(B)/obj/src/cli/vector.o
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")

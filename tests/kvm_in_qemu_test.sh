@@ -108,9 +108,19 @@ done
 if [ -n "$progs" ]; then
 	cp -r "$progs" "$tmp/p/pvm"
 fi
+# the CLI on kvm: `nub run --backend kvm --host-calls ignore|stop` must print
+# what --backend local prints (a loop of 50 `ecalli 1`, then trap)
+if [ ! -x "$B/host/nub-static" ] && [ "$B" = build ]; then
+	make --no-print-directory -s "$B/host/nub-static" >/dev/null 2>&1
+fi
+cli=
+if [ -x "$B/host/nub-static" ]; then
+	cp "$B/host/nub-static" "$tmp/p/nub"
+	printf '\000\000\015\120\027\062\004\012\001\225\167\377\122\007\373\000\121\022' >"$tmp/p/loop.blob"
+	cli='for m in ignore stop; do for b in kvm local; do echo "CLI $m $b $(./nub run --backend $b --engine interp --host-calls $m --json loop.blob 2>&1 | sed "s/\"backend\":\"[a-z]*\",//")"; done; done'
+fi
 bench=
 if [ -n "${NUB_KVM_BENCH:-}" ] && [ -x "$B/host/nub-static" ]; then
-	cp "$B/host/nub-static" "$tmp/p/nub"
 	bench='echo "BENCH nested-emulated KVM (TCG), not representative:"; ./nub bench sandbox --backend kvm --runs 1 2>&1 | sed "s/^/BENCH /"; ./nub bench lanes --backend kvm --runs 3 --work 20000 2>&1 | sed "s/^/BENCH /"'
 fi
 cat >"$tmp/p/run.sh" <<RUN
@@ -119,6 +129,7 @@ dmesg | grep -E 'SVM|kvm' | sed 's/^/DMESG /'
 t0=\$(date +%s)
 ${NUB_KVM_DEBUG:+NUB_VMM_DEBUG=1} ./kvm_sandbox_test ${NUB_KVM_ONLY:+--only $NUB_KVM_ONLY} --faults $faults --vectors vec/vectors --vectors vec/random --vectors vec/random-ro-write ${progs:+--programs pvm} 2>&1
 echo "TESTSECS \$((\$(date +%s) - t0))"
+$cli
 $bench
 RUN
 
@@ -135,5 +146,16 @@ else
 	finish
 fi
 add_result "$tmp/out.txt"
+if [ -n "$cli" ]; then
+	for m in ignore stop; do
+		k=$(sed -n "s/^CLI $m kvm //p" "$tmp/out.txt")
+		l=$(sed -n "s/^CLI $m local //p" "$tmp/out.txt")
+		if [ -n "$k" ] && [ "$k" = "$l" ] && echo "$k" | grep -q '"status"'; then
+			ok "cli_run_kvm_host_calls_$m"
+		else
+			bad "cli_run_kvm_host_calls_$m" "kvm:   $k" "local: $l"
+		fi
+	done
+fi
 echo "kvm_in_qemu: QEMU boot + tests ${secs} s wall (tests alone: $(sed -n 's/^TESTSECS //p' "$tmp/out.txt") s, nested-emulated)"
 finish

@@ -100,6 +100,12 @@ TEST(parallel_slot_layout)
 	ASSERT_EQ(NUB_SLOT_STOP, 4);
 	ASSERT_EQ(NUB_SLOT_STARTING, 5);
 	ASSERT_EQ(NUB_SLOT_EVICT_JIT_READY, 6);
+	/* nub's extension: in the specification's padding, statuses outside 0..6 */
+	ASSERT_EQ(offsetof(ParallelInvokeSlot, host_flags), 248);
+	ASSERT_EQ(offsetof(ParallelInvokeSlot, host_call), 256);
+	ASSERT_EQ(offsetof(ParallelInvokeSlot, host_call) + sizeof(NubSlotHostCall), 376);
+	ASSERT_EQ(NUB_SLOT_HOST_WAIT, 0x80);
+	ASSERT_EQ(NUB_SLOT_HOST_ANSWER, 0x81);
 }
 
 TEST(constants)
@@ -110,6 +116,13 @@ TEST(constants)
 	ASSERT_EQ(NUB_FN_ID_GET_BOOT_INFO, 5);
 	ASSERT_EQ(NUB_FN_ID_EVICT_JIT_ALL, 6);
 	ASSERT_EQ(NUB_FN_ID_INVOKE_WORKER, 7);
+	ASSERT_EQ(NUB_FN_ID_MAX, 8);
+	ASSERT_EQ(NUB_FN_ID_SET_ENGINE, 8); /* nub's extensions */
+	ASSERT_EQ(NUB_FN_ID_INVOKE_HOST, 9);
+	ASSERT_EQ(NUB_FN_ID_HOST_CALL, 10);
+	ASSERT_EQ(NUB_FN_ID_EXT_END, 11);
+	ASSERT_EQ(sizeof(NubHostStep), 272);
+	ASSERT_EQ(sizeof(NubHostOp), 128);
 	ASSERT_EQ(MAX_EXECUTION_LANES, 64);
 	ASSERT_EQ(SCRATCHPAD_HEAD_LEN, 128);
 	ASSERT_EQ(NUB_EXIT_HALT, 0);

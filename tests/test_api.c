@@ -3,6 +3,7 @@
  * invocations, stats, eviction, timeouts, threads. */
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "local/local_backend.h"
@@ -193,6 +194,10 @@ TEST(open_option_errors)
 	o.memory_bytes = 1000;
 	ASSERT_EQ(nub_open(&o, &sb), NUB_E_INVALID_ARG);
 	ASSERT_EQ(nub_open(&o, NULL), NUB_E_INVALID_ARG);
+	nub_options_init(&o);
+	o.backend = NUB_BACKEND_LOCAL;
+	o.host_calls = (nub_host_calls_mode)2;
+	ASSERT_EQ(nub_open(&o, &sb), NUB_E_INVALID_ARG);
 	nub_backend b;
 	ASSERT_EQ(nub_backend_parse("kvm", &b), NUB_E_OK);
 	ASSERT_EQ(b, NUB_BACKEND_KVM);
@@ -619,10 +624,15 @@ TEST(hostcall_kernel_in_process_equals_sandbox)
 	uint64_t r7 = pvm_reg(m, 7), gas = (uint64_t)pvm_gas(m);
 	pvm_instance_free(m);
 	pvm_program_free(prog);
-	/* through the sandbox, interpreter and JIT */
-	for (nub_engine en = NUB_ENGINE_INTERP; en <= NUB_ENGINE_JIT; en++) {
-		nub_sandbox *sb = open_engine(en);
-		ASSERT_TRUE(sb != NULL);
+	/* through the sandbox, interpreter and JIT, inline and on a lane */
+	for (int k = 0; k < 4; k++) {
+		nub_options o;
+		nub_options_init(&o);
+		o.backend = NUB_BACKEND_LOCAL;
+		o.engine = k & 1 ? NUB_ENGINE_JIT : NUB_ENGINE_INTERP;
+		o.host_calls = k & 2 ? NUB_HOST_CALLS_LANES : NUB_HOST_CALLS_INLINE;
+		nub_sandbox *sb = NULL;
+		ASSERT_EQ(nub_open(&o, &sb), NUB_E_OK);
 		uint32_t entry = 0;
 		uint8_t img[32], inst[32];
 		nub_cap_buf cb;
@@ -641,6 +651,172 @@ TEST(hostcall_kernel_in_process_equals_sandbox)
 		nub_close(sb);
 	}
 	free(spi);
+}
+
+
+/* Memory between compiled code and a handler, inside one run: @0
+ * store_u64 [0x20000],r7; @5 ecalli 2; @7 load_u64 r7,[0x20000]; @12
+ * ecalli 3; @14 jump_ind r0. The handler of call 2 must see the program's
+ * store, the load must see the handler's write, the handler of call 3 sees
+ * the program's state again and writes once more: the result's region
+ * shows that write. Bits 0,5,7,12,14. */
+static const uint8_t prog_mem_ping[] = {0,    0,    16,   62,   0x07, 0x00, 0x00, 0x02, 10,   2,    58,
+                                        0x07, 0x00, 0x00, 0x02, 10,   3,    50,   0x00, 0xA1, 0x50};
+
+struct ping_log {
+	unsigned calls;
+	uint64_t seen[2], regs7[2];
+	nub_err e[4];
+};
+
+static nub_host_action hc_ping(void *ctx, nub_host_call *c)
+{
+	struct ping_log *l = ctx;
+	unsigned k = c->number == 2 ? 0 : 1;
+	l->calls++;
+	l->regs7[k] = c->regs[7];
+	l->e[2 * k] = nub_host_call_read(c, 0x20000, &l->seen[k], 8);
+	uint64_t v = k == 0 ? l->seen[0] * 2 + 1 : l->seen[1] + 5;
+	l->e[2 * k + 1] = nub_host_call_write(c, 0x20000, &v, 8);
+	return NUB_HOST_RESUME;
+}
+
+static nub_sandbox *open_engine_timeout(nub_engine en, uint32_t timeout_ms)
+{
+	nub_options o;
+	nub_options_init(&o);
+	o.backend = NUB_BACKEND_LOCAL;
+	o.engine = en;
+	o.timeout_ms = timeout_ms;
+	nub_sandbox *sb = NULL;
+	return nub_open(&o, &sb) == NUB_E_OK ? sb : NULL;
+}
+
+TEST(handler_memory_seen_by_compiled_code)
+{
+	/* both engines, with a deadline (sliced runs) and without */
+	const uint32_t timeouts[2] = {0, NUB_TIMEOUT_NONE};
+	for (nub_engine en = NUB_ENGINE_INTERP; en <= NUB_ENGINE_JIT; en++)
+		for (int t = 0; t < 2; t++) {
+			nub_sandbox *sb = open_engine_timeout(en, timeouts[t]);
+			ASSERT_TRUE(sb != NULL);
+			uint8_t img[32], d0[32], inst[32];
+			nub_mapping maps[1] = {{0x20000, 1, 0, true}};
+			ASSERT_EQ(put_bare_image(sb, prog_mem_ping, sizeof prog_mem_ping, maps, 1, img), NUB_E_OK);
+			ASSERT_EQ(put_data(sb, "", 0, d0), NUB_E_OK);
+			nub_slot slots[1] = {{0, {0}}};
+			memcpy(slots[0].hash, d0, 32);
+			ASSERT_EQ(put_instance(sb, img, slots, 1, inst), NUB_E_OK);
+			for (uint64_t arg = 1; arg <= 3; arg++) { /* again and again: the window stays filled */
+				InvokePacket p = packet(inst, 100);
+				p.args[0] = 1000 * arg;
+				InvocationResult r;
+				struct ping_log l = {0};
+				ASSERT_EQ(nub_invoke_with(sb, &p, hc_ping, &l, &r), NUB_E_OK);
+				ASSERT_EQ(l.calls, 2);
+				for (int i = 0; i < 4; i++)
+					ASSERT_EQ(l.e[i], NUB_E_OK);
+				ASSERT_EQ(l.seen[0], 1000 * arg);          /* the program's store */
+				ASSERT_EQ(l.regs7[1], 2000 * arg + 1);     /* its load of the handler's write */
+				ASSERT_EQ(l.seen[1], 2000 * arg + 1);
+				ASSERT_EQ(r.exit_reason, NUB_EXIT_HALT);
+				ASSERT_EQ(r.return_value, 2000 * arg + 1);
+				uint64_t head;
+				memcpy(&head, r.scratchpad_head, 8);
+				ASSERT_EQ(head, 2000 * arg + 6); /* the last write, at HALT */
+				ASSERT_EQ(r.gas_remaining, 95);
+			}
+			nub_close(sb);
+		}
+}
+
+/* A handler that invokes again on the same sandbox and thread (a nested
+ * invocation: compiled code gets its own window). */
+struct nest_ctx {
+	nub_sandbox *sb;
+	InvokePacket inner;
+	unsigned calls;
+	nub_err e;
+	uint64_t inner_value;
+};
+
+static nub_host_action hc_nest(void *ctx, nub_host_call *c)
+{
+	struct nest_ctx *n = ctx;
+	n->calls++;
+	InvocationResult r;
+	struct ping_log l = {0};
+	n->e = nub_invoke_with(n->sb, &n->inner, hc_ping, &l, &r);
+	n->inner_value = r.return_value;
+	c->regs[7] = r.return_value;
+	return NUB_HOST_RESUME;
+}
+
+TEST(handler_invokes_again)
+{
+	for (nub_engine en = NUB_ENGINE_INTERP; en <= NUB_ENGINE_JIT; en++) {
+		nub_sandbox *sb = open_engine(en);
+		ASSERT_TRUE(sb != NULL);
+		uint8_t img[32], d0[32], inst[32];
+		nub_mapping maps[1] = {{0x20000, 1, 0, true}};
+		ASSERT_EQ(put_bare_image(sb, prog_mem_ping, sizeof prog_mem_ping, maps, 1, img), NUB_E_OK);
+		ASSERT_EQ(put_data(sb, "", 0, d0), NUB_E_OK);
+		nub_slot slots[1] = {{0, {0}}};
+		memcpy(slots[0].hash, d0, 32);
+		ASSERT_EQ(put_instance(sb, img, slots, 1, inst), NUB_E_OK);
+		/* outer: the ping program, each call answered by an inner ping */
+		struct nest_ctx n = {.sb = sb, .inner = packet(inst, 100)};
+		n.inner.args[0] = 7;
+		InvokePacket p = packet(inst, 100);
+		p.args[0] = 1;
+		InvocationResult r;
+		ASSERT_EQ(nub_invoke_with(sb, &p, hc_nest, &n, &r), NUB_E_OK);
+		ASSERT_EQ(n.calls, 2);
+		ASSERT_EQ(n.e, NUB_E_OK);
+		ASSERT_EQ(n.inner_value, 15);
+		/* the outer program's memory was not disturbed by the inner one
+		 * (same address, same thread): its load finds its own 1 */
+		ASSERT_EQ(r.exit_reason, NUB_EXIT_HALT);
+		ASSERT_EQ(r.return_value, 15); /* the second answer */
+		uint64_t head;
+		memcpy(&head, r.scratchpad_head, 8);
+		ASSERT_EQ(head, 1);
+		nub_close(sb);
+	}
+}
+
+/* A deadline holds over handlers: one that sleeps past it ends the
+ * invocation with NUB_E_TIMEOUT, on both engines. */
+static nub_host_action hc_slow(void *ctx, nub_host_call *c)
+{
+	(void)c;
+	++*(unsigned *)ctx;
+	struct timespec ts = {0, 2000000}; /* 2 ms */
+	nanosleep(&ts, NULL);
+	return NUB_HOST_RESUME;
+}
+
+TEST(handler_time_counts_against_the_deadline)
+{
+	for (nub_engine en = NUB_ENGINE_INTERP; en <= NUB_ENGINE_JIT; en++) {
+		nub_sandbox *sb = open_engine_timeout(en, 50);
+		ASSERT_TRUE(sb != NULL);
+		uint8_t img[32], inst[32];
+		ASSERT_EQ(put_bare_image(sb, prog_ecalli_loop, sizeof prog_ecalli_loop, NULL, 0, img), NUB_E_OK);
+		ASSERT_EQ(put_instance(sb, img, NULL, 0, inst), NUB_E_OK);
+		InvokePacket p = packet(inst, 1000000);
+		p.args[0] = 100000; /* 200 s of handlers */
+		InvocationResult r;
+		unsigned calls = 0;
+		ASSERT_EQ(nub_invoke_with(sb, &p, hc_slow, &calls, &r), NUB_E_TIMEOUT);
+		ASSERT_EQ(r.exit_reason, NUB_EXIT_ERROR);
+		ASSERT_EQ(r.exit_arg, NUB_E_TIMEOUT);
+		/* 50 ms of (at least) 2 ms calls: slow calls keep the clock read
+		 * after every one, so the deadline is not overshot by more than a
+		 * call or two (fewer calls on a loaded machine, never more) */
+		ASSERT_TRUE(calls >= 1 && calls <= 27);
+		nub_close(sb);
+	}
 }
 
 TEST(spi_image_invoke)
@@ -931,6 +1107,9 @@ int main(void)
 	RUN(host_call_loop_stop_and_gas);
 	RUN(engines_agree_and_jit_code_is_counted);
 	RUN(hostcall_kernel_in_process_equals_sandbox);
+	RUN(handler_memory_seen_by_compiled_code);
+	RUN(handler_invokes_again);
+	RUN(handler_time_counts_against_the_deadline);
 	RUN(open_option_errors);
 	RUN(put_cap_checks);
 	RUN(invoke_add_through_args);

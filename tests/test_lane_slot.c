@@ -200,6 +200,162 @@ TEST(bad_status_ends_the_worker)
 	ASSERT_EQ(w.end, LANE_WORKER_BAD_STATUS);
 }
 
+
+/* ---- host calls on a lane (nub's extension) ------------------------------ */
+TEST(host_side_host_call_checks)
+{
+	ParallelInvokeSlot *s = &slot_b;
+	InvokePacket p = {.initial_gas = 7};
+	InvocationResult r;
+	lane_slot_init(s);
+	lane_slot_set(s, NUB_SLOT_EMPTY);
+	/* a job posted without host calls: HOST_WAIT is a protocol error */
+	ASSERT_TRUE(lane_slot_post(s, 5, &p));
+	ASSERT_EQ(s->host_flags, 0);
+	lane_slot_set(s, NUB_SLOT_HOST_WAIT);
+	ASSERT_EQ(lane_slot_take(s, 5, &r), LANE_TAKE_PROTOCOL);
+	lane_slot_set(s, NUB_SLOT_EMPTY);
+	/* with host calls */
+	ASSERT_TRUE(lane_slot_post_host(s, 6, &p));
+	ASSERT_EQ(s->host_flags, NUB_SLOT_F_HOST_CALLS);
+	ASSERT_TRUE(!lane_slot_answer(s, NUB_SLOT_HOST_RESUME)); /* nothing waits */
+	lane_slot_set(s, NUB_SLOT_HOST_WAIT);
+	ASSERT_EQ(lane_slot_take(s, 7, &r), LANE_TAKE_PROTOCOL);  /* another job */
+	ASSERT_EQ(lane_slot_take(s, 6, &r), LANE_TAKE_HOST_CALL);
+	ASSERT_TRUE(!lane_slot_answer(s, 2));                     /* no such action */
+	ASSERT_EQ(lane_slot_status(s), NUB_SLOT_HOST_WAIT);
+	ASSERT_TRUE(lane_slot_answer(s, NUB_SLOT_HOST_STOP));
+	ASSERT_EQ(lane_slot_status(s), NUB_SLOT_HOST_ANSWER);
+	ASSERT_EQ(s->host_call.action, NUB_SLOT_HOST_STOP);
+	ASSERT_EQ(lane_slot_take(s, 6, &r), LANE_TAKE_PENDING);   /* not taken yet */
+	ASSERT_TRUE(!lane_slot_post(s, 8, &p));
+}
+
+/* A fake invocation with args[0] host calls: call k has number k, phi7 =
+ * the running value; the host's answer replaces it; STOP ends early. */
+static void fake_invoke_host(void *ctx, ParallelInvokeSlot *s, const InvokePacket *p, InvocationResult *r)
+{
+	uint64_t acc = p->args[1], gas = p->initial_gas;
+	r->exit_reason = NUB_EXIT_HALT;
+	for (uint32_t k = 0; k < p->args[0]; k++) {
+		NubSlotHostCall c = {.number = k, .gas = gas};
+		c.regs[7] = acc;
+		lane_host_answer a = lane_worker_host_call(s, &fake_ops, ctx, 64, &c);
+		if (a == LANE_HOST_PROTOCOL) {
+			r->exit_reason = NUB_EXIT_ERROR;
+			r->exit_arg = NUB_E_GUEST_PROTOCOL;
+			return;
+		}
+		acc = c.regs[7];
+		gas = c.gas;
+		if (a == LANE_HOST_STOP) {
+			r->exit_reason = NUB_EXIT_HOST_CALL;
+			r->exit_arg = k;
+			break;
+		}
+	}
+	r->return_value = acc;
+	r->gas_remaining = gas;
+}
+
+static const lane_worker_ops fake_host_ops = {.invoke = fake_invoke, .invoke_host = fake_invoke_host, .idle = fake_idle};
+
+typedef struct {
+	ParallelInvokeSlot *slot;
+	fake_lane *lane;
+	lane_worker_end end;
+} host_worker_arg;
+
+static void *host_worker_main(void *p)
+{
+	host_worker_arg *w = p;
+	w->end = lane_worker_run(w->slot, &fake_host_ops, w->lane, 64, NULL);
+	return NULL;
+}
+
+TEST(worker_host_calls_round_trip)
+{
+	fake_lane l = {0};
+	pthread_t th;
+	host_worker_arg w = {&slot_a, &l, 0};
+	lane_slot_init(&slot_a);
+	ASSERT_EQ(pthread_create(&th, NULL, host_worker_main, &w), 0);
+	while (lane_slot_status(&slot_a) == NUB_SLOT_STARTING)
+		sched_yield();
+	for (uint64_t j = 1; j <= 200; j++) {
+		uint64_t calls = j % 17, stop_at = j % 5 == 0 ? calls / 2 : ~0ull;
+		InvokePacket p = {.args = {calls, j}, .initial_gas = 1000};
+		InvocationResult r;
+		ASSERT_TRUE(lane_slot_post_host(&slot_a, j, &p));
+		uint64_t seen = 0, acc = j;
+		lane_take t;
+		for (;;) {
+			t = lane_slot_take(&slot_a, j, &r);
+			if (t == LANE_TAKE_PENDING) {
+				lane_cpu_relax();
+				continue;
+			}
+			if (t != LANE_TAKE_HOST_CALL)
+				break;
+			ASSERT_EQ(slot_a.host_call.number, seen);
+			ASSERT_EQ(slot_a.host_call.regs[7], acc);
+			ASSERT_EQ(slot_a.host_call.gas, 1000 - seen);
+			acc = acc * 3 + seen;
+			slot_a.host_call.regs[7] = acc;
+			slot_a.host_call.gas--;
+			ASSERT_TRUE(lane_slot_answer(&slot_a, seen == stop_at ? NUB_SLOT_HOST_STOP : NUB_SLOT_HOST_RESUME));
+			seen++;
+		}
+		ASSERT_EQ(t, LANE_TAKE_DONE);
+		ASSERT_EQ(r.return_value, acc);
+		ASSERT_EQ(r.gas_remaining, 1000 - seen);
+		if (stop_at < calls) {
+			ASSERT_EQ(seen, stop_at + 1);
+			ASSERT_EQ(r.exit_reason, NUB_EXIT_HOST_CALL);
+			ASSERT_EQ(r.exit_arg, stop_at);
+		} else {
+			ASSERT_EQ(seen, calls);
+			ASSERT_EQ(r.exit_reason, NUB_EXIT_HALT);
+		}
+	}
+	/* a host that stores something else than HOST_ANSWER: the job's error */
+	InvokePacket p = {.args = {3, 1}};
+	InvocationResult r;
+	ASSERT_TRUE(lane_slot_post_host(&slot_a, 500, &p));
+	while (lane_slot_take(&slot_a, 500, &r) != LANE_TAKE_HOST_CALL)
+		lane_cpu_relax();
+	lane_slot_set(&slot_a, NUB_SLOT_READY);
+	lane_take t;
+	while ((t = lane_slot_take(&slot_a, 500, &r)) == LANE_TAKE_PENDING)
+		lane_cpu_relax();
+	ASSERT_EQ(t, LANE_TAKE_DONE);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_ERROR);
+	ASSERT_EQ(r.exit_arg, NUB_E_GUEST_PROTOCOL);
+	while (!lane_slot_request(&slot_a, NUB_SLOT_STOP))
+		sched_yield();
+	ASSERT_EQ(pthread_join(th, NULL), 0);
+	ASSERT_EQ(w.end, LANE_WORKER_STOPPED);
+}
+
+TEST(host_calls_need_a_worker_that_answers_them)
+{
+	/* a worker without invoke_host refuses such a job by name */
+	fake_lane l = {0};
+	pthread_t th;
+	worker_arg w;
+	ASSERT_TRUE(start_worker(&th, &w, &slot_a, &l));
+	InvokePacket p = {.args = {1, 1}};
+	InvocationResult r;
+	ASSERT_TRUE(lane_slot_post_host(&slot_a, 9, &p));
+	lane_take t;
+	while ((t = lane_slot_take(&slot_a, 9, &r)) == LANE_TAKE_PENDING)
+		lane_cpu_relax();
+	ASSERT_EQ(t, LANE_TAKE_DONE);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_ERROR);
+	ASSERT_EQ(r.exit_arg, NUB_E_NOT_IMPLEMENTED);
+	ASSERT_TRUE(stop_worker(th, &slot_a));
+}
+
 int main(void)
 {
 	RUN(host_side_checks);
@@ -207,5 +363,8 @@ int main(void)
 	RUN(evict_between_jobs_and_restart);
 	RUN(two_lanes_many_jobs_none_lost);
 	RUN(bad_status_ends_the_worker);
+	RUN(host_side_host_call_checks);
+	RUN(worker_host_calls_round_trip);
+	RUN(host_calls_need_a_worker_that_answers_them);
 	return test_done();
 }

@@ -459,6 +459,198 @@ TEST(heap_stats_flat_after_jobs)
 	nub_close(sb);
 }
 
+
+/* ---- host calls on lanes (nub_options.host_calls = LANES) ---------------- */
+/* @0 store_u64 [0x20000],r7; @5 ecalli 2; @7 load_u64 r7,[0x20000]; @12
+ * ecalli 3; @14 jump_ind r0 (as in test_api.c). */
+static const uint8_t prog_mem_ping[] = {0,    0,    16,   62,   0x07, 0x00, 0x00, 0x02, 10,   2,    58,
+                                        0x07, 0x00, 0x00, 0x02, 10,   3,    50,   0x00, 0xA1, 0x50};
+/* Loop r7 times: @0 ecalli 1; @2 add_imm_64 r7,r7,-1; @5 branch_ne_imm
+ * r7,0,@0; @8 jump_ind r0. */
+static const uint8_t prog_ecalli_loop[] = {0, 0, 10, 10, 1, 149, 0x77, 0xFF, 82, 0x07, 0xFB, 50, 0x00, 0x25, 0x01};
+
+static atomic_uint handlers_now, handlers_max;
+
+typedef struct {
+	uint64_t seen[2];
+	unsigned calls, stop_at;
+	uint64_t set_gas;
+	nub_err e[4], ro, unmapped;
+	bool sleepy;
+} lane_hc;
+
+static void enter_handler(const lane_hc *h)
+{
+	unsigned now = atomic_fetch_add(&handlers_now, 1) + 1, max = atomic_load(&handlers_max);
+	while (now > max && !atomic_compare_exchange_weak(&handlers_max, &max, now))
+		;
+	if (h->sleepy)
+		usleep(200);
+}
+
+static nub_host_action lane_ping(void *ctx, nub_host_call *c)
+{
+	lane_hc *h = ctx;
+	enter_handler(h);
+	unsigned k = c->number == 2 ? 0 : 1;
+	h->calls++;
+	h->e[2 * k] = nub_host_call_read(c, 0x20000, &h->seen[k], 8);
+	uint64_t v = k == 0 ? h->seen[0] * 2 + 1 : h->seen[1] + 5;
+	h->e[2 * k + 1] = nub_host_call_write(c, 0x20000, &v, 8);
+	h->ro = nub_host_call_write(c, 0x30000, &v, 8);
+	h->unmapped = nub_host_call_read(c, 0x50000, &v, 8);
+	atomic_fetch_sub(&handlers_now, 1);
+	return NUB_HOST_RESUME;
+}
+
+static nub_host_action lane_loop(void *ctx, nub_host_call *c)
+{
+	lane_hc *h = ctx;
+	enter_handler(h);
+	h->calls++;
+	atomic_fetch_sub(&handlers_now, 1);
+	if (h->set_gas != ~0ull)
+		c->gas = h->set_gas;
+	if (h->calls == h->stop_at) {
+		c->regs[7] = 777;
+		return NUB_HOST_STOP;
+	}
+	return NUB_HOST_RESUME;
+}
+
+typedef struct {
+	nub_sandbox *sb;
+	const uint8_t *ping, *loop;
+	unsigned id, rounds;
+	const char *fail;
+} hc_thread;
+
+#define HC_CHECK(cond)                          \
+	do {                                    \
+		if (!(cond)) {                  \
+			t->fail = #cond;        \
+			return NULL;            \
+		}                               \
+	} while (0)
+
+static void *hc_loop(void *arg)
+{
+	hc_thread *t = arg;
+	for (unsigned i = 0; i < t->rounds; i++) {
+		uint64_t a = 1000000u * (t->id + 1) + i;
+		InvokePacket p = packet(t->ping, 100, a);
+		InvocationResult r;
+		lane_hc h = {.sleepy = i % 8 == 0};
+		HC_CHECK(nub_invoke_with(t->sb, &p, lane_ping, &h, &r) == NUB_E_OK);
+		HC_CHECK(h.calls == 2);
+		HC_CHECK(h.e[0] == NUB_E_OK && h.e[1] == NUB_E_OK && h.e[2] == NUB_E_OK && h.e[3] == NUB_E_OK);
+		HC_CHECK(h.ro == NUB_E_HOST_MEMORY && h.unmapped == NUB_E_HOST_MEMORY);
+		HC_CHECK(h.seen[0] == a && h.seen[1] == 2 * a + 1);
+		HC_CHECK(r.exit_reason == NUB_EXIT_HALT && r.return_value == 2 * a + 1 && r.gas_remaining == 95);
+		uint64_t head;
+		memcpy(&head, r.scratchpad_head, 8);
+		HC_CHECK(head == 2 * a + 6);
+		/* 50 calls; every 3rd round STOP at call 30; every 5th gas 0 at once */
+		lane_hc l = {.set_gas = i % 5 == 4 ? 0 : ~0ull, .stop_at = i % 3 == 2 ? 30 : 0, .sleepy = i % 8 == 1};
+		p = packet(t->loop, 100000, 50);
+		HC_CHECK(nub_invoke_with(t->sb, &p, lane_loop, &l, &r) == NUB_E_OK);
+		if (l.set_gas == 0) {
+			HC_CHECK(l.calls == 1 && r.exit_reason == NUB_EXIT_OUT_OF_GAS && r.return_value == 50);
+			HC_CHECK(r.gas_remaining == 0);
+		} else if (l.stop_at) {
+			HC_CHECK(l.calls == 30 && r.exit_reason == NUB_EXIT_HOST_CALL && r.exit_arg == 1);
+			HC_CHECK(r.return_value == 777 && r.gas_remaining == 100000 - 3 * 29 - 1);
+		} else {
+			HC_CHECK(l.calls == 50 && r.exit_reason == NUB_EXIT_HALT && r.return_value == 0);
+			HC_CHECK(r.gas_remaining == 100000 - 3 * 50 - 1);
+		}
+	}
+	return NULL;
+}
+
+static nub_err put_ping(nub_sandbox *sb, uint8_t inst[32])
+{
+	nub_endpoint ep;
+	memset(&ep, 0, sizeof ep);
+	ep.regs[0] = NUB_HALT_ADDR;
+	nub_mapping maps[2] = {{0x20000, 1, 0, true}, {0x30000, 1, 1, false}};
+	nub_image_desc d = {.layout = NUB_LAYOUT_BARE, .code = prog_mem_ping, .code_len = sizeof prog_mem_ping,
+	                    .endpoints = &ep, .endpoint_count = 1, .mappings = maps, .mapping_count = 2};
+	nub_cap_buf b;
+	uint8_t img[32], d0[32], d1[32];
+	nub_err e = nub_cap_image(&d, &b);
+	if (e)
+		return e;
+	e = nub_put_cap(sb, b.bytes, b.len, img);
+	nub_cap_buf_free(&b);
+	if (e || (e = nub_cap_data("", 0, &b)))
+		return e;
+	e = nub_put_cap(sb, b.bytes, b.len, d0);
+	nub_cap_buf_free(&b);
+	if (e || (e = nub_cap_data("abc", 3, &b)))
+		return e;
+	e = nub_put_cap(sb, b.bytes, b.len, d1);
+	nub_cap_buf_free(&b);
+	nub_slot slots[2] = {{0, {0}}, {1, {0}}};
+	memcpy(slots[0].hash, d0, 32);
+	memcpy(slots[1].hash, d1, 32);
+	if (e || (e = nub_cap_instance(img, slots, 2, &b)))
+		return e;
+	e = nub_put_cap(sb, b.bytes, b.len, inst);
+	nub_cap_buf_free(&b);
+	return e;
+}
+
+TEST(handlers_on_lanes_concurrently)
+{
+	/* three threads invoking with handlers over three lanes (each always
+	 * finds a free one), both engines: every result is exact, every job ran
+	 * on a lane, and handlers of several lanes ran at once */
+	for (nub_engine en = NUB_ENGINE_INTERP; en <= NUB_ENGINE_JIT; en++) {
+		nub_options o;
+		nub_options_init(&o);
+		o.backend = NUB_BACKEND_LOCAL;
+		o.vcpus = 4;
+		o.lanes = 3;
+		o.engine = en;
+		o.host_calls = NUB_HOST_CALLS_LANES;
+		nub_sandbox *sb = NULL;
+		ASSERT_EQ(nub_open(&o, &sb), NUB_E_OK);
+		uint8_t ping[32], loop[32];
+		ASSERT_EQ(put_ping(sb, ping), NUB_E_OK);
+		ASSERT_EQ(put_prog(sb, prog_ecalli_loop, sizeof prog_ecalli_loop, loop), NUB_E_OK);
+		atomic_store(&handlers_max, 0);
+		enum { T = 3 };
+		hc_thread t[T];
+		pthread_t th[T];
+		for (unsigned i = 0; i < T; i++) {
+			t[i] = (hc_thread){.sb = sb, .ping = ping, .loop = loop, .id = i, .rounds = 300};
+			ASSERT_EQ(pthread_create(&th[i], NULL, hc_loop, &t[i]), 0);
+		}
+		for (unsigned i = 0; i < T; i++) {
+			pthread_join(th[i], NULL);
+			if (t[i].fail)
+				printf("    thread %u: %s\n", i, t[i].fail);
+			ASSERT_TRUE(t[i].fail == NULL);
+		}
+		local_lanes_stats st;
+		local_lanes_get_stats(lb_of(sb), &st);
+		uint64_t served = 0;
+		unsigned busy = 0;
+		for (unsigned i = 0; i < st.running; i++) {
+			served += st.served[i];
+			busy += st.served[i] > 0;
+		}
+		printf("    %s: %llu of %u jobs on %u lanes, at most %u handlers at once\n",
+		       en == NUB_ENGINE_JIT ? "jit" : "interp", (unsigned long long)served, T * 300 * 2, busy,
+		       atomic_load(&handlers_max));
+		ASSERT_EQ(served, T * 300 * 2);
+		ASSERT_TRUE(busy >= 2);
+		ASSERT_TRUE(atomic_load(&handlers_max) >= 2);
+		nub_close(sb);
+	}
+}
+
 int main(void)
 {
 	RUN(lane_count_option);
@@ -470,5 +662,6 @@ int main(void)
 	RUN(evict_while_lanes_run);
 	RUN(concurrent_callers);
 	RUN(heap_stats_flat_after_jobs);
+	RUN(handlers_on_lanes_concurrently);
 	return test_done();
 }

@@ -38,8 +38,16 @@ enum nub_fn_id {
 	NUB_FN_ID_GET_BOOT_INFO = 5,  /* IN: empty.  OUT: BootInfo */
 	NUB_FN_ID_EVICT_JIT_ALL = 6,  /* IN: empty.  OUT: empty */
 	NUB_FN_ID_INVOKE_WORKER = 7,  /* IN: LE u32 lane.  serves ParallelInvokeSlot[lane] */
-	NUB_FN_ID_SET_ENGINE = 8,     /* IN: LE u32 NUB_SET_ENGINE_*.  OUT: empty (nub's extension) */
 	NUB_FN_ID_MAX
+};
+/* nub's extensions (not in the specification; the ids above and
+ * NUB_FN_ID_MAX stay the specification's): the engine, and host calls over
+ * the mailbox (see "host calls over the mailbox" below). */
+enum nub_fn_id_ext {
+	NUB_FN_ID_SET_ENGINE = 8,  /* IN: LE u32 NUB_SET_ENGINE_*.  OUT: empty */
+	NUB_FN_ID_INVOKE_HOST = 9, /* IN: InvokePacket.  OUT: NubHostStep */
+	NUB_FN_ID_HOST_CALL = 10,  /* IN: NubHostOp (+ bytes).  OUT: by op */
+	NUB_FN_ID_EXT_END          /* the first id nobody answers */
 };
 #define NUB_FN_ID_SUBSTRATE_END 0x100u
 /* NUB_FN_ID_SET_ENGINE payload: how every later invocation runs. A change
@@ -116,7 +124,21 @@ typedef struct nub_boot_info {
  * READY->RUNNING, runs, writes result, stores DONE (release); host reads DONE
  * (acquire), copies result, stores EMPTY. STARTING: host mark before the
  * worker is up (guest flips it to EMPTY). STOP: worker returns.
- * EVICT_JIT_READY: worker evicts all compiled code, then answers DONE. */
+ * EVICT_JIT_READY: worker evicts all compiled code, then answers DONE.
+ *
+ * nub's extension, host calls on a lane (values 0..6 and the layout up to
+ * @248 are the specification's and unchanged; the extension lives in the
+ * specification's padding and in status values it does not use, 0x80 up).
+ * A job posted with host_flags NUB_SLOT_F_HOST_CALLS (written before READY)
+ * is suspended at each ecalli instead of ending there: the worker writes
+ * host_call (number, registers, gas), stores HOST_WAIT (release) and waits;
+ * the host (acquire) runs its handler, writes host_call's registers, gas and
+ * action, stores HOST_ANSWER (release); the worker CASes HOST_ANSWER ->
+ * RUNNING (acquire), copies the answer out and goes on (action RESUME) or
+ * ends the job as at an ecalli without handler (action STOP; result
+ * NUB_EXIT_HOST_CALL). While the status is HOST_WAIT the host owns the slot
+ * and the suspended invocation; the worker owns it again from HOST_ANSWER.
+ * host_flags 0: the specification's behaviour (an ecalli ends the job). */
 enum nub_slot_status {
 	NUB_SLOT_EMPTY = 0,
 	NUB_SLOT_READY = 1,
@@ -125,7 +147,62 @@ enum nub_slot_status {
 	NUB_SLOT_STOP = 4,
 	NUB_SLOT_STARTING = 5,
 	NUB_SLOT_EVICT_JIT_READY = 6,
+	/* nub extension (not in the specification) */
+	NUB_SLOT_HOST_WAIT = 0x80,   /* worker -> host: a host call waits in host_call */
+	NUB_SLOT_HOST_ANSWER = 0x81, /* host -> worker: host_call holds the answer */
 };
+#define NUB_SLOT_F_HOST_CALLS 1u /* host_flags: suspend at each ecalli (HOST_WAIT) */
+#define NUB_SLOT_HOST_RESUME 0u  /* host_call.action: go on after the ecalli */
+#define NUB_SLOT_HOST_STOP 1u    /* host_call.action: end the job at the ecalli */
+
+/* One host call of a lane job (nub extension, in the slot's padding). */
+typedef struct nub_slot_host_call {
+	uint32_t number;             /* @0   OUT (worker): the ecalli immediate */
+	uint32_t action;             /* @4   IN (host): NUB_SLOT_HOST_RESUME or _STOP */
+	uint64_t regs[NUB_NUM_REGS]; /* @8   OUT, then IN: phi0..phi12 */
+	uint64_t gas;                /* @112 OUT, then IN: gas left (at most 2^63-1) */
+} NubSlotHostCall;
+
+/* ---- host calls over the mailbox (nub extension: fn ids 9 and 10) --------
+ * INVOKE_HOST starts an invocation like INVOKE_CACHED, but an ecalli
+ * suspends it instead of ending it: the reply (NubHostStep) is either
+ * DONE (result = the InvocationResult, status as INVOKE_CACHED's) or CALL
+ * (number, registers, gas left after the ecalli; status OK) with the
+ * invocation kept suspended in the guest. The host then sends HOST_CALL
+ * requests (NubHostOp): READ / WRITE / CHECK the suspended invocation's
+ * memory with the program's own rights (cap_core_mem_read/_write:
+ * NUB_E_HOST_MEMORY and nothing copied otherwise), and finally ANSWER
+ * (registers, gas, action RESUME or STOP), whose reply is the next
+ * NubHostStep; or ABORT, which ends it (its memory freed; status OK, empty
+ * reply). At most one suspended invocation per mailbox: INVOKE_HOST and any
+ * other fn id than HOST_CALL end (free) a suspended one first; HOST_CALL
+ * without one answers NUB_E_INVALID_ARG. */
+#define NUB_HOST_STEP_DONE 0u
+#define NUB_HOST_STEP_CALL 1u
+typedef struct nub_host_step {
+	uint32_t state;              /* @0   NUB_HOST_STEP_DONE or _CALL */
+	uint32_t number;             /* @4   CALL: the ecalli immediate */
+	uint64_t regs[NUB_NUM_REGS]; /* @8   CALL: phi0..phi12 */
+	uint64_t gas;                /* @112 CALL: gas left after the ecalli */
+	InvocationResult result;     /* @120 DONE: the result; CALL: zero */
+} NubHostStep;
+
+#define NUB_HOST_OP_ANSWER 0u /* action, regs, gas. OUT: NubHostStep */
+#define NUB_HOST_OP_READ 1u   /* addr, len <= NUB_RPC_RESP_CAP. OUT: len bytes */
+#define NUB_HOST_OP_WRITE 2u  /* addr, len; len bytes follow the op. OUT: empty */
+#define NUB_HOST_OP_CHECK 3u  /* addr, len, action 0 read / 1 write. OUT: empty */
+#define NUB_HOST_OP_ABORT 4u  /* OUT: empty */
+#define NUB_HOST_ACTION_RESUME 0u
+#define NUB_HOST_ACTION_STOP 1u
+typedef struct nub_host_op {
+	uint32_t op;                 /* @0   NUB_HOST_OP_* */
+	uint32_t action;             /* @4   ANSWER: NUB_HOST_ACTION_*; CHECK: 0 read, 1 write */
+	uint32_t addr;               /* @8   READ / WRITE / CHECK: PVM address */
+	uint32_t len;                /* @12  READ / WRITE / CHECK: bytes */
+	uint64_t regs[NUB_NUM_REGS]; /* @16  ANSWER */
+	uint64_t gas;                /* @120 ANSWER: at most 2^63-1 (else NUB_E_BAD_GAS, DONE) */
+} NubHostOp;
+
 #define NUB_PARALLEL_SLOT_STRIDE 512u
 typedef struct nub_parallel_invoke_slot {
 	_Alignas(64) uint32_t status; /* @0  enum nub_slot_status (atomic) */
@@ -133,7 +210,11 @@ typedef struct nub_parallel_invoke_slot {
 	uint64_t job_id;              /* @8  IN: host's tag, echoed */
 	InvokePacket packet;          /* @16 IN */
 	InvocationResult result;      /* @96 OUT */
-	uint8_t _reserved[NUB_PARALLEL_SLOT_STRIDE - 248]; /* @248 pad to the stride */
+	/* nub extension, in the specification's padding (zero when unused) */
+	uint32_t host_flags;          /* @248 IN: NUB_SLOT_F_* of the posted job */
+	uint32_t _pad1;               /* @252 */
+	NubSlotHostCall host_call;    /* @256 see above */
+	uint8_t _reserved[NUB_PARALLEL_SLOT_STRIDE - 376]; /* @376 pad to the stride */
 } ParallelInvokeSlot;
 
 /* ---- the specification's own spellings ------------------------------------
@@ -233,7 +314,8 @@ typedef enum nub_err {
 } nub_err;
 
 /* ---- layout pins ---------------------------------------------------------- */
-_Static_assert(NUB_FN_ID_MAX == 9, "fn ids 2..8");
+_Static_assert(NUB_FN_ID_MAX == 8, "the specification's fn ids 2..7");
+_Static_assert(NUB_FN_ID_EXT_END == 11, "nub's extensions 8..10");
 _Static_assert(NUB_FN_ID_MAX <= NUB_FN_ID_SUBSTRATE_END, "substrate band");
 _Static_assert(sizeof(CapHash) == 32, "CapHash 32 B");
 
@@ -271,8 +353,24 @@ _Static_assert(offsetof(ParallelInvokeSlot, _pad0) == 4, "");
 _Static_assert(offsetof(ParallelInvokeSlot, job_id) == 8, "");
 _Static_assert(offsetof(ParallelInvokeSlot, packet) == 16, "");
 _Static_assert(offsetof(ParallelInvokeSlot, result) == 96, "");
-_Static_assert(offsetof(ParallelInvokeSlot, _reserved) == 248, "");
+_Static_assert(offsetof(ParallelInvokeSlot, host_flags) == 248, "");
+_Static_assert(offsetof(ParallelInvokeSlot, host_call) == 256, "");
+_Static_assert(offsetof(ParallelInvokeSlot, _reserved) == 376, "");
+_Static_assert(sizeof(NubSlotHostCall) == 120, "slot host call 120 B");
+_Static_assert(offsetof(NubSlotHostCall, regs) == 8, "");
+_Static_assert(offsetof(NubSlotHostCall, gas) == 112, "");
 _Static_assert(NUB_SLOT_EVICT_JIT_READY == 6, "slot statuses 0..6");
+_Static_assert(NUB_SLOT_HOST_WAIT > NUB_SLOT_EVICT_JIT_READY, "extension statuses outside the specification's");
+
+_Static_assert(sizeof(NubHostStep) == 272, "host step 272 B");
+_Static_assert(offsetof(NubHostStep, regs) == 8, "");
+_Static_assert(offsetof(NubHostStep, gas) == 112, "");
+_Static_assert(offsetof(NubHostStep, result) == 120, "");
+_Static_assert(sizeof(NubHostOp) == 128, "host op 128 B");
+_Static_assert(offsetof(NubHostOp, regs) == 16, "");
+_Static_assert(offsetof(NubHostOp, gas) == 120, "");
+_Static_assert(NUB_FN_ID_INVOKE_WORKER == 7 && NUB_FN_ID_INVOKE_HOST == 9 && NUB_FN_ID_HOST_CALL == 10,
+               "the specification's fn ids unchanged; 8 is left for another extension");
 
 _Static_assert(NUB_E_OK == 0, "OK is zero");
 _Static_assert(NUB_E_MAX_ == 51, "error codes are dense; update when appending");

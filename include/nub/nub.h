@@ -73,6 +73,11 @@ typedef enum nub_engine {
 	NUB_ENGINE_JIT = 2,    /* x86-64 code compiled from the PVM program */
 } nub_engine;
 
+typedef enum nub_host_calls_mode {
+	NUB_HOST_CALLS_INLINE = 0,
+	NUB_HOST_CALLS_LANES = 1,
+} nub_host_calls_mode;
+
 typedef struct nub_options {
 	nub_backend backend;
 	/* vCPUs of the micro-VM, 1..MAX_EXECUTION_LANES; 0 = default (4).
@@ -137,6 +142,16 @@ typedef struct nub_options {
 	 * its deadline is cancelled at its next gas slice (NUB_E_TIMEOUT, the
 	 * lane goes on); an idle lane's vCPU halts (docs/guest.md). */
 	uint32_t lanes;
+	/* Where nub_invoke_with runs an invocation that has a handler (the
+	 * handler itself always runs on the calling thread).
+	 * NUB_HOST_CALLS_INLINE (0, the default): on the calling thread; a
+	 * host call is a function call (local, JIT: tens of ns).
+	 * NUB_HOST_CALLS_LANES: on a free execution lane, each host call a
+	 * round trip through the lane's slot (status NUB_SLOT_HOST_WAIT,
+	 * abi.h), the path the kvm guest's lanes will take; inline when no lane
+	 * is free. Same results either way. local only; kvm: ignored (its
+	 * lanes are not built). */
+	nub_host_calls_mode host_calls;
 } nub_options;
 
 /* Defaults and special values of nub_options (see each field). They keep a
@@ -324,9 +339,15 @@ NUB_API nub_err nub_host_call_write(nub_host_call *c, uint32_t addr, const void 
 
 /* [INVOKE_CACHED, with host calls answered] As nub_invoke, but each ecalli
  * calls handler(ctx, call) on the calling thread (rules above). handler NULL:
- * exactly nub_invoke. The per-call timeout covers the handlers' time too.
- * kvm backend: not built yet: a non-NULL handler gives NUB_E_NOT_IMPLEMENTED
- * (in r too) and runs nothing. */
+ * exactly nub_invoke. The per-call timeout covers the handlers' time too
+ * (local: the clock is read after every host call at first, then every N
+ * calls, N doubling up to 256 while calls are quick, halving when they are
+ * slow). local: the handler may invoke again (any sandbox); with the JIT a
+ * host call is a function call inside the run. kvm: the guest suspends the
+ * invocation and sends the call to the host (one VM exit per call); the
+ * memory accessors are requests to the guest (one VM exit each); the
+ * sandbox is held meanwhile: a handler must not call its own kvm sandbox
+ * (it would wait for it until its timeout). */
 NUB_API nub_err nub_invoke_with(nub_sandbox *sb, const InvokePacket *p, nub_host_handler handler, void *ctx,
                                 InvocationResult *r);
 

@@ -50,6 +50,7 @@ typedef struct nub_resolved_options {
 	uint32_t timeout_ms;       /* NUB_TIMEOUT_NONE: no deadline */
 	uint32_t invocation_pages; /* 1 .. 2^20 */
 	nub_engine engine;         /* as asked: DEFAULT, INTERP or JIT (the backend decides DEFAULT) */
+	nub_host_calls_mode host_calls;
 } nub_resolved_options;
 
 /* One backend, as the registry lists it. */

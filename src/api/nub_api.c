@@ -90,8 +90,10 @@ nub_err nub_open(const nub_options *opts, nub_sandbox **out)
 		                                                                : NUB_DEFAULT_INVOCATION_MEMORY) /
 		                               NUB_PAGE_SIZE),
 		.engine = opts->engine,
+		.host_calls = opts->host_calls,
 	};
 	if (ro.vcpus > MAX_EXECUTION_LANES || ro.memory_bytes < NUB_MIN_MEMORY || (unsigned)opts->engine > NUB_ENGINE_JIT ||
+	    (unsigned)opts->host_calls > NUB_HOST_CALLS_LANES ||
 	    opts->lanes > ro.vcpus || opts->invocation_memory_bytes > (1ull << 32) ||
 	    (opts->invocation_memory_bytes && opts->invocation_memory_bytes < NUB_PAGE_SIZE))
 		return NUB_E_INVALID_ARG;

@@ -525,6 +525,11 @@ static nub_err mem_check(const pvm_instance *m, uint32_t addr, size_t len, int n
 	return NUB_E_OK;
 }
 
+nub_err cap_core_mem_check(const pvm_instance *m, uint32_t addr, size_t len, bool write)
+{
+	return mem_check(m, addr, len, write ? PVM_ACCESS_RW : PVM_ACCESS_RO);
+}
+
 nub_err cap_core_mem_read(const pvm_instance *m, uint32_t addr, void *dst, size_t len)
 {
 	nub_err e = mem_check(m, addr, len, PVM_ACCESS_RO);
@@ -539,6 +544,107 @@ nub_err cap_core_mem_write(pvm_instance *m, uint32_t addr, const void *src, size
 	if (!e && len)
 		e = engine_err(pvm_mem_write(m, addr, src, (uint32_t)len));
 	return e;
+}
+
+/* ---- host calls over a mailbox (INVOKE_HOST / HOST_CALL, abi.h) ----------- */
+void cap_core_host_abandon(cap_host_susp *h)
+{
+	if (!h->active)
+		return;
+	InvocationResult r;
+	h->active = false;
+	(void)cap_core_finish(&h->inv, PVM_EXIT_PANIC, NUB_E_TIMEOUT, &r); /* releases it */
+}
+
+/* Run the suspended invocation to its next exit: CALL (still suspended) or
+ * DONE (finished and released). */
+static nub_err host_step(cap_host_susp *h, NubHostStep *out)
+{
+	pvm_instance *m = h->inv.m;
+	pvm_exit x = cap_core_run(&h->inv);
+	__builtin_memset(out, 0, sizeof *out);
+	if (x == PVM_EXIT_HOST) {
+		out->state = NUB_HOST_STEP_CALL;
+		out->number = pvm_exit_arg(m);
+		for (unsigned i = 0; i < NUB_NUM_REGS; i++)
+			out->regs[i] = pvm_reg(m, i);
+		out->gas = (uint64_t)pvm_gas(m);
+		return NUB_E_OK;
+	}
+	h->active = false;
+	out->state = NUB_HOST_STEP_DONE;
+	return cap_core_finish(&h->inv, x, NUB_E_OK, &out->result);
+}
+
+nub_err cap_core_host_start(cap_store *s, cap_host_susp *h, const InvokePacket *p, NubHostStep *out)
+{
+	cap_core_host_abandon(h);
+	nub_err e = cap_core_start(s, p, &h->inv);
+	if (e) {
+		__builtin_memset(out, 0, sizeof *out);
+		out->state = NUB_HOST_STEP_DONE;
+		return cap_core_fail(&out->result, e);
+	}
+	h->active = true;
+	return host_step(h, out);
+}
+
+nub_err cap_core_host_op(cap_host_susp *h, const NubHostOp *op, const uint8_t *data, uint32_t data_len, uint8_t *resp,
+                         uint32_t resp_cap, uint32_t *resp_len)
+{
+	*resp_len = 0;
+	if (!h->active)
+		return NUB_E_INVALID_ARG;
+	pvm_instance *m = h->inv.m;
+	switch (op->op) {
+	case NUB_HOST_OP_ANSWER: {
+		NubHostStep st;
+		if (data_len || op->action > NUB_HOST_ACTION_STOP || resp_cap < sizeof st)
+			return NUB_E_INVALID_ARG;
+		for (unsigned i = 0; i < NUB_NUM_REGS; i++)
+			pvm_set_reg(m, i, op->regs[i]);
+		nub_err e = NUB_E_OK;
+		if (op->gas > (uint64_t)INT64_MAX)
+			e = NUB_E_BAD_GAS;
+		else
+			pvm_set_gas(m, (int64_t)op->gas);
+		if (e || op->action == NUB_HOST_ACTION_STOP) {
+			/* ends here: at the ecalli (HOST_CALL), or with the error */
+			__builtin_memset(&st, 0, sizeof st);
+			st.state = NUB_HOST_STEP_DONE;
+			h->active = false;
+			e = cap_core_finish(&h->inv, PVM_EXIT_HOST, e, &st.result);
+		} else {
+			e = host_step(h, &st);
+		}
+		__builtin_memcpy(resp, &st, sizeof st); /* built apart: resp may be shared memory */
+		*resp_len = sizeof st;
+		return e;
+	}
+	case NUB_HOST_OP_READ: {
+		if (data_len || op->len > resp_cap)
+			return NUB_E_INVALID_ARG;
+		nub_err e = cap_core_mem_read(m, op->addr, resp, op->len);
+		if (!e)
+			*resp_len = op->len;
+		return e;
+	}
+	case NUB_HOST_OP_WRITE:
+		if (data_len != op->len)
+			return NUB_E_INVALID_ARG;
+		return cap_core_mem_write(m, op->addr, data, op->len);
+	case NUB_HOST_OP_CHECK:
+		if (data_len || op->action > 1)
+			return NUB_E_INVALID_ARG;
+		return cap_core_mem_check(m, op->addr, op->len, op->action == 1);
+	case NUB_HOST_OP_ABORT:
+		if (data_len)
+			return NUB_E_INVALID_ARG;
+		cap_core_host_abandon(h);
+		return NUB_E_OK;
+	default:
+		return NUB_E_INVALID_ARG;
+	}
 }
 
 /* ---- EVICT_JIT_ALL --------------------------------------------------------- */

@@ -168,6 +168,34 @@ nub_err cap_core_fail(InvocationResult *r, nub_err e);
  * first (published frames stay unchanged). */
 nub_err cap_core_mem_read(const pvm_instance *m, uint32_t addr, void *dst, size_t len);
 nub_err cap_core_mem_write(pvm_instance *m, uint32_t addr, const void *src, size_t len);
+/* Their check alone, nothing copied: NUB_E_OK when every page of
+ * [addr, addr+len) is readable (write: writable), else NUB_E_HOST_MEMORY. */
+nub_err cap_core_mem_check(const pvm_instance *m, uint32_t addr, size_t len, bool write);
+
+/* Host calls over a mailbox (abi.h: INVOKE_HOST, HOST_CALL; the kvm
+ * guest's adapter): an invocation suspended at an ecalli between requests.
+ * One cap_host_susp holds at most one (zero-initialised: none).
+ *   cap_core_host_start   INVOKE_HOST: end a suspended one (freed), start
+ *                         p, run to its first exit: CALL (suspended) or
+ *                         DONE (finished; *out holds the result; the
+ *                         return value is INVOKE_CACHED's)
+ *   cap_core_host_op      HOST_CALL: op with data_len bytes after it; READ
+ *                         writes op->len bytes to resp, ANSWER a
+ *                         NubHostStep (the next step), WRITE / CHECK /
+ *                         ABORT nothing; *resp_len set. NUB_E_INVALID_ARG
+ *                         (nothing done) with nothing suspended, an unknown
+ *                         op, a length that does not fit; the accessors'
+ *                         NUB_E_HOST_MEMORY; else as the step.
+ *   cap_core_host_abandon end a suspended one (its memory released).
+ * Not locked: the adapter serialises its requests. */
+typedef struct cap_host_susp {
+	bool active;
+	cap_invocation inv;
+} cap_host_susp;
+nub_err cap_core_host_start(cap_store *s, cap_host_susp *h, const InvokePacket *p, NubHostStep *out);
+nub_err cap_core_host_op(cap_host_susp *h, const NubHostOp *op, const uint8_t *data, uint32_t data_len, uint8_t *resp,
+                         uint32_t resp_cap, uint32_t *resp_len);
+void cap_core_host_abandon(cap_host_susp *h);
 
 /* EVICT_JIT_ALL: drop every cached program (running invocations keep theirs
  * until they finish). */

@@ -8,15 +8,26 @@ void lane_slot_init(ParallelInvokeSlot *s)
 	lane_slot_set(s, NUB_SLOT_STARTING);
 }
 
-bool lane_slot_post(ParallelInvokeSlot *s, uint64_t job_id, const InvokePacket *p)
+static bool post(ParallelInvokeSlot *s, uint64_t job_id, const InvokePacket *p, uint32_t flags)
 {
 	if (lane_slot_status(s) != NUB_SLOT_EMPTY)
 		return false;
 	s->job_id = job_id;
+	s->host_flags = flags;
 	__builtin_memcpy(&s->packet, p, sizeof *p);
 	__atomic_store_n(&lane_slot_ext_of(s)->cancel, 0, __ATOMIC_SEQ_CST);
 	lane_slot_set(s, NUB_SLOT_READY);
 	return true;
+}
+
+bool lane_slot_post(ParallelInvokeSlot *s, uint64_t job_id, const InvokePacket *p)
+{
+	return post(s, job_id, p, 0);
+}
+
+bool lane_slot_post_host(ParallelInvokeSlot *s, uint64_t job_id, const InvokePacket *p)
+{
+	return post(s, job_id, p, NUB_SLOT_F_HOST_CALLS);
 }
 
 bool lane_slot_request(ParallelInvokeSlot *s, uint32_t status)
@@ -31,6 +42,11 @@ lane_take lane_slot_take(ParallelInvokeSlot *s, uint64_t job_id, InvocationResul
 	uint32_t st = lane_slot_status(s);
 	if (st == NUB_SLOT_READY || st == NUB_SLOT_RUNNING)
 		return LANE_TAKE_PENDING;
+	bool host = (s->host_flags & NUB_SLOT_F_HOST_CALLS) != 0; /* the host's own word */
+	if (host && st == NUB_SLOT_HOST_ANSWER)
+		return LANE_TAKE_PENDING;
+	if (host && st == NUB_SLOT_HOST_WAIT)
+		return s->job_id == job_id ? LANE_TAKE_HOST_CALL : LANE_TAKE_PROTOCOL;
 	if (st != NUB_SLOT_DONE || s->job_id != job_id)
 		return LANE_TAKE_PROTOCOL;
 	__builtin_memcpy(r, &s->result, sizeof *r);
@@ -38,9 +54,59 @@ lane_take lane_slot_take(ParallelInvokeSlot *s, uint64_t job_id, InvocationResul
 	return LANE_TAKE_DONE;
 }
 
+bool lane_slot_answer(ParallelInvokeSlot *s, uint32_t action)
+{
+	if (lane_slot_status(s) != NUB_SLOT_HOST_WAIT ||
+	    (action != NUB_SLOT_HOST_RESUME && action != NUB_SLOT_HOST_STOP))
+		return false;
+	s->host_call.action = action;
+	lane_slot_set(s, NUB_SLOT_HOST_ANSWER);
+	return true;
+}
+
 bool lane_slot_ack(ParallelInvokeSlot *s)
 {
 	return lane_slot_cas(s, NUB_SLOT_DONE, NUB_SLOT_EMPTY);
+}
+
+lane_host_answer lane_worker_host_call(ParallelInvokeSlot *s, const lane_worker_ops *ops, void *ctx,
+                                       uint32_t spin_limit, NubSlotHostCall *call)
+{
+	s->host_call.number = call->number;
+	s->host_call.action = 0;
+	__builtin_memcpy(s->host_call.regs, call->regs, sizeof call->regs);
+	s->host_call.gas = call->gas;
+	lane_slot_set(s, NUB_SLOT_HOST_WAIT);
+	if (ops->done)
+		ops->done(ctx, s);
+	uint32_t spins = 0;
+	for (;;) {
+		uint32_t st = lane_slot_status(s);
+		if (st == NUB_SLOT_HOST_ANSWER) {
+			if (!lane_slot_cas(s, NUB_SLOT_HOST_ANSWER, NUB_SLOT_RUNNING))
+				return LANE_HOST_PROTOCOL;
+			/* our copies: the host may scribble from here on */
+			uint32_t action = s->host_call.action;
+			__builtin_memcpy(call->regs, s->host_call.regs, sizeof call->regs);
+			call->gas = s->host_call.gas;
+			call->action = action;
+			if (action == NUB_SLOT_HOST_RESUME)
+				return LANE_HOST_RESUME;
+			return action == NUB_SLOT_HOST_STOP ? LANE_HOST_STOP : LANE_HOST_PROTOCOL;
+		}
+		if (st != NUB_SLOT_HOST_WAIT) {
+			/* only the host moves HOST_WAIT on, and only to HOST_ANSWER;
+			 * the job is ours again (RUNNING) whatever it wrote */
+			lane_slot_set(s, NUB_SLOT_RUNNING);
+			return LANE_HOST_PROTOCOL;
+		}
+		if (++spins < spin_limit || !ops->idle) {
+			lane_cpu_relax();
+			continue;
+		}
+		spins = 0;
+		ops->idle(ctx, s, st);
+	}
 }
 
 /* Serve the READY job: our own copies in, the result copied out, DONE. */
@@ -49,9 +115,17 @@ static void serve(ParallelInvokeSlot *s, const lane_worker_ops *ops, void *ctx, 
 	InvokePacket p;
 	InvocationResult r;
 	uint64_t job_id = s->job_id;
+	bool host = (s->host_flags & NUB_SLOT_F_HOST_CALLS) != 0;
 	__builtin_memcpy(&p, &s->packet, sizeof p);
 	__builtin_memset(&r, 0, sizeof r);
-	ops->invoke(ctx, &p, &r);
+	if (!host)
+		ops->invoke(ctx, &p, &r);
+	else if (ops->invoke_host)
+		ops->invoke_host(ctx, s, &p, &r);
+	else {
+		r.exit_reason = NUB_EXIT_ERROR;
+		r.exit_arg = NUB_E_NOT_IMPLEMENTED;
+	}
 	__builtin_memcpy(&s->result, &r, sizeof r);
 	s->job_id = job_id;
 	if (served) /* counted before DONE: a host that saw DONE sees the count */
@@ -91,6 +165,8 @@ lane_worker_end lane_worker_run(ParallelInvokeSlot *s, const lane_worker_ops *op
 		case NUB_SLOT_DONE:     /* the host has not taken it yet */
 		case NUB_SLOT_RUNNING:  /* only the worker sets it: a host's scribble */
 		case NUB_SLOT_STARTING: /* the host re-armed the slot: serve it */
+		case NUB_SLOT_HOST_WAIT: /* only inside a job: a host's scribble */
+		case NUB_SLOT_HOST_ANSWER:
 			if (st == NUB_SLOT_STARTING)
 				(void)lane_slot_cas(s, NUB_SLOT_STARTING, NUB_SLOT_EMPTY);
 			break;

@@ -15,6 +15,17 @@
  *   lane_slot_take: DONE (acquire),    <---  + job_id, store DONE (release)
  *     copy result, store EMPTY
  *   lane_slot_request(STOP)            --->  worker returns (slot left STOP)
+ *
+ * Host calls on a lane (nub's extension, abi.h): a job posted with
+ * lane_slot_post_host runs with ops->invoke_host, which calls
+ * lane_worker_host_call at each ecalli:
+ *   lane_slot_take: LANE_TAKE_HOST_CALL <---  host_call written, store
+ *     (HOST_WAIT, acquire): the host            HOST_WAIT (release), wait
+ *     reads host_call, answers it:
+ *   lane_slot_answer: regs, gas, action,
+ *     store HOST_ANSWER (release)      --->  CAS HOST_ANSWER->RUNNING
+ *                                            (acquire), copy the answer out
+ *   ... then DONE as above.
  *   lane_slot_request(EVICT_JIT_READY) --->  evict compiled code, store DONE
  *   lane_slot_ack: DONE -> EMPTY
  *
@@ -114,6 +125,10 @@ void lane_slot_init(ParallelInvokeSlot *s);
  * otherwise). Writes job_id and the 80-byte packet, then READY (release). */
 bool lane_slot_post(ParallelInvokeSlot *s, uint64_t job_id, const InvokePacket *p);
 
+/* The same, for a job whose ecallis the host answers (host_flags
+ * NUB_SLOT_F_HOST_CALLS): lane_slot_take then reports each host call. */
+bool lane_slot_post_host(ParallelInvokeSlot *s, uint64_t job_id, const InvokePacket *p);
+
 /* Ask the idle worker to STOP or to EVICT_JIT_READY: needs the slot EMPTY
  * (false and nothing written otherwise). */
 bool lane_slot_request(ParallelInvokeSlot *s, uint32_t status);
@@ -122,13 +137,23 @@ bool lane_slot_request(ParallelInvokeSlot *s, uint32_t status);
 typedef enum lane_take {
 	LANE_TAKE_PENDING = 0, /* not done yet (READY or RUNNING) */
 	LANE_TAKE_DONE = 1,    /* *r holds the result; the slot is EMPTY again */
-	LANE_TAKE_PROTOCOL = 2 /* DONE with another job_id, or a status that cannot
+	LANE_TAKE_PROTOCOL = 2, /* DONE with another job_id, or a status that cannot
 	                          follow a post: *r untouched, slot left as found */
+	LANE_TAKE_HOST_CALL = 3 /* HOST_WAIT of a job posted with lane_slot_post_host:
+	                          s->host_call holds the call; answer it with
+	                          lane_slot_answer (the host owns the slot until then) */
 } lane_take;
 
 /* Collect the job posted with job_id: DONE (acquire) -> copy the result,
- * check the echoed job_id, store EMPTY. */
+ * check the echoed job_id, store EMPTY. HOST_ANSWER (the worker has not
+ * taken the answer yet) is PENDING. */
 lane_take lane_slot_take(ParallelInvokeSlot *s, uint64_t job_id, InvocationResult *r);
+
+/* Answer the host call lane_slot_take reported: the caller has written
+ * s->host_call.regs and .gas; stores action (NUB_SLOT_HOST_RESUME or
+ * _STOP), then HOST_ANSWER (release). False (nothing written) when the slot
+ * is not HOST_WAIT or the action is neither. */
+bool lane_slot_answer(ParallelInvokeSlot *s, uint32_t action);
 
 /* Acknowledge the DONE that answers an EVICT_JIT_READY request: DONE ->
  * EMPTY; false while it is not DONE yet. */
@@ -139,6 +164,11 @@ typedef struct lane_worker_ops {
 	/* Run one packet (a private copy) and write its result; the same core
 	 * as the mailbox path (cap_core_invoke or start/run/finish). */
 	void (*invoke)(void *ctx, const InvokePacket *p, InvocationResult *r);
+	/* Run a job posted with lane_slot_post_host: as invoke, but each ecalli
+	 * goes to the host through lane_worker_host_call. NULL: such a job
+	 * ends with NUB_EXIT_ERROR / NUB_E_NOT_IMPLEMENTED (never silently
+	 * without its host calls). */
+	void (*invoke_host)(void *ctx, ParallelInvokeSlot *s, const InvokePacket *p, InvocationResult *r);
 	/* EVICT_JIT_READY: drop every compiled/decoded program this lane may
 	 * hold. NULL: nothing to drop. */
 	void (*evict)(void *ctx);
@@ -155,6 +185,22 @@ typedef enum lane_worker_end {
 	LANE_WORKER_STOPPED = 0, /* the host stored STOP */
 	LANE_WORKER_BAD_STATUS = 1 /* the status word held no protocol value */
 } lane_worker_end;
+
+/* What the host answered to a host call. */
+typedef enum lane_host_answer {
+	LANE_HOST_RESUME = 0,  /* *call holds the registers and gas to go on with */
+	LANE_HOST_STOP = 1,    /* *call holds them; end the job at the ecalli */
+	LANE_HOST_PROTOCOL = 2 /* the status left HOST_WAIT for something else than
+	                          HOST_ANSWER, or the action was neither: end the
+	                          job with NUB_E_GUEST_PROTOCOL */
+} lane_host_answer;
+
+/* Inside ops->invoke_host (the slot RUNNING): hand *call (number,
+ * registers, gas) to the host, wait for its answer (spin_limit rounds, then
+ * ops->idle) and copy it back into *call. ops->done is called after
+ * HOST_WAIT is stored, so a sleeping host wakes up. */
+lane_host_answer lane_worker_host_call(ParallelInvokeSlot *s, const lane_worker_ops *ops, void *ctx,
+                                       uint32_t spin_limit, NubSlotHostCall *call);
 
 /* The worker loop of one lane: flips STARTING to EMPTY, then serves the slot
  * until STOP. Every served job counts in *served (may be NULL). */

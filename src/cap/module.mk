@@ -8,3 +8,4 @@ FUZZ_TARGETS += fuzz_cap
 TEST_PROGS += test_lane_slot
 TEST_SRCS_test_lane_slot = tests/test_lane_slot.c
 FUZZ_TARGETS += fuzz_lane_slot
+FUZZ_TARGETS += fuzz_host_op

@@ -29,6 +29,7 @@ int cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 typedef struct {
 	uint32_t timeout_s;  /* 0 = none */
 	uint64_t max_memory; /* bytes, >= 1 MiB */
+	int host_calls;      /* nub_options.host_calls of the sandboxes opened (0 = inline) */
 } cli_limits_t;
 extern cli_limits_t cli_limits;
 #define CLI_DEFAULT_TIMEOUT_S 60u

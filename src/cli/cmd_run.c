@@ -18,8 +18,8 @@ static const char usage[] =
 	"test vector (its initial state is used). Exit status: 0 when the program\n"
 	"ran (whatever its exit), 2 for bad usage or input. Host call 100 (JIP-1\n"
 	"debug log, nub_log in the SDK) prints \"nub: log LEVEL target: message\" to\n"
-	"stderr, sets r7 = WHAT and resumes, in-process and in a local sandbox\n"
-	"(the kvm guest cannot resume host calls yet: there they end the run).\n"
+	"stderr, sets r7 = WHAT and resumes, in-process and in a sandbox (local or\n"
+	"kvm alike).\n"
 	"\n"
 	"options:\n"
 	"  --format F      auto (default), blob, spi, spi-meta (SPI after a metadata\n"
@@ -202,9 +202,9 @@ static int run_caps(const char *backend, int engine, int host_calls, loaded_prog
 		nub_close(sb);
 		return cli_err("run: cannot publish the program: %s", nub_strerror(e));
 	}
-	/* host calls answered (JIP-1 logs, --host-calls ignore) where the
-	 * backend can resume them; the kvm guest cannot yet: there a host call
-	 * ends the run (stop), and ignore is refused by name */
+	/* host calls answered (JIP-1 logs, --host-calls ignore) on every
+	 * backend; one that cannot resume them (NUB_E_NOT_IMPLEMENTED) ends the
+	 * run at a host call (stop), and ignore is refused by name */
 	e = nub_invoke_with(sb, &pk, sb_handler, &host_calls, &r);
 	if (e == NUB_E_NOT_IMPLEMENTED && host_calls == HOST_CALLS_STOP)
 		e = nub_invoke(sb, &pk, &r);

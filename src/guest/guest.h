@@ -160,6 +160,10 @@ nub_err guest_rpc_register(uint32_t fn_id, guest_rpc_fn fn);
 /* Serve the request now in the mailbox: validate, dispatch, write the reply
  * header. Does not ring the doorbell. */
 void guest_rpc_serve_one(NubRpcMailbox *mb);
+/* Called with each request's fn_id before it is dispatched (NULL: none;
+ * guest_handlers_register sets it: a request other than HOST_CALL ends a
+ * suspended host-call invocation). */
+extern void (*guest_rpc_on_request)(uint32_t fn_id);
 /* The fn_id being served (for fault reports), ~0 when idle. */
 extern volatile uint64_t guest_rpc_current_fn;
 NubRpcMailbox *guest_mailbox(void);
@@ -185,6 +189,16 @@ void guest_evict_jit_all(void);
  * keeps code of the other engine. Between invocations only (the mailbox
  * CPU; lanes must be idle). */
 void guest_set_engine(const struct cap_engine_ops *engine);
+/* Host calls over the mailbox (abi.h, fn ids 9 and 10): INVOKE_HOST starts
+ * an invocation and runs it to its first ecalli (CALL: suspended) or its
+ * end (DONE); HOST_CALL's op (data: the bytes after the op) reads, writes,
+ * checks the suspended invocation's memory, answers (the next step into
+ * resp) or aborts it. guest_host_abandon ends a suspended invocation (any
+ * request other than HOST_CALL does, guest_dispatch.c). */
+nub_err guest_invoke_host(const InvokePacket *p, NubHostStep *out);
+nub_err guest_host_op(const NubHostOp *op, const uint8_t *data, uint32_t data_len, uint8_t *resp, uint32_t resp_cap,
+                      uint32_t *resp_len);
+void guest_host_abandon(void);
 
 /* ---- lanes (guest_lane.c): INVOKE_WORKER ----------------------------------
  * The handler of NUB_FN_ID_INVOKE_WORKER: payload LE u32 lane (<

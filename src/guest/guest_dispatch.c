@@ -14,6 +14,7 @@
 
 static guest_rpc_fn handlers[NUB_FN_ID_SUBSTRATE_END];
 volatile uint64_t guest_rpc_current_fn = ~0ull;
+void (*guest_rpc_on_request)(uint32_t fn_id);
 
 NubRpcMailbox *guest_mailbox(void)
 {
@@ -37,6 +38,8 @@ void guest_rpc_serve_one(NubRpcMailbox *mb)
 	uint32_t resp_len = 0;
 	nub_err st;
 	guest_rpc_current_fn = fn_id;
+	if (guest_rpc_on_request)
+		guest_rpc_on_request(fn_id);
 	if (fn_id >= NUB_FN_ID_SUBSTRATE_END || !handlers[fn_id])
 		st = NUB_E_UNKNOWN_FN;
 	else if (req_len > NUB_RPC_REQ_CAP)

@@ -38,6 +38,39 @@ static nub_err h_invoke_cached(const uint8_t *req, uint32_t len, uint8_t *resp, 
 	return e;
 }
 
+static nub_err h_invoke_host(const uint8_t *req, uint32_t len, uint8_t *resp, uint32_t cap, uint32_t *out)
+{
+	NubHostStep st;
+	InvokePacket p;
+	nub_err e;
+	if (cap < sizeof st)
+		return NUB_E_INVALID_ARG;
+	if (len != sizeof p) {
+		memset(&st, 0, sizeof st);
+		st.state = NUB_HOST_STEP_DONE;
+		st.result.exit_reason = NUB_EXIT_ERROR;
+		st.result.exit_arg = NUB_E_INVALID_ARG;
+		e = NUB_E_INVALID_ARG;
+	} else {
+		memcpy(&p, req, sizeof p);
+		e = guest_invoke_host(&p, &st);
+	}
+	memcpy(resp, &st, sizeof st);
+	*out = sizeof st;
+	return e;
+}
+
+static nub_err h_host_call(const uint8_t *req, uint32_t len, uint8_t *resp, uint32_t cap, uint32_t *out)
+{
+	NubHostOp op;
+	*out = 0;
+	if (len < sizeof op)
+		return NUB_E_INVALID_ARG;
+	memcpy(&op, req, sizeof op); /* our copy: the host may change shared memory */
+	/* WRITE's bytes are read once, by the copy into the invocation */
+	return guest_host_op(&op, req + sizeof op, len - (uint32_t)sizeof op, resp, cap, out);
+}
+
 static nub_err h_put_cap(const uint8_t *req, uint32_t len, uint8_t *resp, uint32_t cap, uint32_t *out)
 {
 	(void)cap;
@@ -86,8 +119,16 @@ static nub_err h_set_engine(const uint8_t *req, uint32_t len, uint8_t *resp, uin
 	return NUB_E_OK;
 }
 
+/* A host that moved on to another request frees its suspended invocation. */
+static void on_request(uint32_t fn_id)
+{
+	if (fn_id != NUB_FN_ID_HOST_CALL)
+		guest_host_abandon();
+}
+
 void guest_handlers_register(void)
 {
+	guest_rpc_on_request = on_request;
 	static const struct {
 		uint32_t fn_id;
 		guest_rpc_fn fn;
@@ -99,6 +140,8 @@ void guest_handlers_register(void)
 		{NUB_FN_ID_EVICT_JIT_ALL, h_evict_jit_all},
 		{NUB_FN_ID_INVOKE_WORKER, guest_invoke_worker},
 		{NUB_FN_ID_SET_ENGINE, h_set_engine},
+		{NUB_FN_ID_INVOKE_HOST, h_invoke_host},
+		{NUB_FN_ID_HOST_CALL, h_host_call},
 	};
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
 		nub_err e = guest_rpc_register(table[i].fn_id, table[i].fn);

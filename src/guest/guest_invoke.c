@@ -122,3 +122,25 @@ void guest_set_engine(const cap_engine_ops *engine)
 	cap_core_evict(&store);
 	store.engine = engine;
 }
+
+/* ---- host calls over the mailbox (INVOKE_HOST, HOST_CALL; abi.h) ----------
+ * The core's (cap_core_host_*): at most one invocation suspended at an
+ * ecalli, its state in the heap until the answer, an ABORT, or any other
+ * request than HOST_CALL ends it. */
+static cap_host_susp suspended;
+
+void guest_host_abandon(void)
+{
+	cap_core_host_abandon(&suspended);
+}
+
+nub_err guest_invoke_host(const InvokePacket *p, NubHostStep *out)
+{
+	return cap_core_host_start(&store, &suspended, p, out);
+}
+
+nub_err guest_host_op(const NubHostOp *op, const uint8_t *data, uint32_t data_len, uint8_t *resp, uint32_t resp_cap,
+                      uint32_t *resp_len)
+{
+	return cap_core_host_op(&suspended, op, data, data_len, resp, resp_cap, resp_len);
+}

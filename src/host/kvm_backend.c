@@ -470,6 +470,185 @@ static nub_err kvm_invoke_parallel(void *impl, const InvokePacket *p, Invocation
 	return first;
 }
 
+/* ---- host calls (nub_invoke_with): INVOKE_HOST + HOST_CALL (abi.h) --------
+ * The guest suspends the invocation at each ecalli and replies CALL; the
+ * handler runs here, on the calling thread, with the sandbox lock held; its
+ * memory accesses are HOST_CALL READ / WRITE / CHECK requests (one VM exit
+ * each: see docs/guest.md for the choice); its answer goes back as
+ * HOST_CALL ANSWER, whose reply is the next step. One deadline (the
+ * sandbox's timeout) covers the whole invocation, handlers included: each
+ * guest step runs with what is left of it; past it between steps the
+ * suspended invocation is aborted (its guest memory freed). */
+typedef struct kvm_host_mem {
+	nub_host_mem mem; /* first: nub_host_call.internal_ points here */
+	kvm_backend *kb;
+	bool protocol; /* a reply to a memory request failed its checks */
+} kvm_host_mem;
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* One HOST_CALL request: op, then data_len bytes (lock held). */
+static nub_err host_op(kvm_backend *kb, const NubHostOp *op, const void *data, uint32_t data_len, void *resp,
+                       uint32_t cap, uint32_t *n)
+{
+	uint8_t small[sizeof *op + 4096];
+	uint32_t len = (uint32_t)sizeof *op + data_len;
+	uint8_t *req = len <= sizeof small ? small : malloc(len);
+	if (!req)
+		return NUB_E_NOMEM;
+	memcpy(req, op, sizeof *op);
+	if (data_len)
+		memcpy(req + sizeof *op, data, data_len);
+	nub_err e = call_locked(kb, NUB_FN_ID_HOST_CALL, req, len, resp, cap, n);
+	if (req != small)
+		free(req);
+	if (e != NUB_E_OK && (!kb->vm || vmm_broken(kb->vm)))
+		kb->host_fail = e; /* why the VM broke, for the invocation's result */
+	return e;
+}
+
+/* The whole range first when it takes several requests, so that a refused
+ * access copies nothing. */
+static nub_err host_check(kvm_host_mem *hm, uint32_t addr, size_t len, bool write)
+{
+	NubHostOp op = {.op = NUB_HOST_OP_CHECK, .action = write, .addr = addr, .len = (uint32_t)len};
+	uint32_t n;
+	nub_err e = host_op(hm->kb, &op, NULL, 0, NULL, 0, &n);
+	if (e == NUB_E_OK && n != 0)
+		hm->protocol = true;
+	return e;
+}
+
+static nub_err kvm_host_read(const nub_host_mem *h, uint32_t addr, void *dst, size_t len)
+{
+	kvm_host_mem *hm = (kvm_host_mem *)(uintptr_t)h;
+	if (len > (1ull << 32) - addr)
+		return NUB_E_HOST_MEMORY;
+	if (!len)
+		return NUB_E_OK; /* as the local backend: an empty access is fine */
+	nub_err e = len > NUB_RPC_RESP_CAP ? host_check(hm, addr, len, false) : NUB_E_OK;
+	for (size_t off = 0; !e && off < len;) {
+		uint32_t chunk = len - off < NUB_RPC_RESP_CAP ? (uint32_t)(len - off) : NUB_RPC_RESP_CAP, n;
+		NubHostOp op = {.op = NUB_HOST_OP_READ, .addr = addr + (uint32_t)off, .len = chunk};
+		e = host_op(hm->kb, &op, NULL, 0, (uint8_t *)dst + off, chunk, &n);
+		if ((e == NUB_E_OK && n != chunk) || (e != NUB_E_OK && n != 0))
+			hm->protocol = true;
+		off += chunk;
+	}
+	return hm->protocol ? NUB_E_GUEST_PROTOCOL : e;
+}
+
+static nub_err kvm_host_write(const nub_host_mem *h, uint32_t addr, const void *src, size_t len)
+{
+	kvm_host_mem *hm = (kvm_host_mem *)(uintptr_t)h;
+	const uint32_t max = NUB_RPC_REQ_CAP - (uint32_t)sizeof(NubHostOp);
+	if (len > (1ull << 32) - addr)
+		return NUB_E_HOST_MEMORY;
+	if (!len)
+		return NUB_E_OK;
+	nub_err e = len > max ? host_check(hm, addr, len, true) : NUB_E_OK;
+	for (size_t off = 0; !e && off < len;) {
+		uint32_t chunk = len - off < max ? (uint32_t)(len - off) : max, n;
+		NubHostOp op = {.op = NUB_HOST_OP_WRITE, .addr = addr + (uint32_t)off, .len = chunk};
+		e = host_op(hm->kb, &op, (const uint8_t *)src + off, chunk, NULL, 0, &n);
+		if (n != 0)
+			hm->protocol = true;
+		off += chunk;
+	}
+	return hm->protocol ? NUB_E_GUEST_PROTOCOL : e;
+}
+
+/* The checks a NubHostStep reply must pass. gas_max: the most gas the
+ * invocation may hold (its initial gas, or more that a handler gave). */
+static bool step_plausible(const InvokePacket *p, nub_err e, uint32_t n, const NubHostStep *st)
+{
+	if (n != sizeof *st)
+		return false;
+	if (st->state == NUB_HOST_STEP_CALL) {
+		static const InvocationResult zero;
+		return e == NUB_E_OK && st->gas <= p->initial_gas && !memcmp(&st->result, &zero, sizeof zero);
+	}
+	return st->state == NUB_HOST_STEP_DONE && kvm_result_plausible(p, e, sizeof st->result, &st->result);
+}
+
+/* Run the next guest step with what is left of the deadline (0: none). */
+static void step_timeout(kvm_backend *kb, uint64_t deadline)
+{
+	if (kb->vm && deadline) {
+		uint64_t now = mono_ms();
+		vmm_set_timeout(kb->vm, now < deadline ? (uint32_t)(deadline - now) : 1);
+	}
+}
+
+static nub_err kvm_invoke_with(void *impl, const InvokePacket *p, nub_host_handler handler, void *ctx,
+                               InvocationResult *r)
+{
+	kvm_backend *kb = impl;
+	if (!handler)
+		return kvm_invoke(impl, p, r);
+	uint64_t deadline = kb->cfg.timeout_ms ? mono_ms() + kb->cfg.timeout_ms : 0;
+	nub_err e = lock_bounded(kb);
+	if (e)
+		return fail_result(r, e);
+	InvokePacket pk = *p; /* initial_gas: the most the invocation may hold */
+	kvm_host_mem hm = {{kvm_host_read, kvm_host_write}, kb, false};
+	NubHostStep st;
+	uint32_t n;
+	step_timeout(kb, deadline);
+	e = call_locked(kb, NUB_FN_ID_INVOKE_HOST, p, sizeof *p, &st, sizeof st, &n);
+	for (;;) {
+		if (!kb->vm || vmm_broken(kb->vm)) {
+			e = fail_result(r, after_call(kb, e, false));
+			break;
+		}
+		if (hm.protocol || !step_plausible(&pk, e, n, &st)) {
+			e = fail_result(r, after_call(kb, e, true));
+			break;
+		}
+		if (st.state == NUB_HOST_STEP_DONE) {
+			*r = st.result;
+			kb->host_calls_done++;
+			break;
+		}
+		nub_host_call c = {.number = st.number, .gas = st.gas, .internal_ = &hm};
+		memcpy(c.regs, st.regs, sizeof c.regs);
+		kb->host_fail = NUB_E_OK;
+		nub_host_action act = handler(ctx, &c);
+		kb->host_calls++;
+		if (!kb->vm || vmm_broken(kb->vm) || hm.protocol) {
+			/* a memory request broke it: reported above */
+			e = kb->host_fail ? kb->host_fail : NUB_E_GUEST_DEAD;
+			continue;
+		}
+		NubHostOp op = {.op = NUB_HOST_OP_ANSWER, .gas = c.gas,
+		                .action = act == NUB_HOST_RESUME ? NUB_HOST_ACTION_RESUME : NUB_HOST_ACTION_STOP};
+		memcpy(op.regs, c.regs, sizeof op.regs);
+		if (c.gas > pk.initial_gas && c.gas <= (uint64_t)INT64_MAX)
+			pk.initial_gas = c.gas;
+		if (deadline && mono_ms() >= deadline) {
+			/* the handlers used the time up: end it in the guest (its
+			 * memory freed), under the guard timeout */
+			NubHostOp ab = {.op = NUB_HOST_OP_ABORT};
+			vmm_set_timeout(kb->vm, VMM_GUARD_TIMEOUT_MS);
+			e = host_op(kb, &ab, NULL, 0, NULL, 0, &n);
+			(void)after_call(kb, e, e == NUB_E_OK && n != 0);
+			e = fail_result(r, NUB_E_TIMEOUT);
+			break;
+		}
+		step_timeout(kb, deadline);
+		e = host_op(kb, &op, NULL, 0, &st, sizeof st, &n);
+	}
+	if (kb->vm)
+		vmm_set_timeout(kb->vm, kb->cfg.timeout_ms);
+	pthread_mutex_unlock(&kb->lock);
+	return e;
+}
+
 /* A fixed-size reply of `want` bytes (status OK) or an empty one (error),
  * received apart and copied to out only when whole: a short or failed reply
  * leaves the caller's struct untouched. */
@@ -522,24 +701,29 @@ static void kvm_close(void *impl)
 	free(kb);
 }
 
+/* vCPU 0's exits are counted under the mailbox lock, the lanes' atomically;
+ * the locks in the rebuild's order (mailbox, then vm_rw). */
 static uint64_t kvm_vm_exits(void *impl)
 {
 	kvm_backend *kb = impl;
+	pthread_mutex_lock(&kb->lock);
 	pthread_rwlock_rdlock(&kb->vm_rw);
 	uint64_t n = kb->vm ? vmm_exit_count(kb->vm) + vmm_lane_exits(kb->vm) : 0;
 	pthread_rwlock_unlock(&kb->vm_rw);
+	pthread_mutex_unlock(&kb->lock);
 	return n;
 }
 
 static const nub_backend_ops kvm_ops = {
-	.vm_exits = kvm_vm_exits,
 	.put_cap = kvm_put_cap,
 	.invoke = kvm_invoke,
+	.invoke_with = kvm_invoke_with,
 	.invoke_parallel = kvm_invoke_parallel,
 	.boot_info = kvm_boot_info,
 	.heap_stats = kvm_heap_stats,
 	.evict_jit_all = kvm_evict_jit_all,
 	.close = kvm_close,
+	.vm_exits = kvm_vm_exits,
 };
 
 nub_err kvm_backend_open_image(const nub_resolved_options *o, const uint8_t *elf, size_t elf_len, void **impl,

@@ -49,6 +49,8 @@ typedef struct kvm_backend {
 	uint64_t job_seq;       /* atomic: job ids */
 	unsigned lane_restarts; /* lanes restarted after a timeout or a death */
 	nub_err lanes_err;      /* why the lanes of the current VM did not start */
+	uint64_t host_calls, host_calls_done; /* handler calls; invocations with a handler that ended */
+	nub_err host_fail; /* during a handler: the error that broke the VM */
 } kvm_backend;
 
 extern const nub_backend_def kvm_backend_def;

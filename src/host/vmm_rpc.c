@@ -6,8 +6,8 @@
  * caller's buffer, status a known nub_err. A FAULT doorbell copies the fault
  * report out. Any failure marks the vmm broken (the guest's state can no
  * longer be trusted); the owner rebuilds it. Timeout: the vmm's per-call
- * timeout; with none set, every call but INVOKE_CACHED still gets
- * VMM_GUARD_TIMEOUT_MS.
+ * timeout; with none set, every call but those that run a program
+ * (INVOKE_CACHED, INVOKE_HOST, HOST_CALL) still gets VMM_GUARD_TIMEOUT_MS.
  */
 #include <string.h>
 
@@ -46,7 +46,8 @@ nub_err vmm_call(vmm *vm, uint32_t fn_id, const void *req, uint32_t req_len, voi
 
 	/* timeout_ms 0 = no limit for invocations (long programs are legitimate);
 	 * every other call still gets a guard, so a hung guest cannot block it */
-	uint32_t limit = vm->timeout_ms ? vm->timeout_ms : fn_id == NUB_FN_ID_INVOKE_CACHED ? 0 : VMM_GUARD_TIMEOUT_MS;
+	bool runs = fn_id == NUB_FN_ID_INVOKE_CACHED || fn_id == NUB_FN_ID_INVOKE_HOST || fn_id == NUB_FN_ID_HOST_CALL;
+	uint32_t limit = vm->timeout_ms ? vm->timeout_ms : runs ? 0 : VMM_GUARD_TIMEOUT_MS;
 	uint32_t bell = vmm_kvm_run_until_doorbell(vm, limit);
 	if (bell == NUB_DOORBELL_FAULT) {
 		memcpy(&vm->fault, (const void *)&h->fault, sizeof vm->fault);

@@ -65,4 +65,29 @@ void jit_vm_free(jit_vm *vm);
 /* Run m (whose program is the one c was compiled from) like pvm_run. */
 pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m);
 
+/* Host calls answered inside the run. With a host function set, an ecalli
+ * in compiled code does not end jit_run: fn(ctx, number, regs, &gas) is
+ * called right there, with the 13 registers (read and write) and the gas
+ * left after the ecalli (read and write; at most 2^63-1). It returns true
+ * to resume after the ecalli with those registers and gas, false to end the
+ * run at the ecalli (PVM_EXIT_HOST, exit_arg = number, exactly as without a
+ * host function, registers and gas as fn left them). The window stays
+ * filled across the call, so the instance's page table is NOT up to date
+ * while fn runs: before reading or writing the instance's memory fn calls
+ * jit_host_sync (which copies back what compiled code wrote; once per call
+ * is enough), and after writing it calls jit_host_wrote (the window is made
+ * to agree with the table before the run goes on). An ecalli the
+ * interpreter runs (a block the gas cannot pay for) still ends jit_run with
+ * PVM_EXIT_HOST. fn must not run compiled code on this vm (a nested
+ * invocation needs another vm). fn NULL: every ecalli ends the run. */
+typedef bool (*jit_host_fn)(void *ctx, uint32_t number, uint64_t regs[PVM_NUM_REGS], uint64_t *gas);
+void jit_vm_set_host(jit_vm *vm, jit_host_fn fn, void *ctx);
+/* Inside fn only (else PVM_E_OK and nothing done): the table holds every
+ * byte compiled code wrote. A failure (PVM_E_NOMEM, PVM_E_MEM_BUDGET) is
+ * returned and also ends the run with PVM_EXIT_ERROR after fn returns. */
+pvm_err jit_host_sync(jit_vm *vm);
+/* Inside fn only: the table was written; the window follows before the
+ * run goes on. */
+void jit_host_wrote(jit_vm *vm);
+
 #endif

@@ -30,6 +30,7 @@ enum {
 	JIT_R_ERROR = PVM_EXIT_ERROR,
 	JIT_R_NEED_GAS = 6, /* a block at exit_idx cannot be paid for: gas not taken */
 	JIT_R_SBRK = 7,     /* sbrk at exit_idx: do it, continue at the next insn */
+	JIT_R_HOST_RESUME = 8, /* jit_run only: a host call answered in the run, the next block unpaid */
 };
 
 struct jit_code {

@@ -40,11 +40,22 @@ static uintptr_t pte_of(const pvm_instance *m, uint32_t a)
 	return leaf ? leaf[(a >> 12) & (PVM_L2_SIZE - 1)] : 0;
 }
 
+/* Host calls answered inside the run (jit_vm_set_host): the same fields in
+ * both layouts of jit_vm. */
+#define JIT_VM_HOST_FIELDS                                                                    \
+	jit_host_fn host;                                                                     \
+	void *host_ctx;                                                                       \
+	bool in_host;     /* inside host(): jit_host_sync / jit_host_wrote allowed */          \
+	bool host_synced; /* the table holds what compiled code wrote (this call) */           \
+	bool host_wrote;  /* the table changed: reconcile before going on */                   \
+	pvm_err host_err; /* a failed sync or reconcile: the run ends with it */
+
 #ifdef PVM_MEM_MMU
 struct jit_vm {
 	uint8_t *base;  /* every address space's window (pvm_plat_as_enter) */
 	const jit_code *code; /* during jit_run */
 	pvm_instance *m;
+	JIT_VM_HOST_FIELDS
 };
 
 jit_err jit_vm_new(jit_vm **out)
@@ -85,6 +96,7 @@ struct jit_vm {
 	pvm_instance *m;
 	uint32_t charged;  /* pages filled this run, charged to m's budget hook */
 	pvm_err fill_err;  /* why the last fill failed */
+	JIT_VM_HOST_FIELDS
 };
 
 jit_err jit_vm_new(jit_vm **out)
@@ -143,17 +155,11 @@ static bool window_empty(jit_vm *vm)
 	return true;
 }
 
-/* At the end of a run: copy pages written (differing from the table) back
- * into it; untouched shared pages thus stay shared. The window stays filled
- * for the next run unless it holds more than JIT_STICKY_PAGES pages. */
-static pvm_err sync_back(jit_vm *vm, pvm_instance *m)
+/* Copy window pages written (differing from the table) back into it;
+ * untouched shared pages thus stay shared. */
+static pvm_err copy_back(jit_vm *vm, pvm_instance *m)
 {
 	pvm_err err = PVM_E_OK;
-	/* the run's window pages were charged as filled; what stays written is
-	 * charged again by the table as it takes the pages */
-	if (vm->charged && m->hook)
-		m->hook(m->hook_ctx, -(int64_t)vm->charged);
-	vm->charged = 0;
 	for (uint32_t k = 0; k < vm->n_list; k++) {
 		uint32_t pg = vm->list[k];
 		const uint8_t *w = vm->base + ((uint64_t)pg << 12);
@@ -164,6 +170,19 @@ static pvm_err sync_back(jit_vm *vm, pvm_instance *m)
 				err = pe;
 		}
 	}
+	return err;
+}
+
+/* At the end of a run: copy back. The window stays filled for the next run
+ * unless it holds more than JIT_STICKY_PAGES pages. */
+static pvm_err sync_back(jit_vm *vm, pvm_instance *m)
+{
+	/* the run's window pages were charged as filled; what stays written is
+	 * charged again by the table as it takes the pages */
+	if (vm->charged && m->hook)
+		m->hook(m->hook_ctx, -(int64_t)vm->charged);
+	vm->charged = 0;
+	pvm_err err = copy_back(vm, m);
 	if (vm->n_list > JIT_STICKY_PAGES && !window_empty(vm) && err == PVM_E_OK)
 		err = PVM_E_NOMEM;
 	return err;
@@ -218,11 +237,68 @@ static bool window_ready(jit_vm *vm, pvm_instance *m)
 {
 	return !vm->broken && reconcile(vm, m);
 }
+
+/* A host call asked for the table: write the window back into it. */
+static pvm_err host_copy_back(jit_vm *vm, pvm_instance *m)
+{
+	/* as at the end of a run: the window pages filled so far are no longer
+	 * charged as such; the table charges the pages it takes */
+	if (vm->charged && m->hook)
+		m->hook(m->hook_ctx, -(int64_t)vm->charged);
+	vm->charged = 0;
+	return copy_back(vm, m);
+}
+
+/* The handler changed the table: bring the window up to date. */
+static bool host_reconcile(jit_vm *vm, pvm_instance *m)
+{
+	return reconcile(vm, m);
+}
+#endif
+
+#ifdef PVM_MEM_MMU
+/* the window is the instance's own memory: nothing to copy either way */
+static pvm_err host_copy_back(jit_vm *vm, pvm_instance *m)
+{
+	(void)vm;
+	(void)m;
+	return PVM_E_OK;
+}
+
+static bool host_reconcile(jit_vm *vm, pvm_instance *m)
+{
+	(void)vm;
+	(void)m;
+	return true;
+}
 #endif
 
 static jit_ctx *ctx_of(jit_vm *vm)
 {
 	return (jit_ctx *)(void *)(vm->base - JIT_CTX_SIZE);
+}
+
+void jit_vm_set_host(jit_vm *vm, jit_host_fn fn, void *ctx)
+{
+	vm->host = fn;
+	vm->host_ctx = ctx;
+}
+
+pvm_err jit_host_sync(jit_vm *vm)
+{
+	if (!vm->in_host || vm->host_synced)
+		return PVM_E_OK;
+	pvm_err e = host_copy_back(vm, vm->m);
+	if (e != PVM_E_OK && vm->host_err == PVM_E_OK)
+		vm->host_err = e;
+	vm->host_synced = e == PVM_E_OK;
+	return e;
+}
+
+void jit_host_wrote(jit_vm *vm)
+{
+	if (vm->in_host)
+		vm->host_wrote = true;
 }
 
 pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
@@ -252,6 +328,7 @@ pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
 	uint32_t reason, at;
 	ctx->exit_idx = idx; /* what an error before entering reports */
 	ctx->exit_arg = PVM_E_NOMEM;
+	pvm_err serr = PVM_E_OK;
 	for (;;) {
 		reason = pvm_plat_jit_call(vm, c->code, vm->base, target);
 		at = ctx->exit_idx;
@@ -261,18 +338,50 @@ pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
 			ctx->exit_arg = PVM_E_NOMEM;
 			break;
 		}
-		if (reason != JIT_R_SBRK)
+		if (reason == JIT_R_SBRK) {
+			const pvm_insn *in = &p->insns[at];
+			ctx->regs[in->d] = pvm_mem_sbrk(m, (uint32_t)ctx->regs[in->a]); /* as the interpreter: 32 bits */
+			target = c->code + c->body_off[at + 1];
+			continue;
+		}
+		if (reason != JIT_R_HOST || !vm->host)
 			break;
+		/* a host call answered here: registers in ctx, memory in the
+		 * window (the table is brought up to date only if the host asks,
+		 * jit_host_sync), the gas as the exit would leave it */
 		const pvm_insn *in = &p->insns[at];
-		ctx->regs[in->d] = pvm_mem_sbrk(m, (uint32_t)ctx->regs[in->a]); /* as the interpreter: 32 bits */
-		target = c->code + c->body_off[at + 1];
+		uint64_t g = ctx->gas + in->seg - 1;
+		vm->in_host = true;
+		vm->host_synced = vm->host_wrote = false;
+		vm->host_err = PVM_E_OK;
+		bool resume = vm->host(vm->host_ctx, (uint32_t)in->imm, ctx->regs, &g);
+		vm->in_host = false;
+		if (vm->host_wrote && vm->host_err == PVM_E_OK && !host_reconcile(vm, m))
+			vm->host_err = PVM_E_NOMEM;
+		if (vm->host_err != PVM_E_OK) {
+			serr = vm->host_err;
+			ctx->gas = g - in->seg + 1; /* the exit below reports g */
+			break;
+		}
+		uint32_t nx = at + 1;
+		if (!resume || g < p->insns[nx].seg) {
+			/* stop; or the next run cannot be paid for: exit at the
+			 * ecalli with g, resuming after it (the interpreter's
+			 * checked run then stops out of gas where it must) */
+			ctx->gas = g - in->seg + 1;
+			if (resume)
+				reason = JIT_R_HOST_RESUME;
+			break;
+		}
+		ctx->gas = g - p->insns[nx].seg;
+		target = c->code + c->body_off[nx];
 	}
 	vm->code = 0;
 	vm->m = 0;
-#ifdef PVM_MEM_MMU
-	pvm_err serr = PVM_E_OK; /* the window is the instance's own memory */
-#else
-	pvm_err serr = sync_back(vm, m);
+#ifndef PVM_MEM_MMU /* (MMU: the window is the instance's own memory) */
+	pvm_err sb = sync_back(vm, m);
+	if (serr == PVM_E_OK)
+		serr = sb;
 #endif
 	__builtin_memcpy(m->regs, ctx->regs, sizeof ctx->regs);
 	const pvm_insn *in = &p->insns[at];
@@ -291,6 +400,13 @@ pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
 	}
 	m->pc = in->pc;
 	m->gas = (int64_t)(ctx->gas + in->seg - 1);
+	if (reason == JIT_R_HOST_RESUME) {
+		/* answered, and the gas left cannot pay for what follows: the
+		 * interpreter's checked run from the next instruction */
+		m->exit_arg = 0;
+		m->resume_idx = at + 1;
+		return pvm_run(m);
+	}
 	switch (reason) {
 	case JIT_R_HOST:
 		m->exit_arg = (uint32_t)in->imm;

@@ -7,6 +7,15 @@
  * run goes in gas slices with a clock check between them. nub_invoke and
  * nub_invoke_parallel go through the execution lanes (local_lanes.c), whose
  * workers run local_invoke_inline.
+ *
+ * Host calls (nub_invoke_with): with the JIT, an ecalli is answered inside
+ * the compiled run (jit_vm_set_host: no exit, the window stays filled, the
+ * page table is synced only when the handler touches memory); the
+ * interpreter's ecallis end the run and are answered between runs. Either
+ * way the handler sees the whole gas (slice + reserve) and the clock is read
+ * only every few host calls (host_deadline_past). On a lane
+ * (nub_options.host_calls) the invocation runs on the lane thread and each
+ * call goes to the calling thread through the slot (local_lanes.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -187,30 +196,58 @@ static bool past(uint64_t deadline)
 	return deadline && now_ns() >= deadline;
 }
 
-/* Run to an exit; with a deadline (ns, 0 = none), in gas slices with a clock
- * check between. The slice adapts to what the program's instructions cost
+/* nub_host_call.internal_ of a local invocation: its memory accessors. */
+typedef struct local_host_mem {
+	nub_host_mem mem; /* first: nub_host_call.internal_ points here */
+	pvm_instance *m;
+	jit_vm *vm; /* the JIT's, while a host call is answered inside its run */
+} local_host_mem;
+
+/* One invocation's run state: the deadline, the gas slice, the handler. */
+typedef struct local_run {
+	cap_invocation inv;
+	uint64_t deadline; /* ns, 0 = none */
+	/* gas slices: the instance holds the slice, reserve the rest */
+	int64_t reserve, size;
+	/* host calls */
+	nub_host_handler handler;
+	void *ctx;
+	local_host_mem hm;
+	uint32_t clock_every, clock_left; /* host calls between clock reads */
+	uint64_t clock_last;
+	nub_err err;  /* set by a host call that ends the invocation with an error */
+	bool stopped; /* a handler answered STOP */
+} local_run;
+
+/* Run to an exit; with a deadline, in gas slices with a clock check
+ * between. The slice adapts to what the program's instructions cost
  * (memory-heavy code runs fewer per millisecond), so the clock is read
- * about every LOCAL_SLICE_NS whatever the program does. */
-static nub_err run_sliced(cap_invocation *inv, uint64_t deadline, pvm_exit *out)
+ * about every LOCAL_SLICE_NS whatever the program does. Host calls
+ * answered inside a JIT run (jit_hook) see and set the whole gas: slice +
+ * reserve. */
+static nub_err run_sliced(local_run *lr, pvm_exit *out)
 {
-	pvm_instance *m = inv->m;
-	if (!deadline) {
-		*out = cap_core_run(inv);
+	pvm_instance *m = lr->inv.m;
+	if (!lr->deadline) {
+		lr->reserve = 0;
+		lr->size = INT64_MAX;
+		*out = cap_core_run(&lr->inv);
 		return NUB_E_OK;
 	}
-	int64_t reserve = pvm_gas(m);
-	int64_t carry = 0, size = LOCAL_SLICE_FIRST;
+	lr->reserve = pvm_gas(m);
+	int64_t carry = 0;
 	for (;;) {
-		int64_t slice = reserve < size ? reserve : size;
-		reserve -= slice;
+		int64_t slice = lr->reserve < lr->size ? lr->reserve : lr->size;
+		lr->reserve -= slice;
 		pvm_set_gas(m, carry + slice);
 		uint64_t t0 = now_ns();
-		pvm_exit x = cap_core_run(inv);
-		if (x != PVM_EXIT_OOG || reserve == 0) {
+		pvm_exit x = cap_core_run(&lr->inv);
+		if (x != PVM_EXIT_OOG || lr->reserve == 0) {
 			if (x == PVM_EXIT_OOG)
 				pvm_set_gas(m, 0);
 			else
-				pvm_set_gas(m, pvm_gas(m) + reserve);
+				pvm_set_gas(m, pvm_gas(m) + lr->reserve);
+			lr->reserve = 0;
 			*out = x;
 			return NUB_E_OK;
 		}
@@ -218,14 +255,14 @@ static nub_err run_sliced(cap_invocation *inv, uint64_t deadline, pvm_exit *out)
 		carry = pvm_gas(m) > 0 ? pvm_gas(m) : 0;
 		pvm_set_pc(m, pvm_pc(m));
 		uint64_t t1 = now_ns();
-		if (deadline && t1 >= deadline) {
-			pvm_set_gas(m, carry + reserve);
+		if (t1 >= lr->deadline) {
+			pvm_set_gas(m, carry + lr->reserve);
 			return NUB_E_TIMEOUT;
 		}
-		if (t1 - t0 < LOCAL_SLICE_NS / 2 && size < LOCAL_SLICE_MAX)
-			size *= 2;
-		else if (t1 - t0 > LOCAL_SLICE_NS * 2 && size > LOCAL_SLICE_MIN)
-			size /= 2;
+		if (t1 - t0 < LOCAL_SLICE_NS / 2 && lr->size < LOCAL_SLICE_MAX)
+			lr->size *= 2;
+		else if (t1 - t0 > LOCAL_SLICE_NS * 2 && lr->size > LOCAL_SLICE_MIN)
+			lr->size /= 2;
 	}
 }
 
@@ -253,14 +290,26 @@ static pvm_exit jit_run_op(void *vm, const void *code, pvm_instance *m)
 
 static const cap_engine_ops jit_engine = {jit_compile_op, jit_free_op, jit_run_op};
 
-/* Each thread that runs compiled code has its own jit_vm (its 4 GiB
- * window), made on first use and freed when the thread ends. */
+/* Each thread that runs compiled code has jit_vms (each a 4 GiB window):
+ * one per invocation running on it at once (a handler that invokes again
+ * nests one inside another), made on first use, kept for the next
+ * invocations and freed when the thread ends. */
+typedef struct thread_vm {
+	jit_vm *vm;
+	bool busy;
+	struct thread_vm *next;
+} thread_vm;
+
 static pthread_key_t vm_key;
 static pthread_once_t vm_once = PTHREAD_ONCE_INIT;
 
-static void vm_free(void *vm)
+static void vm_free(void *p)
 {
-	jit_vm_free(vm);
+	for (thread_vm *t = p, *n; t; t = n) {
+		n = t->next;
+		jit_vm_free(t->vm);
+		free(t);
+	}
 }
 
 static void vm_key_make(void)
@@ -268,89 +317,203 @@ static void vm_key_make(void)
 	(void)pthread_key_create(&vm_key, vm_free);
 }
 
-static jit_vm *thread_vm(void)
+/* A free vm of this thread, marked busy (vm_put gives it back). */
+static thread_vm *vm_take(void)
 {
 	pthread_once(&vm_once, vm_key_make);
-	jit_vm *vm = pthread_getspecific(vm_key);
-	if (vm)
-		return vm;
-	if (jit_vm_new(&vm) != JIT_E_OK)
+	thread_vm *head = pthread_getspecific(vm_key), *t;
+	for (t = head; t; t = t->next)
+		if (!t->busy) {
+			t->busy = true;
+			return t;
+		}
+	if (!(t = calloc(1, sizeof *t)))
 		return NULL;
-	if (pthread_setspecific(vm_key, vm) != 0) {
-		jit_vm_free(vm);
+	if (jit_vm_new(&t->vm) != JIT_E_OK) {
+		free(t);
 		return NULL;
 	}
-	return vm;
+	t->next = head;
+	if (pthread_setspecific(vm_key, t) != 0) {
+		jit_vm_free(t->vm);
+		free(t);
+		return NULL;
+	}
+	t->busy = true;
+	return t;
 }
 
-/* nub_host_call.internal_ of a local invocation */
-typedef struct {
-	nub_host_mem mem;
-	pvm_instance *m;
-} local_host_mem;
+static void vm_put(thread_vm *t)
+{
+	if (t) {
+		jit_vm_set_host(t->vm, NULL, NULL);
+		t->busy = false;
+	}
+}
 
+/* ---- host calls -------------------------------------------------------- */
 static nub_err host_read(const nub_host_mem *h, uint32_t addr, void *dst, size_t len)
 {
-	return cap_core_mem_read(((const local_host_mem *)(const void *)h)->m, addr, dst, len);
+	const local_host_mem *hm = (const local_host_mem *)(const void *)h;
+	if (hm->vm && jit_host_sync(hm->vm) != PVM_E_OK)
+		return NUB_E_SANDBOX_MEMORY;
+	return cap_core_mem_read(hm->m, addr, dst, len);
 }
 
 static nub_err host_write(const nub_host_mem *h, uint32_t addr, const void *src, size_t len)
 {
-	return cap_core_mem_write(((const local_host_mem *)(const void *)h)->m, addr, src, len);
+	const local_host_mem *hm = (const local_host_mem *)(const void *)h;
+	if (hm->vm && jit_host_sync(hm->vm) != PVM_E_OK)
+		return NUB_E_SANDBOX_MEMORY;
+	nub_err e = cap_core_mem_write(hm->m, addr, src, len);
+	if (hm->vm && !e)
+		jit_host_wrote(hm->vm);
+	return e;
 }
 
-/* Answer one host call; false when the invocation ends here (*e set on an
- * error). */
-static bool answer(pvm_instance *m, nub_host_handler handler, void *ctx, nub_err *e)
+/* With a deadline, is it past? After host calls the clock is read only
+ * every clock_every calls: 1 at first, doubled while the calls between two
+ * reads take under LOCAL_SLICE_NS / 2 (up to LOCAL_CLOCK_EVERY_MAX), halved
+ * when they take over 2 * LOCAL_SLICE_NS. */
+#define LOCAL_CLOCK_EVERY_MAX 256u
+static bool host_deadline_past(local_run *lr)
 {
-	local_host_mem hm = {{host_read, host_write}, m};
-	nub_host_call call = {.number = pvm_exit_arg(m), .gas = (uint64_t)pvm_gas(m), .internal_ = &hm};
-	for (unsigned i = 0; i < NUB_NUM_REGS; i++)
-		call.regs[i] = pvm_reg(m, i);
-	nub_host_action act = handler(ctx, &call);
-	for (unsigned i = 0; i < NUB_NUM_REGS; i++)
-		pvm_set_reg(m, i, call.regs[i]);
+	if (!lr->deadline || --lr->clock_left)
+		return false;
+	uint64_t t = now_ns(), d = t - lr->clock_last;
+	if (d < LOCAL_SLICE_NS / 2 && lr->clock_every < LOCAL_CLOCK_EVERY_MAX)
+		lr->clock_every *= 2;
+	else if (d > LOCAL_SLICE_NS * 2 && lr->clock_every > 1)
+		lr->clock_every /= 2;
+	lr->clock_left = lr->clock_every;
+	lr->clock_last = t;
+	return t >= lr->deadline;
+}
+
+/* Answer one host call: the handler sees the registers and the whole gas
+ * (*gas, the instance's, + lr->reserve); *gas gets the slice of what it
+ * leaves. False when the invocation ends here (lr->err set on an error). */
+static bool answer(local_run *lr, uint32_t number, uint64_t regs[NUB_NUM_REGS], int64_t *gas)
+{
+	nub_host_call call = {.number = number, .gas = (uint64_t)(*gas + lr->reserve), .internal_ = &lr->hm};
+	memcpy(call.regs, regs, sizeof call.regs);
+	nub_host_action act = lr->handler(lr->ctx, &call);
+	memcpy(regs, call.regs, sizeof call.regs);
 	if (call.gas > (uint64_t)INT64_MAX) {
-		*e = NUB_E_BAD_GAS;
+		lr->err = NUB_E_BAD_GAS;
 		return false;
 	}
-	pvm_set_gas(m, (int64_t)call.gas);
-	return act == NUB_HOST_RESUME;
+	/* the handler's gas, split again into a slice and the reserve */
+	int64_t g = (int64_t)call.gas;
+	int64_t slice = g < lr->size ? g : lr->size;
+	lr->reserve = g - slice;
+	*gas = slice;
+	if (act != NUB_HOST_RESUME) {
+		lr->stopped = true;
+		return false;
+	}
+	if (host_deadline_past(lr)) {
+		lr->err = NUB_E_TIMEOUT;
+		return false;
+	}
+	return true;
 }
 
-static nub_err local_invoke_with(void *impl, const InvokePacket *p, nub_host_handler handler, void *ctx,
-                                 InvocationResult *r)
+/* An ecalli in compiled code, answered inside the JIT's run. */
+static bool jit_hook(void *ctx, uint32_t number, uint64_t regs[PVM_NUM_REGS], uint64_t *gas)
 {
-	local_backend *lb = impl;
+	local_run *lr = ctx;
+	int64_t g = (int64_t)*gas;
+	bool go = answer(lr, number, regs, &g);
+	*gas = (uint64_t)g;
+	return go;
+}
+
+/* An ecalli that ended a run (the interpreter; compiled code's when the
+ * gas left could not pay for the next block): answered between runs, the
+ * table up to date. The gas is the instance's whole (run_sliced put the
+ * reserve back). */
+static bool answer_exit(local_run *lr)
+{
+	pvm_instance *m = lr->inv.m;
+	uint64_t regs[NUB_NUM_REGS];
+	for (unsigned i = 0; i < NUB_NUM_REGS; i++)
+		regs[i] = pvm_reg(m, i);
+	int64_t g = pvm_gas(m), size = lr->size;
+	lr->reserve = 0;
+	lr->size = INT64_MAX; /* the whole gas goes back into the instance */
+	jit_vm *vm = lr->hm.vm;
+	lr->hm.vm = NULL;
+	bool go = answer(lr, pvm_exit_arg(m), regs, &g);
+	lr->hm.vm = vm;
+	lr->size = size;
+	lr->reserve = 0;
+	for (unsigned i = 0; i < NUB_NUM_REGS; i++)
+		pvm_set_reg(m, i, regs[i]);
+	pvm_set_gas(m, g);
+	return go;
+}
+
+nub_err local_invoke_handler(local_backend *lb, const InvokePacket *p, nub_host_handler handler, void *ctx,
+                             InvocationResult *r)
+{
+	local_run lr = {.handler = handler, .ctx = ctx, .size = LOCAL_SLICE_FIRST, .clock_every = 1,
+	                .clock_left = 1};
 	/* the deadline covers everything from here: decode (after an
 	 * eviction), frame setup, the run, host calls, the result */
-	uint64_t deadline = deadline_of(lb);
-	cap_invocation inv;
-	call_deadline = deadline;
-	nub_err e = cap_core_start(&lb->store, p, &inv);
+	if (lb->opts.timeout_ms != NUB_TIMEOUT_NONE) {
+		lr.clock_last = now_ns();
+		lr.deadline = lr.clock_last + (uint64_t)lb->opts.timeout_ms * 1000000u;
+	}
+	call_deadline = lr.deadline; /* decoding after an eviction stops at it */
+	nub_err e = cap_core_start(&lb->store, p, &lr.inv);
 	call_deadline = 0;
 	if (e)
 		return cap_core_fail(r, e);
+	lr.hm = (local_host_mem){{host_read, host_write}, lr.inv.m, NULL};
 	pvm_exit x = PVM_EXIT_PANIC;
-	if (lb->store.engine && !(inv.vm = thread_vm()))
-		e = NUB_E_JIT;
-	if (!e && past(deadline))
-		e = NUB_E_TIMEOUT;
-	while (!e && !(e = run_sliced(&inv, deadline, &x)) && x == PVM_EXIT_HOST && handler &&
-	       answer(inv.m, handler, ctx, &e)) {
-		if (past(deadline)) {
-			e = NUB_E_TIMEOUT;
-			break;
+	thread_vm *tv = NULL;
+	if (lb->store.engine) {
+		if (!(tv = vm_take()))
+			e = NUB_E_JIT;
+		else {
+			lr.inv.vm = tv->vm;
+			if (handler) {
+				jit_vm_set_host(tv->vm, jit_hook, &lr);
+				lr.hm.vm = tv->vm;
+			}
 		}
 	}
-	if (!e && past(deadline))
+	if (!e && past(lr.deadline))
 		e = NUB_E_TIMEOUT;
-	return cap_core_finish(&inv, x, e, r);
+	while (!e && !(e = run_sliced(&lr, &x)) && !(e = lr.err) && x == PVM_EXIT_HOST && handler &&
+	       !lr.stopped && answer_exit(&lr))
+		;
+	if (!e)
+		e = lr.err;
+	vm_put(tv);
+	if (!e && past(lr.deadline))
+		e = NUB_E_TIMEOUT;
+	return cap_core_finish(&lr.inv, x, e, r);
 }
 
 nub_err local_invoke_inline(local_backend *lb, const InvokePacket *p, InvocationResult *r)
 {
-	return local_invoke_with(lb, p, NULL, NULL, r);
+	return local_invoke_handler(lb, p, NULL, NULL, r);
+}
+
+/* nub_invoke_with: with a handler, inline on the calling thread (the
+ * default) or on a lane (nub_options.host_calls); the handler runs on the
+ * calling thread either way. Without one: nub_invoke, on a lane. */
+static nub_err local_invoke_with(void *impl, const InvokePacket *p, nub_host_handler handler, void *ctx,
+                                 InvocationResult *r)
+{
+	local_backend *lb = impl;
+	if (!handler)
+		return local_lanes_run(lb, p, r, 1);
+	if (lb->opts.host_calls == NUB_HOST_CALLS_LANES)
+		return local_lanes_run_with(lb, p, handler, ctx, r);
+	return local_invoke_handler(lb, p, handler, ctx, r);
 }
 
 /* ---- lanes (local_lanes.c): nub_invoke and nub_invoke_parallel --------- */

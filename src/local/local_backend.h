@@ -33,6 +33,11 @@ typedef struct local_backend {
  * deadline (what nub_invoke did before lanes; what a lane runs). */
 nub_err local_invoke_inline(local_backend *lb, const InvokePacket *p, InvocationResult *r);
 
+/* The same with host calls answered by handler (nub_invoke_with's rules)
+ * on the calling thread; handler NULL: local_invoke_inline. */
+nub_err local_invoke_handler(local_backend *lb, const InvokePacket *p, nub_host_handler handler, void *ctx,
+                             InvocationResult *r);
+
 extern const nub_backend_def local_backend_def;
 
 #endif

@@ -22,6 +22,9 @@ typedef struct local_lane {
 	atomic_uint sleeping; /* the worker sleeps (or is about to) on slot.status */
 	uint64_t served;      /* written by the worker */
 	bool started;
+	/* the suspended invocation's memory accessors while the slot is
+	 * HOST_WAIT (written by the worker before it stores HOST_WAIT) */
+	const void *host_mem;
 } local_lane;
 
 struct local_lanes {
@@ -57,6 +60,43 @@ static void lane_invoke(void *ctx, const InvokePacket *p, InvocationResult *r)
 	(void)local_invoke_inline(l->lb, p, r);
 }
 
+/* A job with host calls: the invocation runs here, on the lane; each
+ * ecalli is handed to the host through the slot (lane_forward) and this
+ * thread waits for the answer. */
+static const lane_worker_ops lane_ops;
+
+typedef struct lane_forward_ctx {
+	local_lane *l;
+	bool protocol; /* the host broke the slot protocol: the job's error */
+} lane_forward_ctx;
+
+static nub_host_action lane_forward(void *ctx, nub_host_call *c)
+{
+	lane_forward_ctx *f = ctx;
+	local_lane *l = f->l;
+	NubSlotHostCall hc = {.number = c->number, .gas = c->gas};
+	memcpy(hc.regs, c->regs, sizeof hc.regs);
+	l->host_mem = c->internal_; /* published by HOST_WAIT's release */
+	lane_host_answer a = lane_worker_host_call(&l->slot, &lane_ops, l, LOCAL_LANE_SPIN, &hc);
+	l->host_mem = NULL;
+	if (a == LANE_HOST_PROTOCOL) {
+		f->protocol = true;
+		return NUB_HOST_STOP;
+	}
+	memcpy(c->regs, hc.regs, sizeof c->regs);
+	c->gas = hc.gas;
+	return a == LANE_HOST_RESUME ? NUB_HOST_RESUME : NUB_HOST_STOP;
+}
+
+static void lane_invoke_host(void *ctx, ParallelInvokeSlot *s, const InvokePacket *p, InvocationResult *r)
+{
+	(void)s;
+	lane_forward_ctx f = {ctx, false};
+	(void)local_invoke_handler(f.l->lb, p, lane_forward, &f, r);
+	if (f.protocol)
+		(void)cap_core_fail(r, NUB_E_GUEST_PROTOCOL);
+}
+
 /* Sleep until slot.status may differ from seen. The poster stores the status
  * and then reads `sleeping`; we store `sleeping` and then the kernel compares
  * the status: one of us sees the other (both sequentially consistent). */
@@ -90,6 +130,7 @@ static void lane_done(void *ctx, ParallelInvokeSlot *s)
 
 static const lane_worker_ops lane_ops = {
 	.invoke = lane_invoke,
+	.invoke_host = lane_invoke_host,
 	.evict = NULL, /* the core's programs are shared and reference-counted */
 	.idle = lane_idle,
 	.done = lane_done,
@@ -242,6 +283,55 @@ nub_err local_lanes_run(local_backend *lb, const InvokePacket *p, InvocationResu
 		if (r[i].exit_reason == NUB_EXIT_ERROR)
 			return (nub_err)r[i].exit_arg;
 	return NUB_E_OK;
+}
+
+nub_err local_lanes_run_with(local_backend *lb, const InvokePacket *p, nub_host_handler handler, void *ctx,
+                             InvocationResult *r)
+{
+	local_lanes *all = lanes_up(lb);
+	local_lane *l = NULL;
+	for (uint32_t i = 0; all && i < all->count && !l; i++)
+		if (!atomic_exchange(&all->lane[i].leased, 1))
+			l = &all->lane[i];
+	if (!l) /* no lane free: the calling thread runs it */
+		return local_invoke_handler(lb, p, handler, ctx, r);
+	uint64_t id = atomic_fetch_add(&all->next_job, 1) + 1;
+	nub_err e = NUB_E_OK;
+	if (!lane_slot_post_host(&l->slot, id, p)) { /* not EMPTY: cannot happen for a leased lane */
+		e = cap_core_fail(r, NUB_E_GUEST_PROTOCOL);
+		goto out;
+	}
+	poke(all, l);
+	uint32_t spins = 0;
+	for (;;) {
+		uint32_t seq = atomic_load(&all->completions);
+		lane_take t = lane_slot_take(&l->slot, id, r);
+		if (t == LANE_TAKE_DONE)
+			break;
+		if (t == LANE_TAKE_PENDING) {
+			wait_completion(all, seq, &spins);
+			continue;
+		}
+		if (t == LANE_TAKE_PROTOCOL) { /* cannot happen in-process: say so */
+			e = cap_core_fail(r, NUB_E_GUEST_PROTOCOL);
+			goto out;
+		}
+		/* HOST_WAIT: the slot and the suspended invocation are ours */
+		NubSlotHostCall *hc = &l->slot.host_call;
+		nub_host_call c = {.number = hc->number, .gas = hc->gas, .internal_ = (void *)(uintptr_t)l->host_mem};
+		memcpy(c.regs, hc->regs, sizeof c.regs);
+		nub_host_action act = handler(ctx, &c);
+		memcpy(hc->regs, c.regs, sizeof c.regs);
+		hc->gas = c.gas;
+		(void)lane_slot_answer(&l->slot, act == NUB_HOST_RESUME ? NUB_SLOT_HOST_RESUME : NUB_SLOT_HOST_STOP);
+		poke(all, l);
+		spins = 0;
+	}
+	if (r->exit_reason == NUB_EXIT_ERROR)
+		e = (nub_err)r->exit_arg;
+out:
+	atomic_store(&l->leased, 0);
+	return e;
 }
 
 void local_lanes_close(local_backend *lb)

@@ -36,6 +36,15 @@ typedef struct local_lanes local_lanes;
  * Returns the error of the lowest failing index, or NUB_E_OK. */
 nub_err local_lanes_run(local_backend *lb, const InvokePacket *p, InvocationResult *r, size_t n);
 
+/* One invocation with host calls on a free lane (nub_options.host_calls
+ * NUB_HOST_CALLS_LANES): posted with lane_slot_post_host; the lane runs
+ * it, each ecalli comes back through the slot (HOST_WAIT) and handler runs
+ * here, on the calling thread, with the suspended invocation's memory
+ * accessors; the answer goes back (HOST_ANSWER). No lane free: runs inline
+ * (local_invoke_handler). Same results either way. */
+nub_err local_lanes_run_with(local_backend *lb, const InvokePacket *p, nub_host_handler handler, void *ctx,
+                             InvocationResult *r);
+
 /* Stop every started worker (STOP through its slot) and free the lanes.
  * Nothing else may use the sandbox meanwhile (nub_close). */
 void local_lanes_close(local_backend *lb);

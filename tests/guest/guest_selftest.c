@@ -338,7 +338,7 @@ static void guest_only_checks(void)
 	nub_err e;
 
 	/* protocol errors, each followed by a call that must work */
-	static const uint32_t bad_ids[] = {0, 1, NUB_FN_ID_MAX, 99, 107, 255, 256, 0xFFFFFFFFu};
+	static const uint32_t bad_ids[] = {0, 1, NUB_FN_ID_EXT_END, 99, 107, 255, 256, 0xFFFFFFFFu};
 	for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
 		e = guest_host_call(bad_ids[i], NULL, 0, resp, sizeof resp, &n, &bad);
 		nub_err e2 = guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &hs, sizeof hs, &n, &bad);
