@@ -463,6 +463,16 @@ TEST(softfp_helpers_match_native)
 	}
 }
 
+/* the same helpers compiled for the host over a million random operand sets
+ * (the PVM run above has 10 000): the C of sdk/lib/nub_softfp.c against SSE */
+TEST(softfp_helpers_native_million)
+{
+	uint64_t ref = 0, got = 0;
+	ASSERT_EQ(native("-DSFP_ROUNDS=1000000 tests/link/softfp.c", "sfp_main", &ref), 0);
+	ASSERT_EQ(native("-DSFP_ROUNDS=1000000 -DSFP_HELPERS tests/link/softfp.c sdk/lib/nub_softfp.c", "sfp_main", &got), 0);
+	ASSERT_EQ(got, ref);
+}
+
 /* issue 9: ordinary float/double C (dot product, Newton square roots,
  * Mandelbrot, matrix power, polynomial) gives the native result. */
 TEST(float_program_matches_native)
@@ -1072,6 +1082,7 @@ int main(void)
 	RUN(pcrel_lo_users_anywhere);
 	RUN(runtime_helpers_match_native);
 	RUN(softfp_helpers_match_native);
+	RUN(softfp_helpers_native_million);
 	RUN(float_program_matches_native);
 	RUN(unsupported_float_types_refused);
 	RUN(far_code_in_auipc_reach);

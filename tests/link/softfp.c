@@ -14,7 +14,8 @@
  * defines them (the truncated value fits). Comparison helpers are checked
  * for compiler-rt's exact return values. Natively with -DSFP_HELPERS the
  * helpers are called by name too (link sdk/lib/nub_softfp.c built for the
- * host): a quick way to find a difference outside the PVM. */
+ * host): a quick way to find a difference outside the PVM, and with
+ * -DSFP_ROUNDS=N a longer random run. */
 #include "nub_guest.h"
 
 typedef __int128 ti;
@@ -218,6 +219,10 @@ static const uint64_t edge_d[] = {
 #define N_EDGE_D (sizeof edge_d / sizeof edge_d[0])
 
 static const uti one = 1;
+
+#ifndef SFP_ROUNDS
+#define SFP_ROUNDS 10000 /* random operand sets */
+#endif
 
 static uti edge_int(unsigned i)
 {
@@ -469,7 +474,7 @@ uint64_t sfp_main(void)
 	}
 	for (unsigned i = 0; i < N_EDGE_INT; i++)
 		from_int(edge_int(i));
-	for (int k = 0; k < 10000; k++) {
+	for (int k = 0; k < SFP_ROUNDS; k++) {
 		float a = rand_f();
 		float b = rand_f();
 		double c = rand_d();
