@@ -313,24 +313,24 @@ INLINE uint64_t f_div(uint64_t a, uint64_t b, int mb, int eb)
 	}
 	if (x.cls == C_ZERO)
 		return s ? sign_bit(mb, eb) : 0;
-	/* restoring division: mb + 3 quotient bits (one past the guard bit),
-	 * the remainder's non-zeroness as sticky */
+	/* long division on the (mb + 1)-bit significands with 64-bit divides,
+	 * 61 - mb quotient bits a step (the remainder stays below d, so it can
+	 * be shifted that far): q = floor(r * 2^(mb + 2) / d), mb + 3 bits
+	 * (one past the guard bit), the final remainder's non-zeroness sticky */
 	int32_t e = x.e - y.e;
-	uint64_t rem = x.sig, d = y.sig, q = 0;
-	if (rem < d) {
-		rem <<= 1;
+	uint64_t r = x.sig >> (62 - mb), d = y.sig >> (62 - mb), q = 0;
+	if (r < d) {
+		r <<= 1;
 		e--;
 	}
-	for (int i = 0; i < mb + 3; i++) {
-		q <<= 1;
-		if (rem >= d) {
-			rem -= d;
-			q |= 1;
-		}
-		rem <<= 1;
+	for (int left = mb + 2; left > 0;) {
+		int step = left < 61 - mb ? left : 61 - mb;
+		r <<= step;
+		q = (q << step) | (r / d);
+		r %= d;
+		left -= step;
 	}
-	/* q has its leading one at bit mb + 2 and is worth 2^(e - mb - 2) */
-	return norm_pack(s, e - mb - 2, q | (rem != 0), mb, eb);
+	return norm_pack(s, e - mb - 2, q | (r != 0), mb, eb);
 }
 
 /* between formats: NaN -> canonical NaN, everything else rounded */
