@@ -473,6 +473,20 @@ TEST(softfp_helpers_native_million)
 	ASSERT_EQ(got, ref);
 }
 
+/* issue 9: complex float/double multiply and divide (C11 Annex G) against
+ * libgcc's multiply and Annex G's division example over the host's libm. */
+TEST(softfp_complex_match_native)
+{
+	NEED_TOOLCHAIN();
+	static const char *opts[] = {"-O0", "-O2", "-Os"};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		char args[256];
+		uint64_t v = 0;
+		snprintf(args, sizeof args, "%s tests/link/softcx.c", opts[i]);
+		ASSERT_EQ(check_program(args, "tests/link/softcx.c -lm", "softcx_main", 0, &v), 0);
+	}
+}
+
 /* issue 9: ordinary float/double C (dot product, Newton square roots,
  * Mandelbrot, matrix power, polynomial) gives the native result. */
 TEST(float_program_matches_native)
@@ -487,8 +501,8 @@ TEST(float_program_matches_native)
 	}
 }
 
-/* long double (binary128), _Float16 and complex arithmetic have no helpers
- * in the SDK: nub-cc fails naming the symbol and the unsupported type. */
+/* long double (binary128, also complex) and _Float16 have no helpers in the
+ * SDK: nub-cc fails naming the symbol and the unsupported type. */
 TEST(unsupported_float_types_refused)
 {
 	NEED_TOOLCHAIN();
@@ -497,7 +511,7 @@ TEST(unsupported_float_types_refused)
 		{"volatile long double x = 3;", "(uint64_t)x", "__fixunstfdi: long double (IEEE binary128 on RISC-V) is not supported"},
 		{"volatile double x = 3;", "(uint64_t)((long double)x / 3)", "__divtf3: long double"},
 		{"volatile _Float16 x = 3;", "(uint64_t)(x + x)", "__extendhfsf2: _Float16/__bf16 is not supported"},
-		{"volatile double _Complex x = 3;", "(uint64_t)__real__(x * x)", "__muldc3: complex float/double arithmetic is not supported"},
+		{"volatile long double _Complex x = 3;", "(uint64_t)__real__(x / x)", "__divtc3: long double"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char src[128], cmd[1024], out[4096];
@@ -1083,6 +1097,7 @@ int main(void)
 	RUN(runtime_helpers_match_native);
 	RUN(softfp_helpers_match_native);
 	RUN(softfp_helpers_native_million);
+	RUN(softfp_complex_match_native);
 	RUN(float_program_matches_native);
 	RUN(unsupported_float_types_refused);
 	RUN(far_code_in_auipc_reach);

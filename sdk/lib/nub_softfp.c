@@ -28,8 +28,10 @@
  * float operator; tests/test_link.c (tests/link/softfp.c) checks each one
  * against the host's native SSE results, bit for bit.
  *
- * long double (IEEE binary128 on RISC-V: __addtf3, ...) and _Float16/__bf16
- * are not implemented: scripts/nub-cc refuses programs that need them.
+ * Complex multiply and divide (__mul/__div sc3/dc3) follow C11 Annex G's
+ * examples (see there). long double (IEEE binary128 on RISC-V: __addtf3,
+ * ...) and _Float16/__bf16 are not implemented: scripts/nub-cc names the
+ * missing helper and the type when a program needs them.
  */
 #include <stdint.h>
 
@@ -91,6 +93,10 @@ double __floatundidf(uint64_t a);
 double __floatuntidf(uti a);
 float __powisf2(float a, int b);
 double __powidf2(double a, int b);
+float _Complex __mulsc3(float a, float b, float c, float d);
+double _Complex __muldc3(double a, double b, double c, double d);
+float _Complex __divsc3(float a, float b, float c, float d);
+double _Complex __divdc3(double a, double b, double c, double d);
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -561,5 +567,130 @@ double __powidf2(double a, int b)
 	}
 	return u2d(b < 0 ? f_div(one, r, F64) : r);
 }
+
+/* ---- complex multiply and divide (C11 Annex G) --------------------------- */
+
+/* The algorithms of C11 G.5.1's examples, written with C operators on the
+ * real type (so they call the helpers above): the plain formulas, then, when
+ * both parts come out NaN, the recovery that makes an infinite operand give
+ * an infinite result (and a finite one divided by an infinite one zero).
+ * Division scales the divisor by a power of two first (logb/scalbn, exact),
+ * as the example does; it is not correctly rounded (no complex division
+ * is), so its result may differ from another runtime's in the last bits. */
+
+INLINE int32_t f_ilogb(uint64_t x, int mb, int eb) /* x finite, non-zero */
+{
+	return unpack(x, mb, eb).e;
+}
+
+/* x * 2^n, rounded; NaN, infinities and zeros unchanged */
+INLINE uint64_t f_scalbn(uint64_t x, int32_t n, int mb, int eb)
+{
+	unp u = unpack(x, mb, eb);
+	if (u.cls != C_FINITE)
+		return x;
+	if (n > 4096)
+		n = 4096;
+	if (n < -4096)
+		n = -4096;
+	return round_pack(u.s, u.e + n, u.sig, mb, eb);
+}
+
+#define CX_FNS(T, B, U, FMT)                                                                       \
+	INLINE int cx_isnan_##T(T v) { return is_nan(B(v), FMT); }                                         \
+	INLINE int cx_isinf_##T(T v) { return (B(v) & (sign_bit(FMT) - 1)) == inf(FMT, 0); }              \
+	INLINE int cx_isfinite_##T(T v) { return (B(v) & (sign_bit(FMT) - 1)) < inf(FMT, 0); }             \
+	INLINE T cx_copysign_##T(T m, T s) { return U((B(m) & (sign_bit(FMT) - 1)) | (B(s) & sign_bit(FMT))); } \
+	INLINE T cx_box_##T(T v) /* +-1 for an infinity, else +-0 */                                    \
+	{                                                                                                  \
+		return cx_copysign_##T(cx_isinf_##T(v) ? (T)1 : (T)0, v);                                   \
+	}                                                                                                  \
+	INLINE T cx_unnan_##T(T v) /* a NaN becomes +-0 */                                              \
+	{                                                                                                  \
+		return cx_isnan_##T(v) ? cx_copysign_##T((T)0, v) : v;                                      \
+	}
+
+#define F32_BITS(v) f2u(v)
+#define F64_BITS(v) d2u(v)
+CX_FNS(float, F32_BITS, u2f, F32)
+CX_FNS(double, F64_BITS, u2d, F64)
+
+#define CX_MUL(T, INFV)                                                                                \
+	{                                                                                                  \
+		T ac = a * c, bd = b * d, ad = a * d, bc = b * c;                                          \
+		T x = ac - bd, y = ad + bc;                                                                \
+		if (cx_isnan_##T(x) && cx_isnan_##T(y)) {                                                  \
+			int again = 0;                                                                     \
+			if (cx_isinf_##T(a) || cx_isinf_##T(b)) {                                          \
+				a = cx_box_##T(a);                                                         \
+				b = cx_box_##T(b);                                                         \
+				c = cx_unnan_##T(c);                                                       \
+				d = cx_unnan_##T(d);                                                       \
+				again = 1;                                                                 \
+			}                                                                                  \
+			if (cx_isinf_##T(c) || cx_isinf_##T(d)) {                                          \
+				c = cx_box_##T(c);                                                         \
+				d = cx_box_##T(d);                                                         \
+				a = cx_unnan_##T(a);                                                       \
+				b = cx_unnan_##T(b);                                                       \
+				again = 1;                                                                 \
+			}                                                                                  \
+			if (!again && (cx_isinf_##T(ac) || cx_isinf_##T(bd) || cx_isinf_##T(ad) ||         \
+				       cx_isinf_##T(bc))) {                                                \
+				a = cx_unnan_##T(a);                                                       \
+				b = cx_unnan_##T(b);                                                       \
+				c = cx_unnan_##T(c);                                                       \
+				d = cx_unnan_##T(d);                                                       \
+				again = 1;                                                                 \
+			}                                                                                  \
+			if (again) {                                                                       \
+				x = INFV * (a * c - b * d);                                                \
+				y = INFV * (a * d + b * c);                                                \
+			}                                                                                  \
+		}                                                                                          \
+		return __builtin_complex(x, y);                                                            \
+	}
+
+#define CX_DIV(T, B, U, FMT, INFV)                                                                         \
+	{                                                                                                  \
+		/* logb(fmax(|c|, |d|)): the larger exponent of the two */                                 \
+		uint64_t mc = B(c) & (sign_bit(FMT) - 1), md = B(d) & (sign_bit(FMT) - 1), mx;            \
+		mx = is_nan(mc, FMT) ? md : is_nan(md, FMT) ? mc : mc > md ? mc : md;                     \
+		int logb_posinf = 0;                                                                       \
+		int32_t ilogbw = 0;                                                                        \
+		if (mx < inf(FMT, 0) && mx != 0) { /* finite, non-zero */                                 \
+			ilogbw = f_ilogb(mx, FMT);                                                         \
+			c = U(f_scalbn(B(c), -ilogbw, FMT));                                               \
+			d = U(f_scalbn(B(d), -ilogbw, FMT));                                               \
+		} else if (mx == inf(FMT, 0)) {                                                            \
+			logb_posinf = 1;                                                                   \
+		}                                                                                          \
+		T denom = c * c + d * d;                                                                   \
+		T x = U(f_scalbn(B((a * c + b * d) / denom), -ilogbw, FMT));                               \
+		T y = U(f_scalbn(B((b * c - a * d) / denom), -ilogbw, FMT));                               \
+		if (cx_isnan_##T(x) && cx_isnan_##T(y)) {                                                  \
+			if (denom == (T)0 && (!cx_isnan_##T(a) || !cx_isnan_##T(b))) {                    \
+				x = cx_copysign_##T(INFV, c) * a;                                          \
+				y = cx_copysign_##T(INFV, c) * b;                                          \
+			} else if ((cx_isinf_##T(a) || cx_isinf_##T(b)) && cx_isfinite_##T(c) &&            \
+				   cx_isfinite_##T(d)) {                                                   \
+				a = cx_box_##T(a);                                                         \
+				b = cx_box_##T(b);                                                         \
+				x = INFV * (a * c + b * d);                                                \
+				y = INFV * (b * c - a * d);                                                \
+			} else if (logb_posinf && cx_isfinite_##T(a) && cx_isfinite_##T(b)) {             \
+				c = cx_box_##T(c);                                                         \
+				d = cx_box_##T(d);                                                         \
+				x = (T)0 * (a * c + b * d);                                                \
+				y = (T)0 * (b * c - a * d);                                                \
+			}                                                                                  \
+		}                                                                                          \
+		return __builtin_complex(x, y);                                                            \
+	}
+
+float _Complex __mulsc3(float a, float b, float c, float d) CX_MUL(float, __builtin_inff())
+double _Complex __muldc3(double a, double b, double c, double d) CX_MUL(double, __builtin_inf())
+float _Complex __divsc3(float a, float b, float c, float d) CX_DIV(float, F32_BITS, u2f, F32, __builtin_inff())
+double _Complex __divdc3(double a, double b, double c, double d) CX_DIV(double, F64_BITS, u2d, F64, __builtin_inf())
 
 #pragma GCC visibility pop
