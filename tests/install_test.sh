@@ -26,7 +26,8 @@ else
 fi
 for f in bin/nub bin/nub-cc lib/libnub.a lib/libnub.so include/nub/nub.h include/nub/abi.h lib/pkgconfig/nub.pc \
 	share/nub/conformance/known-deviations.txt share/nub/conformance/pvm/LICENSE share/nub/sdk/nub.ld \
-	share/nub/sdk/include/nub_guest.h share/nub/sdk/lib/nub_libc.c; do
+	share/nub/sdk/include/nub_guest.h share/nub/sdk/include/math.h share/nub/sdk/lib/nub_libc.c \
+	share/nub/sdk/lib/nub_rt.c share/nub/sdk/lib/nub_softfp.c; do
 	[ -e "$prefix/$f" ] || { bad "installed_$f"; finish; }
 done
 ok installed_files

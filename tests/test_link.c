@@ -448,6 +448,89 @@ TEST(runtime_helpers_match_native)
 	}
 }
 
+/* issue 9: every soft-float helper (sdk/lib/nub_softfp.c) against the
+ * host's SSE results, bit for bit (tests/link/softfp.c says how NaNs are
+ * compared), at every optimisation level. */
+TEST(softfp_helpers_match_native)
+{
+	NEED_TOOLCHAIN();
+	static const char *opts[] = {"-O0", "-O1", "-O2", "-O3", "-Os"};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		char args[256];
+		uint64_t v = 0;
+		snprintf(args, sizeof args, "%s tests/link/softfp.c", opts[i]);
+		ASSERT_EQ(check_program(args, "tests/link/softfp.c", "sfp_main", 0, &v), 0);
+	}
+}
+
+/* the same helpers compiled for the host over a million random operand sets
+ * (the PVM run above has 10 000): the C of sdk/lib/nub_softfp.c against SSE */
+TEST(softfp_helpers_native_million)
+{
+	uint64_t ref = 0, got = 0;
+	ASSERT_EQ(native("-DSFP_ROUNDS=1000000 tests/link/softfp.c", "sfp_main", &ref), 0);
+	ASSERT_EQ(native("-DSFP_ROUNDS=1000000 -DSFP_HELPERS tests/link/softfp.c sdk/lib/nub_softfp.c", "sfp_main", &got), 0);
+	ASSERT_EQ(got, ref);
+}
+
+/* issue 9: complex float/double multiply and divide (C11 Annex G) against
+ * libgcc's multiply and Annex G's division example over the host's libm. */
+TEST(softfp_complex_match_native)
+{
+	NEED_TOOLCHAIN();
+	static const char *opts[] = {"-O0", "-O2", "-Os"};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		char args[256];
+		uint64_t v = 0;
+		snprintf(args, sizeof args, "%s tests/link/softcx.c", opts[i]);
+		ASSERT_EQ(check_program(args, "tests/link/softcx.c -lm", "softcx_main", 0, &v), 0);
+	}
+}
+
+/* issue 9: ordinary float/double C (dot product, Newton square roots,
+ * Mandelbrot, matrix power, polynomial) gives the native result. */
+TEST(float_program_matches_native)
+{
+	NEED_TOOLCHAIN();
+	static const char *opts[] = {"-O0", "-O1", "-O2", "-O3", "-Os"};
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+		char args[256];
+		uint64_t v = 0;
+		snprintf(args, sizeof args, "%s tests/link/floatk.c", opts[i]);
+		ASSERT_EQ(check_program(args, "tests/link/floatk.c", "floatk_main", 0, &v), 0);
+	}
+}
+
+/* long double (binary128, also complex) and _Float16 have no helpers in the
+ * SDK: nub-cc fails naming the symbol and the unsupported type. */
+TEST(unsupported_float_types_refused)
+{
+	NEED_TOOLCHAIN();
+	static const struct { const char *decl, *expr, *msg; } cases[] = {
+		{"volatile long double x = 3;", "(uint64_t)(x * x)", "__multf3: long double (IEEE binary128 on RISC-V) is not supported"},
+		{"volatile long double x = 3;", "(uint64_t)x", "__fixunstfdi: long double (IEEE binary128 on RISC-V) is not supported"},
+		{"volatile double x = 3;", "(uint64_t)((long double)x / 3)", "__divtf3: long double"},
+		{"volatile _Float16 x = 3;", "(uint64_t)(x + x)", "__extendhfsf2: _Float16/__bf16 is not supported"},
+		{"volatile long double _Complex x = 3;", "(uint64_t)__real__(x / x)", "__divtc3: long double"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char src[128], cmd[1024], out[4096];
+		snprintf(src, sizeof src, "%s/ld.c", tmpdir);
+		FILE *f = fopen(src, "w");
+		ASSERT_TRUE(f != NULL);
+		fprintf(f, "#include \"nub_guest.h\"\nuint64_t m(void);\nstatic %s\nuint64_t m(void) { return %s; }\nNUB_EXPORT(0, m);\n",
+			cases[i].decl, cases[i].expr);
+		fclose(f);
+		snprintf(cmd, sizeof cmd, "scripts/nub-cc --elf-only -O2 %s -o %s/ld.elf 2>&1 | grep '^nub-cc: '; exit \"$(scripts/nub-cc --elf-only -O2 %s -o %s/ld.elf >/dev/null 2>&1; echo $?)\"",
+			 src, tmpdir, src, tmpdir);
+		int rc = sh(cmd, out, sizeof out);
+		if (rc == 0 || !strstr(out, cases[i].msg)) {
+			printf("    %s -> rc %d, wanted \"%s\" in:\n%s", cases[i].expr, rc, cases[i].msg, out);
+			ASSERT_TRUE(0);
+		}
+	}
+}
+
 /* issue 9: Zba, Zbs and A (single hart) on request: every instruction form,
  * aliasing corners, compiled bit operations and C11 atomics. */
 TEST(extensions_zba_zbs_a)
@@ -1012,6 +1095,11 @@ int main(void)
 	RUN(features_jump_tables_and_code_pointers_present);
 	RUN(pcrel_lo_users_anywhere);
 	RUN(runtime_helpers_match_native);
+	RUN(softfp_helpers_match_native);
+	RUN(softfp_helpers_native_million);
+	RUN(softfp_complex_match_native);
+	RUN(float_program_matches_native);
+	RUN(unsupported_float_types_refused);
 	RUN(far_code_in_auipc_reach);
 	RUN(extensions_zba_zbs_a);
 	RUN(constructors_run_before_entries);
