@@ -172,7 +172,7 @@ install: $(B)/libnub.a $(B)/libnub.so $(B)/nub
 	install -m 644 sdk/nub.ld $(SHARE_DIR)/sdk/
 	install -m 644 sdk/include/*.h $(SHARE_DIR)/sdk/include/
 	install -m 644 include/nub/pvm_layout.h $(SHARE_DIR)/sdk/include/nub/
-	install -m 644 sdk/lib/*.c $(SHARE_DIR)/sdk/lib/
+	install -m 644 sdk/lib/*.c sdk/lib/*.h $(SHARE_DIR)/sdk/lib/
 
 clean:
 	rm -rf build build-san build-fuzz
