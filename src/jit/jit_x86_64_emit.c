@@ -11,13 +11,12 @@ void x86_asm_free(x86_asm *a)
 	a->len = a->cap = 0;
 }
 
-/* Room for n more bytes; false (and the sticky error) when out of memory. */
-static bool room(x86_asm *a, size_t n)
+/* Grow to at least len + n bytes; false (and the sticky error) when out of
+ * memory. */
+static bool grow(x86_asm *a, size_t n)
 {
 	if (a->error)
 		return false;
-	if (a->len + n <= a->cap)
-		return true;
 	size_t cap = a->cap ? a->cap * 2 : 4096;
 	while (cap < a->len + n)
 		cap *= 2;
@@ -34,6 +33,22 @@ static bool room(x86_asm *a, size_t n)
 	a->cap = cap;
 	return true;
 }
+
+bool x86_asm_reserve(x86_asm *a, size_t n)
+{
+	return a->len + n <= a->cap || grow(a, n);
+}
+
+/* Room for n more bytes (the emitters ask for X_ROOM: the longest
+ * instruction plus the 8-byte immediate store below); false after an
+ * error (sticky). */
+static inline bool room(x86_asm *a, size_t n)
+{
+	if (__builtin_expect(a->len + n <= a->cap && !a->error, 1))
+		return true;
+	return grow(a, n);
+}
+#define X_ROOM 32
 
 void x86_patch32(x86_asm *a, size_t at, uint32_t v)
 {
@@ -52,18 +67,21 @@ static bool fits8(int64_t v)
  * a->len, so put8 would make the compiler reload it after every byte). */
 #define Q8(v) (*q++ = (uint8_t)(v))
 
-static uint8_t *q_le(uint8_t *q, uint64_t v, unsigned n)
+/* n (0..8) little-endian bytes of v: one 8-byte store (X_ROOM leaves space
+ * for it; the bytes after q + n are overwritten by what follows or lie
+ * past len) */
+static inline uint8_t *q_le(uint8_t *q, uint64_t v, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
-		*q++ = (uint8_t)(v >> (8 * i));
-	return q;
+	__builtin_memcpy(q, &v, 8); /* x86-64 only: little-endian */
+	return q + n;
 }
 
 void x86_emit(x86_asm *a, unsigned w, unsigned opcode, unsigned reg, x86_rm rm, uint64_t imm, unsigned imm_size)
 {
-	if (!room(a, 16))
+	if (!room(a, X_ROOM))
 		return;
 	unsigned width = w & 0xFF;
+	bool has_index = rm.index != X_NOREG;
 	if (rm.is_mem && (rm.reg == X_NOREG || rm.index == X_RSP)) {
 		a->error = X_E_RANGE; /* forms we never emit */
 		return;
@@ -73,43 +91,39 @@ void x86_emit(x86_asm *a, unsigned w, unsigned opcode, unsigned reg, x86_rm rm, 
 		Q8(0x66);
 	if (opcode > 0xFFFF)
 		Q8(opcode >> 16); /* mandatory prefix (F3 for popcnt) */
-	unsigned rex = 0x40;
-	if (width == X_W64)
-		rex |= 8;
-	if (reg & 8)
-		rex |= 4;
-	if (rm.is_mem && rm.index != X_NOREG && (rm.index & 8))
-		rex |= 2;
-	if (rm.reg & 8)
-		rex |= 1;
-	bool byte_regs = (w & X_BYTEREGS) != 0;
-	if (rex != 0x40 || (byte_regs && ((reg >= 4 && reg < 8) || (!rm.is_mem && rm.reg >= 4 && rm.reg < 8))))
+	/* REX.W, .R, .X, .B from bit 3 of each register number */
+	unsigned rex = 0x40 | (width & 8u) | ((reg & 8u) >> 1) | ((rm.reg & 8u) >> 3);
+	if (has_index)
+		rex |= (rm.index & 8u) >> 2;
+	/* spl/bpl/sil/dil need a REX prefix to be byte registers */
+	if (rex != 0x40 ||
+	    ((w & X_BYTEREGS) && ((reg - 4u) < 4u || (!rm.is_mem && (rm.reg - 4u) < 4u))))
 		Q8(rex);
-	if ((opcode & 0xFFFF) > 0xFF)
+	if (opcode & 0xFF00)
 		Q8((opcode >> 8) & 0xFF);
 	Q8(opcode & 0xFF);
-	unsigned r3 = reg & 7;
+	unsigned r3 = (reg & 7) << 3;
 	if (!rm.is_mem) {
-		Q8(0xC0 | r3 << 3 | (rm.reg & 7u));
+		Q8(0xC0 | r3 | (rm.reg & 7u));
 	} else {
 		unsigned base = rm.reg & 7u, mod;
 		if (rm.disp == 0 && base != 5)
 			mod = 0;
 		else if (fits8(rm.disp))
-			mod = 1;
+			mod = 0x40;
 		else
-			mod = 2;
-		if (rm.index != X_NOREG || base == 4) {
+			mod = 0x80;
+		if (has_index || base == 4) {
 			unsigned ss = rm.scale == 8 ? 3 : rm.scale == 4 ? 2 : rm.scale == 2 ? 1 : 0;
-			unsigned idx = rm.index == X_NOREG ? 4 : (rm.index & 7u);
-			Q8(mod << 6 | r3 << 3 | 4);
+			unsigned idx = has_index ? (rm.index & 7u) : 4;
+			Q8(mod | r3 | 4);
 			Q8(ss << 6 | idx << 3 | base);
 		} else {
-			Q8(mod << 6 | r3 << 3 | base);
+			Q8(mod | r3 | base);
 		}
-		if (mod == 1)
+		if (mod == 0x40)
 			Q8((uint8_t)(int8_t)rm.disp);
-		else if (mod == 2)
+		else if (mod == 0x80)
 			q = q_le(q, (uint32_t)rm.disp, 4);
 	}
 	q = q_le(q, imm, imm_size);
@@ -119,7 +133,7 @@ void x86_emit(x86_asm *a, unsigned w, unsigned opcode, unsigned reg, x86_rm rm, 
 /* An instruction without ModRM: [REX] opcode(+reg) [imm]. */
 static void emit_plain(x86_asm *a, bool w64, unsigned opcode, unsigned reg, uint64_t imm, unsigned imm_size)
 {
-	if (!room(a, 16))
+	if (!room(a, X_ROOM))
 		return;
 	uint8_t *q = a->p + a->len;
 	unsigned rex = 0x40 | (w64 ? 8u : 0u) | ((reg & 8) ? 1u : 0u);

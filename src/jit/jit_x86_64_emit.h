@@ -112,6 +112,9 @@ typedef struct {
 } x86_asm;
 
 void x86_asm_free(x86_asm *a);
+/* Make room for n more bytes at once (no growth while they are emitted);
+ * false (and the sticky error) when out of memory. */
+bool x86_asm_reserve(x86_asm *a, size_t n);
 
 /* The core emitter: [66] [F3] [REX] opcode ModRM [SIB] [disp] [imm].
  * reg: ModRM.reg (a register or an X_EXT_* digit); imm_size 0, 1, 2, 4 or 8. */
