@@ -57,6 +57,7 @@ typedef struct {
 	uint32_t idx;
 	uint32_t *start_off, *body_off;
 	fixups branches, stubs;
+	fixups mids; /* second instructions of fused pairs (target = index) */
 	jit_err err;
 } jit_cc;
 
@@ -872,6 +873,82 @@ static emit_fn *const emit_table[] = {
 };
 _Static_assert(sizeof emit_table / sizeof emit_table[0] == PVM_I_COUNT, "one emitter per opcode of the table");
 
+/* ---- pairs compiled as one (peephole) ----------------------------------- *
+ * Two adjacent instructions of one run, neither a terminator nor a memory
+ * access, so no exit can fall between them: only their joint effect on the
+ * registers is observable, and the second one is never a branch target
+ * (targets start blocks). A run entered at the second one (after the
+ * interpreter stopped in the middle of a run) enters a copy of it compiled
+ * alone (jit_code.entry_off). */
+
+/* mul_64 d1, a, b; mul_upper_u_u d2, a, b (either operand order, d1 not an
+ * operand, d1 != d2): one `mul` for both halves */
+static bool fuse_mul_mulhu(jit_cc *c, const pvm_insn *lo, const pvm_insn *hi)
+{
+	if (!((lo->a == hi->a && lo->b == hi->b) || (lo->a == hi->b && lo->b == hi->a)) || lo->d == lo->a ||
+	    lo->d == lo->b || lo->d == hi->d)
+		return false;
+	x86_reg d1 = R(lo->d), d2 = R(hi->d);
+	bool keep_rdx = d1 != X_RDX && d2 != X_RDX; /* r5 lives in rdx, which mul overwrites */
+	if (keep_rdx)
+		x86_store(&c->a, X_W64, CTX(tmp), X_RDX);
+	x86_mov_rr(&c->a, X_W64, TMP, R(lo->a));
+	x86_grp3(&c->a, X_W64, X_EXT_MUL, x86_r(R(lo->b))); /* rdx:rax = a * b (reads b first) */
+	if (d1 == X_RDX) {
+		x86_mov_rr(&c->a, X_W64, d2, X_RDX);
+		x86_mov_rr(&c->a, X_W64, X_RDX, TMP);
+	} else {
+		x86_mov_rr(&c->a, X_W64, d1, TMP);
+		if (d2 != X_RDX) {
+			x86_mov_rr(&c->a, X_W64, d2, X_RDX);
+			x86_load(&c->a, X_W64, X_RDX, CTX(tmp));
+		}
+	}
+	return true;
+}
+
+/* set_lt_u t, x, y; neg_add_imm_64 t, t, 0: t = -(x <u y) = cmp + sbb */
+static bool fuse_sltu_neg(jit_cc *c, const pvm_insn *lt, const pvm_insn *neg)
+{
+	if (neg->a != lt->d || neg->b != lt->d || neg->imm != 0)
+		return false;
+	x86_alu_rr(&c->a, X_W64, X_EXT_CMP, R(lt->a), R(lt->b));
+	x86_op_rr(&c->a, X_W64, OP_SBB_r_rm, R(lt->d), R(lt->d));
+	return true;
+}
+
+/* add_64 s, x, y; set_lt_u k, s, x-or-y (not s): k = the carry of x + y */
+static bool fuse_add_carry(jit_cc *c, const pvm_insn *add, const pvm_insn *lt)
+{
+	if (lt->a != add->d || lt->b == add->d || (lt->b != add->a && lt->b != add->b))
+		return false;
+	x86_reg s = R(add->d), x = R(add->a), y = R(add->b);
+	if (s == x)
+		x86_alu_rr(&c->a, X_W64, X_EXT_ADD, s, y);
+	else if (s == y)
+		x86_alu_rr(&c->a, X_W64, X_EXT_ADD, s, x);
+	else {
+		x86_mov_rr(&c->a, X_W64, s, x);
+		x86_alu_rr(&c->a, X_W64, X_EXT_ADD, s, y);
+	}
+	x86_setcc(&c->a, X_CC_B, TMP);
+	x86_movzx(&c->a, X_W8, R(lt->d), x86_r(TMP));
+	return true;
+}
+
+/* Compile in[0] and in[1] together when a pattern applies. */
+static bool fuse_pair(jit_cc *c, const pvm_insn *in)
+{
+	unsigned o0 = in[0].opi, o1 = in[1].opi;
+	if (o0 == PVM_I_mul_64 && o1 == PVM_I_mul_upper_u_u)
+		return fuse_mul_mulhu(c, &in[0], &in[1]);
+	if (o0 == PVM_I_set_lt_u && o1 == PVM_I_neg_add_imm_64)
+		return fuse_sltu_neg(c, &in[0], &in[1]);
+	if (o0 == PVM_I_add_64 && o1 == PVM_I_set_lt_u)
+		return fuse_add_carry(c, &in[0], &in[1]);
+	return false;
+}
+
 /* ---- the trampolines ---------------------------------------------------- */
 
 static const x86_reg saved[] = {X_RBX, X_RBP, X_R12, X_R13, X_R14, X_R15};
@@ -937,6 +1014,8 @@ void jit_code_free(jit_code *c)
 		pvm_plat_free(c->start_off, n * sizeof(uint32_t));
 	if (c->body_off)
 		pvm_plat_free(c->body_off, n * sizeof(uint32_t));
+	if (c->entry_off)
+		pvm_plat_free(c->entry_off, n * sizeof(uint32_t));
 	if (c->jt_native)
 		pvm_plat_free(c->jt_native, c->prog->jt_len * sizeof(uint64_t));
 	pvm_plat_free(c, sizeof *c);
@@ -954,8 +1033,9 @@ jit_err jit_compile(const pvm_program *p, jit_code **out)
 	uint32_t n = p->n_insns;
 	jc->start_off = pvm_plat_alloc((size_t)n * sizeof(uint32_t));
 	jc->body_off = pvm_plat_alloc((size_t)n * sizeof(uint32_t));
+	jc->entry_off = pvm_plat_alloc((size_t)n * sizeof(uint32_t));
 	jc->jt_native = p->jt_len ? pvm_plat_alloc((size_t)p->jt_len * sizeof(uint64_t)) : 0;
-	if (!jc->start_off || !jc->body_off || (p->jt_len && !jc->jt_native)) {
+	if (!jc->start_off || !jc->body_off || !jc->entry_off || (p->jt_len && !jc->jt_native)) {
 		jit_code_free(jc);
 		return JIT_E_NOMEM;
 	}
@@ -980,9 +1060,28 @@ jit_err jit_compile(const pvm_program *p, jit_code **out)
 			exit_if(&c, X_CC_B, JIT_R_NEED_GAS);
 		}
 		c.body_off[i] = (uint32_t)c.a.len;
-		emit_table[in->opi](&c, in);
+		if (i + 1 < n && !(pvm_op_info[in->opi].flags & PVM_F_TERM) && fuse_pair(&c, in)) {
+			/* the second one: no code of its own here; entered alone below */
+			c.start_off[i + 1] = c.body_off[i + 1] = (uint32_t)c.a.len;
+			fix_add(&c, &c.mids, 0, i + 1, 0);
+			i++;
+		} else {
+			emit_table[in->opi](&c, in);
+		}
 		if (c.a.len > 0x7FFFFFFFu - 4096)
 			c.err = JIT_E_CODE_TOO_LARGE;
+	}
+	/* entries in the middle of a fused pair: the second instruction alone,
+	 * then on to the next one (never past the end: it is not a terminator,
+	 * and the code ends with one) */
+	for (uint32_t i = 0; i < n; i++)
+		jc->entry_off[i] = c.body_off[i];
+	for (size_t k = 0; k < c.mids.n && !c.err && !c.a.error; k++) {
+		uint32_t j = c.mids.v[k].target;
+		c.idx = j;
+		jc->entry_off[j] = (uint32_t)c.a.len;
+		emit_table[p->insns[j].opi](&c, &p->insns[j]);
+		fix_add(&c, &c.branches, x86_jmp32(&c.a), j + 1, 0);
 	}
 	jc->stubs_off = (uint32_t)c.a.len;
 	/* cold exit stubs: ctx.exit_idx = idx; eax = reason; jmp exit */
@@ -997,6 +1096,7 @@ jit_err jit_compile(const pvm_program *p, jit_code **out)
 		x86_patch_rel32(&c.a, c.branches.v[k].pos, c.start_off[c.branches.v[k].target]);
 	fix_free(&c.stubs);
 	fix_free(&c.branches);
+	fix_free(&c.mids);
 	jit_err e = c.err ? c.err : c.a.error == X_E_NOMEM ? JIT_E_NOMEM : c.a.error ? JIT_E_ENCODE : JIT_E_OK;
 	if (!e) {
 		jc->code = pvm_plat_code_new(c.a.p, c.a.len);
