@@ -210,14 +210,23 @@ static void shift_imm(jit_cc *c, x86_width w, unsigned ext, x86_reg d, x86_reg x
 {
 	if (d != x)
 		x86_mov_rr(&c->a, X_W64, d, x);
-	x86_shift_imm(&c->a, w, ext, d, (uint8_t)(imm & (w == X_W32 ? 31u : 63u)));
-	if (w == X_W32)
+	uint8_t n = (uint8_t)(imm & (w == X_W32 ? 31u : 63u));
+	x86_shift_imm(&c->a, w, ext, d, n);
+	/* a 32-bit logical right shift by 1..31 leaves bit 31 clear: its
+	 * sign extension is the zero extension the 32-bit op already did */
+	if (w == X_W32 && !(ext == X_EXT_SHR && n != 0))
 		sext32(c, d);
 }
 
 /* d = (x cmp y) ? 1 : 0 */
 static void set_cc_rr(jit_cc *c, x86_cc cc, x86_reg d, x86_reg x, x86_reg y)
 {
+	if (d != x && d != y) {
+		x86_alu_rr(&c->a, X_W32, X_EXT_XOR, d, d); /* before the cmp: xor writes flags */
+		x86_alu_rr(&c->a, X_W64, X_EXT_CMP, x, y);
+		x86_setcc(&c->a, cc, d);
+		return;
+	}
 	x86_alu_rr(&c->a, X_W32, X_EXT_XOR, TMP, TMP);
 	x86_alu_rr(&c->a, X_W64, X_EXT_CMP, x, y);
 	x86_setcc(&c->a, cc, TMP);
@@ -227,6 +236,12 @@ static void set_cc_rr(jit_cc *c, x86_cc cc, x86_reg d, x86_reg x, x86_reg y)
 static void set_cc_ri(jit_cc *c, x86_cc cc, x86_reg d, x86_reg x, uint64_t imm)
 {
 	need_s32(c, imm);
+	if (d != x) {
+		x86_alu_rr(&c->a, X_W32, X_EXT_XOR, d, d);
+		x86_alu_mi(&c->a, X_W64, X_EXT_CMP, x86_r(x), (int32_t)imm);
+		x86_setcc(&c->a, cc, d);
+		return;
+	}
 	x86_alu_rr(&c->a, X_W32, X_EXT_XOR, TMP, TMP);
 	x86_alu_mi(&c->a, X_W64, X_EXT_CMP, x86_r(x), (int32_t)imm);
 	x86_setcc(&c->a, cc, TMP);
@@ -236,6 +251,11 @@ static void set_cc_ri(jit_cc *c, x86_cc cc, x86_reg d, x86_reg x, uint64_t imm)
 /* d = cc(x, y) ? y : x  (min / max) */
 static void select_rr(jit_cc *c, x86_cc take_y, x86_reg d, x86_reg x, x86_reg y)
 {
+	if (d == x) {
+		x86_alu_rr(&c->a, X_W64, X_EXT_CMP, d, y);
+		x86_cmovcc(&c->a, X_W64, take_y, d, x86_r(y));
+		return;
+	}
 	x86_mov_rr(&c->a, X_W64, TMP, x);
 	x86_alu_rr(&c->a, X_W64, X_EXT_CMP, TMP, y);
 	x86_cmovcc(&c->a, X_W64, take_y, TMP, x86_r(y));
@@ -288,7 +308,10 @@ static void addr_abs(jit_cc *c, uint64_t a)
 
 static void addr_ind(jit_cc *c, x86_reg base, uint64_t off)
 {
-	x86_lea(&c->a, X_W32, TMP, x86_m(base, (int32_t)(uint32_t)off));
+	if ((uint32_t)off == 0)
+		x86_mov_rr(&c->a, X_W32, TMP, base); /* zero-extends */
+	else
+		x86_lea(&c->a, X_W32, TMP, x86_m(base, (int32_t)(uint32_t)off));
 }
 
 enum { LD_U8, LD_I8, LD_U16, LD_I16, LD_U32, LD_I32, LD_U64 };
@@ -772,7 +795,13 @@ DIVREM(rem_s_32, X_W32, true, true)
 SHIFT3(shlo_l_32, X_W32, X_EXT_SHL)
 SHIFT3(shlo_r_32, X_W32, X_EXT_SHR)
 SHIFT3(shar_r_32, X_W32, X_EXT_SAR)
-ALU3(add_64, X_W64, X_EXT_ADD, true)
+EMIT(add_64)
+{
+	if (D != A && D != B) /* d = a + b in one instruction, flags untouched */
+		x86_lea(&c->a, X_W64, D, x86_mi(A, B, 1, 0));
+	else
+		bin(c, X_W64, x86_alu_rr, X_EXT_ADD, true, D, A, B);
+}
 ALU3(sub_64, X_W64, X_EXT_SUB, false)
 EMIT(mul_64)
 {
