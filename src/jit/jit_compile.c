@@ -965,6 +965,9 @@ static bool fuse_add_carry(jit_cc *c, const pvm_insn *add, const pvm_insn *lt)
 	return true;
 }
 
+/* the first instructions of the pairs above (none is a terminator) */
+static const bool fuse_first[PVM_I_COUNT] = {[PVM_I_mul_64] = 1, [PVM_I_set_lt_u] = 1, [PVM_I_add_64] = 1};
+
 /* Compile in[0] and in[1] together when a pattern applies. */
 static bool fuse_pair(jit_cc *c, const pvm_insn *in)
 {
@@ -1079,21 +1082,24 @@ jit_err jit_compile(const pvm_program *p, jit_code **out)
 	emit_entry(&c);
 	jc->exit_off = (uint32_t)c.a.len;
 	emit_exit(&c);
+	bool run_starts = true; /* index 0, and after every terminator */
 	for (uint32_t i = 0; i < n && !c.err && !c.a.error; i++) {
 		const pvm_insn *in = &p->insns[i];
+		bool term = (pvm_op_info[in->opi].flags & PVM_F_TERM) != 0;
 		c.idx = i;
 		c.start_off[i] = (uint32_t)c.a.len;
-		if (i == 0 || (pvm_op_info[p->insns[i - 1].opi].flags & PVM_F_TERM)) {
+		if (run_starts) {
 			/* a straight-line run starts: charge all of it */
 			x86_alu_mi(&c.a, X_W64, X_EXT_SUB, CTX(gas), (int32_t)in->seg);
 			exit_if(&c, X_CC_B, JIT_R_NEED_GAS);
 		}
 		c.body_off[i] = (uint32_t)c.a.len;
-		if (i + 1 < n && !(pvm_op_info[in->opi].flags & PVM_F_TERM) && fuse_pair(&c, in)) {
+		run_starts = term;
+		if (fuse_first[in->opi] && i + 1 < n && fuse_pair(&c, in)) {
 			/* the second one: no code of its own here; entered alone below */
 			c.start_off[i + 1] = c.body_off[i + 1] = (uint32_t)c.a.len;
 			fix_add(&c, &c.mids, 0, i + 1, 0);
-			i++;
+			i++; /* neither is a terminator: the next one continues the run */
 		} else {
 			emit_table[in->opi](&c, in);
 		}
@@ -1103,8 +1109,7 @@ jit_err jit_compile(const pvm_program *p, jit_code **out)
 	/* entries in the middle of a fused pair: the second instruction alone,
 	 * then on to the next one (never past the end: it is not a terminator,
 	 * and the code ends with one) */
-	for (uint32_t i = 0; i < n; i++)
-		jc->entry_off[i] = c.body_off[i];
+	__builtin_memcpy(jc->entry_off, c.body_off, (size_t)n * sizeof(uint32_t));
 	for (size_t k = 0; k < c.mids.n && !c.err && !c.a.error; k++) {
 		uint32_t j = c.mids.v[k].target;
 		c.idx = j;

@@ -76,7 +76,10 @@ static inline uint8_t *q_le(uint8_t *q, uint64_t v, unsigned n)
 	return q + n;
 }
 
-void x86_emit(x86_asm *a, unsigned w, unsigned opcode, unsigned reg, x86_rm rm, uint64_t imm, unsigned imm_size)
+/* The core emitter, inlined into every helper below so that their constant
+ * operands (register or memory form, widths, immediate sizes) fold away. */
+static inline __attribute__((always_inline)) void emit_core(x86_asm *a, unsigned w, unsigned opcode, unsigned reg,
+							    x86_rm rm, uint64_t imm, unsigned imm_size)
 {
 	if (!room(a, X_ROOM))
 		return;
@@ -130,6 +133,11 @@ void x86_emit(x86_asm *a, unsigned w, unsigned opcode, unsigned reg, x86_rm rm, 
 	a->len = (size_t)(q - a->p);
 }
 
+void x86_emit(x86_asm *a, unsigned w, unsigned opcode, unsigned reg, x86_rm rm, uint64_t imm, unsigned imm_size)
+{
+	emit_core(a, w, opcode, reg, rm, imm, imm_size);
+}
+
 /* An instruction without ModRM: [REX] opcode(+reg) [imm]. */
 static void emit_plain(x86_asm *a, bool w64, unsigned opcode, unsigned reg, uint64_t imm, unsigned imm_size)
 {
@@ -157,25 +165,25 @@ static const unsigned alu_r_rm[8] = {
 
 void x86_alu_rr(x86_asm *a, x86_width w, unsigned ext, x86_reg d, x86_reg s)
 {
-	x86_emit(a, w, alu_rm_r[ext & 7], s, x86_r(d), 0, 0);
+	emit_core(a, w, alu_rm_r[ext & 7], s, x86_r(d), 0, 0);
 }
 
 void x86_alu_rm(x86_asm *a, x86_width w, unsigned ext, x86_reg d, x86_rm s)
 {
-	x86_emit(a, w, alu_r_rm[ext & 7], d, s, 0, 0);
+	emit_core(a, w, alu_r_rm[ext & 7], d, s, 0, 0);
 }
 
 void x86_alu_mi(x86_asm *a, x86_width w, unsigned ext, x86_rm d, int32_t imm)
 {
 	if (fits8(imm))
-		x86_emit(a, w, OP_GRP1_rm_imm8, ext, d, (uint64_t)(uint8_t)(int8_t)imm, 1);
+		emit_core(a, w, OP_GRP1_rm_imm8, ext, d, (uint64_t)(uint8_t)(int8_t)imm, 1);
 	else
-		x86_emit(a, w, OP_GRP1_rm_imm32, ext, d, (uint32_t)imm, 4);
+		emit_core(a, w, OP_GRP1_rm_imm32, ext, d, (uint32_t)imm, 4);
 }
 
 void x86_mov_rr(x86_asm *a, x86_width w, x86_reg d, x86_reg s)
 {
-	x86_emit(a, w, OP_MOV_rm_r, s, x86_r(d), 0, 0);
+	emit_core(a, w, OP_MOV_rm_r, s, x86_r(d), 0, 0);
 }
 
 void x86_mov_imm(x86_asm *a, x86_reg d, uint64_t imm)
@@ -185,105 +193,105 @@ void x86_mov_imm(x86_asm *a, x86_reg d, uint64_t imm)
 	else if (imm <= 0xFFFFFFFFu)
 		emit_plain(a, false, OP_MOV_r_imm, d, imm, 4); /* zero-extends */
 	else if ((int64_t)imm >= INT32_MIN && (int64_t)imm < 0)
-		x86_emit(a, X_W64, OP_MOV_rm_imm32, 0, x86_r(d), (uint32_t)imm, 4);
+		emit_core(a, X_W64, OP_MOV_rm_imm32, 0, x86_r(d), (uint32_t)imm, 4);
 	else
 		emit_plain(a, true, OP_MOV_r_imm, d, imm, 8);
 }
 
 void x86_load(x86_asm *a, x86_width w, x86_reg d, x86_rm m)
 {
-	x86_emit(a, w, OP_MOV_r_rm, d, m, 0, 0);
+	emit_core(a, w, OP_MOV_r_rm, d, m, 0, 0);
 }
 
 void x86_store(x86_asm *a, x86_width w, x86_rm m, x86_reg s)
 {
 	if (w == X_W8)
-		x86_emit(a, X_W8 | X_BYTEREGS, OP_MOV8_rm_r, s, m, 0, 0);
+		emit_core(a, X_W8 | X_BYTEREGS, OP_MOV8_rm_r, s, m, 0, 0);
 	else
-		x86_emit(a, w, OP_MOV_rm_r, s, m, 0, 0);
+		emit_core(a, w, OP_MOV_rm_r, s, m, 0, 0);
 }
 
 void x86_store_imm(x86_asm *a, x86_width w, x86_rm m, int32_t imm)
 {
 	if (w == X_W8)
-		x86_emit(a, X_W8, OP_MOV8_rm_imm8, 0, m, (uint8_t)imm, 1);
+		emit_core(a, X_W8, OP_MOV8_rm_imm8, 0, m, (uint8_t)imm, 1);
 	else if (w == X_W16)
-		x86_emit(a, X_W16, OP_MOV_rm_imm32, 0, m, (uint16_t)imm, 2);
+		emit_core(a, X_W16, OP_MOV_rm_imm32, 0, m, (uint16_t)imm, 2);
 	else
-		x86_emit(a, w, OP_MOV_rm_imm32, 0, m, (uint32_t)imm, 4);
+		emit_core(a, w, OP_MOV_rm_imm32, 0, m, (uint32_t)imm, 4);
 }
 
 void x86_lea(x86_asm *a, x86_width w, x86_reg d, x86_rm m)
 {
-	x86_emit(a, w, OP_LEA_r_m, d, m, 0, 0);
+	emit_core(a, w, OP_LEA_r_m, d, m, 0, 0);
 }
 
 void x86_movzx(x86_asm *a, x86_width from, x86_reg d, x86_rm s)
 {
 	if (from == X_W8)
-		x86_emit(a, X_W32 | X_BYTEREGS, OP_MOVZX_r_rm8, d, s, 0, 0);
+		emit_core(a, X_W32 | X_BYTEREGS, OP_MOVZX_r_rm8, d, s, 0, 0);
 	else
-		x86_emit(a, X_W32, OP_MOVZX_r_rm16, d, s, 0, 0);
+		emit_core(a, X_W32, OP_MOVZX_r_rm16, d, s, 0, 0);
 }
 
 void x86_movsx(x86_asm *a, x86_width from, x86_reg d, x86_rm s)
 {
 	if (from == X_W8)
-		x86_emit(a, X_W64 | X_BYTEREGS, OP_MOVSX_r_rm8, d, s, 0, 0);
+		emit_core(a, X_W64 | X_BYTEREGS, OP_MOVSX_r_rm8, d, s, 0, 0);
 	else if (from == X_W16)
-		x86_emit(a, X_W64, OP_MOVSX_r_rm16, d, s, 0, 0);
+		emit_core(a, X_W64, OP_MOVSX_r_rm16, d, s, 0, 0);
 	else
-		x86_emit(a, X_W64, OP_MOVSXD_r_rm32, d, s, 0, 0);
+		emit_core(a, X_W64, OP_MOVSXD_r_rm32, d, s, 0, 0);
 }
 
 void x86_test_rr(x86_asm *a, x86_width w, x86_reg x, x86_reg y)
 {
-	x86_emit(a, w, OP_TEST_rm_r, y, x86_r(x), 0, 0);
+	emit_core(a, w, OP_TEST_rm_r, y, x86_r(x), 0, 0);
 }
 
 void x86_shift_imm(x86_asm *a, x86_width w, unsigned ext, x86_reg d, uint8_t n)
 {
-	x86_emit(a, w, OP_GRP2_rm_imm8, ext, x86_r(d), n, 1);
+	emit_core(a, w, OP_GRP2_rm_imm8, ext, x86_r(d), n, 1);
 }
 
 void x86_shift_cl(x86_asm *a, x86_width w, unsigned ext, x86_reg d)
 {
-	x86_emit(a, w, OP_GRP2_rm_cl, ext, x86_r(d), 0, 0);
+	emit_core(a, w, OP_GRP2_rm_cl, ext, x86_r(d), 0, 0);
 }
 
 void x86_grp3(x86_asm *a, x86_width w, unsigned ext, x86_rm s)
 {
-	x86_emit(a, w, OP_GRP3_rm, ext, s, 0, 0);
+	emit_core(a, w, OP_GRP3_rm, ext, s, 0, 0);
 }
 
 void x86_imul_rr(x86_asm *a, x86_width w, x86_reg d, x86_reg s)
 {
-	x86_emit(a, w, OP_IMUL_r_rm, d, x86_r(s), 0, 0);
+	emit_core(a, w, OP_IMUL_r_rm, d, x86_r(s), 0, 0);
 }
 
 void x86_imul_rri(x86_asm *a, x86_width w, x86_reg d, x86_reg s, int32_t imm)
 {
-	x86_emit(a, w, OP_IMUL_r_rm_imm32, d, x86_r(s), (uint32_t)imm, 4);
+	emit_core(a, w, OP_IMUL_r_rm_imm32, d, x86_r(s), (uint32_t)imm, 4);
 }
 
 void x86_op_rr(x86_asm *a, x86_width w, unsigned opcode, x86_reg d, x86_reg s)
 {
-	x86_emit(a, w, opcode, d, x86_r(s), 0, 0);
+	emit_core(a, w, opcode, d, x86_r(s), 0, 0);
 }
 
 void x86_xchg(x86_asm *a, x86_reg x, x86_reg y)
 {
-	x86_emit(a, X_W64, OP_XCHG_rm_r, y, x86_r(x), 0, 0);
+	emit_core(a, X_W64, OP_XCHG_rm_r, y, x86_r(x), 0, 0);
 }
 
 void x86_setcc(x86_asm *a, x86_cc cc, x86_reg d)
 {
-	x86_emit(a, X_W8 | X_BYTEREGS, OP_SETcc_rm8 + (unsigned)cc, 0, x86_r(d), 0, 0);
+	emit_core(a, X_W8 | X_BYTEREGS, OP_SETcc_rm8 + (unsigned)cc, 0, x86_r(d), 0, 0);
 }
 
 void x86_cmovcc(x86_asm *a, x86_width w, x86_cc cc, x86_reg d, x86_rm s)
 {
-	x86_emit(a, w, OP_CMOVcc_r_rm + (unsigned)cc, d, s, 0, 0);
+	emit_core(a, w, OP_CMOVcc_r_rm + (unsigned)cc, d, s, 0, 0);
 }
 
 void x86_bswap(x86_asm *a, x86_reg d)
@@ -318,7 +326,7 @@ void x86_ud2(x86_asm *a)
 
 void x86_jmp_r(x86_asm *a, x86_reg r)
 {
-	x86_emit(a, X_W32, OP_GRP5_rm, X_EXT_JMP, x86_r(r), 0, 0);
+	emit_core(a, X_W32, OP_GRP5_rm, X_EXT_JMP, x86_r(r), 0, 0);
 }
 
 size_t x86_jmp32(x86_asm *a)
