@@ -8,7 +8,9 @@
  * equal to destinations; near misses that must not fuse), runs them from
  * random registers on both engines and compares the whole state; then cuts
  * each run out of gas at every instruction (the interpreter stops it there)
- * and resumes it on the JIT, which so enters every second instruction. */
+ * and resumes it on the JIT, which so enters every second instruction.
+ * Also: the single instructions whose code depends on how their registers
+ * alias (destination equal to an operand or not, r5), in every aliasing. */
 #include <stdlib.h>
 
 #include "jit/jit.h"
@@ -17,8 +19,8 @@
 enum { OPC_ADD_64 = 200, OPC_MUL_64 = 202, OPC_MUL_UPPER_U_U = 214, OPC_SET_LT_U = 216, OPC_NEG_ADD_IMM_64 = 154 };
 
 typedef struct {
-	uint8_t code[4096];
-	uint8_t starts[4096];
+	uint8_t code[16000];
+	uint8_t starts[16000];
 	unsigned n;
 } prog_t;
 
@@ -43,6 +45,13 @@ static void neg(prog_t *p, unsigned a, unsigned b)
 {
 	uint8_t x[2] = {OPC_NEG_ADD_IMM_64, (uint8_t)(a | b << 4)};
 	ins(p, x, 2);
+}
+
+/* a = b op imm (one immediate byte, sign-extended) */
+static void reg2imm(prog_t *p, uint8_t opc, unsigned a, unsigned b, uint8_t imm)
+{
+	uint8_t x[3] = {opc, (uint8_t)(a | b << 4), imm};
+	ins(p, x, 3);
 }
 
 /* the generic blob: no jump table, code, bitmask (code length < 2^14) */
@@ -90,7 +99,7 @@ static pvm_instance *fresh(pvm_program *prog, const uint64_t regs[13], int64_t g
 /* one program: whole run on both engines, then every cut resumed on the JIT */
 static int check(const prog_t *p, const char *what)
 {
-	static uint8_t b[8192];
+	static uint8_t b[20000];
 	size_t len = blob(p, b);
 	pvm_program *prog = NULL;
 	jit_code *code = NULL;
@@ -256,6 +265,43 @@ TEST(add_carry)
 	ASSERT_EQ(check(&p, "add_64 + set_lt_u"), 0);
 }
 
+/* new values in r1, r5, r7 (set_lt leaves 0 or 1 there): add r9, r10, r11,
+ * which nothing else writes */
+static void stir(prog_t *p)
+{
+	reg3(p, OPC_ADD_64, 1, 1, 9);
+	reg3(p, OPC_ADD_64, 5, 5, 10);
+	reg3(p, OPC_ADD_64, 7, 7, 11);
+}
+
+TEST(aliasing)
+{
+	/* add_64, set_lt_u, set_lt_s, and_inv, or_inv, xnor, max, max_u, min, min_u */
+	static const uint8_t rrr[] = {200, 216, 217, 224, 225, 226, 227, 228, 229, 230};
+	/* set_lt_u_imm, set_lt_s_imm, shlo_r_imm_32, set_gt_u_imm, set_gt_s_imm */
+	static const uint8_t rri[] = {136, 137, 139, 142, 143};
+	static const unsigned regs[] = {1, 5, 7};
+	static const uint8_t imms[] = {0, 1, 31, 0x80};
+	prog_t p = {.n = 0};
+	for (unsigned o = 0; o < sizeof rrr; o++)
+		for (unsigned k = 0; k < 27; k++) {
+			unsigned d = regs[k % 3], a = regs[k / 3 % 3], b = regs[k / 9];
+			stir(&p);
+			reg3(&p, rrr[o], d, a, b);
+			fold(&p, d);
+		}
+	for (unsigned o = 0; o < sizeof rri; o++)
+		for (unsigned k = 0; k < 9 * 4; k++) {
+			unsigned a = regs[k % 3], b = regs[k / 3 % 3];
+			stir(&p);
+			reg2imm(&p, rri[o], a, b, imms[k / 9]);
+			fold(&p, a);
+		}
+	ins(&p, (const uint8_t[]){0}, 1);
+	ASSERT_TRUE(p.n < sizeof p.code - 16);
+	ASSERT_EQ(check(&p, "aliasing"), 0);
+}
+
 int main(void)
 {
 	if (jit_vm_new(&vm) != JIT_E_OK) {
@@ -265,6 +311,7 @@ int main(void)
 	RUN(mul_mulhu);
 	RUN(sltu_neg);
 	RUN(add_carry);
+	RUN(aliasing);
 	printf("(%u cut points resumed on the jit)\n", cuts);
 	jit_vm_free(vm);
 	return test_done();

@@ -854,6 +854,13 @@ SHIFT3(rot_r_32, X_W32, X_EXT_ROR)
 /* x & ~y, x | ~y */
 static void op_inv(jit_cc *c, const pvm_insn *in, unsigned ext)
 {
+	if (D != A) { /* d = ~b, then d op= a (d == b is fine: b is read first) */
+		if (D != B)
+			x86_mov_rr(&c->a, X_W64, D, B);
+		x86_grp3(&c->a, X_W64, X_EXT_NOT, x86_r(D));
+		x86_alu_rr(&c->a, X_W64, ext, D, A);
+		return;
+	}
 	x86_mov_rr(&c->a, X_W64, TMP, B);
 	x86_grp3(&c->a, X_W64, X_EXT_NOT, x86_r(TMP));
 	x86_alu_rr(&c->a, X_W64, ext, TMP, A);
