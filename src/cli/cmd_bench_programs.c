@@ -388,8 +388,13 @@ int cmd_bench_programs(int argc, char **argv)
 			dir);
 	size_t o_i = offsetof(row, interp), o_j = offsetof(row, jit), o_c = offsetof(row, cold);
 	if (json) {
-		printf("{\"machine\": {\"cpu\": \"%s\", \"cpus\": %ld, \"loadavg\": ", model,
-		       sysconf(_SC_NPROCESSORS_ONLN));
+		printf("{\"machine\": {\"cpu\": \"");
+		for (const char *m = model; *m; m++) /* a JSON string: escape what needs it */
+			if (*m == '"' || *m == '\\')
+				printf("\\%c", *m);
+			else if ((unsigned char)*m >= 0x20)
+				putchar(*m);
+		printf("\", \"cpus\": %ld, \"loadavg\": ", sysconf(_SC_NPROCESSORS_ONLN));
 		print_load(stdout, 1);
 		printf("}, \"runs\": %u, \"tiny\": %s, \"kernels\": [", runs, tiny ? "true" : "false");
 		for (size_t i = 0; i < nr; i++) {
