@@ -59,7 +59,7 @@ EXTRA_BINS  =
 # the CLI and the tests link the engine's internals (pvm_*, cap_*, ...):
 # they use this archive; only the localised libnub.a/.so are installed
 LIBNUB_INTERNAL = $(B)/libnub-internal.a
-MODULES ?= src/jit/module.mk src/cap/module.mk src/local/module.mk src/host/module.mk src/link/module.mk src/guest/module.mk
+MODULES ?= src/jit/module.mk src/cap/module.mk src/local/module.mk src/host/module.mk src/link/module.mk src/guest/module.mk bench/module.mk
 -include $(MODULES)
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(B)/obj/%.o)
@@ -134,7 +134,7 @@ demo:
 	$(Q)$(B)/nub demo
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)if command -v clang-19 >/dev/null 2>&1; then $(MAKE) --no-print-directory bench-pvms; fi
+	$(Q)$(MAKE) --no-print-directory bench-programs
 	$(Q)$(MAKE) --no-print-directory test
 
 # ---- fuzzing (clang + libFuzzer)

@@ -18,3 +18,21 @@ for i, f in enumerate(sorted(glob.glob('tests/conformance/pvm/vectors/*.json') +
     if i % 4 == 0:
         open(f'{out}/seed-fuzz_vector/{i}.json', 'wb').write(open(f, 'rb').read())
 PY
+# fuzz_jit_cross: 16 configuration bytes (registers, pc, gas = byte 15 * 400)
+# + the program blob: every vector's program, and the bench kernels' blobs
+# (from $B/bench/*.pvm, built by make bench-programs) when they exist
+mkdir -p $out/seed-fuzz_jit_cross
+python3 - "$out" "${B:-build}" <<'PY'
+import json, glob, os, sys
+out, b = sys.argv[1], sys.argv[2]
+for i, f in enumerate(sorted(glob.glob('tests/conformance/pvm/vectors/*.json') + glob.glob('tests/conformance/pvm/random/*.json'))):
+    blob = bytes(json.load(open(f))['program'])
+    open(f'{out}/seed-fuzz_jit_cross/v{i}', 'wb').write(bytes([i % 256] * 13) + bytes([0, 0, 250]) + blob)
+for p in sorted(glob.glob(f'{b}/bench/*.pvm')):
+    d = open(p, 'rb').read()  # SPI: |o| |w| (3 bytes each), z (2), s (3), o, w, |c| (4), c
+    ro, rw = int.from_bytes(d[0:3], 'little'), int.from_bytes(d[3:6], 'little')
+    o = 11 + ro + rw
+    n = int.from_bytes(d[o:o + 4], 'little')
+    k = os.path.basename(p)[:-4]
+    open(f'{out}/seed-fuzz_jit_cross/k_{k}', 'wb').write(bytes(range(13)) + bytes([0, 0, 255]) + d[o + 4:o + 4 + n])
+PY

@@ -64,6 +64,16 @@ int main(void)
 	expect("popcnt rbx,r9", &a, "f3490fb8d9");
 	x86_bswap(&a, X_R12);
 	expect("bswap r12", &a, "490fcc");
+	x86_op_rr(&a, X_W64, OP_SBB_r_rm, X_R11, X_R11);
+	expect("sbb r11,r11", &a, "4d1bdb");
+	x86_op_rr(&a, X_W64, OP_SBB_r_rm, X_RSI, X_RBP);
+	expect("sbb rsi,rbp", &a, "481bf5");
+	x86_movzx(&a, X_W8, X_R11, x86_r(X_RAX));
+	expect("movzx r11d,al", &a, "440fb6d8");
+	x86_movzx(&a, X_W8, X_RCX, x86_r(X_RAX));
+	expect("movzx ecx,al", &a, "0fb6c8");
+	x86_grp3(&a, X_W64, X_EXT_MUL, x86_r(X_RDX));
+	expect("mul rdx", &a, "48f7e2");
 	x86_grp3(&a, X_W64, X_EXT_IDIV, x86_m(X_R15, -3960));
 	expect("idiv qword [r15-3960]", &a, "49f7bf88f0ffff");
 	x86_jmp_r(&a, X_RAX);

@@ -1,5 +1,6 @@
 /* blake2b.c: BLAKE2b-256 of 1 KiB (byte i = i & 0xff); returns the first 8
  * digest bytes as a little-endian u64. Written from RFC 7693. */
+#include "bench_arg.h"
 #include "nub_guest.h"
 
 static const uint64_t b2_iv[8] = {
@@ -86,12 +87,20 @@ static void blake2b_256(const uint8_t *in, size_t len, uint8_t out[32])
 
 static uint8_t b2_input[1024];
 
-uint64_t bench_blake2b(void)
+/* With size argument n (bench_arg.h): n hashes, each after the first of the
+ * input with its first 32 bytes xored with the previous digest. */
+uint64_t bench_blake2b(uint64_t argp, uint64_t argl)
 {
 	uint8_t d[32];
+	uint32_t n = bench_arg_n(argp, argl);
 	for (size_t i = 0; i < sizeof b2_input; i++)
 		b2_input[i] = (uint8_t)(i & 0xff);
-	blake2b_256(b2_input, sizeof b2_input, d);
+	for (uint32_t r = 0; r < n; r++) {
+		if (r)
+			for (int i = 0; i < 32; i++)
+				b2_input[i] ^= d[i];
+		blake2b_256(b2_input, sizeof b2_input, d);
+	}
 	return load64(d);
 }
 NUB_EXPORT(0, bench_blake2b);

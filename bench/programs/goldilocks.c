@@ -1,5 +1,7 @@
 /* goldilocks.c: 100 000 chained multiplications in the Goldilocks field
- * p = 2^64 - 2^32 + 1: x <- x * c mod p. Returns the final x. */
+ * p = 2^64 - 2^32 + 1: x <- x * c mod p. Returns the final x. With size
+ * argument n (bench_arg.h): n * 100 000 multiplications. */
+#include "bench_arg.h"
 #include "nub_guest.h"
 
 #define GL_P 0xffffffff00000001ull
@@ -28,10 +30,11 @@ uint64_t gl_mul(uint64_t a, uint64_t b)
 	return gl_reduce((uint64_t)p, (uint64_t)(p >> 64));
 }
 
-uint64_t bench_goldilocks(void)
+uint64_t bench_goldilocks(uint64_t argp, uint64_t argl)
 {
 	uint64_t x = 0x123456789abcdefull, c = 0xfedcba9876543210ull % GL_P;
-	for (uint32_t i = 0; i < 100000; i++)
+	uint64_t iters = 100000ull * bench_arg_n(argp, argl);
+	for (uint64_t i = 0; i < iters; i++)
 		x = gl_mul(x, c);
 	return x;
 }

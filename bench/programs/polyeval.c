@@ -1,6 +1,8 @@
 /* polyeval.c: evaluate a degree-4095 polynomial (pseudo-random coefficients
  * in the Goldilocks field) at 64 points with Horner's rule; returns the sum
- * of the 64 values mod p. */
+ * of the 64 values mod p. With size argument n (bench_arg.h): at 64 * n
+ * points. */
+#include "bench_arg.h"
 #include "nub_guest.h"
 
 #define PE_P 0xffffffff00000001ull
@@ -33,7 +35,7 @@ static uint64_t pe_add(uint64_t a, uint64_t b)
 
 static uint64_t pe_coef[PE_DEG + 1];
 
-uint64_t bench_polyeval(void)
+uint64_t bench_polyeval(uint64_t argp, uint64_t argl)
 {
 	uint64_t s = 0x9e3779b97f4a7c15ull;
 	for (int i = 0; i <= PE_DEG; i++) { /* xorshift64 */
@@ -43,7 +45,8 @@ uint64_t bench_polyeval(void)
 		pe_coef[i] = s % PE_P;
 	}
 	uint64_t sum = 0;
-	for (uint64_t pt = 1; pt <= 64; pt++) {
+	uint64_t pts = 64ull * bench_arg_n(argp, argl);
+	for (uint64_t pt = 1; pt <= pts; pt++) {
 		uint64_t x = pt * 0x1000193ull + 7, acc = 0;
 		for (int i = PE_DEG; i >= 0; i--) {
 			unsigned __int128 p = (unsigned __int128)acc * x;

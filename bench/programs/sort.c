@@ -1,6 +1,9 @@
 /* sort.c: memory-bound: quicksort 1 MiB (131 072 u64 from xorshift64) with
  * recursion and an insertion-sort cutoff; verifies the order and returns a
- * position-weighted checksum (0 if the result is not sorted). */
+ * position-weighted checksum (0 if the result is not sorted). With size
+ * argument n (bench_arg.h): n sorts, run r from the seed + r * 0x9e3779b97f4a7c15;
+ * the sum of the checksums (0 if any result is not sorted). */
+#include "bench_arg.h"
 #include "nub_guest.h"
 
 #define SORT_N (1u << 17)
@@ -51,9 +54,8 @@ static void sort_quick(uint64_t *a, long n)
 	sort_insertion(a, n);
 }
 
-uint64_t bench_sort(void)
+static uint64_t sort_once(uint64_t s)
 {
-	uint64_t s = 0x2545f4914f6cdd1dull;
 	for (uint32_t i = 0; i < SORT_N; i++) {
 		s ^= s << 13;
 		s ^= s >> 7;
@@ -68,5 +70,18 @@ uint64_t bench_sort(void)
 		sum += sort_a[i] * (i + 1);
 	}
 	return sum;
+}
+
+uint64_t bench_sort(uint64_t argp, uint64_t argl)
+{
+	uint32_t n = bench_arg_n(argp, argl);
+	uint64_t total = 0;
+	for (uint32_t r = 0; r < n; r++) {
+		uint64_t c = sort_once(0x2545f4914f6cdd1dull + r * 0x9e3779b97f4a7c15ull);
+		if (c == 0)
+			return 0;
+		total += c;
+	}
+	return total;
 }
 NUB_EXPORT(0, bench_sort);

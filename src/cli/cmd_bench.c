@@ -14,11 +14,13 @@
 #include "program.h"
 
 int cmd_bench_lanes(int argc, char **argv);
+int cmd_bench_programs(int argc, char **argv);
 
 static const char usage[] =
 	"usage: nub bench [--runs N] [--engine E] [--timeout S] [--max-memory B] [FILE...]\n"
 	"       nub bench sandbox [--backend B] [--runs N]\n"
 	"       nub bench lanes [--backend B] [--runs N] [--json]   (see nub bench lanes --help)\n"
+	"       nub bench programs [--runs N] [--tiny] [--json] [KERNEL...]   (see nub bench programs --help)\n"
 	"\n"
 	"Time programs on an engine: each is decoded once, then run N times\n"
 	"(default 5) from a fresh instance. A JSON vector's result is checked\n"
@@ -338,6 +340,8 @@ int cmd_bench(int argc, char **argv)
 		return bench_sandbox(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "lanes"))
 		return cmd_bench_lanes(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "programs"))
+		return cmd_bench_programs(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++) {
 		int lim = cli_parse_limit(argv[i], i + 1 < argc ? argv[i + 1] : NULL, &i, "bench");
 		if (lim < 0)

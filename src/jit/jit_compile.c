@@ -57,6 +57,7 @@ typedef struct {
 	uint32_t idx;
 	uint32_t *start_off, *body_off;
 	fixups branches, stubs;
+	fixups mids; /* second instructions of fused pairs (target = index) */
 	jit_err err;
 } jit_cc;
 
@@ -209,14 +210,23 @@ static void shift_imm(jit_cc *c, x86_width w, unsigned ext, x86_reg d, x86_reg x
 {
 	if (d != x)
 		x86_mov_rr(&c->a, X_W64, d, x);
-	x86_shift_imm(&c->a, w, ext, d, (uint8_t)(imm & (w == X_W32 ? 31u : 63u)));
-	if (w == X_W32)
+	uint8_t n = (uint8_t)(imm & (w == X_W32 ? 31u : 63u));
+	x86_shift_imm(&c->a, w, ext, d, n);
+	/* a 32-bit logical right shift by 1..31 leaves bit 31 clear: its
+	 * sign extension is the zero extension the 32-bit op already did */
+	if (w == X_W32 && !(ext == X_EXT_SHR && n != 0))
 		sext32(c, d);
 }
 
 /* d = (x cmp y) ? 1 : 0 */
 static void set_cc_rr(jit_cc *c, x86_cc cc, x86_reg d, x86_reg x, x86_reg y)
 {
+	if (d != x && d != y) {
+		x86_alu_rr(&c->a, X_W32, X_EXT_XOR, d, d); /* before the cmp: xor writes flags */
+		x86_alu_rr(&c->a, X_W64, X_EXT_CMP, x, y);
+		x86_setcc(&c->a, cc, d);
+		return;
+	}
 	x86_alu_rr(&c->a, X_W32, X_EXT_XOR, TMP, TMP);
 	x86_alu_rr(&c->a, X_W64, X_EXT_CMP, x, y);
 	x86_setcc(&c->a, cc, TMP);
@@ -226,6 +236,12 @@ static void set_cc_rr(jit_cc *c, x86_cc cc, x86_reg d, x86_reg x, x86_reg y)
 static void set_cc_ri(jit_cc *c, x86_cc cc, x86_reg d, x86_reg x, uint64_t imm)
 {
 	need_s32(c, imm);
+	if (d != x) {
+		x86_alu_rr(&c->a, X_W32, X_EXT_XOR, d, d);
+		x86_alu_mi(&c->a, X_W64, X_EXT_CMP, x86_r(x), (int32_t)imm);
+		x86_setcc(&c->a, cc, d);
+		return;
+	}
 	x86_alu_rr(&c->a, X_W32, X_EXT_XOR, TMP, TMP);
 	x86_alu_mi(&c->a, X_W64, X_EXT_CMP, x86_r(x), (int32_t)imm);
 	x86_setcc(&c->a, cc, TMP);
@@ -235,6 +251,11 @@ static void set_cc_ri(jit_cc *c, x86_cc cc, x86_reg d, x86_reg x, uint64_t imm)
 /* d = cc(x, y) ? y : x  (min / max) */
 static void select_rr(jit_cc *c, x86_cc take_y, x86_reg d, x86_reg x, x86_reg y)
 {
+	if (d == x) {
+		x86_alu_rr(&c->a, X_W64, X_EXT_CMP, d, y);
+		x86_cmovcc(&c->a, X_W64, take_y, d, x86_r(y));
+		return;
+	}
 	x86_mov_rr(&c->a, X_W64, TMP, x);
 	x86_alu_rr(&c->a, X_W64, X_EXT_CMP, TMP, y);
 	x86_cmovcc(&c->a, X_W64, take_y, TMP, x86_r(y));
@@ -287,7 +308,10 @@ static void addr_abs(jit_cc *c, uint64_t a)
 
 static void addr_ind(jit_cc *c, x86_reg base, uint64_t off)
 {
-	x86_lea(&c->a, X_W32, TMP, x86_m(base, (int32_t)(uint32_t)off));
+	if ((uint32_t)off == 0)
+		x86_mov_rr(&c->a, X_W32, TMP, base); /* zero-extends */
+	else
+		x86_lea(&c->a, X_W32, TMP, x86_m(base, (int32_t)(uint32_t)off));
 }
 
 enum { LD_U8, LD_I8, LD_U16, LD_I16, LD_U32, LD_I32, LD_U64 };
@@ -771,7 +795,13 @@ DIVREM(rem_s_32, X_W32, true, true)
 SHIFT3(shlo_l_32, X_W32, X_EXT_SHL)
 SHIFT3(shlo_r_32, X_W32, X_EXT_SHR)
 SHIFT3(shar_r_32, X_W32, X_EXT_SAR)
-ALU3(add_64, X_W64, X_EXT_ADD, true)
+EMIT(add_64)
+{
+	if (D != A && D != B) /* d = a + b in one instruction, flags untouched */
+		x86_lea(&c->a, X_W64, D, x86_mi(A, B, 1, 0));
+	else
+		bin(c, X_W64, x86_alu_rr, X_EXT_ADD, true, D, A, B);
+}
 ALU3(sub_64, X_W64, X_EXT_SUB, false)
 EMIT(mul_64)
 {
@@ -824,6 +854,13 @@ SHIFT3(rot_r_32, X_W32, X_EXT_ROR)
 /* x & ~y, x | ~y */
 static void op_inv(jit_cc *c, const pvm_insn *in, unsigned ext)
 {
+	if (D != A) { /* d = ~b, then d op= a (d == b is fine: b is read first) */
+		if (D != B)
+			x86_mov_rr(&c->a, X_W64, D, B);
+		x86_grp3(&c->a, X_W64, X_EXT_NOT, x86_r(D));
+		x86_alu_rr(&c->a, X_W64, ext, D, A);
+		return;
+	}
 	x86_mov_rr(&c->a, X_W64, TMP, B);
 	x86_grp3(&c->a, X_W64, X_EXT_NOT, x86_r(TMP));
 	x86_alu_rr(&c->a, X_W64, ext, TMP, A);
@@ -871,6 +908,85 @@ static emit_fn *const emit_table[] = {
 #undef PVM_OP
 };
 _Static_assert(sizeof emit_table / sizeof emit_table[0] == PVM_I_COUNT, "one emitter per opcode of the table");
+
+/* ---- pairs compiled as one (peephole) ----------------------------------- *
+ * Two adjacent instructions of one run, neither a terminator nor a memory
+ * access, so no exit can fall between them: only their joint effect on the
+ * registers is observable, and the second one is never a branch target
+ * (targets start blocks). A run entered at the second one (after the
+ * interpreter stopped in the middle of a run) enters a copy of it compiled
+ * alone (jit_code.entry_off). */
+
+/* mul_64 d1, a, b; mul_upper_u_u d2, a, b (either operand order, d1 not an
+ * operand, d1 != d2): one `mul` for both halves */
+static bool fuse_mul_mulhu(jit_cc *c, const pvm_insn *lo, const pvm_insn *hi)
+{
+	if (!((lo->a == hi->a && lo->b == hi->b) || (lo->a == hi->b && lo->b == hi->a)) || lo->d == lo->a ||
+	    lo->d == lo->b || lo->d == hi->d)
+		return false;
+	x86_reg d1 = R(lo->d), d2 = R(hi->d);
+	bool keep_rdx = d1 != X_RDX && d2 != X_RDX; /* r5 lives in rdx, which mul overwrites */
+	if (keep_rdx)
+		x86_store(&c->a, X_W64, CTX(tmp), X_RDX);
+	x86_mov_rr(&c->a, X_W64, TMP, R(lo->a));
+	x86_grp3(&c->a, X_W64, X_EXT_MUL, x86_r(R(lo->b))); /* rdx:rax = a * b (reads b first) */
+	if (d1 == X_RDX) {
+		x86_mov_rr(&c->a, X_W64, d2, X_RDX);
+		x86_mov_rr(&c->a, X_W64, X_RDX, TMP);
+	} else {
+		x86_mov_rr(&c->a, X_W64, d1, TMP);
+		if (d2 != X_RDX) {
+			x86_mov_rr(&c->a, X_W64, d2, X_RDX);
+			x86_load(&c->a, X_W64, X_RDX, CTX(tmp));
+		}
+	}
+	return true;
+}
+
+/* set_lt_u t, x, y; neg_add_imm_64 t, t, 0: t = -(x <u y) = cmp + sbb */
+static bool fuse_sltu_neg(jit_cc *c, const pvm_insn *lt, const pvm_insn *neg)
+{
+	if (neg->a != lt->d || neg->b != lt->d || neg->imm != 0)
+		return false;
+	x86_alu_rr(&c->a, X_W64, X_EXT_CMP, R(lt->a), R(lt->b));
+	x86_op_rr(&c->a, X_W64, OP_SBB_r_rm, R(lt->d), R(lt->d));
+	return true;
+}
+
+/* add_64 s, x, y; set_lt_u k, s, x-or-y (not s): k = the carry of x + y */
+static bool fuse_add_carry(jit_cc *c, const pvm_insn *add, const pvm_insn *lt)
+{
+	if (lt->a != add->d || lt->b == add->d || (lt->b != add->a && lt->b != add->b))
+		return false;
+	x86_reg s = R(add->d), x = R(add->a), y = R(add->b);
+	if (s == x)
+		x86_alu_rr(&c->a, X_W64, X_EXT_ADD, s, y);
+	else if (s == y)
+		x86_alu_rr(&c->a, X_W64, X_EXT_ADD, s, x);
+	else {
+		x86_mov_rr(&c->a, X_W64, s, x);
+		x86_alu_rr(&c->a, X_W64, X_EXT_ADD, s, y);
+	}
+	x86_setcc(&c->a, X_CC_B, TMP);
+	x86_movzx(&c->a, X_W8, R(lt->d), x86_r(TMP));
+	return true;
+}
+
+/* the first instructions of the pairs above (none is a terminator) */
+static const bool fuse_first[PVM_I_COUNT] = {[PVM_I_mul_64] = 1, [PVM_I_set_lt_u] = 1, [PVM_I_add_64] = 1};
+
+/* Compile in[0] and in[1] together when a pattern applies. */
+static bool fuse_pair(jit_cc *c, const pvm_insn *in)
+{
+	unsigned o0 = in[0].opi, o1 = in[1].opi;
+	if (o0 == PVM_I_mul_64 && o1 == PVM_I_mul_upper_u_u)
+		return fuse_mul_mulhu(c, &in[0], &in[1]);
+	if (o0 == PVM_I_set_lt_u && o1 == PVM_I_neg_add_imm_64)
+		return fuse_sltu_neg(c, &in[0], &in[1]);
+	if (o0 == PVM_I_add_64 && o1 == PVM_I_set_lt_u)
+		return fuse_add_carry(c, &in[0], &in[1]);
+	return false;
+}
 
 /* ---- the trampolines ---------------------------------------------------- */
 
@@ -937,6 +1053,8 @@ void jit_code_free(jit_code *c)
 		pvm_plat_free(c->start_off, n * sizeof(uint32_t));
 	if (c->body_off)
 		pvm_plat_free(c->body_off, n * sizeof(uint32_t));
+	if (c->entry_off)
+		pvm_plat_free(c->entry_off, n * sizeof(uint32_t));
 	if (c->jt_native)
 		pvm_plat_rodata_free(c->jt_native, c->prog->jt_len * sizeof(uint64_t));
 	pvm_plat_free(c, sizeof *c);
@@ -954,7 +1072,8 @@ jit_err jit_compile(const pvm_program *p, jit_code **out)
 	uint32_t n = p->n_insns;
 	jc->start_off = pvm_plat_alloc((size_t)n * sizeof(uint32_t));
 	jc->body_off = pvm_plat_alloc((size_t)n * sizeof(uint32_t));
-	if (!jc->start_off || !jc->body_off) {
+	jc->entry_off = pvm_plat_alloc((size_t)n * sizeof(uint32_t));
+	if (!jc->start_off || !jc->body_off || !jc->entry_off) {
 		jit_code_free(jc);
 		return JIT_E_NOMEM;
 	}
@@ -962,22 +1081,47 @@ jit_err jit_compile(const pvm_program *p, jit_code **out)
 	c.start_off = jc->start_off;
 	c.body_off = jc->body_off;
 
+	/* about 9 x86 bytes per PVM instruction (ed25519: 31 245 for 3 477):
+	 * reserve so that the buffer rarely grows (growth copies everything),
+	 * but not much more (every reserved byte is zeroed and faulted in) */
+	x86_asm_reserve(&c.a, (size_t)n * 12 + 4096);
 	emit_entry(&c);
 	jc->exit_off = (uint32_t)c.a.len;
 	emit_exit(&c);
+	bool run_starts = true; /* index 0, and after every terminator */
 	for (uint32_t i = 0; i < n && !c.err && !c.a.error; i++) {
 		const pvm_insn *in = &p->insns[i];
+		bool term = (pvm_op_info[in->opi].flags & PVM_F_TERM) != 0;
 		c.idx = i;
 		c.start_off[i] = (uint32_t)c.a.len;
-		if (i == 0 || (pvm_op_info[p->insns[i - 1].opi].flags & PVM_F_TERM)) {
+		if (run_starts) {
 			/* a straight-line run starts: charge all of it */
 			x86_alu_mi(&c.a, X_W64, X_EXT_SUB, CTX(gas), (int32_t)in->seg);
 			exit_if(&c, X_CC_B, JIT_R_NEED_GAS);
 		}
 		c.body_off[i] = (uint32_t)c.a.len;
-		emit_table[in->opi](&c, in);
+		run_starts = term;
+		if (fuse_first[in->opi] && i + 1 < n && fuse_pair(&c, in)) {
+			/* the second one: no code of its own here; entered alone below */
+			c.start_off[i + 1] = c.body_off[i + 1] = (uint32_t)c.a.len;
+			fix_add(&c, &c.mids, 0, i + 1, 0);
+			i++; /* neither is a terminator: the next one continues the run */
+		} else {
+			emit_table[in->opi](&c, in);
+		}
 		if (c.a.len > 0x7FFFFFFFu - 4096)
 			c.err = JIT_E_CODE_TOO_LARGE;
+	}
+	/* entries in the middle of a fused pair: the second instruction alone,
+	 * then on to the next one (never past the end: it is not a terminator,
+	 * and the code ends with one) */
+	__builtin_memcpy(jc->entry_off, c.body_off, (size_t)n * sizeof(uint32_t));
+	for (size_t k = 0; k < c.mids.n && !c.err && !c.a.error; k++) {
+		uint32_t j = c.mids.v[k].target;
+		c.idx = j;
+		jc->entry_off[j] = (uint32_t)c.a.len;
+		emit_table[p->insns[j].opi](&c, &p->insns[j]);
+		fix_add(&c, &c.branches, x86_jmp32(&c.a), j + 1, 0);
 	}
 	jc->stubs_off = (uint32_t)c.a.len;
 	/* cold exit stubs: ctx.exit_idx = idx; eax = reason; jmp exit */
@@ -992,6 +1136,7 @@ jit_err jit_compile(const pvm_program *p, jit_code **out)
 		x86_patch_rel32(&c.a, c.branches.v[k].pos, c.start_off[c.branches.v[k].target]);
 	fix_free(&c.stubs);
 	fix_free(&c.branches);
+	fix_free(&c.mids);
 	jit_err e = c.err ? c.err : c.a.error == X_E_NOMEM ? JIT_E_NOMEM : c.a.error ? JIT_E_ENCODE : JIT_E_OK;
 	if (!e) {
 		jc->code = pvm_plat_code_new(c.a.p, c.a.len);

@@ -38,7 +38,9 @@ struct jit_code {
 	uint8_t *code;       /* executable (pvm_plat_code_new) */
 	size_t code_len;
 	uint32_t *start_off; /* per insn: native offset of its entry (gas check at block starts) */
-	uint32_t *body_off;  /* per insn: native offset of its body (after the gas check) */
+	uint32_t *body_off;  /* per insn: native offset of its body (after the gas check); ascending */
+	uint32_t *entry_off; /* per insn: where a run entered there starts: body_off, except for
+	                      * the second of a fused pair (a copy of it compiled alone) */
 	uint64_t *jt_native; /* per jump-table entry: native address, 0 = panic */
 	uint32_t exit_off;   /* the common exit: reason in eax */
 	uint32_t stubs_off;  /* the cold exit stubs start here (after every instruction) */

@@ -324,7 +324,7 @@ pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
 	ctx->jt = (uint64_t)(uintptr_t)c->jt_native;
 	vm->code = c;
 	vm->m = m;
-	const uint8_t *target = c->code + c->body_off[idx];
+	const uint8_t *target = c->code + c->entry_off[idx];
 	uint32_t reason, at;
 	ctx->exit_idx = idx; /* what an error before entering reports */
 	ctx->exit_arg = PVM_E_NOMEM;
@@ -341,7 +341,7 @@ pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
 		if (reason == JIT_R_SBRK) {
 			const pvm_insn *in = &p->insns[at];
 			ctx->regs[in->d] = pvm_mem_sbrk(m, (uint32_t)ctx->regs[in->a]); /* as the interpreter: 32 bits */
-			target = c->code + c->body_off[at + 1];
+			target = c->code + c->entry_off[at + 1];
 			continue;
 		}
 		if (reason != JIT_R_HOST || !vm->host)
@@ -374,7 +374,7 @@ pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m)
 			break;
 		}
 		ctx->gas = g - p->insns[nx].seg;
-		target = c->code + c->body_off[nx];
+		target = c->code + c->entry_off[nx];
 	}
 	vm->code = 0;
 	vm->m = 0;

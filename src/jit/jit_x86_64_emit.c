@@ -11,13 +11,12 @@ void x86_asm_free(x86_asm *a)
 	a->len = a->cap = 0;
 }
 
-/* Room for n more bytes; false (and the sticky error) when out of memory. */
-static bool room(x86_asm *a, size_t n)
+/* Grow to at least len + n bytes; false (and the sticky error) when out of
+ * memory. */
+static bool grow(x86_asm *a, size_t n)
 {
 	if (a->error)
 		return false;
-	if (a->len + n <= a->cap)
-		return true;
 	size_t cap = a->cap ? a->cap * 2 : 4096;
 	while (cap < a->len + n)
 		cap *= 2;
@@ -34,6 +33,22 @@ static bool room(x86_asm *a, size_t n)
 	a->cap = cap;
 	return true;
 }
+
+bool x86_asm_reserve(x86_asm *a, size_t n)
+{
+	return a->len + n <= a->cap || grow(a, n);
+}
+
+/* Room for n more bytes (the emitters ask for X_ROOM: the longest
+ * instruction plus the 8-byte immediate store below); false after an
+ * error (sticky). */
+static inline bool room(x86_asm *a, size_t n)
+{
+	if (__builtin_expect(a->len + n <= a->cap && !a->error, 1))
+		return true;
+	return grow(a, n);
+}
+#define X_ROOM 32
 
 void x86_patch32(x86_asm *a, size_t at, uint32_t v)
 {
@@ -52,18 +67,24 @@ static bool fits8(int64_t v)
  * a->len, so put8 would make the compiler reload it after every byte). */
 #define Q8(v) (*q++ = (uint8_t)(v))
 
-static uint8_t *q_le(uint8_t *q, uint64_t v, unsigned n)
+/* n (0..8) little-endian bytes of v: one 8-byte store (X_ROOM leaves space
+ * for it; the bytes after q + n are overwritten by what follows or lie
+ * past len) */
+static inline uint8_t *q_le(uint8_t *q, uint64_t v, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
-		*q++ = (uint8_t)(v >> (8 * i));
-	return q;
+	__builtin_memcpy(q, &v, 8); /* x86-64 only: little-endian */
+	return q + n;
 }
 
-void x86_emit(x86_asm *a, unsigned w, unsigned opcode, unsigned reg, x86_rm rm, uint64_t imm, unsigned imm_size)
+/* The core emitter, inlined into every helper below so that their constant
+ * operands (register or memory form, widths, immediate sizes) fold away. */
+static inline __attribute__((always_inline)) void emit_core(x86_asm *a, unsigned w, unsigned opcode, unsigned reg,
+							    x86_rm rm, uint64_t imm, unsigned imm_size)
 {
-	if (!room(a, 16))
+	if (!room(a, X_ROOM))
 		return;
 	unsigned width = w & 0xFF;
+	bool has_index = rm.index != X_NOREG;
 	if (rm.is_mem && (rm.reg == X_NOREG || rm.index == X_RSP)) {
 		a->error = X_E_RANGE; /* forms we never emit */
 		return;
@@ -73,53 +94,54 @@ void x86_emit(x86_asm *a, unsigned w, unsigned opcode, unsigned reg, x86_rm rm, 
 		Q8(0x66);
 	if (opcode > 0xFFFF)
 		Q8(opcode >> 16); /* mandatory prefix (F3 for popcnt) */
-	unsigned rex = 0x40;
-	if (width == X_W64)
-		rex |= 8;
-	if (reg & 8)
-		rex |= 4;
-	if (rm.is_mem && rm.index != X_NOREG && (rm.index & 8))
-		rex |= 2;
-	if (rm.reg & 8)
-		rex |= 1;
-	bool byte_regs = (w & X_BYTEREGS) != 0;
-	if (rex != 0x40 || (byte_regs && ((reg >= 4 && reg < 8) || (!rm.is_mem && rm.reg >= 4 && rm.reg < 8))))
+	/* REX.W, .R, .X, .B from bit 3 of each register number */
+	unsigned rex = 0x40 | (width & 8u) | ((reg & 8u) >> 1) | ((rm.reg & 8u) >> 3);
+	if (has_index)
+		rex |= (rm.index & 8u) >> 2;
+	/* spl/bpl/sil/dil need a REX prefix to be byte registers */
+	if (rex != 0x40 ||
+	    ((w & X_BYTEREGS) && ((reg - 4u) < 4u || (!rm.is_mem && (rm.reg - 4u) < 4u))))
 		Q8(rex);
-	if ((opcode & 0xFFFF) > 0xFF)
+	if (opcode & 0xFF00)
 		Q8((opcode >> 8) & 0xFF);
 	Q8(opcode & 0xFF);
-	unsigned r3 = reg & 7;
+	unsigned r3 = (reg & 7) << 3;
 	if (!rm.is_mem) {
-		Q8(0xC0 | r3 << 3 | (rm.reg & 7u));
+		Q8(0xC0 | r3 | (rm.reg & 7u));
 	} else {
 		unsigned base = rm.reg & 7u, mod;
 		if (rm.disp == 0 && base != 5)
 			mod = 0;
 		else if (fits8(rm.disp))
-			mod = 1;
+			mod = 0x40;
 		else
-			mod = 2;
-		if (rm.index != X_NOREG || base == 4) {
+			mod = 0x80;
+		if (has_index || base == 4) {
 			unsigned ss = rm.scale == 8 ? 3 : rm.scale == 4 ? 2 : rm.scale == 2 ? 1 : 0;
-			unsigned idx = rm.index == X_NOREG ? 4 : (rm.index & 7u);
-			Q8(mod << 6 | r3 << 3 | 4);
+			unsigned idx = has_index ? (rm.index & 7u) : 4;
+			Q8(mod | r3 | 4);
 			Q8(ss << 6 | idx << 3 | base);
 		} else {
-			Q8(mod << 6 | r3 << 3 | base);
+			Q8(mod | r3 | base);
 		}
-		if (mod == 1)
+		if (mod == 0x40)
 			Q8((uint8_t)(int8_t)rm.disp);
-		else if (mod == 2)
+		else if (mod == 0x80)
 			q = q_le(q, (uint32_t)rm.disp, 4);
 	}
 	q = q_le(q, imm, imm_size);
 	a->len = (size_t)(q - a->p);
 }
 
+void x86_emit(x86_asm *a, unsigned w, unsigned opcode, unsigned reg, x86_rm rm, uint64_t imm, unsigned imm_size)
+{
+	emit_core(a, w, opcode, reg, rm, imm, imm_size);
+}
+
 /* An instruction without ModRM: [REX] opcode(+reg) [imm]. */
 static void emit_plain(x86_asm *a, bool w64, unsigned opcode, unsigned reg, uint64_t imm, unsigned imm_size)
 {
-	if (!room(a, 16))
+	if (!room(a, X_ROOM))
 		return;
 	uint8_t *q = a->p + a->len;
 	unsigned rex = 0x40 | (w64 ? 8u : 0u) | ((reg & 8) ? 1u : 0u);
@@ -143,25 +165,25 @@ static const unsigned alu_r_rm[8] = {
 
 void x86_alu_rr(x86_asm *a, x86_width w, unsigned ext, x86_reg d, x86_reg s)
 {
-	x86_emit(a, w, alu_rm_r[ext & 7], s, x86_r(d), 0, 0);
+	emit_core(a, w, alu_rm_r[ext & 7], s, x86_r(d), 0, 0);
 }
 
 void x86_alu_rm(x86_asm *a, x86_width w, unsigned ext, x86_reg d, x86_rm s)
 {
-	x86_emit(a, w, alu_r_rm[ext & 7], d, s, 0, 0);
+	emit_core(a, w, alu_r_rm[ext & 7], d, s, 0, 0);
 }
 
 void x86_alu_mi(x86_asm *a, x86_width w, unsigned ext, x86_rm d, int32_t imm)
 {
 	if (fits8(imm))
-		x86_emit(a, w, OP_GRP1_rm_imm8, ext, d, (uint64_t)(uint8_t)(int8_t)imm, 1);
+		emit_core(a, w, OP_GRP1_rm_imm8, ext, d, (uint64_t)(uint8_t)(int8_t)imm, 1);
 	else
-		x86_emit(a, w, OP_GRP1_rm_imm32, ext, d, (uint32_t)imm, 4);
+		emit_core(a, w, OP_GRP1_rm_imm32, ext, d, (uint32_t)imm, 4);
 }
 
 void x86_mov_rr(x86_asm *a, x86_width w, x86_reg d, x86_reg s)
 {
-	x86_emit(a, w, OP_MOV_rm_r, s, x86_r(d), 0, 0);
+	emit_core(a, w, OP_MOV_rm_r, s, x86_r(d), 0, 0);
 }
 
 void x86_mov_imm(x86_asm *a, x86_reg d, uint64_t imm)
@@ -171,105 +193,105 @@ void x86_mov_imm(x86_asm *a, x86_reg d, uint64_t imm)
 	else if (imm <= 0xFFFFFFFFu)
 		emit_plain(a, false, OP_MOV_r_imm, d, imm, 4); /* zero-extends */
 	else if ((int64_t)imm >= INT32_MIN && (int64_t)imm < 0)
-		x86_emit(a, X_W64, OP_MOV_rm_imm32, 0, x86_r(d), (uint32_t)imm, 4);
+		emit_core(a, X_W64, OP_MOV_rm_imm32, 0, x86_r(d), (uint32_t)imm, 4);
 	else
 		emit_plain(a, true, OP_MOV_r_imm, d, imm, 8);
 }
 
 void x86_load(x86_asm *a, x86_width w, x86_reg d, x86_rm m)
 {
-	x86_emit(a, w, OP_MOV_r_rm, d, m, 0, 0);
+	emit_core(a, w, OP_MOV_r_rm, d, m, 0, 0);
 }
 
 void x86_store(x86_asm *a, x86_width w, x86_rm m, x86_reg s)
 {
 	if (w == X_W8)
-		x86_emit(a, X_W8 | X_BYTEREGS, OP_MOV8_rm_r, s, m, 0, 0);
+		emit_core(a, X_W8 | X_BYTEREGS, OP_MOV8_rm_r, s, m, 0, 0);
 	else
-		x86_emit(a, w, OP_MOV_rm_r, s, m, 0, 0);
+		emit_core(a, w, OP_MOV_rm_r, s, m, 0, 0);
 }
 
 void x86_store_imm(x86_asm *a, x86_width w, x86_rm m, int32_t imm)
 {
 	if (w == X_W8)
-		x86_emit(a, X_W8, OP_MOV8_rm_imm8, 0, m, (uint8_t)imm, 1);
+		emit_core(a, X_W8, OP_MOV8_rm_imm8, 0, m, (uint8_t)imm, 1);
 	else if (w == X_W16)
-		x86_emit(a, X_W16, OP_MOV_rm_imm32, 0, m, (uint16_t)imm, 2);
+		emit_core(a, X_W16, OP_MOV_rm_imm32, 0, m, (uint16_t)imm, 2);
 	else
-		x86_emit(a, w, OP_MOV_rm_imm32, 0, m, (uint32_t)imm, 4);
+		emit_core(a, w, OP_MOV_rm_imm32, 0, m, (uint32_t)imm, 4);
 }
 
 void x86_lea(x86_asm *a, x86_width w, x86_reg d, x86_rm m)
 {
-	x86_emit(a, w, OP_LEA_r_m, d, m, 0, 0);
+	emit_core(a, w, OP_LEA_r_m, d, m, 0, 0);
 }
 
 void x86_movzx(x86_asm *a, x86_width from, x86_reg d, x86_rm s)
 {
 	if (from == X_W8)
-		x86_emit(a, X_W32 | X_BYTEREGS, OP_MOVZX_r_rm8, d, s, 0, 0);
+		emit_core(a, X_W32 | X_BYTEREGS, OP_MOVZX_r_rm8, d, s, 0, 0);
 	else
-		x86_emit(a, X_W32, OP_MOVZX_r_rm16, d, s, 0, 0);
+		emit_core(a, X_W32, OP_MOVZX_r_rm16, d, s, 0, 0);
 }
 
 void x86_movsx(x86_asm *a, x86_width from, x86_reg d, x86_rm s)
 {
 	if (from == X_W8)
-		x86_emit(a, X_W64 | X_BYTEREGS, OP_MOVSX_r_rm8, d, s, 0, 0);
+		emit_core(a, X_W64 | X_BYTEREGS, OP_MOVSX_r_rm8, d, s, 0, 0);
 	else if (from == X_W16)
-		x86_emit(a, X_W64, OP_MOVSX_r_rm16, d, s, 0, 0);
+		emit_core(a, X_W64, OP_MOVSX_r_rm16, d, s, 0, 0);
 	else
-		x86_emit(a, X_W64, OP_MOVSXD_r_rm32, d, s, 0, 0);
+		emit_core(a, X_W64, OP_MOVSXD_r_rm32, d, s, 0, 0);
 }
 
 void x86_test_rr(x86_asm *a, x86_width w, x86_reg x, x86_reg y)
 {
-	x86_emit(a, w, OP_TEST_rm_r, y, x86_r(x), 0, 0);
+	emit_core(a, w, OP_TEST_rm_r, y, x86_r(x), 0, 0);
 }
 
 void x86_shift_imm(x86_asm *a, x86_width w, unsigned ext, x86_reg d, uint8_t n)
 {
-	x86_emit(a, w, OP_GRP2_rm_imm8, ext, x86_r(d), n, 1);
+	emit_core(a, w, OP_GRP2_rm_imm8, ext, x86_r(d), n, 1);
 }
 
 void x86_shift_cl(x86_asm *a, x86_width w, unsigned ext, x86_reg d)
 {
-	x86_emit(a, w, OP_GRP2_rm_cl, ext, x86_r(d), 0, 0);
+	emit_core(a, w, OP_GRP2_rm_cl, ext, x86_r(d), 0, 0);
 }
 
 void x86_grp3(x86_asm *a, x86_width w, unsigned ext, x86_rm s)
 {
-	x86_emit(a, w, OP_GRP3_rm, ext, s, 0, 0);
+	emit_core(a, w, OP_GRP3_rm, ext, s, 0, 0);
 }
 
 void x86_imul_rr(x86_asm *a, x86_width w, x86_reg d, x86_reg s)
 {
-	x86_emit(a, w, OP_IMUL_r_rm, d, x86_r(s), 0, 0);
+	emit_core(a, w, OP_IMUL_r_rm, d, x86_r(s), 0, 0);
 }
 
 void x86_imul_rri(x86_asm *a, x86_width w, x86_reg d, x86_reg s, int32_t imm)
 {
-	x86_emit(a, w, OP_IMUL_r_rm_imm32, d, x86_r(s), (uint32_t)imm, 4);
+	emit_core(a, w, OP_IMUL_r_rm_imm32, d, x86_r(s), (uint32_t)imm, 4);
 }
 
 void x86_op_rr(x86_asm *a, x86_width w, unsigned opcode, x86_reg d, x86_reg s)
 {
-	x86_emit(a, w, opcode, d, x86_r(s), 0, 0);
+	emit_core(a, w, opcode, d, x86_r(s), 0, 0);
 }
 
 void x86_xchg(x86_asm *a, x86_reg x, x86_reg y)
 {
-	x86_emit(a, X_W64, OP_XCHG_rm_r, y, x86_r(x), 0, 0);
+	emit_core(a, X_W64, OP_XCHG_rm_r, y, x86_r(x), 0, 0);
 }
 
 void x86_setcc(x86_asm *a, x86_cc cc, x86_reg d)
 {
-	x86_emit(a, X_W8 | X_BYTEREGS, OP_SETcc_rm8 + (unsigned)cc, 0, x86_r(d), 0, 0);
+	emit_core(a, X_W8 | X_BYTEREGS, OP_SETcc_rm8 + (unsigned)cc, 0, x86_r(d), 0, 0);
 }
 
 void x86_cmovcc(x86_asm *a, x86_width w, x86_cc cc, x86_reg d, x86_rm s)
 {
-	x86_emit(a, w, OP_CMOVcc_r_rm + (unsigned)cc, d, s, 0, 0);
+	emit_core(a, w, OP_CMOVcc_r_rm + (unsigned)cc, d, s, 0, 0);
 }
 
 void x86_bswap(x86_asm *a, x86_reg d)
@@ -304,7 +326,7 @@ void x86_ud2(x86_asm *a)
 
 void x86_jmp_r(x86_asm *a, x86_reg r)
 {
-	x86_emit(a, X_W32, OP_GRP5_rm, X_EXT_JMP, x86_r(r), 0, 0);
+	emit_core(a, X_W32, OP_GRP5_rm, X_EXT_JMP, x86_r(r), 0, 0);
 }
 
 size_t x86_jmp32(x86_asm *a)

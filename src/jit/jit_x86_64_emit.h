@@ -43,6 +43,7 @@ enum {
 	OP_ADD_rm_r = 0x01, OP_ADD_r_rm = 0x03,
 	OP_OR_rm_r = 0x09, OP_OR_r_rm = 0x0B,
 	OP_AND_rm_r = 0x21, OP_AND_r_rm = 0x23,
+	OP_SBB_r_rm = 0x1B,
 	OP_SUB_rm_r = 0x29, OP_SUB_r_rm = 0x2B,
 	OP_XOR_rm_r = 0x31, OP_XOR_r_rm = 0x33,
 	OP_CMP_rm_r = 0x39, OP_CMP_r_rm = 0x3B,
@@ -112,6 +113,9 @@ typedef struct {
 } x86_asm;
 
 void x86_asm_free(x86_asm *a);
+/* Make room for n more bytes at once (no growth while they are emitted);
+ * false (and the sticky error) when out of memory. */
+bool x86_asm_reserve(x86_asm *a, size_t n);
 
 /* The core emitter: [66] [F3] [REX] opcode ModRM [SIB] [disp] [imm].
  * reg: ModRM.reg (a register or an X_EXT_* digit); imm_size 0, 1, 2, 4 or 8. */

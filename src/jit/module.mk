@@ -23,3 +23,7 @@ TEST_PROGS += test_jit_signals
 TEST_SRCS_test_jit_signals = tests/test_jit_signals.c
 TEST_LIBS += -lpthread
 endif
+ifeq ($(shell uname -m),x86_64)
+TEST_PROGS += test_jit_fuse
+TEST_SRCS_test_jit_fuse = tests/test_jit_fuse.c
+endif

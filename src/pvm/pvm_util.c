@@ -105,9 +105,18 @@ const char *pvm_state_differ(const pvm_instance *a, pvm_exit ea, const pvm_insta
 			return 0;
 		pvm_mem_read(a, pa, ba, 4096);
 		pvm_mem_read(b, pb, bb, 4096);
-		for (unsigned i = 0; i < 4096; i++)
-			if (ba[i] != bb[i])
-				return "memory bytes";
+		/* 8 bytes at a time, one test per page: a page-heavy state (sbrk
+		 * maps many) compares fast, even under the fuzzers' comparison
+		 * tracing */
+		uint64_t diff = 0;
+		for (unsigned i = 0; i < 4096; i += 8) {
+			uint64_t x, y;
+			__builtin_memcpy(&x, ba + i, 8);
+			__builtin_memcpy(&y, bb + i, 8);
+			diff |= x ^ y;
+		}
+		if (diff)
+			return "memory bytes";
 		fa = (uint64_t)pa + 4096;
 		fb = (uint64_t)pb + 4096;
 	}
