@@ -148,9 +148,9 @@ typedef struct nub_options {
 	 * host call is a function call (local, JIT: tens of ns).
 	 * NUB_HOST_CALLS_LANES: on a free execution lane, each host call a
 	 * round trip through the lane's slot (status NUB_SLOT_HOST_WAIT,
-	 * abi.h), the path the kvm guest's lanes will take; inline when no lane
-	 * is free. Same results either way. local only; kvm: ignored (its
-	 * lanes are not built). */
+	 * abi.h); inline when no lane is free. Same results either way. local
+	 * only; kvm: ignored (host calls there go through the mailbox: the
+	 * guest's lane worker does not take host-call jobs yet). */
 	nub_host_calls_mode host_calls;
 } nub_options;
 

@@ -1,7 +1,7 @@
 /* rpc.h: the host <-> guest-kernel RPC contract of the kvm backend.
  *
  * Dual-use and self-contained like abi.h (C11 freestanding headers only).
- * It pins what a host VMM (src/host/, not built yet) and the guest kernel
+ * It pins what the host VMM (src/host/) and the guest kernel
  * (src/guest/) must agree on beyond the wire ABI of abi.h:
  *   - the fixed guest-physical memory map,
  *   - the boot entry contract (register values at the 32-bit entry),
@@ -22,14 +22,14 @@
  *   0x0010_0000 .. (ELF end)      kernel image: .text .rodata .data
  *                                 .boot_info .bss (boot page tables, GDT,
  *                                 TSS, IDT, stacks, cap directory)
- *   0x00F0_0000 .. 0x00F0_7FFF    ParallelInvokeSlot[64] (reserved, lanes
- *                                 not built yet)
+ *   0x00F0_0000 .. 0x00F0_7FFF    ParallelInvokeSlot[64] (lane i: vCPU
+ *                                 i + 1 under kvm)
  *   0x0100_0000 .. +NUB_RPC_MAILBOX_SIZE   the RPC mailbox (below)
  *   0x0200_0000 .. RAM end        the guest heap (caps, decoded programs,
  *                                 PVM frames); RAM size from multiboot
  *                                 mem_upper, or NUB_RPC mailbox ram_bytes
- *   0x0000_0080_0000_0000         guest_va_base: reserved window for PVM
- *                                 address spaces under the MMU (not built)
+ *   0x0000_0080_0000_0000         guest_va_base: the window of the PVM
+ *                                 address space a CPU runs (PML4[1])
  *
  * ---- entry contract (Multiboot v1 compatible) -----------------------------
  * The vCPU starts at the ELF entry (nub_guest_entry32, a gpa below 1 GiB) in
