@@ -6,50 +6,12 @@
  * hashes must be equal. Division by zero and overflowing *v* operations are
  * left out (undefined / trapping). */
 #include "nub_guest.h"
+#include "../../sdk/lib/nub_rt.h"
 
-typedef __int128 ti;
-typedef unsigned __int128 uti;
-
-/* the helpers, called by name (the operators below reach the rest) */
-int __cmpti2(ti a, ti b);
-int __ucmpti2(uti a, uti b);
-int __clzti2(ti a);
-int __ctzti2(ti a);
-int __ffsti2(ti a);
-int __popcountti2(ti a);
-int __parityti2(ti a);
-int __clzdi2(int64_t a);
-int __ctzdi2(int64_t a);
-int __ffsdi2(int64_t a);
-int __popcountdi2(int64_t a);
-int __paritydi2(int64_t a);
-int64_t __bswapdi2(int64_t a);
-int32_t __bswapsi2(int32_t a);
-ti __multi3(ti a, ti b);
-ti __divti3(ti a, ti b);
-ti __modti3(ti a, ti b);
-uti __udivti3(uti a, uti b);
-uti __umodti3(uti a, uti b);
-uti __udivmodti4(uti a, uti b, uti *rem);
-ti __ashlti3(ti a, int b);
-ti __ashrti3(ti a, int b);
-ti __lshrti3(ti a, int b);
-ti __negti2(ti a);
-ti __mulvti3(ti a, ti b);
-ti __addvti3(ti a, ti b);
-ti __subvti3(ti a, ti b);
-ti __negvti2(ti a);
-ti __absvti2(ti a);
-int64_t __mulvdi3(int64_t a, int64_t b);
-int64_t __absvdi2(int64_t a);
 uint64_t rt_main(void);
 
 /* helpers compiler-rt has and libgcc lacks: natively, the builtin */
 #if defined(__riscv)
-int64_t __mulodi4(int64_t a, int64_t b, int *overflow);
-int32_t __mulosi4(int32_t a, int32_t b, int *overflow);
-ti __muloti4(ti a, ti b, int *overflow);
-ti __divmodti4(ti a, ti b, ti *rem);
 #define MULO64(a, b, o) __mulodi4(a, b, o)
 #define MULO32(a, b, o) __mulosi4(a, b, o)
 #define MULO128(a, b, o) __muloti4(a, b, o)
