@@ -481,25 +481,28 @@ pvm_exit cap_core_run(cap_invocation *inv)
 	return pvm_run(inv->m);
 }
 
-nub_err cap_core_run_sliced(cap_invocation *inv, int64_t slice, bool (*stop)(void *ctx), void *ctx, pvm_exit *out)
+nub_err cap_core_run_sliced(cap_invocation *inv, cap_slicer *sl, pvm_exit *out)
 {
 	pvm_instance *m = inv->m;
-	int64_t reserve = pvm_gas(m), carry = 0;
+	int64_t carry = 0;
+	sl->reserve = pvm_gas(m);
 	for (;;) {
-		int64_t this = reserve < slice ? reserve : slice;
-		reserve -= this;
-		pvm_set_gas(m, carry + this);
+		int64_t slice = sl->reserve < sl->size ? sl->reserve : sl->size;
+		sl->reserve -= slice;
+		pvm_set_gas(m, carry + slice);
 		pvm_exit x = cap_core_run(inv);
-		if (x != PVM_EXIT_OOG || reserve == 0) {
-			pvm_set_gas(m, x == PVM_EXIT_OOG ? 0 : pvm_gas(m) + reserve);
+		if (x != PVM_EXIT_OOG || sl->reserve == 0) {
+			pvm_set_gas(m, x == PVM_EXIT_OOG ? 0 : pvm_gas(m) + sl->reserve);
+			sl->reserve = 0;
 			*out = x;
 			return NUB_E_OK;
 		}
 		/* out of this slice only: the unpaid instruction did not run */
 		carry = pvm_gas(m) > 0 ? pvm_gas(m) : 0;
 		pvm_set_pc(m, pvm_pc(m));
-		if (stop(ctx)) {
-			pvm_set_gas(m, carry + reserve);
+		if (sl->between && sl->between(sl)) {
+			pvm_set_gas(m, carry + sl->reserve);
+			sl->reserve = 0;
 			return NUB_E_TIMEOUT;
 		}
 	}

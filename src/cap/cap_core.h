@@ -150,12 +150,24 @@ nub_err cap_core_finish(cap_invocation *inv, pvm_exit x, nub_err e, InvocationRe
  * without one); may be called again after PVM_EXIT_HOST or an out-of-gas
  * slice, like pvm_run. */
 pvm_exit cap_core_run(cap_invocation *inv);
-/* cap_core_run in gas slices of at most `slice`, asking stop(ctx) between
- * two: the same exit, pc, registers and gas as one cap_core_run (a slice
- * that runs out stops before the unpaid instruction, which the next slice
- * runs), or NUB_E_TIMEOUT when stop answered true (the instance keeps the
- * gas it has left). */
-nub_err cap_core_run_sliced(cap_invocation *inv, int64_t slice, bool (*stop)(void *ctx), void *ctx, pvm_exit *out);
+/* Gas slices: while a sliced run goes on, the instance holds one slice of
+ * the invocation's gas and `reserve` the rest. Embed it in the caller's
+ * context (the callback gets it back). */
+typedef struct cap_slicer {
+	int64_t size;    /* the largest slice; between() may change it */
+	int64_t reserve; /* the gas not in the instance: read and set by a host
+	                    call answered inside the run (the whole gas is
+	                    instance + reserve) */
+	/* After a slice ran out (before the next): true stops the run with
+	 * NUB_E_TIMEOUT. NULL: never stops. */
+	bool (*between)(struct cap_slicer *sl);
+} cap_slicer;
+/* cap_core_run in gas slices of at most sl->size, asking sl->between after
+ * each one that ran out: the same exit, pc, registers and gas as one
+ * cap_core_run (a slice that runs out stops before the unpaid instruction,
+ * which the next slice runs), or NUB_E_TIMEOUT when between answered true
+ * (the instance keeps the gas it has left). sl->reserve is 0 afterwards. */
+nub_err cap_core_run_sliced(cap_invocation *inv, cap_slicer *sl, pvm_exit *out);
 /* Start, run to the first exit, finish. */
 nub_err cap_core_invoke(cap_store *s, const InvokePacket *p, InvocationResult *r);
 /* Write the error result (exit_reason NUB_EXIT_ERROR, exit_arg e); returns e. */

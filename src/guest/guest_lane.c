@@ -33,9 +33,15 @@ typedef struct {
 	bool halt_when_idle;
 } lane_ctx;
 
-static bool lane_cancelled(void *ctx)
+/* A job's gas slices: the host's cancel is read between two. */
+typedef struct {
+	cap_slicer sl; /* first: between() gets it back */
+	ParallelInvokeSlot *slot;
+} lane_slicer;
+
+static bool lane_cancelled(cap_slicer *sl)
 {
-	return lane_slot_cancelled(((lane_ctx *)ctx)->slot);
+	return lane_slot_cancelled(((lane_slicer *)sl)->slot);
 }
 
 static void lane_invoke(void *ctx, const InvokePacket *p, InvocationResult *r)
@@ -47,7 +53,8 @@ static void lane_invoke(void *ctx, const InvokePacket *p, InvocationResult *r)
 		return;
 	}
 	pvm_exit x = PVM_EXIT_PANIC;
-	e = cap_core_run_sliced(&inv, LANE_SLICE_GAS, lane_cancelled, ctx, &x);
+	lane_slicer ls = {{.size = LANE_SLICE_GAS, .between = lane_cancelled}, ((lane_ctx *)ctx)->slot};
+	e = cap_core_run_sliced(&inv, &ls.sl, &x);
 	(void)cap_core_finish(&inv, x, e, r); /* the error, if any, is in r */
 }
 

@@ -205,10 +205,10 @@ typedef struct local_host_mem {
 
 /* One invocation's run state: the deadline, the gas slice, the handler. */
 typedef struct local_run {
+	cap_slicer sl; /* first: slice_done() gets it back */
 	cap_invocation inv;
 	uint64_t deadline; /* ns, 0 = none */
-	/* gas slices: the instance holds the slice, reserve the rest */
-	int64_t reserve, size;
+	uint64_t slice_t0; /* when the current slice started */
 	/* host calls */
 	nub_host_handler handler;
 	void *ctx;
@@ -219,51 +219,37 @@ typedef struct local_run {
 	bool stopped; /* a handler answered STOP */
 } local_run;
 
+/* Between two gas slices: past the deadline? The slice adapts to what the
+ * program's instructions cost (memory-heavy code runs fewer per
+ * millisecond), so the clock is read about every LOCAL_SLICE_NS whatever
+ * the program does. */
+static bool slice_done(cap_slicer *sl)
+{
+	local_run *lr = (local_run *)sl;
+	uint64_t t1 = now_ns(), d = t1 - lr->slice_t0;
+	lr->slice_t0 = t1;
+	if (t1 >= lr->deadline)
+		return true;
+	if (d < LOCAL_SLICE_NS / 2 && sl->size < LOCAL_SLICE_MAX)
+		sl->size *= 2;
+	else if (d > LOCAL_SLICE_NS * 2 && sl->size > LOCAL_SLICE_MIN)
+		sl->size /= 2;
+	return false;
+}
+
 /* Run to an exit; with a deadline, in gas slices with a clock check
- * between. The slice adapts to what the program's instructions cost
- * (memory-heavy code runs fewer per millisecond), so the clock is read
- * about every LOCAL_SLICE_NS whatever the program does. Host calls
- * answered inside a JIT run (jit_hook) see and set the whole gas: slice +
- * reserve. */
+ * between (the core's cap_core_run_sliced). Host calls answered inside a
+ * JIT run (jit_hook) see and set the whole gas: slice + reserve. */
 static nub_err run_sliced(local_run *lr, pvm_exit *out)
 {
-	pvm_instance *m = lr->inv.m;
 	if (!lr->deadline) {
-		lr->reserve = 0;
-		lr->size = INT64_MAX;
-		*out = cap_core_run(&lr->inv);
-		return NUB_E_OK;
+		lr->sl.size = INT64_MAX; /* one slice: everything */
+		lr->sl.between = NULL;
+	} else {
+		lr->sl.between = slice_done;
+		lr->slice_t0 = now_ns();
 	}
-	lr->reserve = pvm_gas(m);
-	int64_t carry = 0;
-	for (;;) {
-		int64_t slice = lr->reserve < lr->size ? lr->reserve : lr->size;
-		lr->reserve -= slice;
-		pvm_set_gas(m, carry + slice);
-		uint64_t t0 = now_ns();
-		pvm_exit x = cap_core_run(&lr->inv);
-		if (x != PVM_EXIT_OOG || lr->reserve == 0) {
-			if (x == PVM_EXIT_OOG)
-				pvm_set_gas(m, 0);
-			else
-				pvm_set_gas(m, pvm_gas(m) + lr->reserve);
-			lr->reserve = 0;
-			*out = x;
-			return NUB_E_OK;
-		}
-		/* Out of this slice only: the unpaid instruction did not run. */
-		carry = pvm_gas(m) > 0 ? pvm_gas(m) : 0;
-		pvm_set_pc(m, pvm_pc(m));
-		uint64_t t1 = now_ns();
-		if (t1 >= lr->deadline) {
-			pvm_set_gas(m, carry + lr->reserve);
-			return NUB_E_TIMEOUT;
-		}
-		if (t1 - t0 < LOCAL_SLICE_NS / 2 && lr->size < LOCAL_SLICE_MAX)
-			lr->size *= 2;
-		else if (t1 - t0 > LOCAL_SLICE_NS * 2 && lr->size > LOCAL_SLICE_MIN)
-			lr->size /= 2;
-	}
+	return cap_core_run_sliced(&lr->inv, &lr->sl, out);
 }
 
 /* ---- the JIT as the core's engine ------------------------------------------ */
@@ -391,11 +377,11 @@ static bool host_deadline_past(local_run *lr)
 }
 
 /* Answer one host call: the handler sees the registers and the whole gas
- * (*gas, the instance's, + lr->reserve); *gas gets the slice of what it
+ * (*gas, the instance's, + lr->sl.reserve); *gas gets the slice of what it
  * leaves. False when the invocation ends here (lr->err set on an error). */
 static bool answer(local_run *lr, uint32_t number, uint64_t regs[NUB_NUM_REGS], int64_t *gas)
 {
-	nub_host_call call = {.number = number, .gas = (uint64_t)(*gas + lr->reserve), .internal_ = &lr->hm};
+	nub_host_call call = {.number = number, .gas = (uint64_t)(*gas + lr->sl.reserve), .internal_ = &lr->hm};
 	memcpy(call.regs, regs, sizeof call.regs);
 	nub_host_action act = lr->handler(lr->ctx, &call);
 	memcpy(regs, call.regs, sizeof call.regs);
@@ -405,8 +391,8 @@ static bool answer(local_run *lr, uint32_t number, uint64_t regs[NUB_NUM_REGS], 
 	}
 	/* the handler's gas, split again into a slice and the reserve */
 	int64_t g = (int64_t)call.gas;
-	int64_t slice = g < lr->size ? g : lr->size;
-	lr->reserve = g - slice;
+	int64_t slice = g < lr->sl.size ? g : lr->sl.size;
+	lr->sl.reserve = g - slice;
 	*gas = slice;
 	if (act != NUB_HOST_RESUME) {
 		lr->stopped = true;
@@ -439,15 +425,15 @@ static bool answer_exit(local_run *lr)
 	uint64_t regs[NUB_NUM_REGS];
 	for (unsigned i = 0; i < NUB_NUM_REGS; i++)
 		regs[i] = pvm_reg(m, i);
-	int64_t g = pvm_gas(m), size = lr->size;
-	lr->reserve = 0;
-	lr->size = INT64_MAX; /* the whole gas goes back into the instance */
+	int64_t g = pvm_gas(m), size = lr->sl.size;
+	lr->sl.reserve = 0;
+	lr->sl.size = INT64_MAX; /* the whole gas goes back into the instance */
 	jit_vm *vm = lr->hm.vm;
 	lr->hm.vm = NULL;
 	bool go = answer(lr, pvm_exit_arg(m), regs, &g);
 	lr->hm.vm = vm;
-	lr->size = size;
-	lr->reserve = 0;
+	lr->sl.size = size;
+	lr->sl.reserve = 0;
 	for (unsigned i = 0; i < NUB_NUM_REGS; i++)
 		pvm_set_reg(m, i, regs[i]);
 	pvm_set_gas(m, g);
@@ -457,7 +443,7 @@ static bool answer_exit(local_run *lr)
 nub_err local_invoke_handler(local_backend *lb, const InvokePacket *p, nub_host_handler handler, void *ctx,
                              InvocationResult *r)
 {
-	local_run lr = {.handler = handler, .ctx = ctx, .size = LOCAL_SLICE_FIRST, .clock_every = 1,
+	local_run lr = {.sl = {.size = LOCAL_SLICE_FIRST}, .handler = handler, .ctx = ctx, .clock_every = 1,
 	                .clock_left = 1};
 	/* the deadline covers everything from here: decode (after an
 	 * eviction), frame setup, the run, host calls, the result */
