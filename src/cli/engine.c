@@ -36,6 +36,8 @@ bool cli_exec_prepare(cli_exec *x, cli_engine kind, const pvm_program *p, const 
 	x->kind = kind;
 	x->code = NULL;
 	x->compile_s = 0;
+	x->host = NULL;
+	x->host_ctx = NULL;
 	if (kind != CLI_ENGINE_JIT)
 		return true;
 	jit_err e = JIT_E_OK;
@@ -55,7 +57,10 @@ bool cli_exec_prepare(cli_exec *x, cli_engine kind, const pvm_program *p, const 
 
 pvm_exit cli_exec_run(cli_exec *x, pvm_instance *m)
 {
-	return x->kind == CLI_ENGINE_JIT ? jit_run(the_vm, x->code, m) : pvm_run(m);
+	if (x->kind != CLI_ENGINE_JIT)
+		return pvm_run(m);
+	jit_vm_set_host(the_vm, x->host, x->host_ctx);
+	return jit_run(the_vm, x->code, m);
 }
 
 void cli_exec_release(cli_exec *x)
@@ -70,6 +75,8 @@ bool cli_exec_prepare(cli_exec *x, cli_engine kind, const pvm_program *p, const 
 	x->kind = kind;
 	x->code = NULL;
 	x->compile_s = 0;
+	x->host = NULL;
+	x->host_ctx = NULL;
 	if (kind == CLI_ENGINE_JIT) {
 		cli_err("%s: jit: not compiled for this host (x86-64 only)", cmd);
 		return false;
