@@ -93,6 +93,26 @@ for e in interp $([ "$(uname -m)" = x86_64 ] && echo jit); do
 	expect_ok bench_engine_$e "engine: $([ $e = jit ] && echo jit || echo interpreter);" bench --engine $e --runs 1 "$tmp/ecalli.blob"
 done
 [ "$(uname -m)" = x86_64 ] && expect_ok disasm_jit '; x86:' disasm --jit $V/inst_add_32.json
+# NUB_JIT_PERFMAP=1: /tmp/perf-PID.map names one range per straight-line
+# run, at the pcs `nub disasm` marks as block starts (docs/jit.md)
+if [ "$(uname -m)" = x86_64 ]; then
+	pm=$V/riscv_rv64ua_amoadd_d.json
+	NUB_JIT_PERFMAP=1 "$NUB" run --engine jit "$pm" >/dev/null 2>&1 &
+	pid=$!; wait $pid; map=/tmp/perf-$pid.map
+	# block starts, and the implicit trap past the code (a run of its own
+	# after the last terminator, not marked by disasm)
+	want=$( { "$NUB" disasm "$pm" | sed -n 's/^@ *\([0-9]*\):.*/\1/p'
+		"$NUB" disasm "$pm" | sed -n 's/^ *\([0-9]*\): trap (end of code)$/\1/p'; } | sort -n | tr '\n' ' ')
+	got=$(sed -n 's/^[0-9a-f]* [0-9a-f]* pvm:[0-9]*@\([0-9]*\)$/\1/p' "$map" 2>/dev/null | sort -n | tr '\n' ' ')
+	if [ ! -s "$map" ]; then bad jit_perfmap "no $map"
+	elif grep -vqE '^[0-9a-f]+ [0-9a-f]+ pvm:[0-9]+(@[0-9]+|:exits)$' "$map"; then bad jit_perfmap "bad line: $(grep -vE '^[0-9a-f]+ [0-9a-f]+ pvm:' "$map" | head -1)"
+	elif [ "$got" != "$want" ]; then bad jit_perfmap "runs at [$got], disasm blocks at [$want]"
+	else ok jit_perfmap; fi
+	rm -f "$map"
+	NUB_JIT_PERFMAP=0 "$NUB" run --engine jit "$pm" >/dev/null 2>&1 &
+	pid=$!; wait $pid
+	if [ -e /tmp/perf-$pid.map ]; then bad jit_perfmap_off "map written without NUB_JIT_PERFMAP=1"; rm -f /tmp/perf-$pid.map; else ok jit_perfmap_off; fi
+fi
 
 # --- bad input: files
 expect_err missing_file run /nonexistent/file.pvm

@@ -47,6 +47,8 @@ bool cli_exec_prepare(cli_exec *x, cli_engine kind, const pvm_program *p, const 
 		double t0 = cli_now();
 		e = jit_compile(p, &x->code);
 		x->compile_s = cli_now() - t0;
+		if (!e)
+			jit_perfmap_add(x->code);
 	}
 	if (e) {
 		cli_err("%s: %s", cmd, jit_strerror(e));

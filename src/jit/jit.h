@@ -82,6 +82,9 @@ pvm_exit jit_run(jit_vm *vm, const jit_code *c, pvm_instance *m);
  * invocation needs another vm). fn NULL: every ecalli ends the run. */
 typedef bool (*jit_host_fn)(void *ctx, uint32_t number, uint64_t regs[PVM_NUM_REGS], uint64_t *gas);
 void jit_vm_set_host(jit_vm *vm, jit_host_fn fn, void *ctx);
+/* Host only (src/platform/jit_perfmap.c): with NUB_JIT_PERFMAP=1, name c's
+ * straight-line runs in /tmp/perf-PID.map for perf (docs/jit.md). */
+void jit_perfmap_add(const jit_code *c);
 /* Inside fn only (else PVM_E_OK and nothing done): the table holds every
  * byte compiled code wrote. A failure (PVM_E_NOMEM, PVM_E_MEM_BUDGET) is
  * returned and also ends the run with PVM_EXIT_ERROR after fn returns. */

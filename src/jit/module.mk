@@ -1,7 +1,8 @@
 # src/jit/module.mk: the x86-64 JIT (freestanding, src/jit) and its host
 # services on Linux (src/platform/platform_jit_posix.c), their tests.
 ifeq ($(shell uname -m),x86_64)
-LIB_SRCS   += src/jit/jit_x86_64_emit.c src/jit/jit_compile.c src/jit/jit_run.c src/platform/platform_jit_posix.c
+LIB_SRCS   += src/jit/jit_x86_64_emit.c src/jit/jit_compile.c src/jit/jit_run.c src/platform/platform_jit_posix.c \
+              src/platform/jit_perfmap.c
 TEST_PROGS += test_jit_emit
 TEST_SRCS_test_jit_emit = tests/test_jit_emit.c
 endif

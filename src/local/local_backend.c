@@ -259,6 +259,7 @@ static nub_err jit_compile_op(const pvm_program *p, void **code, size_t *bytes)
 	jit_err je = jit_compile(p, &c);
 	if (je != JIT_E_OK)
 		return je == JIT_E_NOMEM ? NUB_E_NOMEM : NUB_E_JIT;
+	jit_perfmap_add(c);
 	*code = c;
 	*bytes = jit_code_size(c);
 	return NUB_E_OK;
