@@ -46,6 +46,13 @@ const uint8_t jit_regmap[PVM_NUM_REGS] = {
 #define GAS X_R15
 /* the run context: seg:[offset - JIT_CTX_SIZE] */
 #define CTX(field) x86_seg_abs(pvm_plat_jit_segment(), (int32_t)__builtin_offsetof(jit_ctx, field) - JIT_CTX_SIZE)
+/* the spill slot (rdx around div / mul-high, the jump table): the host
+ * stack's top, reserved by the entry. [rsp + 0] rather than a context
+ * field: a store and the load of the same [rsp + disp] are forwarded at
+ * no latency (memory renaming on AMD Zen); through seg:[disp32] the rdx
+ * round trips around every mul chained at store-forwarding latency
+ * (ed25519 +15 % wall time) */
+#define SPILL x86_m(X_RSP, 0)
 #define CTX_REG(i)                                                                                                     \
 	x86_seg_abs(pvm_plat_jit_segment(), (int32_t)(__builtin_offsetof(jit_ctx, regs) + 8 * (i)) - JIT_CTX_SIZE)
 
@@ -300,10 +307,10 @@ static void djump_eax(jit_cc *c)
 	x86_alu_mi(&c->a, X_W32, X_EXT_SUB, x86_r(TMP), 1);
 	x86_alu_mi(&c->a, X_W32, X_EXT_CMP, x86_r(TMP), (int32_t)c->p->jt_len);
 	exit_if(c, X_CC_AE, JIT_R_PANIC);
-	x86_store(&c->a, X_W64, CTX(tmp), X_RDX);
+	x86_store(&c->a, X_W64, SPILL, X_RDX);
 	x86_load(&c->a, X_W64, X_RDX, CTX(jt));
 	x86_load(&c->a, X_W64, TMP, x86_mi(X_RDX, TMP, 8, 0));
-	x86_load(&c->a, X_W64, X_RDX, CTX(tmp));
+	x86_load(&c->a, X_W64, X_RDX, SPILL);
 	x86_test_rr(&c->a, X_W64, TMP, TMP);
 	exit_if(c, X_CC_E, JIT_R_PANIC);
 	x86_jmp_r(&c->a, TMP);
@@ -380,20 +387,20 @@ static void divrem(jit_cc *c, const pvm_insn *in, x86_width w, bool sgn, bool re
 		done2 = x86_jmp32(&c->a);
 		x86_patch_rel8(&c->a, norm);
 	}
-	x86_store(&c->a, X_W64, CTX(tmp), X_RDX);
+	x86_store(&c->a, X_W64, SPILL, X_RDX);
 	x86_mov_rr(&c->a, w, TMP, x);
 	if (sgn)
 		x86_cqo(&c->a, w);
 	else
 		x86_alu_rr(&c->a, X_W32, X_EXT_XOR, X_RDX, X_RDX);
-	x86_grp3(&c->a, w, sgn ? X_EXT_IDIV : X_EXT_DIV, y == X_RDX ? CTX(tmp) : x86_r(y));
+	x86_grp3(&c->a, w, sgn ? X_EXT_IDIV : X_EXT_DIV, y == X_RDX ? SPILL : x86_r(y));
 	x86_reg res = rem ? X_RDX : TMP;
 	if (w == X_W32)
 		x86_movsx(&c->a, X_W32, d, x86_r(res));
 	else if (d != res)
 		x86_mov_rr(&c->a, X_W64, d, res);
 	if (d != X_RDX)
-		x86_load(&c->a, X_W64, X_RDX, CTX(tmp));
+		x86_load(&c->a, X_W64, X_RDX, SPILL);
 	x86_patch_rel32(&c->a, done1, c->a.len);
 	if (sgn)
 		x86_patch_rel32(&c->a, done2, c->a.len);
@@ -404,8 +411,8 @@ enum { MH_SS, MH_UU, MH_SU };
 static void mulh(jit_cc *c, const pvm_insn *in, unsigned kind)
 {
 	x86_reg d = R(in->d), x = R(in->a), y = R(in->b);
-	x86_rm xo = x == X_RDX ? CTX(tmp) : x86_r(x), yo = y == X_RDX ? CTX(tmp) : x86_r(y);
-	x86_store(&c->a, X_W64, CTX(tmp), X_RDX);
+	x86_rm xo = x == X_RDX ? SPILL : x86_r(x), yo = y == X_RDX ? SPILL : x86_r(y);
+	x86_store(&c->a, X_W64, SPILL, X_RDX);
 	x86_mov_rr(&c->a, X_W64, TMP, x);
 	x86_grp3(&c->a, X_W64, kind == MH_SS ? X_EXT_IMUL1 : X_EXT_MUL, yo);
 	if (kind == MH_SU) {
@@ -417,7 +424,7 @@ static void mulh(jit_cc *c, const pvm_insn *in, unsigned kind)
 	}
 	if (d != X_RDX) {
 		x86_mov_rr(&c->a, X_W64, d, X_RDX);
-		x86_load(&c->a, X_W64, X_RDX, CTX(tmp));
+		x86_load(&c->a, X_W64, X_RDX, SPILL);
 	}
 }
 
@@ -939,7 +946,7 @@ static bool fuse_mul_mulhu(jit_cc *c, const pvm_insn *lo, const pvm_insn *hi)
 	x86_reg d1 = R(lo->d), d2 = R(hi->d);
 	bool keep_rdx = d1 != X_RDX && d2 != X_RDX; /* r5 lives in rdx, which mul overwrites */
 	if (keep_rdx)
-		x86_store(&c->a, X_W64, CTX(tmp), X_RDX);
+		x86_store(&c->a, X_W64, SPILL, X_RDX);
 	x86_mov_rr(&c->a, X_W64, TMP, R(lo->a));
 	x86_grp3(&c->a, X_W64, X_EXT_MUL, x86_r(R(lo->b))); /* rdx:rax = a * b (reads b first) */
 	if (d1 == X_RDX) {
@@ -949,7 +956,7 @@ static bool fuse_mul_mulhu(jit_cc *c, const pvm_insn *lo, const pvm_insn *hi)
 		x86_mov_rr(&c->a, X_W64, d1, TMP);
 		if (d2 != X_RDX) {
 			x86_mov_rr(&c->a, X_W64, d2, X_RDX);
-			x86_load(&c->a, X_W64, X_RDX, CTX(tmp));
+			x86_load(&c->a, X_W64, X_RDX, SPILL);
 		}
 	}
 	return true;
@@ -1012,6 +1019,7 @@ static void emit_entry(jit_cc *c)
 	for (unsigned i = 0; i < 6; i++)
 		x86_push(&c->a, saved[i]);
 	x86_store(&c->a, X_W64, CTX(host_rsp), X_RSP);
+	x86_alu_mi(&c->a, X_W64, X_EXT_SUB, x86_r(X_RSP), 8); /* SPILL (the exit restores host_rsp) */
 	x86_mov_rr(&c->a, X_W64, TMP, X_RSI);
 	x86_load(&c->a, X_W64, GAS, CTX(gas));
 	for (unsigned i = 0; i < PVM_NUM_REGS; i++)

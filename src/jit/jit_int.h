@@ -18,7 +18,6 @@ typedef struct jit_ctx {
 	uint64_t jt;                 /* native address table of the jump table */
 	uint32_t exit_idx;           /* instruction the exit happened at */
 	uint32_t exit_reason;        /* jit_reason */
-	uint64_t tmp;                /* spill slot (rdx around div / mul-high) */
 	uint64_t exit_arg;           /* page of a page fault */
 } jit_ctx;
 _Static_assert(sizeof(jit_ctx) <= JIT_CTX_SIZE, "jit_ctx fits its page");
