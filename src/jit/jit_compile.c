@@ -318,10 +318,22 @@ static void djump_eax(jit_cc *c)
 
 /* ---- memory: one instruction, seg:[e<base> + off] or seg:[addr] --------- */
 
-/* PVM address a (absolute) */
+/* PVM address a (absolute), for a store */
 static x86_rm mem_abs(jit_cc *c, uint64_t a)
 {
 	return x86_seg_abs32(c->seg, (uint32_t)a);
+}
+
+/* PVM address a (absolute), for a load: through eax, `mov eax, a;
+ * seg:[eax]`. A load without a base register (seg:[disp32], or a plain
+ * [disp32]) that reads what a store just wrote is forwarded slowly on AMD
+ * Zen (a store/load chain through one address: about 4 ns per round vs
+ * 0.4-0.8 with a base register: docs/jit.md),
+ * so a global variable updated in a loop would pay it every iteration */
+static x86_rm mem_abs_load(jit_cc *c, uint64_t a)
+{
+	x86_mov_imm(&c->a, TMP, (uint32_t)a);
+	return x86_seg_m32(c->seg, TMP, 0);
 }
 
 /* PVM address (base + off) mod 2^32 */
@@ -496,7 +508,7 @@ EMIT(load_imm)
 #define LOAD_ABS(name, kind)                                                                                           \
 	EMIT(name)                                                                                                     \
 	{                                                                                                              \
-		load(c, kind, A, mem_abs(c, in->imm));                                                                 \
+		load(c, kind, A, mem_abs_load(c, in->imm));                                                            \
 	}
 LOAD_ABS(load_u8, LD_U8)
 LOAD_ABS(load_i8, LD_I8)
