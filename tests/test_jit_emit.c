@@ -78,6 +78,31 @@ int main(void)
 	expect("idiv qword [r15-3960]", &a, "49f7bf88f0ffff");
 	x86_jmp_r(&a, X_RAX);
 	expect("jmp rax", &a, "ffe0");
+	/* PVM accesses through the window's segment, 32-bit address size
+	 * (GNU as: `mov rdx, qword ptr gs:[edx+0x30]`, `addr32 mov r9, gs:[imm]`) */
+	x86_load(&a, X_W64, X_RDX, x86_seg_m32(X_SEG_GS, X_RDX, 0x30));
+	expect("mov rdx,gs:[edx+0x30]", &a, "6567488b5230");
+	x86_movzx(&a, X_W8, X_R10, x86_seg_m32(X_SEG_FS, X_R9, 0));
+	expect("movzx r10d,byte fs:[r9d]", &a, "6467450fb611");
+	x86_store_imm(&a, X_W64, x86_seg_m32(X_SEG_GS, X_R13, 0), -2);
+	expect("mov qword gs:[r13d+0],-2", &a, "656749c74500feffffff");
+	x86_store(&a, X_W16, x86_seg_m32(X_SEG_FS, X_R12, 0x10), X_R13);
+	expect("mov fs:[r12d+0x10],r13w", &a, "64676645896c2410");
+	x86_store(&a, X_W8, x86_seg_m32(X_SEG_GS, X_RSP, -1), X_RDI);
+	expect("mov gs:[esp-1],dil", &a, "656740887c24ff");
+	x86_movsx(&a, X_W32, X_RBP, x86_seg_m32(X_SEG_GS, X_RBX, INT32_MIN));
+	expect("movsxd rbp,gs:[ebx-0x80000000]", &a, "65674863ab00000080");
+	x86_load(&a, X_W64, X_R9, x86_seg_abs32(X_SEG_GS, 0x10020));
+	expect("addr32 mov r9,gs:[0x10020]", &a, "65674c8b0c2520000100");
+	x86_load(&a, X_W64, X_R9, x86_seg_abs32(X_SEG_GS, 0xFFFFFFF8u));
+	expect("addr32 mov r9,gs:[0xfffffff8]", &a, "65674c8b0c25f8ffffff");
+	/* the run context: 64-bit address size, sign-extended disp32 */
+	x86_load(&a, X_W64, X_R15, x86_seg_abs(X_SEG_GS, -3992));
+	expect("mov r15,gs:[-3992]", &a, "654c8b3c2568f0ffff");
+	x86_store(&a, X_W64, x86_seg_abs(X_SEG_FS, -3992), X_R15);
+	expect("mov fs:[-3992],r15", &a, "644c893c2568f0ffff");
+	x86_alu_mi(&a, X_W64, X_EXT_SUB, x86_r(X_R15), 14);
+	expect("sub r15,14", &a, "4983ef0e");
 	x86_load(&a, X_W64, X_RAX, x86_mi(X_RDX, X_RAX, 8, 0));
 	expect("mov rax,[rdx+rax*8]", &a, "488b04c2");
 	x86_push(&a, X_R15);

@@ -34,6 +34,7 @@
 #define X86_MSR_STAR 0xC0000081   /* [47:32] kernel CS (SS = +8); [63:48] sysret base: SS = +8, CS = +16 */
 #define X86_MSR_LSTAR 0xC0000082  /* 64-bit SYSCALL entry */
 #define X86_MSR_FMASK 0xC0000084  /* RFLAGS bits SYSCALL clears */
+#define X86_MSR_FS_BASE 0xC0000100
 #define X86_MSR_GS_BASE 0xC0000101
 #define X86_MSR_KERNEL_GS_BASE 0xC0000102 /* swapped with GS_BASE by swapgs */
 /* RFLAGS (SDM 2.3) */

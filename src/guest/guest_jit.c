@@ -268,7 +268,8 @@ static bool cpu_has(uint32_t leaf, unsigned reg, unsigned bit)
 	return (r[reg] >> bit) & 1;
 }
 
-/* What every CPU sets for itself: SMEP when the CPU has it, SYSCALL/SYSRET. */
+/* What every CPU sets for itself: SMEP when the CPU has it, SYSCALL/SYSRET,
+ * the FS base. */
 static void cpu_enable(void)
 {
 	if (cpu_has(7, 1, 7)) { /* SMEP (CPUID.(EAX=7):EBX[7]): ring 0 never runs user pages */
@@ -281,6 +282,15 @@ static void cpu_enable(void)
 	wrmsr(X86_MSR_LSTAR, (uint64_t)(uintptr_t)guest_jit_syscall);
 	wrmsr(X86_MSR_FMASK, X86_RFLAGS_SYSCALL_MASK);
 	wrmsr(X86_MSR_EFER, rdmsr(X86_MSR_EFER) | X86_EFER_SCE);
+	/* compiled code addresses the window (the same address on every CPU)
+	 * and its context through FS (pvm_plat_jit_segment); FS is null and
+	 * nothing reloads it, so the base stays */
+	wrmsr(X86_MSR_FS_BASE, NUB_GUEST_VA_BASE);
+}
+
+unsigned pvm_plat_jit_segment(void)
+{
+	return 0x64; /* FS: the kernel's per-CPU data is GS */
 }
 
 void guest_jit_init(void)

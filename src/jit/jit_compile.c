@@ -6,13 +6,21 @@
  *   entry trampoline, common exit, then every instruction in code order,
  *   then the exit stubs collected on the way (cold code).
  * Register map: PVM r0..r12 live in host registers for the whole run (see
- * regmap); rax is the scratch register (and holds the PVM address of every
- * load / store, which the fault handler reads back); r15 is the window base;
- * the run context (jit_ctx) sits just below it.
+ * jit_regmap); rax is the scratch register; r15 holds the gas counter.
+ * Memory: the window base is the base of a segment register (the platform's
+ * pvm_plat_jit_segment: GS in-process, FS in the guest kernel), so every
+ * PVM access is one instruction, `mov r, seg:[e<b> + imm]` with the
+ * address-size prefix 0x67 (the address wraps mod 2^32 exactly as the
+ * PVM's), or `seg:[imm32]` for an absolute address; the fault handler
+ * recomputes the PVM address from the instruction's registers. The run
+ * context (jit_ctx) sits just below the window: `seg:[disp32]` with a
+ * negative disp (64-bit address size).
  * Gas: an instruction that follows a terminator (or index 0) starts a run
  * and charges the run's whole length (pvm_insn.seg) with one
- * `sub [ctx.gas], seg; jb need_gas`: exactly the interpreter's rule. A stop
- * inside a run is refunded by the caller (seg - 1), as the interpreter does.
+ * `sub r15, seg; jb need_gas` (a fused pair): exactly the interpreter's
+ * rule. The entry loads r15 from ctx.gas and the common exit stores it
+ * back. A stop inside a run is refunded by the caller (seg - 1), as the
+ * interpreter does.
  */
 #include "jit_int.h"
 #include "jit_x86_64_emit.h"
@@ -30,13 +38,23 @@ const char *jit_strerror(jit_err e)
 	return (unsigned)e < JIT_E_MAX_ ? jit_errmsg[e] : "jit: unknown error";
 }
 
-static const x86_reg regmap[PVM_NUM_REGS] = {
+const uint8_t jit_regmap[PVM_NUM_REGS] = {
 	X_RBX, X_RSI, X_RDI, X_RBP, X_RCX, X_RDX, X_R8, X_R9, X_R10, X_R11, X_R12, X_R13, X_R14,
 };
+#define regmap(i) ((x86_reg)jit_regmap[i])
 #define TMP X_RAX
-#define MEM X_R15
-#define CTX(field) x86_m(MEM, (int32_t)__builtin_offsetof(jit_ctx, field) - JIT_CTX_SIZE)
-#define CTX_REG(i) x86_m(MEM, (int32_t)(__builtin_offsetof(jit_ctx, regs) + 8 * (i)) - JIT_CTX_SIZE)
+#define GAS X_R15
+/* the run context: seg:[offset - JIT_CTX_SIZE] */
+#define CTX(field) x86_seg_abs(pvm_plat_jit_segment(), (int32_t)__builtin_offsetof(jit_ctx, field) - JIT_CTX_SIZE)
+/* the spill slot (rdx around div / mul-high, the jump table): the host
+ * stack's top, reserved by the entry. [rsp + 0] rather than a context
+ * field: a store and the load of the same [rsp + disp] are forwarded at
+ * no latency (memory renaming on AMD Zen); through seg:[disp32] the rdx
+ * round trips around every mul chained at store-forwarding latency
+ * (ed25519 +15 % wall time) */
+#define SPILL x86_m(X_RSP, 0)
+#define CTX_REG(i)                                                                                                     \
+	x86_seg_abs(pvm_plat_jit_segment(), (int32_t)(__builtin_offsetof(jit_ctx, regs) + 8 * (i)) - JIT_CTX_SIZE)
 
 typedef struct {
 	uint32_t pos;    /* rel32 to patch */
@@ -58,6 +76,7 @@ typedef struct {
 	uint32_t *start_off, *body_off;
 	fixups branches, stubs;
 	fixups mids; /* second instructions of fused pairs (target = index) */
+	unsigned seg; /* the window's segment prefix (pvm_plat_jit_segment) */
 	jit_err err;
 } jit_cc;
 
@@ -117,7 +136,7 @@ static bool fits_s32(uint64_t v)
 }
 
 /* x86 register of PVM register i */
-#define R(i) regmap[i]
+#define R(i) regmap(i)
 
 /* the operands' values as an r/m for an op with imm: imm must fit an
  * imm32; if not (never for the 0.7.2 formats), it goes through rax. */
@@ -288,24 +307,42 @@ static void djump_eax(jit_cc *c)
 	x86_alu_mi(&c->a, X_W32, X_EXT_SUB, x86_r(TMP), 1);
 	x86_alu_mi(&c->a, X_W32, X_EXT_CMP, x86_r(TMP), (int32_t)c->p->jt_len);
 	exit_if(c, X_CC_AE, JIT_R_PANIC);
-	x86_store(&c->a, X_W64, CTX(tmp), X_RDX);
+	x86_store(&c->a, X_W64, SPILL, X_RDX);
 	x86_load(&c->a, X_W64, X_RDX, CTX(jt));
 	x86_load(&c->a, X_W64, TMP, x86_mi(X_RDX, TMP, 8, 0));
-	x86_load(&c->a, X_W64, X_RDX, CTX(tmp));
+	x86_load(&c->a, X_W64, X_RDX, SPILL);
 	x86_test_rr(&c->a, X_W64, TMP, TMP);
 	exit_if(c, X_CC_E, JIT_R_PANIC);
 	x86_jmp_r(&c->a, TMP);
 }
 
-/* ---- memory: the address goes to eax, the access is [r15 + rax] -------- */
+/* ---- memory: one instruction, seg:[e<base> + off] or seg:[addr] --------- */
 
-#define MEMOP x86_mi(MEM, TMP, 1, 0)
-
-static void addr_abs(jit_cc *c, uint64_t a)
+/* PVM address a (absolute), for a store */
+static x86_rm mem_abs(jit_cc *c, uint64_t a)
 {
-	x86_mov_imm(&c->a, TMP, (uint32_t)a);
+	return x86_seg_abs32(c->seg, (uint32_t)a);
 }
 
+/* PVM address a (absolute), for a load: through eax, `mov eax, a;
+ * seg:[eax]`. A load without a base register (seg:[disp32], or a plain
+ * [disp32]) that reads what a store just wrote is forwarded slowly on AMD
+ * Zen (a store/load chain through one address: about 4 ns per round vs
+ * 0.4-0.8 with a base register: docs/jit.md),
+ * so a global variable updated in a loop would pay it every iteration */
+static x86_rm mem_abs_load(jit_cc *c, uint64_t a)
+{
+	x86_mov_imm(&c->a, TMP, (uint32_t)a);
+	return x86_seg_m32(c->seg, TMP, 0);
+}
+
+/* PVM address (base + off) mod 2^32 */
+static x86_rm mem_ind(jit_cc *c, x86_reg base, uint64_t off)
+{
+	return x86_seg_m32(c->seg, base, (int32_t)(uint32_t)off);
+}
+
+/* eax = (base + off) mod 2^32 (dynamic jumps) */
 static void addr_ind(jit_cc *c, x86_reg base, uint64_t off)
 {
 	if ((uint32_t)off == 0)
@@ -316,16 +353,16 @@ static void addr_ind(jit_cc *c, x86_reg base, uint64_t off)
 
 enum { LD_U8, LD_I8, LD_U16, LD_I16, LD_U32, LD_I32, LD_U64 };
 
-static void load_eax(jit_cc *c, unsigned kind, x86_reg d)
+static void load(jit_cc *c, unsigned kind, x86_reg d, x86_rm m)
 {
 	switch (kind) {
-	case LD_U8: x86_movzx(&c->a, X_W8, d, MEMOP); break;
-	case LD_I8: x86_movsx(&c->a, X_W8, d, MEMOP); break;
-	case LD_U16: x86_movzx(&c->a, X_W16, d, MEMOP); break;
-	case LD_I16: x86_movsx(&c->a, X_W16, d, MEMOP); break;
-	case LD_U32: x86_load(&c->a, X_W32, d, MEMOP); break;
-	case LD_I32: x86_movsx(&c->a, X_W32, d, MEMOP); break;
-	default: x86_load(&c->a, X_W64, d, MEMOP); break;
+	case LD_U8: x86_movzx(&c->a, X_W8, d, m); break;
+	case LD_I8: x86_movsx(&c->a, X_W8, d, m); break;
+	case LD_U16: x86_movzx(&c->a, X_W16, d, m); break;
+	case LD_I16: x86_movsx(&c->a, X_W16, d, m); break;
+	case LD_U32: x86_load(&c->a, X_W32, d, m); break;
+	case LD_I32: x86_movsx(&c->a, X_W32, d, m); break;
+	default: x86_load(&c->a, X_W64, d, m); break;
 	}
 }
 
@@ -362,20 +399,20 @@ static void divrem(jit_cc *c, const pvm_insn *in, x86_width w, bool sgn, bool re
 		done2 = x86_jmp32(&c->a);
 		x86_patch_rel8(&c->a, norm);
 	}
-	x86_store(&c->a, X_W64, CTX(tmp), X_RDX);
+	x86_store(&c->a, X_W64, SPILL, X_RDX);
 	x86_mov_rr(&c->a, w, TMP, x);
 	if (sgn)
 		x86_cqo(&c->a, w);
 	else
 		x86_alu_rr(&c->a, X_W32, X_EXT_XOR, X_RDX, X_RDX);
-	x86_grp3(&c->a, w, sgn ? X_EXT_IDIV : X_EXT_DIV, y == X_RDX ? CTX(tmp) : x86_r(y));
+	x86_grp3(&c->a, w, sgn ? X_EXT_IDIV : X_EXT_DIV, y == X_RDX ? SPILL : x86_r(y));
 	x86_reg res = rem ? X_RDX : TMP;
 	if (w == X_W32)
 		x86_movsx(&c->a, X_W32, d, x86_r(res));
 	else if (d != res)
 		x86_mov_rr(&c->a, X_W64, d, res);
 	if (d != X_RDX)
-		x86_load(&c->a, X_W64, X_RDX, CTX(tmp));
+		x86_load(&c->a, X_W64, X_RDX, SPILL);
 	x86_patch_rel32(&c->a, done1, c->a.len);
 	if (sgn)
 		x86_patch_rel32(&c->a, done2, c->a.len);
@@ -386,8 +423,8 @@ enum { MH_SS, MH_UU, MH_SU };
 static void mulh(jit_cc *c, const pvm_insn *in, unsigned kind)
 {
 	x86_reg d = R(in->d), x = R(in->a), y = R(in->b);
-	x86_rm xo = x == X_RDX ? CTX(tmp) : x86_r(x), yo = y == X_RDX ? CTX(tmp) : x86_r(y);
-	x86_store(&c->a, X_W64, CTX(tmp), X_RDX);
+	x86_rm xo = x == X_RDX ? SPILL : x86_r(x), yo = y == X_RDX ? SPILL : x86_r(y);
+	x86_store(&c->a, X_W64, SPILL, X_RDX);
 	x86_mov_rr(&c->a, X_W64, TMP, x);
 	x86_grp3(&c->a, X_W64, kind == MH_SS ? X_EXT_IMUL1 : X_EXT_MUL, yo);
 	if (kind == MH_SU) {
@@ -399,7 +436,7 @@ static void mulh(jit_cc *c, const pvm_insn *in, unsigned kind)
 	}
 	if (d != X_RDX) {
 		x86_mov_rr(&c->a, X_W64, d, X_RDX);
-		x86_load(&c->a, X_W64, X_RDX, CTX(tmp));
+		x86_load(&c->a, X_W64, X_RDX, SPILL);
 	}
 }
 
@@ -449,8 +486,7 @@ EMIT(load_imm_64)
 	EMIT(name)                                                                                                     \
 	{                                                                                                              \
 		need_s32(c, in->imm);                                                                                  \
-		addr_abs(c, in->imm2);                                                                                 \
-		x86_store_imm(&c->a, w, MEMOP, (int32_t)in->imm);                                                      \
+		x86_store_imm(&c->a, w, mem_abs(c, in->imm2), (int32_t)in->imm);                                       \
 	}
 STORE_IMM(store_imm_u8, X_W8)
 STORE_IMM(store_imm_u16, X_W16)
@@ -472,8 +508,7 @@ EMIT(load_imm)
 #define LOAD_ABS(name, kind)                                                                                           \
 	EMIT(name)                                                                                                     \
 	{                                                                                                              \
-		addr_abs(c, in->imm);                                                                                  \
-		load_eax(c, kind, A);                                                                                  \
+		load(c, kind, A, mem_abs_load(c, in->imm));                                                            \
 	}
 LOAD_ABS(load_u8, LD_U8)
 LOAD_ABS(load_i8, LD_I8)
@@ -485,8 +520,7 @@ LOAD_ABS(load_u64, LD_U64)
 #define STORE_ABS(name, w)                                                                                             \
 	EMIT(name)                                                                                                     \
 	{                                                                                                              \
-		addr_abs(c, in->imm);                                                                                  \
-		x86_store(&c->a, w, MEMOP, A);                                                                         \
+		x86_store(&c->a, w, mem_abs(c, in->imm), A);                                                           \
 	}
 STORE_ABS(store_u8, X_W8)
 STORE_ABS(store_u16, X_W16)
@@ -496,8 +530,7 @@ STORE_ABS(store_u64, X_W64)
 	EMIT(name)                                                                                                     \
 	{                                                                                                              \
 		need_s32(c, in->imm);                                                                                  \
-		addr_ind(c, A, in->imm2);                                                                              \
-		x86_store_imm(&c->a, w, MEMOP, (int32_t)in->imm);                                                      \
+		x86_store_imm(&c->a, w, mem_ind(c, A, in->imm2), (int32_t)in->imm);                                    \
 	}
 STORE_IMM_IND(store_imm_ind_u8, X_W8)
 STORE_IMM_IND(store_imm_ind_u16, X_W16)
@@ -578,8 +611,7 @@ EMIT(reverse_bytes)
 #define STORE_IND(name, w)                                                                                             \
 	EMIT(name)                                                                                                     \
 	{                                                                                                              \
-		addr_ind(c, B, in->imm);                                                                               \
-		x86_store(&c->a, w, MEMOP, A);                                                                         \
+		x86_store(&c->a, w, mem_ind(c, B, in->imm), A);                                                        \
 	}
 STORE_IND(store_ind_u8, X_W8)
 STORE_IND(store_ind_u16, X_W16)
@@ -588,8 +620,7 @@ STORE_IND(store_ind_u64, X_W64)
 #define LOAD_IND(name, kind)                                                                                           \
 	EMIT(name)                                                                                                     \
 	{                                                                                                              \
-		addr_ind(c, B, in->imm);                                                                               \
-		load_eax(c, kind, A);                                                                                  \
+		load(c, kind, A, mem_ind(c, B, in->imm));                                                              \
 	}
 LOAD_IND(load_ind_u8, LD_U8)
 LOAD_IND(load_ind_i8, LD_I8)
@@ -927,7 +958,7 @@ static bool fuse_mul_mulhu(jit_cc *c, const pvm_insn *lo, const pvm_insn *hi)
 	x86_reg d1 = R(lo->d), d2 = R(hi->d);
 	bool keep_rdx = d1 != X_RDX && d2 != X_RDX; /* r5 lives in rdx, which mul overwrites */
 	if (keep_rdx)
-		x86_store(&c->a, X_W64, CTX(tmp), X_RDX);
+		x86_store(&c->a, X_W64, SPILL, X_RDX);
 	x86_mov_rr(&c->a, X_W64, TMP, R(lo->a));
 	x86_grp3(&c->a, X_W64, X_EXT_MUL, x86_r(R(lo->b))); /* rdx:rax = a * b (reads b first) */
 	if (d1 == X_RDX) {
@@ -937,7 +968,7 @@ static bool fuse_mul_mulhu(jit_cc *c, const pvm_insn *lo, const pvm_insn *hi)
 		x86_mov_rr(&c->a, X_W64, d1, TMP);
 		if (d2 != X_RDX) {
 			x86_mov_rr(&c->a, X_W64, d2, X_RDX);
-			x86_load(&c->a, X_W64, X_RDX, CTX(tmp));
+			x86_load(&c->a, X_W64, X_RDX, SPILL);
 		}
 	}
 	return true;
@@ -993,16 +1024,18 @@ static bool fuse_pair(jit_cc *c, const pvm_insn *in)
 static const x86_reg saved[] = {X_RBX, X_RBP, X_R12, X_R13, X_R14, X_R15};
 
 /* uint32_t entry(uint8_t *base, const void *target): System V; returns the
- * exit reason (the state is in the context) */
+ * exit reason (the state is in the context). The window's segment base is
+ * already base (the platform's pvm_plat_jit_call). */
 static void emit_entry(jit_cc *c)
 {
 	for (unsigned i = 0; i < 6; i++)
 		x86_push(&c->a, saved[i]);
-	x86_mov_rr(&c->a, X_W64, MEM, X_RDI);
 	x86_store(&c->a, X_W64, CTX(host_rsp), X_RSP);
+	x86_alu_mi(&c->a, X_W64, X_EXT_SUB, x86_r(X_RSP), 8); /* SPILL (the exit restores host_rsp) */
 	x86_mov_rr(&c->a, X_W64, TMP, X_RSI);
+	x86_load(&c->a, X_W64, GAS, CTX(gas));
 	for (unsigned i = 0; i < PVM_NUM_REGS; i++)
-		x86_load(&c->a, X_W64, regmap[i], CTX_REG(i));
+		x86_load(&c->a, X_W64, regmap(i), CTX_REG(i));
 	x86_jmp_r(&c->a, TMP);
 }
 
@@ -1010,8 +1043,9 @@ static void emit_entry(jit_cc *c)
 static void emit_exit(jit_cc *c)
 {
 	x86_store(&c->a, X_W32, CTX(exit_reason), TMP);
+	x86_store(&c->a, X_W64, CTX(gas), GAS);
 	for (unsigned i = 0; i < PVM_NUM_REGS; i++)
-		x86_store(&c->a, X_W64, CTX_REG(i), regmap[i]);
+		x86_store(&c->a, X_W64, CTX_REG(i), regmap(i));
 	x86_load(&c->a, X_W64, X_RSP, CTX(host_rsp));
 	for (unsigned i = 6; i-- > 0;)
 		x86_pop(&c->a, saved[i]);
@@ -1077,7 +1111,7 @@ jit_err jit_compile(const pvm_program *p, jit_code **out)
 		jit_code_free(jc);
 		return JIT_E_NOMEM;
 	}
-	jit_cc c = {.p = p};
+	jit_cc c = {.p = p, .seg = pvm_plat_jit_segment()};
 	c.start_off = jc->start_off;
 	c.body_off = jc->body_off;
 
@@ -1096,7 +1130,7 @@ jit_err jit_compile(const pvm_program *p, jit_code **out)
 		c.start_off[i] = (uint32_t)c.a.len;
 		if (run_starts) {
 			/* a straight-line run starts: charge all of it */
-			x86_alu_mi(&c.a, X_W64, X_EXT_SUB, CTX(gas), (int32_t)in->seg);
+			x86_alu_mi(&c.a, X_W64, X_EXT_SUB, x86_r(GAS), (int32_t)in->seg);
 			exit_if(&c, X_CC_B, JIT_R_NEED_GAS);
 		}
 		c.body_off[i] = (uint32_t)c.a.len;

@@ -5,18 +5,19 @@
 #include "jit.h"
 
 /* The run context: one page just below the window base (PVM address 0), so
- * compiled code reaches it at [r15 - JIT_CTX_SIZE + off] and PVM code can
- * never address it (PVM addresses are base + 0 .. base + 2^32 + 7). */
+ * compiled code reaches it at seg:[off - JIT_CTX_SIZE] (the segment's base
+ * is the window's, pvm_plat_jit_segment) and PVM code can never address it
+ * (PVM addresses are base + 0 .. base + 2^32 + 7). */
 #define JIT_CTX_SIZE 4096
 #define JIT_GUARD_SIZE 0x10000u /* after 4 GiB: covers the widest access (8 bytes) */
 typedef struct jit_ctx {
 	uint64_t regs[PVM_NUM_REGS]; /* saved at every exit, loaded at entry */
-	uint64_t gas;                /* the gas counter (never negative while running) */
+	uint64_t gas;                /* the gas counter: r15 while compiled code runs, here
+	                              * before entry and after every exit */
 	uint64_t host_rsp;           /* host stack pointer at entry: exits restore it */
 	uint64_t jt;                 /* native address table of the jump table */
 	uint32_t exit_idx;           /* instruction the exit happened at */
 	uint32_t exit_reason;        /* jit_reason */
-	uint64_t tmp;                /* spill slot (rdx around div / mul-high) */
 	uint64_t exit_arg;           /* page of a page fault */
 } jit_ctx;
 _Static_assert(sizeof(jit_ctx) <= JIT_CTX_SIZE, "jit_ctx fits its page");
@@ -32,6 +33,10 @@ enum {
 	JIT_R_SBRK = 7,     /* sbrk at exit_idx: do it, continue at the next insn */
 	JIT_R_HOST_RESUME = 8, /* jit_run only: a host call answered in the run, the next block unpaid */
 };
+
+/* The x86 register (encoding order: 0 rax .. 15 r15) of each PVM register
+ * in compiled code. */
+extern const uint8_t jit_regmap[PVM_NUM_REGS];
 
 struct jit_code {
 	const pvm_program *prog;

@@ -436,6 +436,23 @@ static const uint8_t access_size[PVM_I_COUNT] = {
 	[PVM_I_load_ind_u32] = 4, [PVM_I_load_ind_i32] = 4, [PVM_I_load_ind_u64] = 8,
 };
 
+/* The PVM address the access of memory instruction `in` uses, from the
+ * registers at the fault (the instruction did not complete: its base
+ * register still holds what it had; jit_compile.c's memory emitters). */
+static uint32_t access_addr(const pvm_insn *in, const uint64_t g[16])
+{
+	switch (pvm_op_info[in->opi].fmt) {
+	case PVM_FMT_IMM2: /* store_imm_*: [imm2] = imm */
+		return (uint32_t)in->imm2;
+	case PVM_FMT_REG_IMM: /* load_* / store_*: [imm] */
+		return (uint32_t)in->imm;
+	case PVM_FMT_REG_IMM2: /* store_imm_ind_*: [a + imm2] = imm */
+		return (uint32_t)(g[jit_regmap[in->a]] + in->imm2);
+	default: /* load_ind_* / store_ind_*: [b + imm] */
+		return (uint32_t)(g[jit_regmap[in->b]] + in->imm);
+	}
+}
+
 #ifndef PVM_MEM_MMU
 /* Fill page pg (table entry e) from the table. A page the program may
  * write is filled writable at once (state 2), whatever the access that
@@ -494,7 +511,7 @@ bool pvm_jit_fault(void *run, uintptr_t addr, uint64_t g[16], uint64_t *rip)
 	if (!n)
 		return false;
 	bool write = (pvm_op_info[in->opi].flags & PVM_F_STORE) != 0;
-	uint32_t a = (uint32_t)g[0]; /* compiled code keeps the PVM address in eax */
+	uint32_t a = access_addr(in, g);
 	jit_ctx *ctx = ctx_of(vm);
 	uint32_t reason;
 	/* the interpreter's check (pvm_mem.c): any byte below 0x10000 panics,

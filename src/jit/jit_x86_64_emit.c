@@ -85,17 +85,24 @@ static inline __attribute__((always_inline)) void emit_core(x86_asm *a, unsigned
 		return;
 	unsigned width = w & 0xFF;
 	bool has_index = rm.index != X_NOREG;
-	if (rm.is_mem && (rm.reg == X_NOREG || rm.index == X_RSP)) {
+	bool no_base = rm.is_mem && rm.reg == X_NOREG;
+	if (rm.is_mem && ((no_base && has_index) || rm.index == X_RSP)) {
 		a->error = X_E_RANGE; /* forms we never emit */
 		return;
 	}
 	uint8_t *q = a->p + a->len;
+	if (rm.is_mem && rm.seg)
+		Q8(rm.seg);
+	if (rm.is_mem && rm.a32)
+		Q8(0x67);
 	if (width == X_W16)
 		Q8(0x66);
 	if (opcode > 0xFFFF)
 		Q8(opcode >> 16); /* mandatory prefix (F3 for popcnt) */
 	/* REX.W, .R, .X, .B from bit 3 of each register number */
-	unsigned rex = 0x40 | (width & 8u) | ((reg & 8u) >> 1) | ((rm.reg & 8u) >> 3);
+	unsigned rex = 0x40 | (width & 8u) | ((reg & 8u) >> 1);
+	if (!no_base)
+		rex |= (rm.reg & 8u) >> 3;
 	if (has_index)
 		rex |= (rm.index & 8u) >> 2;
 	/* spl/bpl/sil/dil need a REX prefix to be byte registers */
@@ -108,6 +115,11 @@ static inline __attribute__((always_inline)) void emit_core(x86_asm *a, unsigned
 	unsigned r3 = (reg & 7) << 3;
 	if (!rm.is_mem) {
 		Q8(0xC0 | r3 | (rm.reg & 7u));
+	} else if (no_base) {
+		/* SIB with no base and no index: [disp32] (not rip-relative) */
+		Q8(r3 | 4);
+		Q8(4 << 3 | 5);
+		q = q_le(q, (uint32_t)rm.disp, 4);
 	} else {
 		unsigned base = rm.reg & 7u, mod;
 		if (rm.disp == 0 && base != 5)

@@ -81,13 +81,23 @@ enum {
 	X_EXT_JMP = 4,
 };
 
-/* An r/m operand: a register, or memory [base + index*scale + disp]. */
+/* Segment override prefixes (the only segments whose base counts in 64-bit
+ * mode). */
+#define X_SEG_FS 0x64u
+#define X_SEG_GS 0x65u
+
+/* An r/m operand: a register, or memory [seg: base + index*scale + disp].
+ * No base (X_NOREG, no index): the absolute [disp32] (SIB form). a32: the
+ * address-size prefix 0x67, the effective address computed in 32 bits
+ * (wrapping mod 2^32, zero-extended) before the segment base is added. */
 typedef struct {
 	uint8_t is_mem;
 	uint8_t reg;   /* register operand, or the base (X_NOREG: none) */
 	uint8_t index; /* X_NOREG: none (never X_RSP) */
 	uint8_t scale; /* 1, 2, 4, 8 */
 	int32_t disp;
+	uint8_t seg;   /* 0, X_SEG_FS or X_SEG_GS */
+	uint8_t a32;   /* 1: 32-bit address size (0x67) */
 } x86_rm;
 
 static inline x86_rm x86_r(x86_reg r)
@@ -97,6 +107,23 @@ static inline x86_rm x86_r(x86_reg r)
 static inline x86_rm x86_m(x86_reg base, int32_t disp)
 {
 	return (x86_rm){.is_mem = 1, .reg = (uint8_t)base, .index = X_NOREG, .scale = 1, .disp = disp};
+}
+/* [seg: e<base> + disp] with 32-bit address size: seg base + ((base + disp) mod 2^32) */
+static inline x86_rm x86_seg_m32(unsigned seg, x86_reg base, int32_t disp)
+{
+	return (x86_rm){.is_mem = 1, .reg = (uint8_t)base, .index = X_NOREG, .scale = 1, .disp = disp,
+	                .seg = (uint8_t)seg, .a32 = 1};
+}
+/* [seg: addr] with 32-bit address size: seg base + addr (zero-extended) */
+static inline x86_rm x86_seg_abs32(unsigned seg, uint32_t addr)
+{
+	return (x86_rm){.is_mem = 1, .reg = X_NOREG, .index = X_NOREG, .scale = 1, .disp = (int32_t)addr,
+	                .seg = (uint8_t)seg, .a32 = 1};
+}
+/* [seg: disp] with 64-bit address size: seg base + disp (sign-extended) */
+static inline x86_rm x86_seg_abs(unsigned seg, int32_t disp)
+{
+	return (x86_rm){.is_mem = 1, .reg = X_NOREG, .index = X_NOREG, .scale = 1, .disp = disp, .seg = (uint8_t)seg};
 }
 static inline x86_rm x86_mi(x86_reg base, x86_reg index, uint8_t scale, int32_t disp)
 {
@@ -117,7 +144,7 @@ void x86_asm_free(x86_asm *a);
  * false (and the sticky error) when out of memory. */
 bool x86_asm_reserve(x86_asm *a, size_t n);
 
-/* The core emitter: [66] [F3] [REX] opcode ModRM [SIB] [disp] [imm].
+/* The core emitter: [seg] [67] [66] [F3] [REX] opcode ModRM [SIB] [disp] [imm].
  * reg: ModRM.reg (a register or an X_EXT_* digit); imm_size 0, 1, 2, 4 or 8. */
 void x86_emit(x86_asm *a, unsigned w, unsigned opcode, unsigned reg, x86_rm rm, uint64_t imm, unsigned imm_size);
 /* Raw little-endian value at a byte position already emitted (patching). */

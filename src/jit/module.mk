@@ -28,3 +28,7 @@ ifeq ($(shell uname -m),x86_64)
 TEST_PROGS += test_jit_fuse
 TEST_SRCS_test_jit_fuse = tests/test_jit_fuse.c
 endif
+ifeq ($(shell uname -m),x86_64)
+TEST_PROGS += test_jit_addr
+TEST_SRCS_test_jit_addr = tests/test_jit_addr.c
+endif

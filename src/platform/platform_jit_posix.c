@@ -5,6 +5,10 @@
  * A window is one reservation: a read-write context page, then 4 GiB + a
  * guard, inaccessible until the engine fills pages (pvm_plat_window_protect).
  *
+ * Compiled code reaches the window and its context through GS (see
+ * pvm_plat_jit_segment): pvm_plat_jit_call sets this thread's GS base to the
+ * window's with arch_prctl(ARCH_SET_GS) when it differs from the last one set.
+ *
  * Faults: one SIGSEGV and one SIGBUS handler, installed once (the first
  * pvm_plat_jit_call), on an alternate signal stack (each thread that runs
  * compiled code gets one when it has none: 64 KiB, kept until the process
@@ -18,8 +22,11 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <asm/prctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "pvm/pvm.h"
 #include "pvm/pvm_platform.h"
@@ -190,10 +197,31 @@ static int ensure_altstack(void)
 	return 1;
 }
 
+unsigned pvm_plat_jit_segment(void)
+{
+	return 0x65; /* GS */
+}
+
+/* This thread's GS base as we last set it (0: never): arch_prctl only when
+ * the window changes (a thread that runs one vm makes one syscall). Nothing
+ * else in the process uses GS (glibc's TLS is FS). Not wrgsbase: valgrind
+ * cannot run it, and callgrind is how compiled code is measured. */
+static __thread uintptr_t gs_base __attribute__((tls_model("initial-exec")));
+
+static int set_gs_base(uint8_t *base)
+{
+	if (gs_base == (uintptr_t)base)
+		return 1;
+	if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)(uintptr_t)base) != 0)
+		return 0;
+	gs_base = (uintptr_t)base;
+	return 1;
+}
+
 uint32_t pvm_plat_jit_call(void *run, const void *entry, uint8_t *base, const void *target)
 {
 	pthread_once(&install_once, install);
-	if (!installed || !ensure_altstack())
+	if (!installed || !ensure_altstack() || !set_gs_base(base))
 		return PVM_EXIT_ERROR; /* exit_idx is the entry's: the caller reports it */
 	uint32_t (*fn)(uint8_t *, const void *);
 	memcpy(&fn, &entry, sizeof fn);

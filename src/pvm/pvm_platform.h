@@ -85,8 +85,9 @@ bool pvm_mem_fault(void *inst, uint32_t a, bool write);
  * again and drops its contents; pvm_plat_window_protect sets one page to
  * PVM_ACCESS_NONE / _RO / _RW (callable from the fault handler).
  * pvm_plat_jit_call calls entry(base, target) (compiled code's trampoline)
- * with faults in compiled code routed to pvm_jit_fault(run, ...) on this
- * thread, and returns entry's result.
+ * with the segment of pvm_plat_jit_segment based at base and faults in
+ * compiled code routed to pvm_jit_fault(run, ...) on this thread, and
+ * returns entry's result.
  * Under PVM_MEM_MMU (the guest) the window is the instances' own address
  * space (pvm_plat_as_enter returns the same base): pvm_plat_window_new maps
  * only the context page below it, and _reset/_protect are not used. */
@@ -103,6 +104,11 @@ void pvm_plat_window_free(uint8_t *base, size_t ctx_size, size_t guard_size);
 bool pvm_plat_window_reset(uint8_t *base, size_t guard_size);
 bool pvm_plat_window_protect(uint8_t *page, int access);
 uint32_t pvm_plat_jit_call(void *run, const void *entry, uint8_t *base, const void *target);
+/* The segment whose base is the window's base while pvm_plat_jit_call runs
+ * compiled code: its override prefix, 0x65 (GS, in-process: glibc owns FS)
+ * or 0x64 (FS, the guest kernel: its per-CPU data is GS). Compiled code
+ * addresses PVM memory and the run context through it. */
+unsigned pvm_plat_jit_segment(void);
 /* Engine side (src/jit/jit_run.c), called by the platform's SIGSEGV/SIGBUS
  * handler while pvm_plat_jit_call(run, ...) runs on this thread: a fault at
  * data address addr with the x86-64 registers g[16] (encoding order: rax,
