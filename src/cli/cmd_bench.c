@@ -261,7 +261,7 @@ static int bench_sandbox(int argc, char **argv)
 		hp.args[0] = 10000; /* fewer calls: each may be a VM exit */
 	for (int path = 0; path < (kvm ? 2 : 1) && !e; path++) {
 		nub_sandbox *hs_sb = sb;
-		const char *what = !kvm ? "" : path == 0 ? " on a lane" : " on the mailbox";
+		const char *what = !kvm ? "" : path == 0 ? ", lane" : ", mailbox";
 		if (path == 1) { /* one vCPU: no lane, the mailbox */
 			cli_limits.vcpus = 1;
 			hs_sb = cli_open_sandbox(backend, NUB_ENGINE_DEFAULT, "bench sandbox");
@@ -284,7 +284,7 @@ static int bench_sandbox(int argc, char **argv)
 			t[r] = (cli_now() - t0) / (double)hp.args[0];
 		}
 		char label[64];
-		snprintf(label, sizeof label, "host call%s (trivial handler)", what);
+		snprintf(label, sizeof label, kvm ? "host call%s (trivial)" : "host call%s (trivial handler)", what);
 		if (!e)
 			printf("%-34s %10.3f ns (%lu calls answered)\n", label, median(t, runs) * 1e9, handled);
 		if (!e && kvm && handled) {
