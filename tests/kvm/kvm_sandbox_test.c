@@ -1670,6 +1670,17 @@ static nub_host_action hl_rebuild_handler(void *ctx, nub_host_call *c)
 	return NUB_HOST_RESUME;
 }
 
+/* A handler that scribbles on its own lane's slot (a status with no
+ * protocol value) while the job waits, then reads memory. */
+static nub_err g_hl_scribble_read;
+static nub_host_action hl_scribble_handler(void *ctx, nub_host_call *c)
+{
+	uint8_t b[8];
+	kvm_sandbox_scribble_lane(ctx, 0, 0x7777u);
+	g_hl_scribble_read = nub_host_call_read(c, 0x20000, b, sizeof b);
+	return NUB_HOST_RESUME;
+}
+
 static void hl_scenarios(nub_engine engine, const char *name)
 {
 	nub_sandbox *sb;
@@ -1913,6 +1924,27 @@ static void hl_scenarios(nub_engine engine, const char *name)
 		j0 = kvm_sandbox_lane_host_jobs(sb);
 		ASSERT_TRUE(hl_ping_once(&again, 6));
 		ASSERT_EQ(kvm_sandbox_lane_host_jobs(sb), j0 + 1);
+	}
+
+	/* 8. the slot scribbled on while the handler runs (the job is on lane
+	 * 0: every lane is free): the worker ends the job, the memory request
+	 * and the invocation fail with NUB_E_GUEST_PROTOCOL, the lane is
+	 * restarted (no rebuild) and serves again */
+	{
+		InvokePacket p;
+		memset(&p, 0, sizeof p);
+		memcpy(p.instance_hash, ping, sizeof ping);
+		p.initial_gas = 100;
+		InvocationResult rs;
+		unsigned rb0 = kvm_sandbox_rebuilds(sb), lr0 = kvm_sandbox_lane_restarts(sb);
+		ASSERT_EQ(nub_invoke_with(sb, &p, hl_scribble_handler, sb, &rs), NUB_E_GUEST_PROTOCOL);
+		ASSERT_EQ(rs.exit_reason, NUB_EXIT_ERROR);
+		ASSERT_EQ(g_hl_scribble_read, NUB_E_GUEST_PROTOCOL);
+		ASSERT_EQ(kvm_sandbox_rebuilds(sb), rb0);
+		ASSERT_EQ(kvm_sandbox_lane_restarts(sb), lr0 + 1);
+		hl_job again = {.sb = sb, .ping = ping, .loop = loop, .inside = &inside, .max_inside = &max_inside};
+		for (int i = 0; i < 4; i++)
+			ASSERT_TRUE(hl_ping_once(&again, 7 + (unsigned)i));
 	}
 	nub_close(sb);
 	g_hl = NULL;
