@@ -137,8 +137,8 @@ typedef struct nub_options {
 	 * spinning and yielding a while after a job (about 0.2 ms) and then sleeping on
 	 * a futex; nub_close stops them. kvm: the VM's vCPUs 1..lanes
 	 * (at most vcpus - 1; none with one vCPU), started at nub_open, each
-	 * serving its slot; nub_invoke takes a free lane (else the mailbox),
-	 * nub_invoke_parallel deals its packets over the free lanes; a job past
+	 * serving its slot; nub_invoke and nub_invoke_with take a free lane
+	 * (else the mailbox), nub_invoke_parallel deals its packets over the free lanes; a job past
 	 * its deadline is cancelled at its next gas slice (NUB_E_TIMEOUT, the
 	 * lane goes on); an idle lane's vCPU halts (docs/guest.md). */
 	uint32_t lanes;
