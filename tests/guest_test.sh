@@ -12,7 +12,8 @@
 #      by the kernel from a Multiboot module through its mailbox, once on the
 #      interpreter and once on the JIT (compiled code in ring 3, selected with
 #      NUB_FN_ID_SET_ENGINE); every reply digest must match.
-#      The selftest (1.) runs on both engines too.
+#      The selftest (1.) runs on both engines too; it includes a lane's
+#      host-call jobs (HOST_WAIT, HOST_MEM) against INVOKE_HOST's results.
 #   3. fault probes (fn ids 100..106): #PF, #GP, #UD and int $0x80 must be
 #      reported with the right vector, error code, cr2 and the rip of the
 #      probe's labelled instruction (from the symbol table); a kernel stack

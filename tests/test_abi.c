@@ -106,6 +106,11 @@ TEST(parallel_slot_layout)
 	ASSERT_EQ(offsetof(ParallelInvokeSlot, host_call) + sizeof(NubSlotHostCall), 376);
 	ASSERT_EQ(NUB_SLOT_HOST_WAIT, 0x80);
 	ASSERT_EQ(NUB_SLOT_HOST_ANSWER, 0x81);
+	ASSERT_EQ(NUB_SLOT_HOST_MEM, 0x82);
+	ASSERT_EQ(offsetof(ParallelInvokeSlot, host_mem), 376);
+	ASSERT_EQ(offsetof(ParallelInvokeSlot, host_mem) + sizeof(NubSlotHostMem), 392);
+	ASSERT_EQ(offsetof(NubSlotHostMem, err), 12);
+	ASSERT_TRUE(NUB_PARALLEL_SLOT_STRIDE - 392 >= 8); /* nub's cancel and host_sleeps words stay in the tail */
 }
 
 TEST(constants)

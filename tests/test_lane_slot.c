@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "cap/lane_slot.h"
 #include "test.h"
@@ -356,6 +357,189 @@ TEST(host_calls_need_a_worker_that_answers_them)
 	ASSERT_TRUE(stop_worker(th, &slot_a));
 }
 
+/* ---- memory requests during a host call (HOST_MEM, nub's extension) ------- */
+TEST(host_side_mem_request_checks)
+{
+	ParallelInvokeSlot *s = &slot_b;
+	InvokePacket p = {.initial_gas = 7};
+	nub_err e = NUB_E_OK;
+	lane_slot_init(s);
+	lane_slot_set(s, NUB_SLOT_EMPTY);
+	ASSERT_TRUE(lane_slot_post_host(s, 6, &p));
+	/* only while a host call waits */
+	ASSERT_TRUE(!lane_slot_mem_request(s, NUB_SLOT_MEM_READ, 0x10000, 8));
+	ASSERT_EQ(lane_slot_status(s), NUB_SLOT_READY);
+	lane_slot_set(s, NUB_SLOT_HOST_WAIT);
+	ASSERT_TRUE(!lane_slot_mem_request(s, 0, 0x10000, 8));                     /* no such op */
+	ASSERT_TRUE(!lane_slot_mem_request(s, 5, 0x10000, 8));
+	ASSERT_TRUE(!lane_slot_mem_request(s, NUB_SLOT_MEM_READ, 0x10000, NUB_SLOT_MEM_MAX + 1));
+	ASSERT_TRUE(!lane_slot_mem_request(s, NUB_SLOT_MEM_WRITE, 0x10000, NUB_SLOT_MEM_MAX + 1));
+	ASSERT_EQ(lane_slot_status(s), NUB_SLOT_HOST_WAIT);
+	/* a check may span any length */
+	ASSERT_TRUE(lane_slot_mem_request(s, NUB_SLOT_MEM_CHECK_WRITE, 0x10000, 1u << 20));
+	ASSERT_EQ(lane_slot_status(s), NUB_SLOT_HOST_MEM);
+	ASSERT_EQ(s->host_mem.op, NUB_SLOT_MEM_CHECK_WRITE);
+	ASSERT_EQ(s->host_mem.len, 1u << 20);
+	ASSERT_EQ(lane_slot_mem_result(s, &e), LANE_MEM_PENDING);
+	InvocationResult r;
+	ASSERT_EQ(lane_slot_take(s, 6, &r), LANE_TAKE_PENDING); /* the worker owns it */
+	ASSERT_TRUE(!lane_slot_mem_request(s, NUB_SLOT_MEM_READ, 0x10000, 8)); /* one at a time */
+	ASSERT_TRUE(!lane_slot_answer(s, NUB_SLOT_HOST_RESUME));
+	/* the worker's answer */
+	s->host_mem.err = NUB_E_HOST_MEMORY;
+	lane_slot_set(s, NUB_SLOT_HOST_WAIT);
+	ASSERT_EQ(lane_slot_mem_result(s, &e), LANE_MEM_DONE);
+	ASSERT_EQ(e, NUB_E_HOST_MEMORY);
+	/* an err that names no error, another status: protocol */
+	s->host_mem.err = NUB_E_MAX_;
+	ASSERT_EQ(lane_slot_mem_result(s, &e), LANE_MEM_PROTOCOL);
+	s->host_mem.err = NUB_E_OK;
+	lane_slot_set(s, NUB_SLOT_DONE);
+	ASSERT_EQ(lane_slot_mem_result(s, &e), LANE_MEM_PROTOCOL);
+}
+
+/* A fake invocation's memory: 0x10000..0x1FFFF writable, 0x20000..0x2FFFF
+ * read-only, nothing else; the lane's buffer. */
+static uint8_t fake_mem[0x20000], fake_buf[NUB_SLOT_MEM_MAX];
+static atomic_uint fake_mem_calls;
+
+static nub_err fake_host_mem(void *ctx, const NubSlotHostMem *q)
+{
+	(void)ctx;
+	atomic_fetch_add(&fake_mem_calls, 1);
+	bool write = q->op == NUB_SLOT_MEM_WRITE || q->op == NUB_SLOT_MEM_CHECK_WRITE;
+	uint64_t lo = 0x10000, hi = write ? 0x20000 : 0x30000;
+	if (q->addr < lo || (uint64_t)q->addr + q->len > hi)
+		return NUB_E_HOST_MEMORY;
+	if (q->op == NUB_SLOT_MEM_READ)
+		memcpy(fake_buf, fake_mem + (q->addr - lo), q->len);
+	else if (q->op == NUB_SLOT_MEM_WRITE)
+		memcpy(fake_mem + (q->addr - lo), fake_buf, q->len);
+	return NUB_E_OK;
+}
+
+static const lane_worker_ops fake_mem_ops = {.invoke = fake_invoke, .idle = fake_idle, .host_mem = fake_host_mem};
+
+/* One host call (number 1), then HALT with phi7 as answered. */
+static void fake_invoke_host_mem(void *ctx, ParallelInvokeSlot *s, const InvokePacket *p, InvocationResult *r)
+{
+	NubSlotHostCall c = {.number = 1, .gas = p->initial_gas};
+	lane_host_answer a = lane_worker_host_call(s, &fake_mem_ops, ctx, 64, &c);
+	r->exit_reason = a == LANE_HOST_PROTOCOL ? NUB_EXIT_ERROR : NUB_EXIT_HALT;
+	r->exit_arg = a == LANE_HOST_PROTOCOL ? NUB_E_GUEST_PROTOCOL : 0;
+	r->return_value = c.regs[7];
+}
+
+static const lane_worker_ops fake_host_mem_ops = {
+	.invoke = fake_invoke, .invoke_host = fake_invoke_host_mem, .idle = fake_idle, .host_mem = fake_host_mem};
+
+static void *host_mem_worker_main(void *p)
+{
+	host_worker_arg *w = p;
+	w->end = lane_worker_run(w->slot, &fake_host_mem_ops, w->lane, 64, NULL);
+	return NULL;
+}
+
+/* The host's side of one request; the worker's err. */
+static nub_err mem_req(ParallelInvokeSlot *s, uint32_t op, uint32_t addr, uint32_t len)
+{
+	if (!lane_slot_mem_request(s, op, addr, len))
+		return NUB_E_MAX_;
+	nub_err e = NUB_E_MAX_;
+	lane_mem m;
+	while ((m = lane_slot_mem_result(s, &e)) == LANE_MEM_PENDING)
+		lane_cpu_relax();
+	return m == LANE_MEM_DONE ? e : NUB_E_MAX_;
+}
+
+TEST(worker_serves_memory_requests)
+{
+	fake_lane l = {0};
+	pthread_t th;
+	host_worker_arg w = {&slot_a, &l, 0};
+	lane_slot_init(&slot_a);
+	ASSERT_EQ(pthread_create(&th, NULL, host_mem_worker_main, &w), 0);
+	while (lane_slot_status(&slot_a) == NUB_SLOT_STARTING)
+		sched_yield();
+	memset(fake_mem, 0, sizeof fake_mem);
+	for (size_t i = 0x10000; i < sizeof fake_mem; i++)
+		fake_mem[i] = (uint8_t)(i * 13);
+	InvokePacket p = {.initial_gas = 50};
+	InvocationResult r;
+	ASSERT_TRUE(lane_slot_post_host(&slot_a, 1, &p));
+	lane_take t;
+	while ((t = lane_slot_take(&slot_a, 1, &r)) == LANE_TAKE_PENDING)
+		lane_cpu_relax();
+	ASSERT_EQ(t, LANE_TAKE_HOST_CALL);
+	/* write a whole buffer, read it back */
+	for (unsigned i = 0; i < NUB_SLOT_MEM_MAX; i++)
+		fake_buf[i] = (uint8_t)(i ^ 0x5A);
+	ASSERT_EQ(mem_req(&slot_a, NUB_SLOT_MEM_WRITE, 0x11000, NUB_SLOT_MEM_MAX), NUB_E_OK);
+	ASSERT_EQ(fake_mem[0x1000], 0x5A);
+	memset(fake_buf, 0, sizeof fake_buf);
+	ASSERT_EQ(mem_req(&slot_a, NUB_SLOT_MEM_READ, 0x11000, NUB_SLOT_MEM_MAX), NUB_E_OK);
+	for (unsigned i = 0; i < NUB_SLOT_MEM_MAX; i++)
+		ASSERT_EQ(fake_buf[i], (uint8_t)(i ^ 0x5A));
+	/* read-only, unmapped, checks */
+	ASSERT_EQ(mem_req(&slot_a, NUB_SLOT_MEM_READ, 0x20000, 16), NUB_E_OK);
+	ASSERT_EQ(fake_buf[1], (uint8_t)(0x20001 * 13));
+	ASSERT_EQ(mem_req(&slot_a, NUB_SLOT_MEM_WRITE, 0x20000, 16), NUB_E_HOST_MEMORY);
+	ASSERT_EQ(mem_req(&slot_a, NUB_SLOT_MEM_READ, 0x30000, 1), NUB_E_HOST_MEMORY);
+	ASSERT_EQ(mem_req(&slot_a, NUB_SLOT_MEM_CHECK_READ, 0x10000, 0x20000), NUB_E_OK);
+	ASSERT_EQ(mem_req(&slot_a, NUB_SLOT_MEM_CHECK_WRITE, 0x10000, 0x20000), NUB_E_HOST_MEMORY);
+	unsigned calls = atomic_load(&fake_mem_calls);
+	/* a malformed request scribbled on the slot: refused by the protocol,
+	 * never reaches the memory op */
+	slot_a.host_mem = (NubSlotHostMem){.op = NUB_SLOT_MEM_READ, .addr = 0x10000, .len = NUB_SLOT_MEM_MAX + 1};
+	lane_slot_set(&slot_a, NUB_SLOT_HOST_MEM);
+	nub_err e = NUB_E_OK;
+	while (lane_slot_mem_result(&slot_a, &e) == LANE_MEM_PENDING)
+		lane_cpu_relax();
+	ASSERT_EQ(e, NUB_E_INVALID_ARG);
+	slot_a.host_mem = (NubSlotHostMem){.op = 9};
+	lane_slot_set(&slot_a, NUB_SLOT_HOST_MEM);
+	while (lane_slot_mem_result(&slot_a, &e) == LANE_MEM_PENDING)
+		lane_cpu_relax();
+	ASSERT_EQ(e, NUB_E_INVALID_ARG);
+	ASSERT_EQ(atomic_load(&fake_mem_calls), calls);
+	/* then the answer, as usual */
+	slot_a.host_call.regs[7] = 4321;
+	ASSERT_TRUE(lane_slot_answer(&slot_a, NUB_SLOT_HOST_RESUME));
+	while ((t = lane_slot_take(&slot_a, 1, &r)) == LANE_TAKE_PENDING)
+		lane_cpu_relax();
+	ASSERT_EQ(t, LANE_TAKE_DONE);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_HALT);
+	ASSERT_EQ(r.return_value, 4321);
+	ASSERT_TRUE(stop_worker(th, &slot_a));
+	ASSERT_EQ(w.end, LANE_WORKER_STOPPED);
+}
+
+TEST(memory_requests_need_a_worker_that_serves_them)
+{
+	/* a worker without host_mem (local lanes) answers by name */
+	fake_lane l = {0};
+	pthread_t th;
+	host_worker_arg w = {&slot_a, &l, 0};
+	lane_slot_init(&slot_a);
+	ASSERT_EQ(pthread_create(&th, NULL, host_worker_main, &w), 0);
+	while (lane_slot_status(&slot_a) == NUB_SLOT_STARTING)
+		sched_yield();
+	InvokePacket p = {.args = {1, 1}, .initial_gas = 10};
+	InvocationResult r;
+	ASSERT_TRUE(lane_slot_post_host(&slot_a, 2, &p));
+	lane_take t;
+	while ((t = lane_slot_take(&slot_a, 2, &r)) == LANE_TAKE_PENDING)
+		lane_cpu_relax();
+	ASSERT_EQ(t, LANE_TAKE_HOST_CALL);
+	ASSERT_EQ(mem_req(&slot_a, NUB_SLOT_MEM_READ, 0x10000, 8), NUB_E_NOT_IMPLEMENTED);
+	ASSERT_TRUE(lane_slot_answer(&slot_a, NUB_SLOT_HOST_RESUME));
+	while ((t = lane_slot_take(&slot_a, 2, &r)) == LANE_TAKE_PENDING)
+		lane_cpu_relax();
+	ASSERT_EQ(t, LANE_TAKE_DONE);
+	ASSERT_EQ(r.exit_reason, NUB_EXIT_HALT);
+	ASSERT_TRUE(stop_worker(th, &slot_a));
+}
+
 int main(void)
 {
 	RUN(host_side_checks);
@@ -366,5 +550,8 @@ int main(void)
 	RUN(host_side_host_call_checks);
 	RUN(worker_host_calls_round_trip);
 	RUN(host_calls_need_a_worker_that_answers_them);
+	RUN(host_side_mem_request_checks);
+	RUN(worker_serves_memory_requests);
+	RUN(memory_requests_need_a_worker_that_serves_them);
 	return test_done();
 }

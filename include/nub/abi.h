@@ -138,6 +138,15 @@ typedef struct nub_boot_info {
  * ends the job as at an ecalli without handler (action STOP; result
  * NUB_EXIT_HOST_CALL). While the status is HOST_WAIT the host owns the slot
  * and the suspended invocation; the worker owns it again from HOST_ANSWER.
+ * While it holds HOST_WAIT the host may also ask the worker for the
+ * suspended invocation's memory: it writes host_mem {op, addr, len} (for
+ * WRITE the bytes into the lane's buffer first: a backend's memory, at
+ * least NUB_SLOT_MEM_MAX bytes; kvm: NUB_GUEST_LANE_BUFS_GPA, rpc.h) and
+ * stores HOST_MEM (release); the worker copies the request out, performs
+ * the access with the program's own rights (READ: the bytes into the
+ * buffer; nothing copied and NUB_E_HOST_MEMORY on a page it may not
+ * touch), writes host_mem.err and stores HOST_WAIT again (release). So the
+ * CPU that runs an invocation is the only one that touches its memory.
  * host_flags 0: the specification's behaviour (an ecalli ends the job). */
 enum nub_slot_status {
 	NUB_SLOT_EMPTY = 0,
@@ -150,6 +159,7 @@ enum nub_slot_status {
 	/* nub extension (not in the specification) */
 	NUB_SLOT_HOST_WAIT = 0x80,   /* worker -> host: a host call waits in host_call */
 	NUB_SLOT_HOST_ANSWER = 0x81, /* host -> worker: host_call holds the answer */
+	NUB_SLOT_HOST_MEM = 0x82,    /* host -> worker: host_mem holds a memory request */
 };
 #define NUB_SLOT_F_HOST_CALLS 1u /* host_flags: suspend at each ecalli (HOST_WAIT) */
 #define NUB_SLOT_HOST_RESUME 0u  /* host_call.action: go on after the ecalli */
@@ -162,6 +172,21 @@ typedef struct nub_slot_host_call {
 	uint64_t regs[NUB_NUM_REGS]; /* @8   OUT, then IN: phi0..phi12 */
 	uint64_t gas;                /* @112 OUT, then IN: gas left (at most 2^63-1) */
 } NubSlotHostCall;
+
+/* One memory request of the host during HOST_WAIT (nub extension, in the
+ * slot's padding). */
+#define NUB_SLOT_MEM_READ 1u        /* len bytes at addr into the buffer */
+#define NUB_SLOT_MEM_WRITE 2u       /* len bytes of the buffer to addr */
+#define NUB_SLOT_MEM_CHECK_READ 3u  /* every page of [addr, addr+len) readable? */
+#define NUB_SLOT_MEM_CHECK_WRITE 4u /* ... writable? (nothing copied) */
+#define NUB_SLOT_MEM_MAX 8192u      /* most bytes one READ or WRITE moves */
+typedef struct nub_slot_host_mem {
+	uint32_t op;   /* @0  IN (host): NUB_SLOT_MEM_* */
+	uint32_t addr; /* @4  IN: PVM address */
+	uint32_t len;  /* @8  IN: bytes (READ/WRITE: at most NUB_SLOT_MEM_MAX) */
+	uint32_t err;  /* @12 OUT (worker): nub_err (NUB_E_HOST_MEMORY: refused;
+	                *     NUB_E_INVALID_ARG: a malformed request) */
+} NubSlotHostMem;
 
 /* ---- host calls over the mailbox (nub extension: fn ids 9 and 10) --------
  * INVOKE_HOST starts an invocation like INVOKE_CACHED, but an ecalli
@@ -214,7 +239,8 @@ typedef struct nub_parallel_invoke_slot {
 	uint32_t host_flags;          /* @248 IN: NUB_SLOT_F_* of the posted job */
 	uint32_t _pad1;               /* @252 */
 	NubSlotHostCall host_call;    /* @256 see above */
-	uint8_t _reserved[NUB_PARALLEL_SLOT_STRIDE - 376]; /* @376 pad to the stride */
+	NubSlotHostMem host_mem;      /* @376 see above */
+	uint8_t _reserved[NUB_PARALLEL_SLOT_STRIDE - 392]; /* @392 pad to the stride */
 } ParallelInvokeSlot;
 
 /* ---- the specification's own spellings ------------------------------------
@@ -355,7 +381,9 @@ _Static_assert(offsetof(ParallelInvokeSlot, packet) == 16, "");
 _Static_assert(offsetof(ParallelInvokeSlot, result) == 96, "");
 _Static_assert(offsetof(ParallelInvokeSlot, host_flags) == 248, "");
 _Static_assert(offsetof(ParallelInvokeSlot, host_call) == 256, "");
-_Static_assert(offsetof(ParallelInvokeSlot, _reserved) == 376, "");
+_Static_assert(offsetof(ParallelInvokeSlot, host_mem) == 376, "");
+_Static_assert(offsetof(ParallelInvokeSlot, _reserved) == 392, "");
+_Static_assert(sizeof(NubSlotHostMem) == 16, "slot host memory request 16 B");
 _Static_assert(sizeof(NubSlotHostCall) == 120, "slot host call 120 B");
 _Static_assert(offsetof(NubSlotHostCall, regs) == 8, "");
 _Static_assert(offsetof(NubSlotHostCall, gas) == 112, "");

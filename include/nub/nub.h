@@ -137,8 +137,8 @@ typedef struct nub_options {
 	 * spinning and yielding a while after a job (about 0.2 ms) and then sleeping on
 	 * a futex; nub_close stops them. kvm: the VM's vCPUs 1..lanes
 	 * (at most vcpus - 1; none with one vCPU), started at nub_open, each
-	 * serving its slot; nub_invoke takes a free lane (else the mailbox),
-	 * nub_invoke_parallel deals its packets over the free lanes; a job past
+	 * serving its slot; nub_invoke and nub_invoke_with take a free lane
+	 * (else the mailbox), nub_invoke_parallel deals its packets over the free lanes; a job past
 	 * its deadline is cancelled at its next gas slice (NUB_E_TIMEOUT, the
 	 * lane goes on); an idle lane's vCPU halts (docs/guest.md). */
 	uint32_t lanes;
@@ -149,8 +149,8 @@ typedef struct nub_options {
 	 * NUB_HOST_CALLS_LANES: on a free execution lane, each host call a
 	 * round trip through the lane's slot (status NUB_SLOT_HOST_WAIT,
 	 * abi.h); inline when no lane is free. Same results either way. local
-	 * only; kvm: ignored (host calls there go through the mailbox: the
-	 * guest's lane worker does not take host-call jobs yet). */
+	 * only; kvm: ignored (there an invocation with a handler always takes
+	 * a free lane, else the mailbox; see nub_invoke_with). */
 	nub_host_calls_mode host_calls;
 } nub_options;
 
@@ -343,11 +343,20 @@ NUB_API nub_err nub_host_call_write(nub_host_call *c, uint32_t addr, const void 
  * (local: the clock is read after every host call at first, then every N
  * calls, N doubling up to 256 while calls are quick, halving when they are
  * slow). local: the handler may invoke again (any sandbox); with the JIT a
- * host call is a function call inside the run. kvm: the guest suspends the
- * invocation and sends the call to the host (one VM exit per call); the
- * memory accessors are requests to the guest (one VM exit each); the
- * sandbox is held meanwhile: a handler must not call its own kvm sandbox
- * (it would wait for it until its timeout). */
+ * host call is a function call inside the run. kvm: the invocation runs on
+ * a free lane (a vCPU of its own, as nub_invoke), which suspends it at each
+ * ecalli and hands the call to the host through the lane's slot (no VM
+ * exit while both sides are busy; one doorbell when the caller slept); the
+ * memory accessors are requests the lane's own vCPU serves (8 KiB each).
+ * No lock is held while the handler runs: handlers on several lanes run at
+ * once, and a handler may call its own kvm sandbox (another free lane, else
+ * the mailbox). With every lane taken (or a one-vCPU sandbox) the
+ * invocation takes the mailbox instead: one VM exit per host call and per
+ * memory request, the mailbox held until it ends — a handler there that
+ * calls its own kvm sandbox and finds no free lane waits for the mailbox
+ * until its timeout (NUB_E_TIMEOUT). If the VM is rebuilt while a lane's
+ * handler runs (another call broke it), the invocation ends with
+ * NUB_E_GUEST_FAULT and its accessors answer that too. */
 NUB_API nub_err nub_invoke_with(nub_sandbox *sb, const InvokePacket *p, nub_host_handler handler, void *ctx,
                                 InvocationResult *r);
 

@@ -24,6 +24,12 @@
  *                                 TSS, IDT, stacks, cap directory)
  *   0x00F0_0000 .. 0x00F0_7FFF    ParallelInvokeSlot[64] (lane i: vCPU
  *                                 i + 1 under kvm)
+ *   0x00F1_0000 .. 0x00F8_FFFF    the lanes' host-call buffers [64], 8 KiB
+ *                                 each (lane i's at NUB_GUEST_LANE_BUFS_GPA
+ *                                 + i * NUB_GUEST_LANE_BUF_SIZE): the bytes
+ *                                 of the HOST_MEM requests of lane i's slot
+ *                                 (abi.h), written by the host (WRITE) or
+ *                                 by lane i's worker (READ)
  *   0x0100_0000 .. +NUB_RPC_MAILBOX_SIZE   the RPC mailbox (below)
  *   0x0200_0000 .. RAM end        the guest heap (caps, decoded programs,
  *                                 PVM frames); RAM size from multiboot
@@ -77,6 +83,8 @@ typedef uint64_t nub_gpa;
 /* ---- memory map (see the table above) ------------------------------------ */
 #define NUB_GUEST_KERNEL_GPA 0x00100000ull
 #define NUB_GUEST_SLOTS_GPA 0x00F00000ull
+#define NUB_GUEST_LANE_BUFS_GPA 0x00F10000ull
+#define NUB_GUEST_LANE_BUF_SIZE NUB_SLOT_MEM_MAX
 #define NUB_GUEST_MAILBOX_GPA 0x01000000ull
 #define NUB_GUEST_HEAP_GPA 0x02000000ull
 #define NUB_GUEST_MIN_RAM (64ull << 20)
@@ -93,7 +101,7 @@ typedef uint64_t nub_gpa;
 #define NUB_DOORBELL_REPLY 2u
 #define NUB_DOORBELL_FAULT 3u
 #define NUB_DOORBELL_LANE_STOPPED 4u /* from an AP: its worker saw STOP */
-#define NUB_DOORBELL_LANE_DONE 5u    /* from a lane: DONE stored while the host sleeps */
+#define NUB_DOORBELL_LANE_DONE 5u    /* from a lane: DONE or HOST_WAIT stored while the host sleeps */
 /* QEMU isa-debug-exit (iobase 0xf4): the guest writes its exit code; QEMU
  * exits with status (code << 1) | 1. A kvm host treats it as "guest gone". */
 #define NUB_GUEST_EXIT_PORT 0x00F4u
@@ -203,7 +211,9 @@ _Static_assert(offsetof(NubRpcMailbox, req) == 4096, "");
 _Static_assert(offsetof(NubRpcMailbox, resp) == 4096 + NUB_RPC_REQ_CAP, "");
 _Static_assert(sizeof(NubRpcMailbox) == NUB_RPC_MAILBOX_SIZE, "");
 _Static_assert(NUB_GUEST_MAILBOX_GPA + NUB_RPC_MAILBOX_SIZE <= NUB_GUEST_HEAP_GPA, "mailbox below heap");
-_Static_assert(NUB_GUEST_SLOTS_GPA + MAX_EXECUTION_LANES * NUB_PARALLEL_SLOT_STRIDE <= NUB_GUEST_MAILBOX_GPA, "");
+_Static_assert(NUB_GUEST_SLOTS_GPA + MAX_EXECUTION_LANES * NUB_PARALLEL_SLOT_STRIDE <= NUB_GUEST_LANE_BUFS_GPA, "");
+_Static_assert(NUB_GUEST_LANE_BUFS_GPA + MAX_EXECUTION_LANES * NUB_GUEST_LANE_BUF_SIZE <= NUB_GUEST_MAILBOX_GPA, "");
+_Static_assert(NUB_GUEST_LANE_BUF_SIZE % 4096 == 0 && NUB_GUEST_LANE_BUFS_GPA % 4096 == 0, "lane buffers: whole pages");
 _Static_assert(sizeof(NubCapDirHeader) == 64, "capdir header 64 B");
 _Static_assert(sizeof(NubCapDirEntry) == 64, "capdir entry 64 B");
 _Static_assert(offsetof(NubCapDirEntry, bytes_gpa) == 32, "");

@@ -43,7 +43,7 @@ lane_take lane_slot_take(ParallelInvokeSlot *s, uint64_t job_id, InvocationResul
 	if (st == NUB_SLOT_READY || st == NUB_SLOT_RUNNING)
 		return LANE_TAKE_PENDING;
 	bool host = (s->host_flags & NUB_SLOT_F_HOST_CALLS) != 0; /* the host's own word */
-	if (host && st == NUB_SLOT_HOST_ANSWER)
+	if (host && (st == NUB_SLOT_HOST_ANSWER || st == NUB_SLOT_HOST_MEM))
 		return LANE_TAKE_PENDING;
 	if (host && st == NUB_SLOT_HOST_WAIT)
 		return s->job_id == job_id ? LANE_TAKE_HOST_CALL : LANE_TAKE_PROTOCOL;
@@ -64,9 +64,66 @@ bool lane_slot_answer(ParallelInvokeSlot *s, uint32_t action)
 	return true;
 }
 
+static bool mem_op_known(uint32_t op)
+{
+	return op >= NUB_SLOT_MEM_READ && op <= NUB_SLOT_MEM_CHECK_WRITE;
+}
+
+static bool mem_op_copies(uint32_t op)
+{
+	return op == NUB_SLOT_MEM_READ || op == NUB_SLOT_MEM_WRITE;
+}
+
+bool lane_slot_mem_request(ParallelInvokeSlot *s, uint32_t op, uint32_t addr, uint32_t len)
+{
+	if (lane_slot_status(s) != NUB_SLOT_HOST_WAIT || !mem_op_known(op) ||
+	    (mem_op_copies(op) && len > NUB_SLOT_MEM_MAX))
+		return false;
+	s->host_mem.op = op;
+	s->host_mem.addr = addr;
+	s->host_mem.len = len;
+	s->host_mem.err = NUB_E_OK;
+	lane_slot_set(s, NUB_SLOT_HOST_MEM);
+	return true;
+}
+
+lane_mem lane_slot_mem_result(ParallelInvokeSlot *s, nub_err *err)
+{
+	uint32_t st = lane_slot_status(s);
+	if (st == NUB_SLOT_HOST_MEM)
+		return LANE_MEM_PENDING;
+	uint32_t e = s->host_mem.err;
+	if (st != NUB_SLOT_HOST_WAIT || e >= (uint32_t)NUB_E_MAX_)
+		return LANE_MEM_PROTOCOL;
+	*err = (nub_err)e;
+	return LANE_MEM_DONE;
+}
+
 bool lane_slot_ack(ParallelInvokeSlot *s)
 {
 	return lane_slot_cas(s, NUB_SLOT_DONE, NUB_SLOT_EMPTY);
+}
+
+/* One HOST_MEM request: our copy of it (the host may scribble on the slot
+ * meanwhile: what we check is what we do), the access, err, HOST_WAIT. */
+static void serve_mem(ParallelInvokeSlot *s, const lane_worker_ops *ops, void *ctx)
+{
+	NubSlotHostMem q = {
+		.op = __atomic_load_n(&s->host_mem.op, __ATOMIC_RELAXED), /* each word read once */
+		.addr = __atomic_load_n(&s->host_mem.addr, __ATOMIC_RELAXED),
+		.len = __atomic_load_n(&s->host_mem.len, __ATOMIC_RELAXED),
+	};
+	nub_err e;
+	if (!mem_op_known(q.op) || (mem_op_copies(q.op) && q.len > NUB_SLOT_MEM_MAX))
+		e = NUB_E_INVALID_ARG;
+	else if (!ops->host_mem)
+		e = NUB_E_NOT_IMPLEMENTED;
+	else
+		e = ops->host_mem(ctx, &q);
+	s->host_mem.err = (uint32_t)e;
+	lane_slot_set(s, NUB_SLOT_HOST_WAIT);
+	if (ops->done)
+		ops->done(ctx, s);
 }
 
 lane_host_answer lane_worker_host_call(ParallelInvokeSlot *s, const lane_worker_ops *ops, void *ctx,
@@ -94,8 +151,14 @@ lane_host_answer lane_worker_host_call(ParallelInvokeSlot *s, const lane_worker_
 				return LANE_HOST_RESUME;
 			return action == NUB_SLOT_HOST_STOP ? LANE_HOST_STOP : LANE_HOST_PROTOCOL;
 		}
+		if (st == NUB_SLOT_HOST_MEM) {
+			serve_mem(s, ops, ctx);
+			spins = 0;
+			continue;
+		}
 		if (st != NUB_SLOT_HOST_WAIT) {
-			/* only the host moves HOST_WAIT on, and only to HOST_ANSWER;
+			/* only the host moves HOST_WAIT on, and only to HOST_ANSWER
+			 * or HOST_MEM;
 			 * the job is ours again (RUNNING) whatever it wrote */
 			lane_slot_set(s, NUB_SLOT_RUNNING);
 			return LANE_HOST_PROTOCOL;
@@ -167,6 +230,7 @@ lane_worker_end lane_worker_run(ParallelInvokeSlot *s, const lane_worker_ops *op
 		case NUB_SLOT_STARTING: /* the host re-armed the slot: serve it */
 		case NUB_SLOT_HOST_WAIT: /* only inside a job: a host's scribble */
 		case NUB_SLOT_HOST_ANSWER:
+		case NUB_SLOT_HOST_MEM:
 			if (st == NUB_SLOT_STARTING)
 				(void)lane_slot_cas(s, NUB_SLOT_STARTING, NUB_SLOT_EMPTY);
 			break;

@@ -25,6 +25,14 @@
  *   lane_slot_answer: regs, gas, action,
  *     store HOST_ANSWER (release)      --->  CAS HOST_ANSWER->RUNNING
  *                                            (acquire), copy the answer out
+ *   While HOST_WAIT, the suspended invocation's memory (kvm: the host
+ *   cannot reach it safely, the worker's CPU runs it):
+ *   lane_slot_mem_request: host_mem    --->  copy the request out, check it,
+ *     {op, addr, len} (WRITE: the bytes      ops->host_mem performs it with
+ *     in the lane's buffer first), store     the program's rights (READ: the
+ *     HOST_MEM (release)                     bytes into the buffer), err,
+ *   lane_slot_mem_result: HOST_WAIT    <---  store HOST_WAIT (release) and
+ *     (acquire): err (READ: the bytes)       ops->done (a sleeping host wakes)
  *   ... then DONE as above.
  *   lane_slot_request(EVICT_JIT_READY) --->  evict compiled code, store DONE
  *   lane_slot_ack: DONE -> EMPTY
@@ -85,6 +93,14 @@ static inline void lane_cpu_relax(void)
 #else
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 #endif
+}
+
+/* The statuses a host waits for (its turn): DONE, and HOST_WAIT of a job
+ * with host calls (a host call, or the answer to a memory request). A
+ * worker that stores one calls ops->done, so a sleeping host wakes. */
+static inline bool lane_slot_hosts_turn(uint32_t status)
+{
+	return status == NUB_SLOT_DONE || status == NUB_SLOT_HOST_WAIT;
 }
 
 /* ---- nub's use of the slot's reserved tail --------------------------------
@@ -155,6 +171,23 @@ lane_take lane_slot_take(ParallelInvokeSlot *s, uint64_t job_id, InvocationResul
  * is not HOST_WAIT or the action is neither. */
 bool lane_slot_answer(ParallelInvokeSlot *s, uint32_t action);
 
+/* While the slot is HOST_WAIT (after LANE_TAKE_HOST_CALL): ask the worker
+ * for one access to the suspended invocation's memory, op NUB_SLOT_MEM_*
+ * on [addr, addr+len): writes host_mem, then HOST_MEM (release). For WRITE
+ * the caller has put the len bytes into the lane's buffer. False (nothing
+ * written) when the slot is not HOST_WAIT, op is unknown, or a READ/WRITE
+ * is longer than NUB_SLOT_MEM_MAX. */
+bool lane_slot_mem_request(ParallelInvokeSlot *s, uint32_t op, uint32_t addr, uint32_t len);
+
+/* What lane_slot_mem_result found. */
+typedef enum lane_mem {
+	LANE_MEM_PENDING = 0,  /* HOST_MEM: the worker has not answered yet */
+	LANE_MEM_DONE = 1,     /* HOST_WAIT again: *err holds the access's error
+	                          (READ and NUB_E_OK: the bytes are in the buffer) */
+	LANE_MEM_PROTOCOL = 2  /* another status, or err names no nub_err */
+} lane_mem;
+lane_mem lane_slot_mem_result(ParallelInvokeSlot *s, nub_err *err);
+
 /* Acknowledge the DONE that answers an EVICT_JIT_READY request: DONE ->
  * EMPTY; false while it is not DONE yet. */
 bool lane_slot_ack(ParallelInvokeSlot *s);
@@ -175,9 +208,16 @@ typedef struct lane_worker_ops {
 	/* Nothing for spin_limit rounds: block until the status may differ
 	 * from `seen` (a spurious return is fine). NULL: keep spinning. */
 	void (*idle)(void *ctx, ParallelInvokeSlot *s, uint32_t seen);
-	/* A status the host is waiting for was just stored (DONE): wake it if
-	 * it sleeps. NULL: the host polls. */
+	/* A status the host is waiting for was just stored (DONE, HOST_WAIT):
+	 * wake it if it sleeps. NULL: the host polls. */
 	void (*done)(void *ctx, ParallelInvokeSlot *s);
+	/* A HOST_MEM request of the invocation suspended in
+	 * lane_worker_host_call (*q: the worker's copy, op known, READ/WRITE
+	 * len <= NUB_SLOT_MEM_MAX): perform it on the lane's buffer with the
+	 * program's rights (cap_core_mem_*); the error goes to host_mem.err.
+	 * NULL: every request is answered NUB_E_NOT_IMPLEMENTED (a backend
+	 * whose handler reaches the memory itself, e.g. local lanes). */
+	nub_err (*host_mem)(void *ctx, const NubSlotHostMem *q);
 } lane_worker_ops;
 
 /* Why lane_worker_run returned. */
@@ -198,7 +238,9 @@ typedef enum lane_host_answer {
 /* Inside ops->invoke_host (the slot RUNNING): hand *call (number,
  * registers, gas) to the host, wait for its answer (spin_limit rounds, then
  * ops->idle) and copy it back into *call. ops->done is called after
- * HOST_WAIT is stored, so a sleeping host wakes up. */
+ * HOST_WAIT is stored, so a sleeping host wakes up. Meanwhile every
+ * HOST_MEM request is served (ops->host_mem) and answered with HOST_WAIT
+ * (and ops->done) again. */
 lane_host_answer lane_worker_host_call(ParallelInvokeSlot *s, const lane_worker_ops *ops, void *ctx,
                                        uint32_t spin_limit, NubSlotHostCall *call);
 

@@ -30,6 +30,7 @@ typedef struct {
 	uint32_t timeout_s;  /* 0 = none */
 	uint64_t max_memory; /* bytes, >= 1 MiB */
 	int host_calls;      /* nub_options.host_calls of the sandboxes opened (0 = inline) */
+	uint32_t vcpus;      /* nub_options.vcpus of the sandboxes opened (0 = default) */
 } cli_limits_t;
 extern cli_limits_t cli_limits;
 #define CLI_DEFAULT_TIMEOUT_S 60u

@@ -24,7 +24,7 @@ int cli_err(const char *fmt, ...)
 	return 2;
 }
 
-cli_limits_t cli_limits = {CLI_DEFAULT_TIMEOUT_S, CLI_DEFAULT_MAX_MEMORY, 0};
+cli_limits_t cli_limits = {CLI_DEFAULT_TIMEOUT_S, CLI_DEFAULT_MAX_MEMORY, 0, 0};
 
 /* Opened without blocking (a FIFO or a device would block open or read
  * forever) and checked to be a regular file before anything is read. */
@@ -184,6 +184,7 @@ struct nub_sandbox *cli_open_sandbox(const char *backend, int engine, const char
 	o.memory_bytes = cli_limits.max_memory;
 	o.invocation_memory_bytes = cli_limits.max_memory < (1ull << 32) ? cli_limits.max_memory : 1ull << 32;
 	o.host_calls = (nub_host_calls_mode)cli_limits.host_calls;
+	o.vcpus = cli_limits.vcpus;
 	nub_sandbox *sb = NULL;
 	if ((e = nub_open(&o, &sb)) != NUB_E_OK) {
 		cli_err("%s: cannot open a %s sandbox: %s", cmd, backend, nub_strerror(e));

@@ -16,6 +16,18 @@
  * kernel plays the host on one CPU), else `hlt` on an application processor
  * (KVM_EXIT_HLT: the host resumes the vCPU when it posts; see docs/guest.md)
  * or keeps spinning on the mailbox vCPU.
+ *
+ * Host calls on a lane (a job posted with lane_slot_post_host): the job
+ * runs in the same gas slices; at each ecalli the worker hands the call to
+ * the host (lane_worker_host_call: HOST_WAIT, the doorbell when the host
+ * sleeps) and waits for its answer, serving meanwhile the host's HOST_MEM
+ * requests on this CPU (cap_core_mem_*, the lane's buffer at
+ * NUB_GUEST_LANE_BUFS_GPA) — the same checks, errors and results as the
+ * mailbox's HOST_CALL READ/WRITE/CHECK (cap_core_host_op). The answer is
+ * applied as cap_core_host_op's ANSWER does (registers, then gas: above
+ * 2^63-1 is NUB_E_BAD_GAS; STOP ends the job at the ecalli); a cancel seen
+ * with the answer ends the job with NUB_E_TIMEOUT at once, its memory
+ * freed.
  */
 #include "cap/cap_core.h"
 #include "cap/lane_slot.h"
@@ -31,6 +43,8 @@ void (*guest_lane_idle_hook)(struct nub_parallel_invoke_slot *s, uint32_t seen);
 typedef struct {
 	ParallelInvokeSlot *slot;
 	bool halt_when_idle;
+	uint8_t *buf;        /* the lane's host-call buffer (NUB_GUEST_LANE_BUF_SIZE) */
+	pvm_instance *susp;  /* the invocation suspended at an ecalli, or NULL */
 } lane_ctx;
 
 /* A job's gas slices: the host's cancel is read between two. */
@@ -58,6 +72,69 @@ static void lane_invoke(void *ctx, const InvokePacket *p, InvocationResult *r)
 	(void)cap_core_finish(&inv, x, e, r); /* the error, if any, is in r */
 }
 
+/* A job whose ecallis the host answers (abi.h: host calls on a lane). */
+static const lane_worker_ops guest_lane_ops;
+
+static void lane_invoke_host(void *ctx, ParallelInvokeSlot *s, const InvokePacket *p, InvocationResult *r)
+{
+	lane_ctx *c = ctx;
+	cap_invocation inv;
+	nub_err e = cap_core_start(guest_cap_store(), p, &inv);
+	if (e) {
+		cap_core_fail(r, e);
+		return;
+	}
+	pvm_exit x = PVM_EXIT_PANIC;
+	for (;;) {
+		e = cap_core_run_sliced(&inv, LANE_SLICE_GAS, lane_cancelled, ctx, &x);
+		if (e || x != PVM_EXIT_HOST)
+			break;
+		NubSlotHostCall call = {.number = pvm_exit_arg(inv.m), .gas = (uint64_t)pvm_gas(inv.m)};
+		for (unsigned i = 0; i < NUB_NUM_REGS; i++)
+			call.regs[i] = pvm_reg(inv.m, i);
+		c->susp = inv.m;
+		lane_host_answer a = lane_worker_host_call(s, &guest_lane_ops, ctx, GUEST_LANE_SPIN, &call);
+		c->susp = 0;
+		if (a == LANE_HOST_PROTOCOL) {
+			e = NUB_E_GUEST_PROTOCOL;
+			break;
+		}
+		for (unsigned i = 0; i < NUB_NUM_REGS; i++)
+			pvm_set_reg(inv.m, i, call.regs[i]);
+		if (call.gas > (uint64_t)INT64_MAX) {
+			e = NUB_E_BAD_GAS;
+			break;
+		}
+		pvm_set_gas(inv.m, (int64_t)call.gas);
+		if (lane_slot_cancelled(s)) { /* the host's deadline passed meanwhile */
+			e = NUB_E_TIMEOUT;
+			break;
+		}
+		if (a == LANE_HOST_STOP)
+			break; /* x is PVM_EXIT_HOST: the result of an ecalli without handler */
+	}
+	(void)cap_core_finish(&inv, x, e, r); /* the error, if any, is in r */
+}
+
+/* A HOST_MEM request of the suspended invocation, on this CPU. */
+static nub_err lane_host_mem(void *ctx, const NubSlotHostMem *q)
+{
+	lane_ctx *c = ctx;
+	if (!c->susp)
+		return NUB_E_INVALID_ARG;
+	switch (q->op) {
+	case NUB_SLOT_MEM_READ:
+		return cap_core_mem_read(c->susp, q->addr, c->buf, q->len);
+	case NUB_SLOT_MEM_WRITE:
+		return cap_core_mem_write(c->susp, q->addr, c->buf, q->len);
+	case NUB_SLOT_MEM_CHECK_READ:
+	case NUB_SLOT_MEM_CHECK_WRITE:
+		return cap_core_mem_check(c->susp, q->addr, q->len, q->op == NUB_SLOT_MEM_CHECK_WRITE);
+	default:
+		return NUB_E_INVALID_ARG;
+	}
+}
+
 static void lane_evict(void *ctx)
 {
 	(void)ctx;
@@ -76,7 +153,7 @@ static void lane_idle(void *ctx, ParallelInvokeSlot *s, uint32_t seen)
 static void lane_done(void *ctx, ParallelInvokeSlot *s)
 {
 	(void)ctx;
-	/* DONE was a release store: order it before this load (the host
+	/* DONE / HOST_WAIT was a release store: order it before this load (the host
 	 * stores host_sleeps, then reads the status) */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&lane_slot_ext_of(s)->host_sleeps, __ATOMIC_SEQ_CST))
@@ -85,9 +162,11 @@ static void lane_done(void *ctx, ParallelInvokeSlot *s)
 
 static const lane_worker_ops guest_lane_ops = {
 	.invoke = lane_invoke,
+	.invoke_host = lane_invoke_host,
 	.evict = lane_evict,
 	.idle = lane_idle,
 	.done = lane_done,
+	.host_mem = lane_host_mem,
 };
 
 static ParallelInvokeSlot *slot_of(uint32_t lane)
@@ -97,7 +176,8 @@ static ParallelInvokeSlot *slot_of(uint32_t lane)
 
 bool guest_lane_serve(uint32_t lane, bool halt_when_idle)
 {
-	lane_ctx c = {slot_of(lane), halt_when_idle};
+	lane_ctx c = {slot_of(lane), halt_when_idle,
+	              (uint8_t *)(uintptr_t)(NUB_GUEST_LANE_BUFS_GPA + (uint64_t)lane * NUB_GUEST_LANE_BUF_SIZE), 0};
 	return lane_worker_run(c.slot, &guest_lane_ops, &c, GUEST_LANE_SPIN, NULL) == LANE_WORKER_STOPPED;
 }
 

@@ -334,8 +334,9 @@ static void lane_restart(kvm_backend *kb, uint32_t lane)
 		vmm_debug("lane %u did not come back", lane);
 }
 
-/* Post p on the taken lane; job id in *job. */
-static nub_err lane_post(kvm_backend *kb, uint32_t lane, const InvokePacket *p, uint64_t *job)
+/* Post p on the taken lane (host: a job whose ecallis the host answers);
+ * job id in *job. */
+static nub_err lane_post_job(kvm_backend *kb, uint32_t lane, const InvokePacket *p, bool host, uint64_t *job)
 {
 	*job = __atomic_add_fetch(&kb->job_seq, 1, __ATOMIC_RELAXED);
 	ParallelInvokeSlot *s = vmm_lane_slot(kb->vm, lane);
@@ -343,11 +344,47 @@ static nub_err lane_post(kvm_backend *kb, uint32_t lane, const InvokePacket *p, 
 	 * (its worker ended, the slot was scribbled on) gets a fresh lane */
 	if (vmm_lane_ended(kb->vm, lane) || lane_slot_status(s) != NUB_SLOT_EMPTY)
 		lane_restart(kb, lane);
-	if (!lane_slot_post(s, *job, p))
+	if (!(host ? lane_slot_post_host(s, *job, p) : lane_slot_post(s, *job, p)))
 		return NUB_E_GUEST_PROTOCOL;
 	vmm_lane_poke(kb->vm, lane);
 	return NUB_E_OK;
 }
+
+static nub_err lane_post(kvm_backend *kb, uint32_t lane, const InvokePacket *p, uint64_t *job)
+{
+	return lane_post_job(kb, lane, p, false, job);
+}
+
+/* The job's deadline passed (or the lane ended): cancel it and give the
+ * worker KVM_LANE_CANCEL_GRACE_MS to end it (its memory freed in the
+ * guest). A host call the worker reports meanwhile (or the one the caller
+ * has not answered yet) is answered STOP: with the cancel word set the
+ * worker ends the job with NUB_E_TIMEOUT instead of going on. A worker that
+ * does not end it in time, or a lane that ended, is restarted. */
+static nub_err lane_cancel(kvm_backend *kb, uint32_t lane, uint64_t job, InvocationResult *r)
+{
+	ParallelInvokeSlot *s = vmm_lane_slot(kb->vm, lane);
+	InvocationResult got;
+	if (vmm_lane_ended(kb->vm, lane)) {
+		lane_restart(kb, lane);
+		return fail_result(r, NUB_E_GUEST_FAULT);
+	}
+	__atomic_store_n(&lane_slot_ext_of(s)->cancel, 1, __ATOMIC_SEQ_CST);
+	uint64_t grace = now_ns() + KVM_LANE_CANCEL_GRACE_MS * 1000000ull;
+	while (now_ns() < grace && vmm_lane_wait_done(kb->vm, lane, grace)) {
+		lane_take t = lane_slot_take(s, job, &got);
+		if (t == LANE_TAKE_DONE)
+			return fail_result(r, NUB_E_TIMEOUT);
+		if (t != LANE_TAKE_HOST_CALL || !lane_slot_answer(s, NUB_SLOT_HOST_STOP))
+			break;
+		vmm_lane_poke(kb->vm, lane);
+	}
+	lane_restart(kb, lane);
+	return fail_result(r, NUB_E_TIMEOUT);
+}
+
+static nub_err lane_result(kvm_backend *kb, uint32_t lane, const InvokePacket *p, const InvocationResult *res,
+                           InvocationResult *r);
 
 /* Collect the job posted on lane by its deadline (ns, 0 = none). */
 static nub_err lane_collect(kvm_backend *kb, uint32_t lane, const InvokePacket *p, uint64_t job, uint64_t deadline,
@@ -355,22 +392,20 @@ static nub_err lane_collect(kvm_backend *kb, uint32_t lane, const InvokePacket *
 {
 	ParallelInvokeSlot *s = vmm_lane_slot(kb->vm, lane);
 	InvocationResult got;
-	if (!vmm_lane_wait_done(kb->vm, lane, deadline)) {
-		nub_err e = NUB_E_GUEST_FAULT;
-		if (!vmm_lane_ended(kb->vm, lane)) { /* the deadline: cancel, wait a grace */
-			e = NUB_E_TIMEOUT;
-			__atomic_store_n(&lane_slot_ext_of(s)->cancel, 1, __ATOMIC_SEQ_CST);
-			if (vmm_lane_wait_done(kb->vm, lane, now_ns() + KVM_LANE_CANCEL_GRACE_MS * 1000000ull) &&
-			    lane_slot_take(s, job, &got) == LANE_TAKE_DONE)
-				return fail_result(r, e);
-		}
-		lane_restart(kb, lane);
-		return fail_result(r, e);
-	}
+	if (!vmm_lane_wait_done(kb->vm, lane, deadline))
+		return lane_cancel(kb, lane, job, r);
 	if (lane_slot_take(s, job, &got) != LANE_TAKE_DONE) {
 		lane_restart(kb, lane);
 		return fail_result(r, NUB_E_GUEST_PROTOCOL);
 	}
+	return lane_result(kb, lane, p, &got, r);
+}
+
+/* Check a lane job's DONE result (restarting the lane when it fails). */
+static nub_err lane_result(kvm_backend *kb, uint32_t lane, const InvokePacket *p, const InvocationResult *res,
+                           InvocationResult *r)
+{
+	InvocationResult got = *res;
 	nub_err e = got.exit_reason == NUB_EXIT_ERROR ? (nub_err)got.exit_arg : NUB_E_OK;
 	if (e != NUB_E_OK && (got.exit_arg >= NUB_E_MAX_ || e == NUB_E_OK))
 		e = NUB_E_GUEST_PROTOCOL;
@@ -585,12 +620,9 @@ static void step_timeout(kvm_backend *kb, uint64_t deadline)
 	}
 }
 
-static nub_err kvm_invoke_with(void *impl, const InvokePacket *p, nub_host_handler handler, void *ctx,
-                               InvocationResult *r)
+static nub_err kvm_invoke_with_mailbox(kvm_backend *kb, const InvokePacket *p, nub_host_handler handler, void *ctx,
+                                       InvocationResult *r)
 {
-	kvm_backend *kb = impl;
-	if (!handler)
-		return kvm_invoke(impl, p, r);
 	uint64_t deadline = kb->cfg.timeout_ms ? mono_ms() + kb->cfg.timeout_ms : 0;
 	nub_err e = lock_bounded(kb);
 	if (e)
@@ -612,14 +644,14 @@ static nub_err kvm_invoke_with(void *impl, const InvokePacket *p, nub_host_handl
 		}
 		if (st.state == NUB_HOST_STEP_DONE) {
 			*r = st.result;
-			kb->host_calls_done++;
+			__atomic_add_fetch(&kb->host_calls_done, 1, __ATOMIC_RELAXED);
 			break;
 		}
 		nub_host_call c = {.number = st.number, .gas = st.gas, .internal_ = &hm};
 		memcpy(c.regs, st.regs, sizeof c.regs);
 		kb->host_fail = NUB_E_OK;
 		nub_host_action act = handler(ctx, &c);
-		kb->host_calls++;
+		__atomic_add_fetch(&kb->host_calls, 1, __ATOMIC_RELAXED);
 		if (!kb->vm || vmm_broken(kb->vm) || hm.protocol) {
 			/* a memory request broke it: reported above */
 			e = kb->host_fail ? kb->host_fail : NUB_E_GUEST_DEAD;
@@ -647,6 +679,178 @@ static nub_err kvm_invoke_with(void *impl, const InvokePacket *p, nub_host_handl
 		vmm_set_timeout(kb->vm, kb->cfg.timeout_ms);
 	pthread_mutex_unlock(&kb->lock);
 	return e;
+}
+
+/* ---- host calls on a lane (nub_invoke_with with a free lane) ---------------
+ * The job is posted with lane_slot_post_host; the lane's worker suspends it
+ * at each ecalli (HOST_WAIT) and the handler runs here, on the calling
+ * thread, without the mailbox lock and without vm_rw: a handler may use the
+ * sandbox itself (another lane, or the mailbox), and a rebuild may happen
+ * meanwhile (the job then ends with NUB_E_GUEST_FAULT: the VM that ran it
+ * is gone, and with it everything the job held). Its memory accesses are
+ * HOST_MEM requests that the lane's own vCPU serves (lane_slot.h; no VM
+ * exit while that vCPU waits spinning), through the lane's buffer, in
+ * chunks of NUB_SLOT_MEM_MAX (the whole range checked first, so a refused
+ * access copies nothing). One deadline covers the job, handlers included:
+ * past it, the job is cancelled (lane_cancel: the worker frees it; a lane
+ * that does not answer within the grace is restarted). */
+typedef struct kvm_lane_mem {
+	nub_host_mem mem; /* first: nub_host_call.internal_ points here */
+	kvm_backend *kb;
+	uint32_t lane;
+	unsigned gen;   /* kb->rebuilds when the job was posted: its VM */
+	nub_err broken; /* a memory request the worker did not answer: why */
+} kvm_lane_mem;
+
+/* vm_rw read side, on the job's own VM (else unlocked and an error). */
+static nub_err lane_mem_lock(kvm_lane_mem *hm)
+{
+	kvm_backend *kb = hm->kb;
+	pthread_rwlock_rdlock(&kb->vm_rw);
+	if (kb->vm && kb->rebuilds == hm->gen && !hm->broken)
+		return NUB_E_OK;
+	nub_err e = hm->broken ? hm->broken : NUB_E_GUEST_FAULT;
+	pthread_rwlock_unlock(&kb->vm_rw);
+	return e;
+}
+
+/* One HOST_MEM request (vm_rw held): src's len bytes into the buffer
+ * first (WRITE), the answer's bytes to dst (READ). */
+static nub_err lane_mem_op(kvm_lane_mem *hm, uint32_t op, uint32_t addr, uint32_t len, void *dst, const void *src)
+{
+	vmm *vm = hm->kb->vm;
+	ParallelInvokeSlot *s = vmm_lane_slot(vm, hm->lane);
+	uint8_t *buf = vmm_lane_buf(vm, hm->lane);
+	nub_err e = NUB_E_GUEST_PROTOCOL;
+	if (src)
+		memcpy(buf, src, len);
+	if (lane_slot_mem_request(s, op, addr, len)) {
+		vmm_lane_poke(vm, hm->lane);
+		if (!vmm_lane_wait_done(vm, hm->lane, now_ns() + KVM_LANE_CANCEL_GRACE_MS * 1000000ull))
+			e = vmm_lane_ended(vm, hm->lane) ? NUB_E_GUEST_FAULT : NUB_E_TIMEOUT;
+		else if (lane_slot_mem_result(s, &e) == LANE_MEM_DONE) {
+			if (e == NUB_E_OK && dst)
+				memcpy(dst, buf, len);
+			return e;
+		} else {
+			e = NUB_E_GUEST_PROTOCOL;
+		}
+	}
+	hm->broken = e;
+	return e;
+}
+
+static nub_err lane_mem_access(kvm_lane_mem *hm, bool write, uint32_t addr, uint8_t *dst, const uint8_t *src,
+                               size_t len)
+{
+	if (len > (1ull << 32) - addr)
+		return NUB_E_HOST_MEMORY;
+	if (!len)
+		return NUB_E_OK; /* as the local backend: an empty access is fine */
+	nub_err e = lane_mem_lock(hm);
+	if (e)
+		return e;
+	if (len > NUB_SLOT_MEM_MAX) /* len < 2^32 here unless addr is 0, which no program maps */
+		e = lane_mem_op(hm, write ? NUB_SLOT_MEM_CHECK_WRITE : NUB_SLOT_MEM_CHECK_READ, addr,
+		                len > UINT32_MAX ? UINT32_MAX : (uint32_t)len, NULL, NULL);
+	for (size_t off = 0; !e && off < len;) {
+		uint32_t chunk = len - off < NUB_SLOT_MEM_MAX ? (uint32_t)(len - off) : NUB_SLOT_MEM_MAX;
+		e = lane_mem_op(hm, write ? NUB_SLOT_MEM_WRITE : NUB_SLOT_MEM_READ, addr + (uint32_t)off,
+		                chunk, write ? NULL : dst + off, write ? src + off : NULL);
+		off += chunk;
+	}
+	pthread_rwlock_unlock(&hm->kb->vm_rw);
+	return e;
+}
+
+static nub_err kvm_lane_read(const nub_host_mem *h, uint32_t addr, void *dst, size_t len)
+{
+	return lane_mem_access((kvm_lane_mem *)(uintptr_t)h, false, addr, dst, NULL, len);
+}
+
+static nub_err kvm_lane_write(const nub_host_mem *h, uint32_t addr, const void *src, size_t len)
+{
+	return lane_mem_access((kvm_lane_mem *)(uintptr_t)h, true, addr, NULL, src, len);
+}
+
+/* Run p with handler on the taken lane (vm_rw read side held on entry and
+ * on return; released while the handler runs). */
+static nub_err lane_run_with(kvm_backend *kb, uint32_t lane, const InvokePacket *p, nub_host_handler handler,
+                             void *ctx, uint64_t deadline, InvocationResult *r)
+{
+	uint64_t job;
+	nub_err e = lane_post_job(kb, lane, p, true, &job);
+	if (e)
+		return fail_result(r, e);
+	__atomic_add_fetch(&kb->lane_host_jobs, 1, __ATOMIC_RELAXED);
+	InvokePacket pk = *p; /* initial_gas: the most the invocation may hold */
+	kvm_lane_mem hm = {{kvm_lane_read, kvm_lane_write}, kb, lane, kb->rebuilds, NUB_E_OK};
+	for (;;) {
+		ParallelInvokeSlot *s = vmm_lane_slot(kb->vm, lane);
+		InvocationResult got;
+		if (!vmm_lane_wait_done(kb->vm, lane, deadline))
+			return lane_cancel(kb, lane, job, r);
+		lane_take t = lane_slot_take(s, job, &got);
+		if (t == LANE_TAKE_DONE) {
+			e = lane_result(kb, lane, &pk, &got, r);
+			__atomic_add_fetch(&kb->host_calls_done, 1, __ATOMIC_RELAXED);
+			return e;
+		}
+		NubSlotHostCall hc;
+		if (t == LANE_TAKE_HOST_CALL)
+			memcpy(&hc, &s->host_call, sizeof hc); /* our copy: what we check is what we use */
+		if (t != LANE_TAKE_HOST_CALL || hc.gas > pk.initial_gas) {
+			lane_restart(kb, lane);
+			return fail_result(r, NUB_E_GUEST_PROTOCOL);
+		}
+		nub_host_call c = {.number = hc.number, .gas = hc.gas, .internal_ = &hm};
+		memcpy(c.regs, hc.regs, sizeof c.regs);
+		pthread_rwlock_unlock(&kb->vm_rw);
+		nub_host_action act = handler(ctx, &c);
+		__atomic_add_fetch(&kb->host_calls, 1, __ATOMIC_RELAXED);
+		pthread_rwlock_rdlock(&kb->vm_rw);
+		if (!kb->vm || kb->rebuilds != hm.gen) /* the VM it ran on was replaced */
+			return fail_result(r, kb->vm ? NUB_E_GUEST_FAULT : NUB_E_GUEST_DEAD);
+		if (hm.broken) { /* a memory request was not answered: the worker is lost */
+			lane_restart(kb, lane);
+			return fail_result(r, hm.broken);
+		}
+		memcpy(s->host_call.regs, c.regs, sizeof c.regs);
+		s->host_call.gas = c.gas;
+		if (c.gas > pk.initial_gas && c.gas <= (uint64_t)INT64_MAX)
+			pk.initial_gas = c.gas;
+		if (deadline && now_ns() >= deadline) /* the handlers used the time up */
+			return lane_cancel(kb, lane, job, r);
+		if (!lane_slot_answer(s, act == NUB_HOST_RESUME ? NUB_SLOT_HOST_RESUME : NUB_SLOT_HOST_STOP)) {
+			lane_restart(kb, lane);
+			return fail_result(r, NUB_E_GUEST_PROTOCOL);
+		}
+		vmm_lane_poke(kb->vm, lane);
+	}
+}
+
+/* A free lane when there is one (the handler runs on the calling thread,
+ * the job on the lane: several at once), else the mailbox (one at a time,
+ * the mailbox lock held while the handler runs). */
+static nub_err kvm_invoke_with(void *impl, const InvokePacket *p, nub_host_handler handler, void *ctx,
+                               InvocationResult *r)
+{
+	kvm_backend *kb = impl;
+	if (!handler)
+		return kvm_invoke(impl, p, r);
+	if (kb->lanes) {
+		uint64_t deadline = call_deadline(kb);
+		pthread_rwlock_rdlock(&kb->vm_rw);
+		int lane = claim_lane(kb);
+		if (lane >= 0) {
+			nub_err e = lane_run_with(kb, (uint32_t)lane, p, handler, ctx, deadline, r);
+			release_lane(kb, lane);
+			pthread_rwlock_unlock(&kb->vm_rw);
+			return e;
+		}
+		pthread_rwlock_unlock(&kb->vm_rw);
+	}
+	return kvm_invoke_with_mailbox(kb, p, handler, ctx, r);
 }
 
 /* A fixed-size reply of `want` bytes (status OK) or an empty one (error),

@@ -19,7 +19,11 @@
  * mailbox calls. A lane job past its deadline is cancelled (the worker ends
  * it at its next gas slice) and reported NUB_E_TIMEOUT; a lane that does not
  * answer the cancel, or whose vCPU ended, is restarted; other lanes go on.
- * A rebuild waits for running lane jobs (vm_rw, write side).
+ * A rebuild waits for running lane jobs (vm_rw, write side), but not for a
+ * handler: nub_invoke_with takes a free lane too (its handler runs on the
+ * calling thread without any lock, the job waits suspended on its lane; a
+ * rebuild meanwhile ends the job with NUB_E_GUEST_FAULT), and takes the
+ * mailbox only when every lane is taken.
  *
  * The struct is here for the test hooks (tests/kvm/kvm_hooks.c), which are
  * built into the tests only.
@@ -49,7 +53,8 @@ typedef struct kvm_backend {
 	uint64_t job_seq;       /* atomic: job ids */
 	unsigned lane_restarts; /* lanes restarted after a timeout or a death */
 	nub_err lanes_err;      /* why the lanes of the current VM did not start */
-	uint64_t host_calls, host_calls_done; /* handler calls; invocations with a handler that ended */
+	uint64_t host_calls, host_calls_done; /* atomic: handler calls; invocations with a handler that ended */
+	uint64_t lane_host_jobs; /* atomic: invocations with a handler posted on a lane */
 	nub_err host_fail; /* during a handler: the error that broke the VM */
 } kvm_backend;
 

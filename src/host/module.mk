@@ -25,7 +25,8 @@ EXTRA_BINS += $(B)/host/kvm_sandbox_test
 endif
 
 # a static `nub` (no shared libs in the QEMU initramfs): `nub bench sandbox --backend kvm`
-$(B)/host/nub-static: $(CLI_OBJS) $(LIBNUB_INTERNAL)
+# (CLI_OBJS is defined after this file is included: the sources here)
+$(B)/host/nub-static: $(CLI_SRCS:%.c=$(B)/obj/%.o) $(LIBNUB_INTERNAL)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -static -o $@ $(CLI_OBJS) $(LIBNUB_INTERNAL) $(LDFLAGS_ALL) $(CLI_LIBS) -lpthread

@@ -91,10 +91,15 @@ nub_err vmm_lanes_start(vmm *vm, uint32_t n);
 uint32_t vmm_lane_count(const vmm *vm);
 /* The lane's slot in guest RAM (checked translation), NULL past the count. */
 ParallelInvokeSlot *vmm_lane_slot(vmm *vm, uint32_t lane);
-/* After a post: resume the lane's vCPU if it halted idle. */
+/* The lane's host-call buffer in guest RAM (NUB_GUEST_LANE_BUF_SIZE bytes,
+ * checked translation; rpc.h), NULL past the count. */
+uint8_t *vmm_lane_buf(vmm *vm, uint32_t lane);
+/* After a post, an answer or a memory request: resume the lane's vCPU if
+ * it halted. */
 void vmm_lane_poke(vmm *vm, uint32_t lane);
-/* Wait until the slot is DONE (true), or deadline_ns (CLOCK_MONOTONIC; 0 =
- * none) passes or the lane's vCPU ended (false). */
+/* Wait until it is the host's turn on the slot (true: DONE, or HOST_WAIT of
+ * a job with host calls; lane_slot_hosts_turn), or deadline_ns
+ * (CLOCK_MONOTONIC; 0 = none) passes or the lane's vCPU ended (false). */
 bool vmm_lane_wait_done(vmm *vm, uint32_t lane, uint64_t deadline_ns);
 /* The lane's vCPU left its loop (stopped, faulted, or any other exit). */
 bool vmm_lane_ended(vmm *vm, uint32_t lane);

@@ -10,9 +10,13 @@
  *     sleeps until the host posts (vmm_lane_poke) and then re-enters
  *     KVM_RUN: one exit and one host wake-up per idle period, none while
  *     jobs keep coming (the worker spins a while before it halts);
- *   - a host waiting for DONE polls the slot a while, then sets the slot's
+ *   - a host waiting for DONE (or HOST_WAIT: a host call, the answer to a
+ *     memory request) polls the slot a while, then sets the slot's
  *     host_sleeps word and sleeps; the worker then rings
- *     NUB_DOORBELL_LANE_DONE, whose exit wakes it (vmm_lane_wait_done).
+ *     NUB_DOORBELL_LANE_DONE, whose exit wakes it (vmm_lane_wait_done);
+ *   - a worker waiting for the host (DONE not taken, HOST_WAIT) also halts
+ *     after its spin: its thread sleeps until the host's next poke (after
+ *     an answer or a memory request), not on every `hlt`.
  * A lane whose worker stops (STOP: NUB_DOORBELL_LANE_STOPPED), faults
  * (NUB_DOORBELL_FAULT) or exits in any other way is not running any more;
  * vmm_lane_restart kicks its thread out of KVM_RUN (VMM_KICK_SIGNAL), resets
@@ -41,6 +45,7 @@ typedef struct vmm_lane {
 	vmm *vm;
 	uint32_t lane, vcpu;
 	ParallelInvokeSlot *slot;
+	uint8_t *buf;        /* its host-call buffer (NUB_GUEST_LANE_BUFS_GPA) */
 	pthread_t thread;
 	bool thread_up;
 	pthread_mutex_t mu;
@@ -94,6 +99,12 @@ static int lane_io(vmm_lane *l, struct kvm_run *run)
 	return 0;
 }
 
+/* Nothing for the worker to do until the host writes the slot again. */
+static bool lane_idle_status(uint32_t st)
+{
+	return st == NUB_SLOT_EMPTY || lane_slot_hosts_turn(st);
+}
+
 static void *lane_thread(void *arg)
 {
 	vmm_lane *l = arg;
@@ -120,11 +131,13 @@ static void *lane_thread(void *arg)
 		if (run->exit_reason == KVM_EXIT_INTR)
 			continue;
 		if (run->exit_reason == KVM_EXIT_HLT) {
-			/* idle: sleep until a post (or anything else the worker
-			 * must see) unless one came meanwhile */
+			/* idle, or waiting for the host (DONE not taken yet, a
+			 * host call being answered): sleep until a post, an answer
+			 * or a memory request (each pokes), unless one came
+			 * meanwhile */
 			pthread_mutex_lock(&l->mu);
 			l->halted = true;
-			while (!l->quit && !l->poked && lane_slot_status(l->slot) == NUB_SLOT_EMPTY)
+			while (!l->quit && !l->poked && lane_idle_status(lane_slot_status(l->slot)))
 				pthread_cond_wait(&l->wake, &l->mu);
 			l->halted = false;
 			l->poked = false;
@@ -196,6 +209,8 @@ nub_err vmm_lanes_start(vmm *vm, uint32_t n)
 		l->vcpu = i + 1;
 		l->slot = vmm_gpa_to_hva(vm, NUB_GUEST_SLOTS_GPA + (uint64_t)i * NUB_PARALLEL_SLOT_STRIDE,
 		                         NUB_PARALLEL_SLOT_STRIDE);
+		l->buf = vmm_gpa_to_hva(vm, NUB_GUEST_LANE_BUFS_GPA + (uint64_t)i * NUB_GUEST_LANE_BUF_SIZE,
+		                        NUB_GUEST_LANE_BUF_SIZE);
 		pthread_condattr_t ca;
 		pthread_condattr_init(&ca);
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -204,7 +219,7 @@ nub_err vmm_lanes_start(vmm *vm, uint32_t n)
 		pthread_cond_init(&l->done, &ca);
 		pthread_condattr_destroy(&ca);
 		vm->nlanes = i + 1;
-		if (!l->slot || !lane_launch(l)) {
+		if (!l->slot || !l->buf || !lane_launch(l)) {
 			e = NUB_E_KVM_UNAVAILABLE;
 			break;
 		}
@@ -240,6 +255,11 @@ ParallelInvokeSlot *vmm_lane_slot(vmm *vm, uint32_t lane)
 	return lane < vm->nlanes ? vm->lanes[lane].slot : NULL;
 }
 
+uint8_t *vmm_lane_buf(vmm *vm, uint32_t lane)
+{
+	return lane < vm->nlanes ? vm->lanes[lane].buf : NULL;
+}
+
 void vmm_lane_poke(vmm *vm, uint32_t lane)
 {
 	vmm_lane *l = &vm->lanes[lane];
@@ -254,7 +274,7 @@ bool vmm_lane_wait_done(vmm *vm, uint32_t lane, uint64_t deadline_ns)
 {
 	vmm_lane *l = &vm->lanes[lane];
 	for (uint32_t i = 0; i < LANE_WAIT_SPIN; i++) {
-		if (lane_slot_status(l->slot) == NUB_SLOT_DONE)
+		if (lane_slot_hosts_turn(lane_slot_status(l->slot)))
 			return true;
 		lane_cpu_relax();
 	}
@@ -262,14 +282,14 @@ bool vmm_lane_wait_done(vmm *vm, uint32_t lane, uint64_t deadline_ns)
 	__atomic_store_n(&x->host_sleeps, 1, __ATOMIC_SEQ_CST);
 	struct timespec ts = {(time_t)(deadline_ns / 1000000000ull), (long)(deadline_ns % 1000000000ull)};
 	pthread_mutex_lock(&l->mu);
-	while (lane_slot_status(l->slot) != NUB_SLOT_DONE && !l->ended &&
+	while (!lane_slot_hosts_turn(lane_slot_status(l->slot)) && !l->ended &&
 	       (!deadline_ns || now_ns() < deadline_ns)) {
 		if (deadline_ns)
 			pthread_cond_timedwait(&l->done, &l->mu, &ts);
 		else
 			pthread_cond_wait(&l->done, &l->mu);
 	}
-	bool done = lane_slot_status(l->slot) == NUB_SLOT_DONE;
+	bool done = lane_slot_hosts_turn(lane_slot_status(l->slot));
 	pthread_mutex_unlock(&l->mu);
 	__atomic_store_n(&x->host_sleeps, 0, __ATOMIC_SEQ_CST);
 	return done;

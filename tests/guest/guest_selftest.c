@@ -612,6 +612,208 @@ static void lane_worker_checks(void)
 	      "allocated_before=%llu allocated_after=%llu", a.allocated_bytes, b.allocated_bytes);
 }
 
+/* ---- host calls on a lane, this CPU: the idle hook plays the host --------
+ * The packets of lane_worker_checks posted with host calls on lane 6. At
+ * each host call the hook asks the worker for an 8-byte read at phi1 and an
+ * 8-byte write there (HOST_MEM, served through lane 6's buffer), then
+ * answers (phi7 = number * 3 + k, one gas less, STOP at the 41st call).
+ * The packets of lane_worker_checks, then a loop of args[0] ecallis.
+ * Every result and every memory answer must equal what INVOKE_HOST /
+ * HOST_CALL give for the same answers on the mailbox; the heap flat. */
+#define HL_JOBS 48u
+#define HL_LOOPS 16u /* the last jobs: a loop of ecallis (below) */
+static struct {
+	unsigned next, taken, bad, calls, phase, k;
+	uint64_t job_id, sum, val;
+	uint32_t addr;
+	InvocationResult r[HL_JOBS];
+	uint64_t sums[HL_JOBS];
+	bool stop_asked;
+} hl;
+
+static InvokePacket hl_p[HL_JOBS];
+
+/* Loop r7 times: @0 ecalli 1; @2 add_imm_64 r7,r7,-1; @5 branch_ne_imm
+ * r7,0,@0; @8 jump_ind r0 (tests/kvm/kvm_sandbox_test.c's hc_prog_loop). */
+static const uint8_t hl_prog_loop[] = {0, 0, 10, 10, 1, 149, 0x77, 0xFF, 82, 0x07, 0xFB, 50, 0x00, 0x25, 0x01};
+
+/* Publish the loop (bare, no memory) as an Image and an Instance. */
+static bool hl_publish_loop(uint8_t inst[NUB_CAP_HASH_LEN])
+{
+	static uint8_t enc[512];
+	cap_endpoint ep = {0, {0}};
+	ep.regs[0] = NUB_HALT_ADDR;
+	cap_image_view v = {0};
+	v.layout = NUB_CAP_LAYOUT_BARE;
+	v.code = hl_prog_loop;
+	v.code_len = sizeof hl_prog_loop;
+	v.endpoint_count = 1;
+	v.endpoints = &ep;
+	nub_err e;
+	uint8_t img[NUB_CAP_HASH_LEN];
+	size_t n = cap_image_encoded_len(&v, &e);
+	if (!n || n > sizeof enc || cap_image_encode(&v, enc, sizeof enc) != NUB_E_OK || s_put(NULL, enc, n, img))
+		return false;
+	n = cap_instance_encoded_len(0, NULL, &e);
+	return n && n <= sizeof enc && cap_instance_encode(img, 0, NULL, enc, sizeof enc) == NUB_E_OK &&
+	       s_put(NULL, enc, n, inst) == NUB_E_OK;
+}
+
+static uint8_t *lane_buf(uint32_t lane)
+{
+	return (uint8_t *)(uintptr_t)(NUB_GUEST_LANE_BUFS_GPA + (uint64_t)lane * NUB_GUEST_LANE_BUF_SIZE);
+}
+
+static uint64_t mix(uint64_t sum, uint64_t v)
+{
+	return sum * 1000003u + v + 1;
+}
+
+static void hl_host_hook(ParallelInvokeSlot *s, uint32_t seen)
+{
+	(void)seen;
+	uint32_t st = lane_slot_status(s);
+	nub_err e = NUB_E_OK;
+	if (st == NUB_SLOT_DONE) {
+		if (lane_slot_take(s, hl.job_id, &hl.r[hl.taken]) == LANE_TAKE_DONE)
+			hl.sums[hl.taken++] = hl.sum;
+		else
+			hl.bad++;
+		return;
+	}
+	if (st == NUB_SLOT_HOST_WAIT && hl.phase == 0) {
+		if (lane_slot_take(s, hl.job_id, &hl.r[hl.taken]) != LANE_TAKE_HOST_CALL) {
+			hl.bad++;
+			return;
+		}
+		hl.calls++;
+		hl.addr = (uint32_t)s->host_call.regs[1];
+		hl.val = (uint64_t)s->host_call.number * 7 + hl.k;
+		hl.phase = lane_slot_mem_request(s, NUB_SLOT_MEM_READ, hl.addr, 8) ? 1 : 0;
+		hl.bad += hl.phase == 0;
+		return;
+	}
+	if (st == NUB_SLOT_HOST_WAIT && hl.phase == 1) {
+		uint64_t v = 0;
+		if (lane_slot_mem_result(s, &e) != LANE_MEM_DONE)
+			hl.bad++;
+		if (e == NUB_E_OK)
+			memcpy(&v, lane_buf(6), 8);
+		hl.sum = mix(mix(hl.sum, e), v);
+		memcpy(lane_buf(6), &hl.val, 8);
+		hl.phase = lane_slot_mem_request(s, NUB_SLOT_MEM_WRITE, hl.addr, 8) ? 2 : 0;
+		hl.bad += hl.phase == 0;
+		return;
+	}
+	if (st == NUB_SLOT_HOST_WAIT && hl.phase == 2) {
+		if (lane_slot_mem_result(s, &e) != LANE_MEM_DONE)
+			hl.bad++;
+		hl.sum = mix(hl.sum, e);
+		NubSlotHostCall *c = &s->host_call;
+		c->regs[7] = (uint64_t)c->number * 3 + hl.k;
+		if (c->gas)
+			c->gas--;
+		if (!lane_slot_answer(s, hl.k == 40 ? NUB_SLOT_HOST_STOP : NUB_SLOT_HOST_RESUME))
+			hl.bad++;
+		hl.k++;
+		hl.phase = 0;
+		return;
+	}
+	if (st != NUB_SLOT_EMPTY)
+		return;
+	if (hl.next < HL_JOBS) {
+		hl.job_id = 2000 + hl.next;
+		hl.sum = 0;
+		hl.k = 0;
+		if (!lane_slot_post_host(s, hl.job_id, &hl_p[hl.next++]))
+			hl.bad++;
+	} else if (!hl.stop_asked) {
+		hl.stop_asked = lane_slot_request(s, NUB_SLOT_STOP);
+	}
+}
+
+/* The same on the mailbox: INVOKE_HOST, then per call READ, WRITE, ANSWER. */
+static void hl_mailbox(const InvokePacket *p, InvocationResult *r, uint64_t *sum, unsigned *calls)
+{
+	NubHostStep st;
+	uint32_t n;
+	bool bad;
+	*sum = 0;
+	memset(&st, 0, sizeof st);
+	guest_host_call(NUB_FN_ID_INVOKE_HOST, p, sizeof *p, &st, sizeof st, &n, &bad);
+	for (unsigned k = 0; st.state == NUB_HOST_STEP_CALL && k < 1000000; k++) {
+		++*calls;
+		uint32_t addr = (uint32_t)st.regs[1];
+		uint64_t v = 0, val = (uint64_t)st.number * 7 + k;
+		struct {
+			NubHostOp op;
+			uint64_t data;
+		} req;
+		memset(&req, 0, sizeof req);
+		req.op.op = NUB_HOST_OP_READ;
+		req.op.addr = addr;
+		req.op.len = 8;
+		nub_err e = guest_host_call(NUB_FN_ID_HOST_CALL, &req.op, sizeof req.op, &v, sizeof v, &n, &bad);
+		*sum = mix(mix(*sum, e), e == NUB_E_OK ? v : 0);
+		req.op.op = NUB_HOST_OP_WRITE;
+		req.data = val;
+		e = guest_host_call(NUB_FN_ID_HOST_CALL, &req, sizeof req, NULL, 0, &n, &bad);
+		*sum = mix(*sum, e);
+		memset(&req, 0, sizeof req);
+		req.op.op = NUB_HOST_OP_ANSWER;
+		req.op.action = k == 40 ? NUB_HOST_ACTION_STOP : NUB_HOST_ACTION_RESUME;
+		memcpy(req.op.regs, st.regs, sizeof st.regs);
+		req.op.regs[7] = (uint64_t)st.number * 3 + k;
+		req.op.gas = st.gas ? st.gas - 1 : 0;
+		guest_host_call(NUB_FN_ID_HOST_CALL, &req.op, sizeof req.op, &st, sizeof st, &n, &bad);
+	}
+	*r = st.result;
+}
+
+static void lane_host_call_checks(void)
+{
+	uint32_t n;
+	bool bad;
+	static InvocationResult want_r[HL_JOBS];
+	static uint64_t want_sum[HL_JOBS];
+	unsigned mb_calls = 0;
+	uint8_t loop[NUB_CAP_HASH_LEN];
+	bool published = hl_publish_loop(loop);
+	for (unsigned j = 0; j < HL_JOBS; j++) {
+		if (j < HL_JOBS - HL_LOOPS) {
+			hl_p[j] = lt.p[j];
+		} else {
+			memset(&hl_p[j], 0, sizeof hl_p[j]);
+			memcpy(hl_p[j].instance_hash, loop, sizeof loop);
+			hl_p[j].args[0] = 3u * (j - (HL_JOBS - HL_LOOPS)); /* 0 .. 45 calls: some stop at the 41st */
+			hl_p[j].initial_gas = 100; /* 4 gas a call: the longer loops run out of gas */
+		}
+		hl_mailbox(&hl_p[j], &want_r[j], &want_sum[j], &mb_calls);
+	}
+	NubHeapStats a, b;
+	guest_host_call(NUB_FN_ID_EVICT_JIT_ALL, NULL, 0, NULL, 0, &n, &bad);
+	guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &a, sizeof a, &n, &bad);
+	memset(&hl, 0, sizeof hl);
+	ParallelInvokeSlot *s = (ParallelInvokeSlot *)(uintptr_t)(NUB_GUEST_SLOTS_GPA + 6u * NUB_PARALLEL_SLOT_STRIDE);
+	lane_slot_init(s);
+	guest_lane_idle_hook = hl_host_hook;
+	static const uint8_t lane6[4] = {6, 0, 0, 0};
+	nub_err e = guest_host_call(NUB_FN_ID_INVOKE_WORKER, lane6, 4, NULL, 0, &n, &bad);
+	guest_lane_idle_hook = NULL;
+	unsigned same = 0;
+	for (unsigned j = 0; j < hl.taken; j++)
+		same += memcmp(&hl.r[j], &want_r[j], sizeof want_r[j]) == 0 && hl.sums[j] == want_sum[j];
+	check("lane_host_calls_equal_mailbox",
+	      published && e == NUB_E_OK && hl.taken == HL_JOBS && same == HL_JOBS && hl.bad == 0 &&
+	          hl.calls == mb_calls && hl.calls > 200,
+	      "jobs=%llu same_as_mailbox=%llu", hl.taken, same);
+	guest_log("G lane_host_calls_detail calls=%u mailbox_calls=%u ok=1\n", hl.calls, mb_calls);
+	guest_host_call(NUB_FN_ID_EVICT_JIT_ALL, NULL, 0, NULL, 0, &n, &bad);
+	guest_host_call(NUB_FN_ID_HEAP_STATS, NULL, 0, &b, sizeof b, &n, &bad);
+	check("lane_host_calls_no_leak", b.allocation_count == a.allocation_count && b.allocated_bytes == a.allocated_bytes,
+	      "allocated_before=%llu allocated_after=%llu", a.allocated_bytes, b.allocated_bytes);
+}
+
 /* ---- lanes on the application processors (QEMU -smp N) -------------------
  * The APs come up by INIT/SIPI and serve lanes 0..N-2; this CPU plays the
  * host: the jobs of lane_worker_checks dealt over every lane (post to any
@@ -723,6 +925,7 @@ unsigned guest_selftest(uint32_t smp)
 	mmu_engine_checks();
 	invoke_many_no_leak();
 	lane_worker_checks();
+	lane_host_call_checks();
 	if (smp > 1)
 		smp_lane_checks(smp);
 	return g_fails;

@@ -34,6 +34,7 @@ nub_err kvm_test_open(const nub_options *o, nub_sandbox **out)
 		.vcpus = o->vcpus ? o->vcpus : 4,
 		.memory_bytes = o->memory_bytes ? o->memory_bytes : (256ull << 20),
 		.timeout_ms = o->timeout_ms,
+		.engine = o->engine,
 	};
 	ro.lanes = o->lanes ? o->lanes : ro.vcpus > 1 ? ro.vcpus - 1 : 1; /* as nub_open resolves it */
 	ro.invocation_pages = (uint32_t)((o->invocation_memory_bytes ? o->invocation_memory_bytes
@@ -74,6 +75,18 @@ unsigned kvm_sandbox_lane_restarts(nub_sandbox *sb)
 {
 	kvm_backend *kb = sb->impl;
 	return __atomic_load_n(&kb->lane_restarts, __ATOMIC_RELAXED);
+}
+
+uint64_t kvm_sandbox_lane_host_jobs(nub_sandbox *sb)
+{
+	kvm_backend *kb = sb->impl;
+	return __atomic_load_n(&kb->lane_host_jobs, __ATOMIC_RELAXED);
+}
+
+uint64_t kvm_sandbox_host_calls(nub_sandbox *sb)
+{
+	kvm_backend *kb = sb->impl;
+	return __atomic_load_n(&kb->host_calls, __ATOMIC_RELAXED);
 }
 
 void kvm_sandbox_scribble_lane(nub_sandbox *sb, uint32_t lane, uint32_t status)

@@ -19,6 +19,10 @@ uint64_t kvm_sandbox_exits(nub_sandbox *sb);
 unsigned kvm_sandbox_rebuilds(nub_sandbox *sb);
 /* Lanes restarted after a timeout the worker did not answer, or a death. */
 unsigned kvm_sandbox_lane_restarts(nub_sandbox *sb);
+/* Invocations with a handler posted on a lane (the others took the
+ * mailbox); handler calls on either path. */
+uint64_t kvm_sandbox_lane_host_jobs(nub_sandbox *sb);
+uint64_t kvm_sandbox_host_calls(nub_sandbox *sb);
 /* Lanes running on the sandbox's VM. */
 uint32_t kvm_sandbox_lanes(nub_sandbox *sb);
 uint32_t kvm_sandbox_lanes_ready(nub_sandbox *sb);

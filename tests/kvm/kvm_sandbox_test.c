@@ -1564,6 +1564,406 @@ TEST(hostcall_kernel_kvm_equals_local)
 	ASSERT_TRUE(exits <= 2 * 100000 + 10);
 }
 
+/* ---- host calls on lanes (nub_invoke_with with a free lane) ------------------------
+ * The same scenarios as above on a sandbox with 3 lanes, both guest engines:
+ * every result equals local's byte for byte; the handlers really ran on
+ * lanes (kvm_sandbox_lane_host_jobs) and at once (handlers overlapping in
+ * time, which the mailbox path, holding its lock, cannot do). */
+#define HL_LANES 3u
+static nub_sandbox *g_hl;
+
+static nub_err hl_open(nub_engine engine, nub_sandbox **out)
+{
+	nub_options o;
+	nub_options_init(&o);
+	o.backend = NUB_BACKEND_KVM;
+	o.timeout_ms = CALL_TIMEOUT_MS;
+	o.notice = quiet;
+	o.engine = engine;
+	o.vcpus = HL_LANES + 1; /* vCPU 0: the mailbox */
+	o.lanes = HL_LANES;
+	return kvm_test_open(&o, out);
+}
+
+typedef struct {
+	nub_sandbox *sb;
+	const uint8_t *ping, *loop; /* instance hashes */
+	unsigned *inside, *max_inside; /* handlers running right now, most at once (atomic) */
+	unsigned hold_ms;              /* each handler call sleeps this long */
+	volatile unsigned *gate;       /* non-NULL: handlers wait while *gate is 0 */
+	unsigned runs, bad;
+	hc_state h;
+	InvocationResult r;
+	nub_err e;
+} hl_job;
+
+static nub_host_action hl_handler(void *ctx, nub_host_call *c)
+{
+	hl_job *j = ctx;
+	unsigned now = __atomic_add_fetch(j->inside, 1, __ATOMIC_SEQ_CST);
+	unsigned m = __atomic_load_n(j->max_inside, __ATOMIC_SEQ_CST);
+	while (now > m && !__atomic_compare_exchange_n(j->max_inside, &m, now, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		;
+	if (j->hold_ms)
+		usleep(j->hold_ms * 1000u);
+	while (j->gate && !__atomic_load_n(j->gate, __ATOMIC_SEQ_CST))
+		usleep(1000);
+	nub_host_action a = hc_ping_handler(&j->h, c);
+	__atomic_sub_fetch(j->inside, 1, __ATOMIC_SEQ_CST);
+	return a;
+}
+
+/* One ping invocation through hl_handler; false when its result or the
+ * handler's view is not the expected one. */
+static bool hl_ping_once(hl_job *j, uint64_t arg)
+{
+	InvokePacket p;
+	memset(&p, 0, sizeof p);
+	memcpy(p.instance_hash, j->ping, NUB_CAP_HASH_LEN);
+	p.initial_gas = 100;
+	p.args[0] = arg;
+	memset(&j->h, 0, sizeof j->h);
+	j->e = nub_invoke_with(j->sb, &p, hl_handler, j, &j->r);
+	bool ok = j->e == NUB_E_OK && j->r.exit_reason == NUB_EXIT_HALT && j->r.return_value == 2 * arg + 1 &&
+	          j->r.gas_remaining == 95 && j->h.calls == 2 && j->h.seen[0] == arg && j->h.seen[1] == 2 * arg + 1 &&
+	          j->h.big_ok;
+	for (int i = 0; i < 10; i++)
+		ok = ok && j->h.e[i] == (i >= 4 && i < 8 ? NUB_E_HOST_MEMORY : NUB_E_OK);
+	return ok;
+}
+
+static void *hl_thread(void *arg)
+{
+	hl_job *j = arg;
+	for (unsigned i = 0; i < j->runs; i++)
+		if (!hl_ping_once(j, 1000u * (uintptr_t)j + i))
+			j->bad++;
+	return NULL;
+}
+
+/* A handler that invokes its own sandbox (another lane) at each call. */
+typedef struct {
+	hl_job inner;
+	unsigned calls, bad;
+} hl_nested;
+
+static nub_host_action hl_nested_handler(void *ctx, nub_host_call *c)
+{
+	hl_nested *n = ctx;
+	(void)c; /* resumed unchanged */
+	n->calls++;
+	if (!hl_ping_once(&n->inner, 77 + n->calls))
+		n->bad++;
+	return NUB_HOST_RESUME;
+}
+
+/* A handler that breaks the VM (fault probe 100 on the mailbox: a rebuild)
+ * while its job waits on a lane, then touches the job's memory. */
+static nub_err g_hl_probe_err, g_hl_after_err;
+static nub_host_action hl_rebuild_handler(void *ctx, nub_host_call *c)
+{
+	nub_sandbox *sb = ctx;
+	uint8_t resp[64], b[8];
+	uint32_t n;
+	g_hl_probe_err = kvm_sandbox_call(sb, 100, NULL, 0, resp, sizeof resp, &n);
+	g_hl_after_err = nub_host_call_read(c, 0x20000, b, sizeof b);
+	return NUB_HOST_RESUME;
+}
+
+/* A handler that scribbles on its own lane's slot (a status with no
+ * protocol value) while the job waits, then reads memory. */
+static nub_err g_hl_scribble_read;
+static nub_host_action hl_scribble_handler(void *ctx, nub_host_call *c)
+{
+	uint8_t b[8];
+	kvm_sandbox_scribble_lane(ctx, 0, 0x7777u);
+	g_hl_scribble_read = nub_host_call_read(c, 0x20000, b, sizeof b);
+	return NUB_HOST_RESUME;
+}
+
+static void hl_scenarios(nub_engine engine, const char *name)
+{
+	nub_sandbox *sb;
+	ASSERT_EQ(hl_open(engine, &sb), NUB_E_OK);
+	g_hl = sb;
+	ASSERT_EQ(kvm_sandbox_lanes(sb), HL_LANES);
+	uint8_t ping[NUB_CAP_HASH_LEN], loop[NUB_CAP_HASH_LEN], lping[NUB_CAP_HASH_LEN], lloop[NUB_CAP_HASH_LEN];
+	ASSERT_EQ(hc_publish(sb, hc_prog_ping, sizeof hc_prog_ping, true, ping), NUB_E_OK);
+	ASSERT_EQ(hc_publish(sb, hc_prog_loop, sizeof hc_prog_loop, false, loop), NUB_E_OK);
+	ASSERT_EQ(hc_publish(g_local, hc_prog_ping, sizeof hc_prog_ping, true, lping), NUB_E_OK);
+	ASSERT_EQ(hc_publish(g_local, hc_prog_loop, sizeof hc_prog_loop, false, lloop), NUB_E_OK);
+	ASSERT_MEM_EQ(ping, lping, sizeof ping);
+	ASSERT_MEM_EQ(loop, lloop, sizeof loop);
+	unsigned r0 = kvm_sandbox_rebuilds(sb), l0 = kvm_sandbox_lane_restarts(sb);
+
+	/* 1. the mailbox scenarios on a lane: memory written and read back,
+	 * refused accesses, accesses of many buffers; 1000 calls; STOP; gas 0;
+	 * gas 2^63; more gas than the packet gave. Same results as local. */
+	nub_sandbox *both[2] = {sb, g_local};
+	InvocationResult r[2][6];
+	nub_err e[2][6];
+	hc_state *h = g_hs;
+	uint64_t exits = 0, j0 = kvm_sandbox_lane_host_jobs(sb);
+	double ms = 0;
+	for (int k = 0; k < 2; k++) {
+		InvokePacket p;
+		memset(&p, 0, sizeof p);
+		memcpy(p.instance_hash, ping, sizeof ping);
+		p.initial_gas = 100;
+		p.args[0] = 4242;
+		memset(&h[k], 0, sizeof h[k]);
+		e[k][0] = nub_invoke_with(both[k], &p, hc_ping_handler, &h[k], &r[k][0]);
+		memcpy(p.instance_hash, loop, sizeof loop);
+		p.initial_gas = 1000000;
+		p.args[0] = 1000;
+		hc_state l = {.set_gas = ~0ull};
+		uint64_t x0 = k == 0 ? kvm_sandbox_exits(sb) : 0;
+		double t0 = now_ms();
+		e[k][1] = nub_invoke_with(both[k], &p, hc_loop_handler, &l, &r[k][1]);
+		if (k == 0) {
+			ms = now_ms() - t0;
+			exits = kvm_sandbox_exits(sb) - x0;
+		}
+		ASSERT_EQ(l.calls, 1000);
+		l = (hc_state){.set_gas = ~0ull, .stop_at = 3};
+		e[k][2] = nub_invoke_with(both[k], &p, hc_loop_handler, &l, &r[k][2]);
+		l = (hc_state){.set_gas = 0};
+		e[k][3] = nub_invoke_with(both[k], &p, hc_loop_handler, &l, &r[k][3]);
+		ASSERT_EQ(l.calls, 1);
+		l = (hc_state){.set_gas = 1ull << 63};
+		e[k][4] = nub_invoke_with(both[k], &p, hc_loop_handler, &l, &r[k][4]);
+		l = (hc_state){.set_gas = 5000000};
+		e[k][5] = nub_invoke_with(both[k], &p, hc_loop_handler, &l, &r[k][5]);
+	}
+	ASSERT_EQ(kvm_sandbox_lane_host_jobs(sb), j0 + 6); /* every one on a lane */
+	for (int i = 0; i < 6; i++) {
+		ASSERT_EQ(e[0][i], e[1][i]);
+		ASSERT_MEM_EQ(&r[0][i], &r[1][i], sizeof r[0][i]);
+	}
+	ASSERT_EQ(h[0].calls, 2);
+	ASSERT_EQ(h[0].seen[0], 4242);
+	ASSERT_EQ(h[0].seen[1], 2 * 4242 + 1);
+	for (int i = 0; i < 10; i++)
+		ASSERT_EQ(h[0].e[i], i >= 4 && i < 8 ? NUB_E_HOST_MEMORY : NUB_E_OK);
+	ASSERT_TRUE(h[0].big_ok);
+	ASSERT_MEM_EQ(h[0].big, h[1].big, sizeof h[0].big);
+	ASSERT_EQ(r[0][0].exit_reason, NUB_EXIT_HALT);
+	ASSERT_EQ(r[0][0].return_value, 2 * 4242 + 1);
+	ASSERT_EQ(r[0][2].exit_reason, NUB_EXIT_HOST_CALL);
+	ASSERT_EQ(r[0][2].return_value, 777);
+	ASSERT_EQ(r[0][3].exit_reason, NUB_EXIT_OUT_OF_GAS);
+	ASSERT_EQ(e[0][4], NUB_E_BAD_GAS);
+	ASSERT_EQ(r[0][5].gas_remaining, 5000000 - 3);
+	printf("    %s: host calls on a lane: %.2f VM exits and %.1f us per host call (1000 calls)\n", name,
+	       (double)exits / 1000, ms * 1000.0 / 1000);
+	ASSERT_TRUE(exits <= 2 * 1000 + 10);
+
+	/* 2. the hostcall kernel (100 000 calls) on a lane = local */
+	if (g_programs) {
+		char path[1024];
+		snprintf(path, sizeof path, "%s/hostcall.pvm", g_programs);
+		size_t len;
+		uint8_t *spi = (uint8_t *)test_read_file(path, &len);
+		if (spi) {
+			uint8_t ik[NUB_CAP_HASH_LEN], il[NUB_CAP_HASH_LEN];
+			ASSERT_EQ(publish_spi(sb, spi, len, ik), NUB_E_OK);
+			ASSERT_EQ(publish_spi(g_local, spi, len, il), NUB_E_OK);
+			free(spi);
+			InvokePacket p;
+			memset(&p, 0, sizeof p);
+			memcpy(p.instance_hash, ik, sizeof ik);
+			p.args[0] = 0xFEFF0000u;
+			p.initial_gas = 1000000000;
+			InvocationResult rk, rl;
+			unsigned nk = 0, nl = 0;
+			uint64_t x0 = kvm_sandbox_exits(sb), jj = kvm_sandbox_lane_host_jobs(sb);
+			kvm_sandbox_set_timeout(sb, 600000);
+			double t0 = now_ms();
+			nub_err ek = nub_invoke_with(sb, &p, hc_rule_handler, &nk, &rk);
+			double t1 = now_ms();
+			kvm_sandbox_set_timeout(sb, CALL_TIMEOUT_MS);
+			ASSERT_EQ(ek, NUB_E_OK);
+			uint64_t xs = kvm_sandbox_exits(sb) - x0;
+			ASSERT_EQ(kvm_sandbox_lane_host_jobs(sb), jj + 1);
+			ASSERT_EQ(nub_invoke_with(g_local, &p, hc_rule_handler, &nl, &rl), NUB_E_OK);
+			ASSERT_EQ(nk, 100000);
+			ASSERT_EQ(nl, 100000);
+			ASSERT_EQ(rk.exit_reason, NUB_EXIT_HALT);
+			ASSERT_MEM_EQ(&rk, &rl, sizeof rk);
+			printf("    %s: hostcall kernel on a lane: 100000 calls, %.3f VM exits and %.2f us per host call\n",
+			       name, (double)xs / 1e5, (t1 - t0) * 1000.0 / 1e5);
+			ASSERT_TRUE(xs <= 2 * 100000 + 10);
+		}
+	}
+
+	/* 3. several threads at once, each on its own lane; the handlers
+	 * overlap in time (impossible on the mailbox, which holds its lock
+	 * while a handler runs) */
+	unsigned inside = 0, max_inside = 0;
+	static hl_job jobs[HL_LANES];
+	pthread_t th[HL_LANES];
+	j0 = kvm_sandbox_lane_host_jobs(sb);
+	uint64_t c0 = kvm_sandbox_host_calls(sb);
+	for (unsigned i = 0; i < HL_LANES; i++) {
+		memset(&jobs[i], 0, sizeof jobs[i]);
+		jobs[i] = (hl_job){.sb = sb, .ping = ping, .loop = loop, .inside = &inside, .max_inside = &max_inside,
+		                   .hold_ms = 5, .runs = 8};
+		ASSERT_EQ(pthread_create(&th[i], NULL, hl_thread, &jobs[i]), 0);
+	}
+	unsigned bad = 0;
+	for (unsigned i = 0; i < HL_LANES; i++) {
+		pthread_join(th[i], NULL);
+		bad += jobs[i].bad;
+	}
+	printf("    %s: %u threads x 8 invocations with handlers: %u bad, %llu on lanes, at most %u handlers at once\n",
+	       name, HL_LANES, bad, (unsigned long long)(kvm_sandbox_lane_host_jobs(sb) - j0), max_inside);
+	ASSERT_EQ(bad, 0);
+	ASSERT_EQ(kvm_sandbox_host_calls(sb) - c0, HL_LANES * 8 * 2);
+	/* each thread holds at most one lane and there are as many lanes as
+	 * threads: every invocation took a lane */
+	ASSERT_EQ(kvm_sandbox_lane_host_jobs(sb) - j0, HL_LANES * 8);
+	ASSERT_TRUE(max_inside >= 2);
+
+	/* 4. every lane held by a handler that waits: nub_invoke_with still
+	 * works, on the mailbox */
+	volatile unsigned gate = 0;
+	inside = max_inside = 0;
+	for (unsigned i = 0; i < HL_LANES; i++) {
+		jobs[i] = (hl_job){.sb = sb, .ping = ping, .loop = loop, .inside = &inside, .max_inside = &max_inside,
+		                   .gate = &gate, .runs = 1};
+		ASSERT_EQ(pthread_create(&th[i], NULL, hl_thread, &jobs[i]), 0);
+	}
+	for (int w = 0; w < 20000 && __atomic_load_n(&inside, __ATOMIC_SEQ_CST) < HL_LANES; w++)
+		usleep(1000);
+	ASSERT_EQ(__atomic_load_n(&inside, __ATOMIC_SEQ_CST), HL_LANES);
+	j0 = kvm_sandbox_lane_host_jobs(sb);
+	hl_job mb = {.sb = sb, .ping = ping, .loop = loop, .inside = &inside, .max_inside = &max_inside};
+	inside = 0; /* the mailbox job's own count starts again (the others wait) */
+	bool mb_ok = hl_ping_once(&mb, 31337);
+	uint64_t j1 = kvm_sandbox_lane_host_jobs(sb);
+	__atomic_store_n(&gate, 1, __ATOMIC_SEQ_CST);
+	bad = 0;
+	for (unsigned i = 0; i < HL_LANES; i++) {
+		pthread_join(th[i], NULL);
+		bad += jobs[i].bad;
+	}
+	ASSERT_TRUE(mb_ok);
+	ASSERT_EQ(j1, j0); /* not on a lane */
+	ASSERT_EQ(bad, 0);
+
+	/* 5. a handler that invokes its own sandbox: the inner invocation takes
+	 * another lane */
+	{
+		hl_nested n = {{.sb = sb, .ping = ping, .loop = loop, .inside = &inside, .max_inside = &max_inside}, 0, 0};
+		InvokePacket p;
+		memset(&p, 0, sizeof p);
+		memcpy(p.instance_hash, loop, sizeof loop);
+		p.initial_gas = 1000000;
+		p.args[0] = 3;
+		InvocationResult rn;
+		j0 = kvm_sandbox_lane_host_jobs(sb);
+		ASSERT_EQ(nub_invoke_with(sb, &p, hl_nested_handler, &n, &rn), NUB_E_OK);
+		ASSERT_EQ(rn.exit_reason, NUB_EXIT_HALT);
+		ASSERT_EQ(n.calls, 3);
+		ASSERT_EQ(n.bad, 0);
+		ASSERT_EQ(kvm_sandbox_lane_host_jobs(sb) - j0, 4);
+	}
+
+	/* 6. a lane job suspended in slow handlers past its deadline:
+	 * NUB_E_TIMEOUT, the job freed in the guest by its worker (no lane
+	 * restart, no rebuild, the guest heap as before) */
+	{
+		InvokePacket p;
+		memset(&p, 0, sizeof p);
+		memcpy(p.instance_hash, loop, sizeof loop);
+		p.initial_gas = 1000000;
+		p.args[0] = 1000;
+		InvocationResult rt;
+		hc_state l = {.set_gas = ~0ull};
+		ASSERT_EQ(nub_invoke_with(sb, &p, hc_loop_handler, &l, &rt), NUB_E_OK); /* warm */
+		NubHeapStats hs0, hs1;
+		ASSERT_EQ(nub_heap_stats(sb, &hs0), NUB_E_OK);
+		kvm_sandbox_set_timeout(sb, 300);
+		for (int i = 0; i < 3; i++) {
+			l = (hc_state){.set_gas = ~0ull, .sleep_ms = 60};
+			double t0 = now_ms();
+			ASSERT_EQ(nub_invoke_with(sb, &p, hc_loop_handler, &l, &rt), NUB_E_TIMEOUT);
+			double t1 = now_ms();
+			ASSERT_EQ(rt.exit_reason, NUB_EXIT_ERROR);
+			ASSERT_EQ(rt.exit_arg, NUB_E_TIMEOUT);
+			ASSERT_TRUE(l.calls >= 1 && l.calls <= 6);
+			ASSERT_TRUE(t1 - t0 >= 300);
+		}
+		kvm_sandbox_set_timeout(sb, CALL_TIMEOUT_MS);
+		ASSERT_EQ(nub_heap_stats(sb, &hs1), NUB_E_OK);
+		ASSERT_EQ(hs1.allocated_bytes, hs0.allocated_bytes);
+		ASSERT_EQ(hs1.allocation_count, hs0.allocation_count);
+		ASSERT_EQ(kvm_sandbox_rebuilds(sb), r0);
+		ASSERT_EQ(kvm_sandbox_lane_restarts(sb), l0);
+		/* and the lanes go on */
+		hl_job again = {.sb = sb, .ping = ping, .loop = loop, .inside = &inside, .max_inside = &max_inside};
+		ASSERT_TRUE(hl_ping_once(&again, 5));
+	}
+
+	/* 7. a rebuild while a handler runs (its handler breaks the VM through
+	 * the mailbox): the job ends with NUB_E_GUEST_FAULT, its memory
+	 * accessors say so, nothing hangs; the rebuilt VM serves */
+	{
+		InvokePacket p;
+		memset(&p, 0, sizeof p);
+		memcpy(p.instance_hash, ping, sizeof ping);
+		p.initial_gas = 100;
+		InvocationResult rb;
+		ASSERT_EQ(nub_invoke_with(sb, &p, hl_rebuild_handler, sb, &rb), NUB_E_GUEST_FAULT);
+		ASSERT_EQ(rb.exit_reason, NUB_EXIT_ERROR);
+		ASSERT_EQ(g_hl_probe_err, NUB_E_GUEST_FAULT);
+		ASSERT_EQ(g_hl_after_err, NUB_E_GUEST_FAULT);
+		ASSERT_EQ(kvm_sandbox_rebuilds(sb), r0 + 1);
+		ASSERT_EQ(kvm_sandbox_lanes(sb), HL_LANES);
+		hl_job again = {.sb = sb, .ping = ping, .loop = loop, .inside = &inside, .max_inside = &max_inside};
+		j0 = kvm_sandbox_lane_host_jobs(sb);
+		ASSERT_TRUE(hl_ping_once(&again, 6));
+		ASSERT_EQ(kvm_sandbox_lane_host_jobs(sb), j0 + 1);
+	}
+
+	/* 8. the slot scribbled on while the handler runs (the job is on lane
+	 * 0: every lane is free): the worker ends the job, the memory request
+	 * and the invocation fail with NUB_E_GUEST_PROTOCOL, the lane is
+	 * restarted (no rebuild) and serves again */
+	{
+		InvokePacket p;
+		memset(&p, 0, sizeof p);
+		memcpy(p.instance_hash, ping, sizeof ping);
+		p.initial_gas = 100;
+		InvocationResult rs;
+		unsigned rb0 = kvm_sandbox_rebuilds(sb), lr0 = kvm_sandbox_lane_restarts(sb);
+		ASSERT_EQ(nub_invoke_with(sb, &p, hl_scribble_handler, sb, &rs), NUB_E_GUEST_PROTOCOL);
+		ASSERT_EQ(rs.exit_reason, NUB_EXIT_ERROR);
+		ASSERT_EQ(g_hl_scribble_read, NUB_E_GUEST_PROTOCOL);
+		ASSERT_EQ(kvm_sandbox_rebuilds(sb), rb0);
+		ASSERT_EQ(kvm_sandbox_lane_restarts(sb), lr0 + 1);
+		hl_job again = {.sb = sb, .ping = ping, .loop = loop, .inside = &inside, .max_inside = &max_inside};
+		for (int i = 0; i < 4; i++)
+			ASSERT_TRUE(hl_ping_once(&again, 7 + (unsigned)i));
+	}
+	nub_close(sb);
+	g_hl = NULL;
+}
+
+TEST(host_calls_on_lanes_jit)
+{
+	if (!g_kvm_ok)
+		SKIP("no kvm sandbox");
+	hl_scenarios(NUB_ENGINE_JIT, "jit");
+}
+
+TEST(host_calls_on_lanes_interp)
+{
+	if (!g_kvm_ok)
+		SKIP("no kvm sandbox");
+	hl_scenarios(NUB_ENGINE_INTERP, "interp");
+}
+
 int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -1602,6 +2002,8 @@ int main(int argc, char **argv)
 	RUN_SOME(host_calls_memory_stop_gas);
 	RUN_SOME(host_calls_timeout_and_no_leak);
 	RUN_SOME(hostcall_kernel_kvm_equals_local);
+	RUN_SOME(host_calls_on_lanes_jit);
+	RUN_SOME(host_calls_on_lanes_interp);
 	if (g_kvm)
 		nub_close(g_kvm);
 	if (g_local)
