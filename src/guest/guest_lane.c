@@ -85,8 +85,9 @@ static void lane_invoke_host(void *ctx, ParallelInvokeSlot *s, const InvokePacke
 		return;
 	}
 	pvm_exit x = PVM_EXIT_PANIC;
+	lane_slicer ls = {{.size = LANE_SLICE_GAS, .between = lane_cancelled}, s};
 	for (;;) {
-		e = cap_core_run_sliced(&inv, LANE_SLICE_GAS, lane_cancelled, ctx, &x);
+		e = cap_core_run_sliced(&inv, &ls.sl, &x);
 		if (e || x != PVM_EXIT_HOST)
 			break;
 		NubSlotHostCall call = {.number = pvm_exit_arg(inv.m), .gas = (uint64_t)pvm_gas(inv.m)};
