@@ -96,8 +96,9 @@ static pvm_instance *fresh(pvm_program *prog, const uint64_t regs[13], int64_t g
 	return m;
 }
 
-/* one program: whole run on both engines, then every cut resumed on the JIT */
-static int check(const prog_t *p, const char *what)
+/* one program: whole run on both engines, then every cut resumed on the
+ * JIT; compiled with the given jit_compile_flags */
+static int check_flags(const prog_t *p, const char *what, unsigned flags)
 {
 	static uint8_t b[20000];
 	size_t len = blob(p, b);
@@ -107,7 +108,7 @@ static int check(const prog_t *p, const char *what)
 		printf("    %s: the blob does not decode\n", what);
 		return 1;
 	}
-	if (jit_compile(prog, &code) != JIT_E_OK) {
+	if (jit_compile_flags(prog, flags, &code) != JIT_E_OK) {
 		printf("    %s: jit_compile failed\n", what);
 		pvm_program_free(prog);
 		return 1;
@@ -159,6 +160,12 @@ static int check(const prog_t *p, const char *what)
 	jit_code_free(code);
 	pvm_program_free(prog);
 	return bad;
+}
+
+/* both code paths: with the CPU's optional features (BMI2 here) and without */
+static int check(const prog_t *p, const char *what)
+{
+	return check_flags(p, what, 0) | check_flags(p, what, JIT_C_NO_BMI2);
 }
 
 static const unsigned special[] = {5, 7, 8, 0, 11};
@@ -276,8 +283,9 @@ static void stir(prog_t *p)
 
 TEST(aliasing)
 {
-	/* add_64, set_lt_u, set_lt_s, and_inv, or_inv, xnor, max, max_u, min, min_u */
-	static const uint8_t rrr[] = {200, 216, 217, 224, 225, 226, 227, 228, 229, 230};
+	/* add_64, set_lt_u, set_lt_s, and_inv, or_inv, xnor, max, max_u, min, min_u,
+	 * mul_upper_s_s, mul_upper_u_u, mul_upper_s_u */
+	static const uint8_t rrr[] = {200, 216, 217, 224, 225, 226, 227, 228, 229, 230, 213, 214, 215};
 	/* set_lt_u_imm, set_lt_s_imm, shlo_r_imm_32, set_gt_u_imm, set_gt_s_imm */
 	static const uint8_t rri[] = {136, 137, 139, 142, 143};
 	static const unsigned regs[] = {1, 5, 7};

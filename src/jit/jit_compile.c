@@ -58,6 +58,7 @@ typedef struct {
 	uint32_t *start_off, *body_off;
 	fixups branches, stubs;
 	fixups mids; /* second instructions of fused pairs (target = index) */
+	bool bmi2;   /* mulx */
 	jit_err err;
 } jit_cc;
 
@@ -383,9 +384,35 @@ static void divrem(jit_cc *c, const pvm_insn *in, x86_width w, bool sgn, bool re
 
 enum { MH_SS, MH_UU, MH_SU };
 
+/* mulx with rdx = x (rdx is PVM r5: kept in rax meanwhile unless it is an
+ * operand or a destination): hi:lo = x * y, hi != lo unless only the high
+ * half is wanted (hi == lo) */
+static void mulx_pair(jit_cc *c, x86_reg hi, x86_reg lo, x86_reg x, x86_reg y)
+{
+	if (y == X_RDX) {
+		y = x;
+		x = X_RDX;
+	}
+	if (x == X_RDX) {
+		x86_mulx(&c->a, hi, lo, y);
+		return;
+	}
+	bool keep = hi != X_RDX && lo != X_RDX;
+	if (keep)
+		x86_mov_rr(&c->a, X_W64, TMP, X_RDX);
+	x86_mov_rr(&c->a, X_W64, X_RDX, x);
+	x86_mulx(&c->a, hi, lo, y);
+	if (keep)
+		x86_mov_rr(&c->a, X_W64, X_RDX, TMP);
+}
+
 static void mulh(jit_cc *c, const pvm_insn *in, unsigned kind)
 {
 	x86_reg d = R(in->d), x = R(in->a), y = R(in->b);
+	if (kind == MH_UU && c->bmi2) {
+		mulx_pair(c, d, d, x, y);
+		return;
+	}
 	x86_rm xo = x == X_RDX ? CTX(tmp) : x86_r(x), yo = y == X_RDX ? CTX(tmp) : x86_r(y);
 	x86_store(&c->a, X_W64, CTX(tmp), X_RDX);
 	x86_mov_rr(&c->a, X_W64, TMP, x);
@@ -925,6 +952,10 @@ static bool fuse_mul_mulhu(jit_cc *c, const pvm_insn *lo, const pvm_insn *hi)
 	    lo->d == lo->b || lo->d == hi->d)
 		return false;
 	x86_reg d1 = R(lo->d), d2 = R(hi->d);
+	if (c->bmi2) {
+		mulx_pair(c, d2, d1, R(lo->a), R(lo->b));
+		return true;
+	}
 	bool keep_rdx = d1 != X_RDX && d2 != X_RDX; /* r5 lives in rdx, which mul overwrites */
 	if (keep_rdx)
 		x86_store(&c->a, X_W64, CTX(tmp), X_RDX);
@@ -1018,11 +1049,34 @@ static void emit_exit(jit_cc *c)
 	x86_ret(&c->a);
 }
 
-static bool cpu_has_popcnt(void)
+/* CPU features, read once (cpuid exits to the hypervisor in a VM: slow);
+ * racing first readers store the same value */
+enum { CPU_KNOWN = 1, CPU_POPCNT = 2, CPU_BMI2 = 4 };
+static unsigned cpu_feature_bits;
+
+static unsigned cpu_features(void)
 {
-	uint32_t a = 1, b, c = 0, d;
+	unsigned f = __atomic_load_n(&cpu_feature_bits, __ATOMIC_RELAXED);
+	if (f)
+		return f;
+	uint32_t a = 0, b, c = 0, d;
 	__asm__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
-	return (c >> 23) & 1;
+	uint32_t max = a;
+	f = CPU_KNOWN;
+	a = 1;
+	c = 0;
+	__asm__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+	if ((c >> 23) & 1)
+		f |= CPU_POPCNT;
+	if (max >= 7) {
+		a = 7;
+		c = 0;
+		__asm__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+		if ((b >> 8) & 1)
+			f |= CPU_BMI2;
+	}
+	__atomic_store_n(&cpu_feature_bits, f, __ATOMIC_RELAXED);
+	return f;
 }
 
 size_t jit_code_size(const jit_code *c)
@@ -1062,8 +1116,14 @@ void jit_code_free(jit_code *c)
 
 jit_err jit_compile(const pvm_program *p, jit_code **out)
 {
+	return jit_compile_flags(p, 0, out);
+}
+
+jit_err jit_compile_flags(const pvm_program *p, unsigned flags, jit_code **out)
+{
 	*out = 0;
-	if (!cpu_has_popcnt())
+	unsigned cpu = cpu_features();
+	if (!(cpu & CPU_POPCNT))
 		return JIT_E_CPU;
 	jit_code *jc = pvm_plat_alloc(sizeof *jc);
 	if (!jc)
@@ -1077,7 +1137,7 @@ jit_err jit_compile(const pvm_program *p, jit_code **out)
 		jit_code_free(jc);
 		return JIT_E_NOMEM;
 	}
-	jit_cc c = {.p = p};
+	jit_cc c = {.p = p, .bmi2 = !(flags & JIT_C_NO_BMI2) && (cpu & CPU_BMI2)};
 	c.start_off = jc->start_off;
 	c.body_off = jc->body_off;
 
