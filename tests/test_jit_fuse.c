@@ -1,8 +1,11 @@
 /* test_jit_fuse.c: the JIT's fused instruction pairs against the interpreter.
  *
- * jit_compile compiles some adjacent pairs as one (mul_64 + mul_upper_u_u,
- * set_lt_u + neg_add_imm_64 0, add_64 + set_lt_u on the sum: the carry) and
- * enters the second of a pair through a copy compiled alone. This builds
+ * jit_compile compiles some adjacent pairs and triples as one (mul_64 +
+ * mul_upper_u_u, set_lt_u + neg_add_imm_64 0, add_64 + set_lt_u on the
+ * sum: the carry, sub_64 + set_lt_u on its operands: the borrow, the last
+ * two each with the negation of the flag after them) and enters the later
+ * ones of a group through copies compiled alone. Every program runs
+ * compiled with and without BMI2 (mulx). This builds
  * straight-line programs of such pairs over many register choices (every
  * role of r5, which lives in rdx, the register `mul` overwrites; operands
  * equal to destinations; near misses that must not fuse), runs them from
@@ -16,7 +19,7 @@
 #include "jit/jit.h"
 #include "test.h"
 
-enum { OPC_ADD_64 = 200, OPC_MUL_64 = 202, OPC_MUL_UPPER_U_U = 214, OPC_SET_LT_U = 216, OPC_NEG_ADD_IMM_64 = 154 };
+enum { OPC_LOAD_IMM_64 = 20, OPC_ADD_64 = 200, OPC_SUB_64 = 201, OPC_MUL_64 = 202, OPC_MUL_UPPER_U_U = 214, OPC_SET_LT_U = 216, OPC_NEG_ADD_IMM_64 = 154 };
 
 typedef struct {
 	uint8_t code[16000];
@@ -52,6 +55,19 @@ static void reg2imm(prog_t *p, uint8_t opc, unsigned a, unsigned b, uint8_t imm)
 {
 	uint8_t x[3] = {opc, (uint8_t)(a | b << 4), imm};
 	ins(p, x, 3);
+}
+
+/* r = a 64-bit value: large, or small, or near 2^64 (carries and borrows
+ * both ways) */
+static uint64_t next(void);
+static void load64(prog_t *p, unsigned r)
+{
+	uint64_t v = next(), k = next() % 3;
+	v = k == 0 ? v : k == 1 ? v % 5 : (uint64_t)0 - v % 5;
+	uint8_t x[10] = {OPC_LOAD_IMM_64, (uint8_t)r};
+	for (unsigned i = 0; i < 8; i++)
+		x[2 + i] = (uint8_t)(v >> (8 * i));
+	ins(p, x, 10);
 }
 
 /* the generic blob: no jump table, code, bitmask (code length < 2^14) */
@@ -249,27 +265,78 @@ TEST(sltu_neg)
 	ASSERT_EQ(check(&p, "set_lt_u + neg_add_imm_64"), 0);
 }
 
+/* after set_lt_u k: nothing, its negation (fused as a third), or a near
+ * miss (another destination, another source, a non-zero immediate) */
+static void maybe_neg(prog_t *p, unsigned k, int i)
+{
+	switch (i % 6) {
+	case 0:
+	case 1: break;
+	case 2: reg2imm(p, OPC_NEG_ADD_IMM_64, k, k, 1); break;
+	case 3: neg(p, k == 5 ? 7 : 5, k); break;
+	default: neg(p, k, k); break;
+	}
+}
+
 TEST(add_carry)
 {
 	prog_t p = {.n = 0};
-	for (int i = 0; i < 80; i++) {
+	for (int i = 0; i < 120; i++) {
 		unsigned s = pick(), x = pick(), y = pick(), k = pick();
 		if (i % 3 == 0)
 			s = x;
 		if (i % 3 == 1)
 			s = y;
+		if (i % 11 == 3)
+			k = s;
+		load64(&p, x);
+		load64(&p, y);
 		reg3(&p, OPC_ADD_64, s, x, y);
 		/* compare the sum with either operand (fused unless it is the sum's
 		 * register), sometimes with something else (not fused) */
 		unsigned with = i % 5 == 4 ? pick() : next() % 2 ? x : y;
 		reg3(&p, OPC_SET_LT_U, k, s, with);
+		maybe_neg(&p, k, i / 2);
 		fold(&p, s);
 		fold(&p, k);
+		fold(&p, 5);
 		reg3(&p, OPC_MUL_64, pick(), pick(), pick());
 	}
 	ins(&p, (const uint8_t[]){0}, 1);
 	ASSERT_TRUE(p.n < sizeof p.code - 16);
-	ASSERT_EQ(check(&p, "add_64 + set_lt_u"), 0);
+	ASSERT_EQ(check(&p, "add_64 + set_lt_u [+ neg_add_imm_64]"), 0);
+}
+
+TEST(sub_borrow)
+{
+	prog_t p = {.n = 0};
+	for (int i = 0; i < 140; i++) {
+		unsigned d = pick(), x = pick(), y = pick(), k = pick();
+		switch (i % 7) {
+		case 0: d = x; break; /* not fused: set_lt_u reads the difference */
+		case 1: d = y; break; /* not fused */
+		case 2: k = d; break;
+		case 3: k = x; break;
+		case 4: k = y; break;
+		case 5: y = x; break;
+		default: break;
+		}
+		load64(&p, x);
+		load64(&p, y);
+		reg3(&p, OPC_SUB_64, d, x, y);
+		if (i % 13 == 12)
+			reg3(&p, OPC_SET_LT_U, k, y, x); /* operands swapped: not fused */
+		else
+			reg3(&p, OPC_SET_LT_U, k, x, y);
+		maybe_neg(&p, k, i / 7);
+		fold(&p, d);
+		fold(&p, k);
+		fold(&p, 5);
+		reg3(&p, OPC_MUL_64, pick(), pick(), pick());
+	}
+	ins(&p, (const uint8_t[]){0}, 1);
+	ASSERT_TRUE(p.n < sizeof p.code - 16);
+	ASSERT_EQ(check(&p, "sub_64 + set_lt_u [+ neg_add_imm_64]"), 0);
 }
 
 /* new values in r1, r5, r7 (set_lt leaves 0 or 1 there): add r9, r10, r11,
@@ -319,6 +386,7 @@ int main(void)
 	RUN(mul_mulhu);
 	RUN(sltu_neg);
 	RUN(add_carry);
+	RUN(sub_borrow);
 	RUN(aliasing);
 	printf("(%u cut points resumed on the jit)\n", cuts);
 	jit_vm_free(vm);

@@ -57,7 +57,7 @@ typedef struct {
 	uint32_t idx;
 	uint32_t *start_off, *body_off;
 	fixups branches, stubs;
-	fixups mids; /* second instructions of fused pairs (target = index) */
+	fixups mids; /* later instructions of fused groups (target = index) */
 	bool bmi2;   /* mulx */
 	jit_err err;
 } jit_cc;
@@ -984,11 +984,31 @@ static bool fuse_sltu_neg(jit_cc *c, const pvm_insn *lt, const pvm_insn *neg)
 	return true;
 }
 
-/* add_64 s, x, y; set_lt_u k, s, x-or-y (not s): k = the carry of x + y */
-static bool fuse_add_carry(jit_cc *c, const pvm_insn *add, const pvm_insn *lt)
+/* neg_add_imm_64 k, k, 0 right after set_lt_u k, ...: k = -(k) */
+static bool is_neg_of(const pvm_insn *neg, uint8_t k)
 {
+	return neg->opi == PVM_I_neg_add_imm_64 && neg->a == k && neg->b == k && neg->imm == 0;
+}
+
+/* k = CF (set_lt_u's 0 or 1), or k = -CF with the negation fused too */
+static void carry_to(jit_cc *c, x86_reg k, bool negated)
+{
+	if (negated) {
+		x86_op_rr(&c->a, X_W64, OP_SBB_r_rm, k, k);
+		return;
+	}
+	x86_setcc(&c->a, X_CC_B, TMP);
+	x86_movzx(&c->a, X_W8, k, x86_r(TMP));
+}
+
+/* add_64 s, x, y; set_lt_u k, s, x-or-y (not s) [; neg_add_imm_64 k, k, 0]:
+ * k = the carry of x + y (negated: add + sbb); returns the count fused */
+static unsigned fuse_add_carry(jit_cc *c, const pvm_insn *add, uint32_t left)
+{
+	const pvm_insn *lt = add + 1;
 	if (lt->a != add->d || lt->b == add->d || (lt->b != add->a && lt->b != add->b))
-		return false;
+		return 0;
+	bool negated = left >= 3 && is_neg_of(add + 2, lt->d);
 	x86_reg s = R(add->d), x = R(add->a), y = R(add->b);
 	if (s == x)
 		x86_alu_rr(&c->a, X_W64, X_EXT_ADD, s, y);
@@ -998,25 +1018,43 @@ static bool fuse_add_carry(jit_cc *c, const pvm_insn *add, const pvm_insn *lt)
 		x86_mov_rr(&c->a, X_W64, s, x);
 		x86_alu_rr(&c->a, X_W64, X_EXT_ADD, s, y);
 	}
-	x86_setcc(&c->a, X_CC_B, TMP);
-	x86_movzx(&c->a, X_W8, R(lt->d), x86_r(TMP));
-	return true;
+	carry_to(c, R(lt->d), negated);
+	return negated ? 3 : 2;
 }
 
-/* the first instructions of the pairs above (none is a terminator) */
-static const bool fuse_first[PVM_I_COUNT] = {[PVM_I_mul_64] = 1, [PVM_I_set_lt_u] = 1, [PVM_I_add_64] = 1};
+/* sub_64 d, x, y; set_lt_u k, x, y (d neither x nor y) [; neg_add_imm_64
+ * k, k, 0]: k = the borrow of x - y (negated: sub + sbb) */
+static unsigned fuse_sub_borrow(jit_cc *c, const pvm_insn *sub, uint32_t left)
+{
+	const pvm_insn *lt = sub + 1;
+	if (lt->a != sub->a || lt->b != sub->b || sub->d == sub->a || sub->d == sub->b)
+		return 0;
+	bool negated = left >= 3 && is_neg_of(sub + 2, lt->d);
+	x86_mov_rr(&c->a, X_W64, R(sub->d), R(sub->a));
+	x86_alu_rr(&c->a, X_W64, X_EXT_SUB, R(sub->d), R(sub->b));
+	carry_to(c, R(lt->d), negated);
+	return negated ? 3 : 2;
+}
 
-/* Compile in[0] and in[1] together when a pattern applies. */
-static bool fuse_pair(jit_cc *c, const pvm_insn *in)
+/* the first instructions of the groups above (none is a terminator) */
+static const bool fuse_first[PVM_I_COUNT] = {
+	[PVM_I_mul_64] = 1, [PVM_I_set_lt_u] = 1, [PVM_I_add_64] = 1, [PVM_I_sub_64] = 1};
+
+/* Compile in[0], in[1] (and in[2]) together when a pattern applies: the
+ * count of instructions compiled (0: none, compile in[0] alone). left: the
+ * instructions from in[0] to the end (at least 2). */
+static unsigned fuse_group(jit_cc *c, const pvm_insn *in, uint32_t left)
 {
 	unsigned o0 = in[0].opi, o1 = in[1].opi;
 	if (o0 == PVM_I_mul_64 && o1 == PVM_I_mul_upper_u_u)
-		return fuse_mul_mulhu(c, &in[0], &in[1]);
+		return fuse_mul_mulhu(c, &in[0], &in[1]) ? 2 : 0;
 	if (o0 == PVM_I_set_lt_u && o1 == PVM_I_neg_add_imm_64)
-		return fuse_sltu_neg(c, &in[0], &in[1]);
+		return fuse_sltu_neg(c, &in[0], &in[1]) ? 2 : 0;
 	if (o0 == PVM_I_add_64 && o1 == PVM_I_set_lt_u)
-		return fuse_add_carry(c, &in[0], &in[1]);
-	return false;
+		return fuse_add_carry(c, in, left);
+	if (o0 == PVM_I_sub_64 && o1 == PVM_I_set_lt_u)
+		return fuse_sub_borrow(c, in, left);
+	return 0;
 }
 
 /* ---- the trampolines ---------------------------------------------------- */
@@ -1161,27 +1199,32 @@ jit_err jit_compile_flags(const pvm_program *p, unsigned flags, jit_code **out)
 		}
 		c.body_off[i] = (uint32_t)c.a.len;
 		run_starts = term;
-		if (fuse_first[in->opi] && i + 1 < n && fuse_pair(&c, in)) {
-			/* the second one: no code of its own here; entered alone below */
-			c.start_off[i + 1] = c.body_off[i + 1] = (uint32_t)c.a.len;
-			fix_add(&c, &c.mids, 0, i + 1, 0);
-			i++; /* neither is a terminator: the next one continues the run */
+		unsigned fused = fuse_first[in->opi] && i + 1 < n ? fuse_group(&c, in, n - i) : 0;
+		if (fused) {
+			/* the later ones: no code of their own here; entered alone below */
+			for (uint32_t j = i + 1; j < i + fused; j++) {
+				c.start_off[j] = c.body_off[j] = (uint32_t)c.a.len;
+				fix_add(&c, &c.mids, 0, j, 0);
+			}
+			i += fused - 1; /* none is a terminator: the next one continues the run */
 		} else {
 			emit_table[in->opi](&c, in);
 		}
 		if (c.a.len > 0x7FFFFFFFu - 4096)
 			c.err = JIT_E_CODE_TOO_LARGE;
 	}
-	/* entries in the middle of a fused pair: the second instruction alone,
-	 * then on to the next one (never past the end: it is not a terminator,
-	 * and the code ends with one) */
+	/* entries in the middle of a fused group: each later instruction
+	 * alone, in order (the copy of the next one of the group follows), then
+	 * on to the instruction after the group (never past the end: none is a
+	 * terminator, and the code ends with one) */
 	__builtin_memcpy(jc->entry_off, c.body_off, (size_t)n * sizeof(uint32_t));
 	for (size_t k = 0; k < c.mids.n && !c.err && !c.a.error; k++) {
 		uint32_t j = c.mids.v[k].target;
 		c.idx = j;
 		jc->entry_off[j] = (uint32_t)c.a.len;
 		emit_table[p->insns[j].opi](&c, &p->insns[j]);
-		fix_add(&c, &c.branches, x86_jmp32(&c.a), j + 1, 0);
+		if (k + 1 == c.mids.n || c.mids.v[k + 1].target != j + 1)
+			fix_add(&c, &c.branches, x86_jmp32(&c.a), j + 1, 0);
 	}
 	jc->stubs_off = (uint32_t)c.a.len;
 	/* cold exit stubs: ctx.exit_idx = idx; eax = reason; jmp exit */
