@@ -76,7 +76,8 @@ static size_t blob(const prog_t *p, uint8_t *out)
 	size_t o = 0;
 	out[o++] = 0;
 	out[o++] = 0;
-	out[o++] = (uint8_t)(0x80 | (p->n >> 8));
+	if (p->n >= 128) /* the two-byte form only where the one-byte one cannot do */
+		out[o++] = (uint8_t)(0x80 | (p->n >> 8));
 	out[o++] = (uint8_t)p->n;
 	for (unsigned i = 0; i < p->n; i++)
 		out[o++] = p->code[i];
@@ -377,6 +378,32 @@ TEST(aliasing)
 	ASSERT_EQ(check(&p, "aliasing"), 0);
 }
 
+/* traps: alone in their run (compiled to 10 bytes, their gas check in
+ * shared code, entered through a shared stub), after other instructions
+ * of their run, at index 0; every cut point, so entries at each trap and
+ * out-of-gas at each trap's own run */
+TEST(traps)
+{
+	static const uint8_t trap[1] = {0}, fallthrough[1] = {1};
+	for (unsigned shape = 0; shape < 4; shape++) {
+		prog_t p = {.n = 0};
+		if (shape == 3) {
+			ins(&p, trap, 1); /* at index 0 */
+		} else {
+			reg3(&p, OPC_ADD_64, 12, 12, 5);
+			if (shape != 1)
+				ins(&p, fallthrough, 1); /* the trap starts a run */
+			if (shape == 2) {
+				ins(&p, fallthrough, 1);
+				ins(&p, fallthrough, 1);
+			}
+			ins(&p, trap, 1);
+		}
+		ins(&p, trap, 1);
+		ASSERT_EQ(check(&p, "traps"), 0);
+	}
+}
+
 int main(void)
 {
 	if (jit_vm_new(&vm) != JIT_E_OK) {
@@ -388,6 +415,7 @@ int main(void)
 	RUN(add_carry);
 	RUN(sub_borrow);
 	RUN(aliasing);
+	RUN(traps);
 	printf("(%u cut points resumed on the jit)\n", cuts);
 	jit_vm_free(vm);
 	return test_done();

@@ -58,7 +58,11 @@ typedef struct {
 	uint32_t *start_off, *body_off;
 	fixups branches, stubs;
 	fixups mids; /* later instructions of fused groups (target = index) */
+	fixups traps; /* traps compiled as run_trap (target = index) */
 	bool bmi2;   /* mulx */
+	uint32_t shared[JIT_R_SBRK + 1]; /* per reason: exit at the index in eax */
+	uint32_t trap_run;    /* a trap starting a run, index in eax: charge 1, panic */
+	uint32_t entry_panic; /* entered at such a trap: panic at ctx.exit_idx */
 	jit_err err;
 } jit_cc;
 
@@ -91,11 +95,17 @@ static void fix_free(fixups *f)
 
 /* ---- exits and branches ------------------------------------------------- */
 
-/* jump (cc < 0: always) to an exit stub: exit at this instruction */
+/* exit at this instruction: eax = idx, then the reason's shared stub
+ * (always: right here, 10 bytes; cc: from a cold stub of 10 bytes after
+ * the code) */
 static void exit_if(jit_cc *c, int cc, uint32_t reason)
 {
-	size_t pos = cc < 0 ? x86_jmp32(&c->a) : x86_jcc32(&c->a, (x86_cc)cc);
-	fix_add(c, &c->stubs, pos, c->idx, reason);
+	if (cc < 0) {
+		x86_mov_imm(&c->a, TMP, c->idx);
+		x86_patch_rel32(&c->a, x86_jmp32(&c->a), c->shared[reason]);
+		return;
+	}
+	fix_add(c, &c->stubs, x86_jcc32(&c->a, (x86_cc)cc), c->idx, reason);
 }
 
 /* jump (cc < 0: always) to the entry of instruction t; an invalid target
@@ -1087,6 +1097,32 @@ static void emit_exit(jit_cc *c)
 	x86_ret(&c->a);
 }
 
+/* The shared exits (after the common one): per reason, ctx.exit_idx = eax
+ * (the instruction's index); then a trap that starts a run (seg 1, index
+ * in eax: its run's gas check, then the panic), and the entry at such a
+ * trap, its run paid: only jit_run's first entry can be there (sbrk and
+ * ecalli resume at the next instruction, which never starts a run: neither
+ * is a terminator), and jit_run sets ctx.exit_idx to the entry's index
+ * before it, which is the panic's index. */
+static void emit_shared_exits(jit_cc *c, uint32_t exit_off)
+{
+	static const uint8_t reasons[] = {JIT_R_HALT, JIT_R_PANIC, JIT_R_HOST, JIT_R_NEED_GAS, JIT_R_SBRK};
+	for (unsigned k = 0; k < sizeof reasons; k++) {
+		uint32_t r = reasons[k];
+		c->shared[r] = (uint32_t)c->a.len;
+		x86_store(&c->a, X_W32, CTX(exit_idx), TMP);
+		x86_mov_imm(&c->a, TMP, r);
+		x86_patch_rel32(&c->a, x86_jmp32(&c->a), exit_off);
+	}
+	c->trap_run = (uint32_t)c->a.len;
+	x86_alu_mi(&c->a, X_W64, X_EXT_SUB, CTX(gas), 1);
+	x86_patch_rel32(&c->a, x86_jcc32(&c->a, X_CC_B), c->shared[JIT_R_NEED_GAS]);
+	x86_patch_rel32(&c->a, x86_jmp32(&c->a), c->shared[JIT_R_PANIC]);
+	c->entry_panic = (uint32_t)c->a.len;
+	x86_mov_imm(&c->a, TMP, JIT_R_PANIC);
+	x86_patch_rel32(&c->a, x86_jmp32(&c->a), exit_off);
+}
+
 /* CPU features, read once (cpuid exits to the hypervisor in a VM: slow);
  * racing first readers store the same value */
 enum { CPU_KNOWN = 1, CPU_POPCNT = 2, CPU_BMI2 = 4 };
@@ -1186,12 +1222,23 @@ jit_err jit_compile_flags(const pvm_program *p, unsigned flags, jit_code **out)
 	emit_entry(&c);
 	jc->exit_off = (uint32_t)c.a.len;
 	emit_exit(&c);
+	emit_shared_exits(&c, jc->exit_off);
 	bool run_starts = true; /* index 0, and after every terminator */
 	for (uint32_t i = 0; i < n && !c.err && !c.a.error; i++) {
 		const pvm_insn *in = &p->insns[i];
 		bool term = (pvm_op_info[in->opi].flags & PVM_F_TERM) != 0;
 		c.idx = i;
 		c.start_off[i] = (uint32_t)c.a.len;
+		if (run_starts && in->opi == PVM_I_trap && in->seg == 1) {
+			/* a trap alone in its run (the common filler): 10 bytes, the
+			 * gas check in the shared code; entered there (its run paid)
+			 * through entry_panic */
+			x86_mov_imm(&c.a, TMP, i);
+			x86_patch_rel32(&c.a, x86_jmp32(&c.a), c.trap_run);
+			c.body_off[i] = (uint32_t)c.a.len;
+			fix_add(&c, &c.traps, 0, i, 0);
+			continue; /* run_starts stays: a terminator */
+		}
 		if (run_starts) {
 			/* a straight-line run starts: charge all of it */
 			x86_alu_mi(&c.a, X_W64, X_EXT_SUB, CTX(gas), (int32_t)in->seg);
@@ -1218,6 +1265,8 @@ jit_err jit_compile_flags(const pvm_program *p, unsigned flags, jit_code **out)
 	 * on to the instruction after the group (never past the end: none is a
 	 * terminator, and the code ends with one) */
 	__builtin_memcpy(jc->entry_off, c.body_off, (size_t)n * sizeof(uint32_t));
+	for (size_t k = 0; k < c.traps.n; k++)
+		jc->entry_off[c.traps.v[k].target] = c.entry_panic;
 	for (size_t k = 0; k < c.mids.n && !c.err && !c.a.error; k++) {
 		uint32_t j = c.mids.v[k].target;
 		c.idx = j;
@@ -1227,19 +1276,19 @@ jit_err jit_compile_flags(const pvm_program *p, unsigned flags, jit_code **out)
 			fix_add(&c, &c.branches, x86_jmp32(&c.a), j + 1, 0);
 	}
 	jc->stubs_off = (uint32_t)c.a.len;
-	/* cold exit stubs: ctx.exit_idx = idx; eax = reason; jmp exit */
+	/* cold exit stubs: eax = idx; jmp to the reason's shared exit */
 	for (size_t k = 0; k < c.stubs.n && !c.err && !c.a.error; k++) {
 		const fixup *f = &c.stubs.v[k];
 		x86_patch_rel32(&c.a, f->pos, c.a.len);
-		x86_store_imm(&c.a, X_W32, CTX(exit_idx), (int32_t)f->target);
-		x86_mov_imm(&c.a, TMP, f->reason);
-		x86_patch_rel32(&c.a, x86_jmp32(&c.a), jc->exit_off);
+		x86_mov_imm(&c.a, TMP, f->target);
+		x86_patch_rel32(&c.a, x86_jmp32(&c.a), c.shared[f->reason]);
 	}
 	for (size_t k = 0; k < c.branches.n && !c.err && !c.a.error; k++)
 		x86_patch_rel32(&c.a, c.branches.v[k].pos, c.start_off[c.branches.v[k].target]);
 	fix_free(&c.stubs);
 	fix_free(&c.branches);
 	fix_free(&c.mids);
+	fix_free(&c.traps);
 	jit_err e = c.err ? c.err : c.a.error == X_E_NOMEM ? JIT_E_NOMEM : c.a.error ? JIT_E_ENCODE : JIT_E_OK;
 	if (!e) {
 		jc->code = pvm_plat_code_new(c.a.p, c.a.len);
