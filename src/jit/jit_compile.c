@@ -71,7 +71,7 @@ static void fix_add(jit_cc *c, fixups *f, size_t pos, uint32_t target, uint32_t 
 	if (c->err || c->a.error)
 		return;
 	if (f->n == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 256;
+		size_t cap = f->cap ? f->cap * 2 : 32;
 		fixup *v = pvm_plat_alloc(cap * sizeof *v);
 		if (!v) {
 			c->err = JIT_E_NOMEM;
@@ -1218,7 +1218,7 @@ jit_err jit_compile_flags(const pvm_program *p, unsigned flags, jit_code **out)
 	/* about 9 x86 bytes per PVM instruction (ed25519: 31 245 for 3 477):
 	 * reserve so that the buffer rarely grows (growth copies everything),
 	 * but not much more (every reserved byte is zeroed and faulted in) */
-	x86_asm_reserve(&c.a, (size_t)n * 12 + 4096);
+	x86_asm_reserve(&c.a, (size_t)n * 12 + 1024);
 	emit_entry(&c);
 	jc->exit_off = (uint32_t)c.a.len;
 	emit_exit(&c);

@@ -54,8 +54,7 @@ void x86_patch32(x86_asm *a, size_t at, uint32_t v)
 {
 	if (a->error || at + 4 > a->len)
 		return;
-	for (unsigned i = 0; i < 4; i++)
-		a->p[at + i] = (uint8_t)(v >> (8 * i));
+	__builtin_memcpy(a->p + at, &v, 4); /* x86-64 only: little-endian */
 }
 
 static bool fits8(int64_t v)
