@@ -1,7 +1,7 @@
 /* test_jit_fuse.c: the JIT's fused instruction pairs against the interpreter.
  *
  * jit_compile compiles some adjacent pairs and triples as one (mul_64 +
- * mul_upper_u_u, set_lt_u + neg_add_imm_64 0, add_64 + set_lt_u on the
+ * mul_upper_u_u in either order, set_lt_u + neg_add_imm_64 0, add_64 + set_lt_u on the
  * sum: the carry, sub_64 + set_lt_u on its operands: the borrow, the last
  * two each with the negation of the flag after them) and enters the later
  * ones of a group through copies compiled alone. Every program runs
@@ -244,6 +244,55 @@ TEST(mul_mulhu)
 	ASSERT_EQ(check(&p, "mul_64 + mul_upper_u_u"), 0);
 }
 
+TEST(mulhu_mul)
+{
+	prog_t p = {.n = 0};
+	/* the high half first: every assignment of r5 to the roles */
+	for (unsigned role = 0; role < 5; role++)
+		for (unsigned sw = 0; sw < 2; sw++) {
+			unsigned d1 = 1, d2 = 2, a = 3, b = 4;
+			if (role == 1)
+				d1 = 5;
+			if (role == 2)
+				d2 = 5;
+			if (role == 3)
+				a = 5;
+			if (role == 4)
+				b = 5;
+			load64(&p, a);
+			load64(&p, b);
+			reg3(&p, OPC_MUL_UPPER_U_U, d2, a, b);
+			reg3(&p, OPC_MUL_64, d1, sw ? b : a, sw ? a : b);
+			fold(&p, d1);
+			fold(&p, d2);
+			fold(&p, 5);
+		}
+	reg3(&p, OPC_MUL_UPPER_U_U, 9, 6, 7); /* the low half into an operand: fused */
+	reg3(&p, OPC_MUL_64, 6, 6, 7);
+	fold(&p, 6);
+	fold(&p, 9);
+	reg3(&p, OPC_MUL_UPPER_U_U, 6, 6, 7); /* the high half into an operand: not fused */
+	reg3(&p, OPC_MUL_64, 8, 6, 7);
+	fold(&p, 6);
+	fold(&p, 8);
+	reg3(&p, OPC_MUL_UPPER_U_U, 9, 3, 4); /* d1 == d2: not fused */
+	reg3(&p, OPC_MUL_64, 9, 3, 4);
+	fold(&p, 9);
+	for (int i = 0; i < 80; i++) {
+		unsigned a = pick(), b = pick(), d1 = pick(), d2 = pick();
+		load64(&p, a);
+		load64(&p, b);
+		reg3(&p, OPC_MUL_UPPER_U_U, d2, a, b);
+		reg3(&p, OPC_MUL_64, d1, next() % 2 ? a : b, next() % 2 ? b : a);
+		fold(&p, d1);
+		fold(&p, d2);
+		fold(&p, 5);
+	}
+	ins(&p, (const uint8_t[]){0}, 1);
+	ASSERT_TRUE(p.n < sizeof p.code - 16);
+	ASSERT_EQ(check(&p, "mul_upper_u_u + mul_64"), 0);
+}
+
 TEST(sltu_neg)
 {
 	prog_t p = {.n = 0};
@@ -411,6 +460,7 @@ int main(void)
 		return 1;
 	}
 	RUN(mul_mulhu);
+	RUN(mulhu_mul);
 	RUN(sltu_neg);
 	RUN(add_carry);
 	RUN(sub_borrow);

@@ -954,23 +954,19 @@ _Static_assert(sizeof emit_table / sizeof emit_table[0] == PVM_I_COUNT, "one emi
  * interpreter stopped in the middle of a run) enters a copy of it compiled
  * alone (jit_code.entry_off). */
 
-/* mul_64 d1, a, b; mul_upper_u_u d2, a, b (either operand order, d1 not an
- * operand, d1 != d2): one `mul` for both halves */
-static bool fuse_mul_mulhu(jit_cc *c, const pvm_insn *lo, const pvm_insn *hi)
+/* d1 = the low, d2 = the high half of a * b (d1 != d2; either may be an
+ * operand: both are read first): mulx, or one `mul` */
+static void mul_both(jit_cc *c, x86_reg d1, x86_reg d2, x86_reg a, x86_reg b)
 {
-	if (!((lo->a == hi->a && lo->b == hi->b) || (lo->a == hi->b && lo->b == hi->a)) || lo->d == lo->a ||
-	    lo->d == lo->b || lo->d == hi->d)
-		return false;
-	x86_reg d1 = R(lo->d), d2 = R(hi->d);
 	if (c->bmi2) {
-		mulx_pair(c, d2, d1, R(lo->a), R(lo->b));
-		return true;
+		mulx_pair(c, d2, d1, a, b);
+		return;
 	}
 	bool keep_rdx = d1 != X_RDX && d2 != X_RDX; /* r5 lives in rdx, which mul overwrites */
 	if (keep_rdx)
 		x86_store(&c->a, X_W64, CTX(tmp), X_RDX);
-	x86_mov_rr(&c->a, X_W64, TMP, R(lo->a));
-	x86_grp3(&c->a, X_W64, X_EXT_MUL, x86_r(R(lo->b))); /* rdx:rax = a * b (reads b first) */
+	x86_mov_rr(&c->a, X_W64, TMP, a);
+	x86_grp3(&c->a, X_W64, X_EXT_MUL, x86_r(b)); /* rdx:rax = a * b (reads b first) */
 	if (d1 == X_RDX) {
 		x86_mov_rr(&c->a, X_W64, d2, X_RDX);
 		x86_mov_rr(&c->a, X_W64, X_RDX, TMP);
@@ -981,6 +977,30 @@ static bool fuse_mul_mulhu(jit_cc *c, const pvm_insn *lo, const pvm_insn *hi)
 			x86_load(&c->a, X_W64, X_RDX, CTX(tmp));
 		}
 	}
+}
+
+static bool same_operands(const pvm_insn *x, const pvm_insn *y)
+{
+	return (x->a == y->a && x->b == y->b) || (x->a == y->b && x->b == y->a);
+}
+
+/* mul_64 d1, a, b; mul_upper_u_u d2, a, b (either operand order, d1 not an
+ * operand, d1 != d2): both halves at once */
+static bool fuse_mul_mulhu(jit_cc *c, const pvm_insn *lo, const pvm_insn *hi)
+{
+	if (!same_operands(lo, hi) || lo->d == lo->a || lo->d == lo->b || lo->d == hi->d)
+		return false;
+	mul_both(c, R(lo->d), R(hi->d), R(lo->a), R(lo->b));
+	return true;
+}
+
+/* mul_upper_u_u d2, a, b; mul_64 d1, a, b (either operand order, d2 not an
+ * operand, d1 != d2): the same, the other way round */
+static bool fuse_mulhu_mul(jit_cc *c, const pvm_insn *hi, const pvm_insn *lo)
+{
+	if (!same_operands(lo, hi) || hi->d == hi->a || hi->d == hi->b || lo->d == hi->d)
+		return false;
+	mul_both(c, R(lo->d), R(hi->d), R(hi->a), R(hi->b));
 	return true;
 }
 
@@ -1048,7 +1068,7 @@ static unsigned fuse_sub_borrow(jit_cc *c, const pvm_insn *sub, uint32_t left)
 
 /* the first instructions of the groups above (none is a terminator) */
 static const bool fuse_first[PVM_I_COUNT] = {
-	[PVM_I_mul_64] = 1, [PVM_I_set_lt_u] = 1, [PVM_I_add_64] = 1, [PVM_I_sub_64] = 1};
+	[PVM_I_mul_64] = 1, [PVM_I_mul_upper_u_u] = 1, [PVM_I_set_lt_u] = 1, [PVM_I_add_64] = 1, [PVM_I_sub_64] = 1};
 
 /* Compile in[0], in[1] (and in[2]) together when a pattern applies: the
  * count of instructions compiled (0: none, compile in[0] alone). left: the
@@ -1058,6 +1078,8 @@ static unsigned fuse_group(jit_cc *c, const pvm_insn *in, uint32_t left)
 	unsigned o0 = in[0].opi, o1 = in[1].opi;
 	if (o0 == PVM_I_mul_64 && o1 == PVM_I_mul_upper_u_u)
 		return fuse_mul_mulhu(c, &in[0], &in[1]) ? 2 : 0;
+	if (o0 == PVM_I_mul_upper_u_u && o1 == PVM_I_mul_64)
+		return fuse_mulhu_mul(c, &in[0], &in[1]) ? 2 : 0;
 	if (o0 == PVM_I_set_lt_u && o1 == PVM_I_neg_add_imm_64)
 		return fuse_sltu_neg(c, &in[0], &in[1]) ? 2 : 0;
 	if (o0 == PVM_I_add_64 && o1 == PVM_I_set_lt_u)
