@@ -62,6 +62,8 @@ int main(void)
 	expect("cmove r11,rax", &a, "4c0f44d8");
 	x86_op_rr(&a, X_W64, OP_POPCNT_r_rm, X_RBX, X_R9);
 	expect("popcnt rbx,r9", &a, "f3490fb8d9");
+	x86_alu_mi(&a, X_W64, X_EXT_ADC, x86_r(X_R9), 0);
+	expect("adc r9,0", &a, "4983d100");
 	x86_mulx(&a, X_RAX, X_RBX, X_RCX);
 	expect("mulx rax,rbx,rcx", &a, "c4e2e3f6c1");
 	x86_mulx(&a, X_R9, X_RDX, X_R14);

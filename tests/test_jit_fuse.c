@@ -315,15 +315,22 @@ TEST(sltu_neg)
 	ASSERT_EQ(check(&p, "set_lt_u + neg_add_imm_64"), 0);
 }
 
-/* after set_lt_u k: nothing, its negation (fused as a third), or a near
- * miss (another destination, another source, a non-zero immediate) */
+/* after set_lt_u k: nothing, its negation (fused as a third), an add of
+ * it to another register (fused after add_64: the carry into the next
+ * limb), or a near miss (another destination, another source, a non-zero
+ * immediate, k + k) */
 static void maybe_neg(prog_t *p, unsigned k, int i)
 {
-	switch (i % 6) {
-	case 0:
-	case 1: break;
+	unsigned z = pick();
+	switch (i % 10) {
+	case 0: break;
+	case 1: reg3(p, OPC_ADD_64, k, k, z); break;
 	case 2: reg2imm(p, OPC_NEG_ADD_IMM_64, k, k, 1); break;
 	case 3: neg(p, k == 5 ? 7 : 5, k); break;
+	case 4: reg3(p, OPC_ADD_64, k, z, k); break;
+	case 5: reg3(p, OPC_ADD_64, k, k, k); break;
+	case 6: reg3(p, OPC_ADD_64, k == 5 ? 7 : 5, k, z); break;
+	case 7: reg3(p, OPC_ADD_64, k, k, k == 5 ? 7 : 5); break;
 	default: neg(p, k, k); break;
 	}
 }
@@ -331,7 +338,7 @@ static void maybe_neg(prog_t *p, unsigned k, int i)
 TEST(add_carry)
 {
 	prog_t p = {.n = 0};
-	for (int i = 0; i < 120; i++) {
+	for (int i = 0; i < 160; i++) {
 		unsigned s = pick(), x = pick(), y = pick(), k = pick();
 		if (i % 3 == 0)
 			s = x;
@@ -346,7 +353,7 @@ TEST(add_carry)
 		 * register), sometimes with something else (not fused) */
 		unsigned with = i % 5 == 4 ? pick() : next() % 2 ? x : y;
 		reg3(&p, OPC_SET_LT_U, k, s, with);
-		maybe_neg(&p, k, i / 2);
+		maybe_neg(&p, k, i);
 		fold(&p, s);
 		fold(&p, k);
 		fold(&p, 5);

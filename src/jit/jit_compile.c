@@ -1031,14 +1031,19 @@ static void carry_to(jit_cc *c, x86_reg k, bool negated)
 	x86_movzx(&c->a, X_W8, k, x86_r(TMP));
 }
 
-/* add_64 s, x, y; set_lt_u k, s, x-or-y (not s) [; neg_add_imm_64 k, k, 0]:
- * k = the carry of x + y (negated: add + sbb); returns the count fused */
+/* add_64 s, x, y; set_lt_u k, s, x-or-y (not s) [; neg_add_imm_64 k, k, 0
+ * | add_64 k, k, z (z not k)]: k = the carry of x + y (negated: add + sbb;
+ * plus z: add + mov + adc, the carry propagated into the next limb);
+ * returns the count fused */
 static unsigned fuse_add_carry(jit_cc *c, const pvm_insn *add, uint32_t left)
 {
-	const pvm_insn *lt = add + 1;
+	const pvm_insn *lt = add + 1, *third = add + 2;
 	if (lt->a != add->d || lt->b == add->d || (lt->b != add->a && lt->b != add->b))
 		return 0;
-	bool negated = left >= 3 && is_neg_of(add + 2, lt->d);
+	bool negated = left >= 3 && is_neg_of(third, lt->d);
+	uint8_t z = PVM_NUM_REGS; /* the addend of the carry */
+	if (left >= 3 && third->opi == PVM_I_add_64 && third->d == lt->d && (third->a == lt->d) != (third->b == lt->d))
+		z = third->a == lt->d ? third->b : third->a;
 	x86_reg s = R(add->d), x = R(add->a), y = R(add->b);
 	if (s == x)
 		x86_alu_rr(&c->a, X_W64, X_EXT_ADD, s, y);
@@ -1047,6 +1052,11 @@ static unsigned fuse_add_carry(jit_cc *c, const pvm_insn *add, uint32_t left)
 	else {
 		x86_mov_rr(&c->a, X_W64, s, x);
 		x86_alu_rr(&c->a, X_W64, X_EXT_ADD, s, y);
+	}
+	if (z < PVM_NUM_REGS) { /* k = z + CF (mov keeps the flags; k != z) */
+		x86_mov_rr(&c->a, X_W64, R(lt->d), R(z));
+		x86_alu_mi(&c->a, X_W64, X_EXT_ADC, x86_r(R(lt->d)), 0);
+		return 3;
 	}
 	carry_to(c, R(lt->d), negated);
 	return negated ? 3 : 2;

@@ -49,7 +49,7 @@ enum {
 	OP_CMP_rm_r = 0x39, OP_CMP_r_rm = 0x3B,
 	OP_MOVSXD_r_rm32 = 0x63,
 	OP_IMUL_r_rm_imm32 = 0x69,
-	OP_GRP1_rm_imm32 = 0x81, OP_GRP1_rm_imm8 = 0x83, /* /0 add /1 or /4 and /5 sub /6 xor /7 cmp */
+	OP_GRP1_rm_imm32 = 0x81, OP_GRP1_rm_imm8 = 0x83, /* /0 add /1 or /2 adc /4 and /5 sub /6 xor /7 cmp */
 	OP_TEST_rm_r = 0x85,
 	OP_XCHG_rm_r = 0x87,
 	OP_MOV8_rm_r = 0x88, OP_MOV_rm_r = 0x89, OP_MOV_r_rm = 0x8B,
@@ -77,7 +77,7 @@ enum {
 /* VEX-encoded (BMI2): the opcode byte after the VEX prefix (map 0F38) */
 enum { OP_VEX_MULX = 0xF6 /* VEX.LZ.F2.0F38.W1 F6 /r */ };
 enum {
-	X_EXT_ADD = 0, X_EXT_OR = 1, X_EXT_AND = 4, X_EXT_SUB = 5, X_EXT_XOR = 6, X_EXT_CMP = 7,
+	X_EXT_ADD = 0, X_EXT_OR = 1, X_EXT_ADC = 2, X_EXT_AND = 4, X_EXT_SUB = 5, X_EXT_XOR = 6, X_EXT_CMP = 7,
 	X_EXT_ROL = 0, X_EXT_ROR = 1, X_EXT_SHL = 4, X_EXT_SHR = 5, X_EXT_SAR = 7,
 	X_EXT_NOT = 2, X_EXT_NEG = 3, X_EXT_MUL = 4, X_EXT_IMUL1 = 5, X_EXT_DIV = 6, X_EXT_IDIV = 7,
 	X_EXT_JMP = 4,
