@@ -26,7 +26,7 @@ static int have_toolchain(void)
 }
 
 /* Run one built program both ways; 0 when identical. */
-static int diff_program(const char *pvm, const char *what)
+static int diff_program(const char *pvm, const char *what, unsigned flags)
 {
 	loaded_prog lp;
 	if (!prog_load(pvm, "auto", &lp)) {
@@ -34,7 +34,7 @@ static int diff_program(const char *pvm, const char *what)
 		return 1;
 	}
 	jit_code *code;
-	jit_err je = jit_compile(lp.prog, &code);
+	jit_err je = jit_compile_flags(lp.prog, flags, &code);
 	if (je) {
 		printf("    %s: %s\n", what, jit_strerror(je));
 		prog_free(&lp);
@@ -104,7 +104,10 @@ static int build_and_diff(const char *src, const char *opt, const char *name)
 	}
 	char what[128];
 	snprintf(what, sizeof what, "%s %s", name, opt);
-	int r = diff_program(out, what);
+	/* with the CPU's optional features (BMI2's mulx) and without */
+	int r = diff_program(out, what, 0);
+	snprintf(what, sizeof what, "%s %s (no BMI2)", name, opt);
+	r |= diff_program(out, what, JIT_C_NO_BMI2);
 	unlink(out);
 	return r;
 }

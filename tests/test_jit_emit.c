@@ -62,6 +62,16 @@ int main(void)
 	expect("cmove r11,rax", &a, "4c0f44d8");
 	x86_op_rr(&a, X_W64, OP_POPCNT_r_rm, X_RBX, X_R9);
 	expect("popcnt rbx,r9", &a, "f3490fb8d9");
+	x86_alu_mi(&a, X_W64, X_EXT_ADC, x86_r(X_R9), 0);
+	expect("adc r9,0", &a, "4983d100");
+	x86_mulx(&a, X_RAX, X_RBX, X_RCX);
+	expect("mulx rax,rbx,rcx", &a, "c4e2e3f6c1");
+	x86_mulx(&a, X_R9, X_RDX, X_R14);
+	expect("mulx r9,rdx,r14", &a, "c442ebf6ce");
+	x86_mulx(&a, X_RDX, X_R12, X_RSI);
+	expect("mulx rdx,r12,rsi", &a, "c4e29bf6d6");
+	x86_mulx(&a, X_R13, X_R13, X_R8);
+	expect("mulx r13,r13,r8", &a, "c44293f6e8");
 	x86_bswap(&a, X_R12);
 	expect("bswap r12", &a, "490fcc");
 	x86_op_rr(&a, X_W64, OP_SBB_r_rm, X_R11, X_R11);

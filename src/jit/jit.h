@@ -49,8 +49,13 @@ const char *jit_strerror(jit_err e);
 typedef struct jit_code jit_code;
 typedef struct jit_vm jit_vm;
 
-/* Compile a decoded program. Every one of the 139 opcodes is compiled. */
+/* Compile a decoded program. Every one of the 139 opcodes is compiled.
+ * Optional CPU features (BMI2's mulx) are used when the CPU has them. */
 jit_err jit_compile(const pvm_program *p, jit_code **out);
+/* The same with flags: JIT_C_NO_BMI2 compiles as for a CPU without BMI2
+ * (so tests run both code paths on any machine). */
+enum { JIT_C_NO_BMI2 = 1u };
+jit_err jit_compile_flags(const pvm_program *p, unsigned flags, jit_code **out);
 void jit_code_free(jit_code *c);
 /* Bytes of machine code (for statistics). */
 size_t jit_code_size(const jit_code *c);

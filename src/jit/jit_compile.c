@@ -75,8 +75,13 @@ typedef struct {
 	uint32_t idx;
 	uint32_t *start_off, *body_off;
 	fixups branches, stubs;
-	fixups mids; /* second instructions of fused pairs (target = index) */
+	fixups mids; /* later instructions of fused groups (target = index) */
 	unsigned seg; /* the window's segment prefix (pvm_plat_jit_segment) */
+	fixups traps; /* traps compiled as run_trap (target = index) */
+	bool bmi2;   /* mulx */
+	uint32_t shared[JIT_R_SBRK + 1]; /* per reason: exit at the index in eax */
+	uint32_t trap_run;    /* a trap starting a run, index in eax: charge 1, panic */
+	uint32_t entry_panic; /* entered at such a trap: panic at ctx.exit_idx */
 	jit_err err;
 } jit_cc;
 
@@ -85,7 +90,7 @@ static void fix_add(jit_cc *c, fixups *f, size_t pos, uint32_t target, uint32_t 
 	if (c->err || c->a.error)
 		return;
 	if (f->n == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 256;
+		size_t cap = f->cap ? f->cap * 2 : 32;
 		fixup *v = pvm_plat_alloc(cap * sizeof *v);
 		if (!v) {
 			c->err = JIT_E_NOMEM;
@@ -109,11 +114,17 @@ static void fix_free(fixups *f)
 
 /* ---- exits and branches ------------------------------------------------- */
 
-/* jump (cc < 0: always) to an exit stub: exit at this instruction */
+/* exit at this instruction: eax = idx, then the reason's shared stub
+ * (always: right here, 10 bytes; cc: from a cold stub of 10 bytes after
+ * the code) */
 static void exit_if(jit_cc *c, int cc, uint32_t reason)
 {
-	size_t pos = cc < 0 ? x86_jmp32(&c->a) : x86_jcc32(&c->a, (x86_cc)cc);
-	fix_add(c, &c->stubs, pos, c->idx, reason);
+	if (cc < 0) {
+		x86_mov_imm(&c->a, TMP, c->idx);
+		x86_patch_rel32(&c->a, x86_jmp32(&c->a), c->shared[reason]);
+		return;
+	}
+	fix_add(c, &c->stubs, x86_jcc32(&c->a, (x86_cc)cc), c->idx, reason);
 }
 
 /* jump (cc < 0: always) to the entry of instruction t; an invalid target
@@ -420,9 +431,35 @@ static void divrem(jit_cc *c, const pvm_insn *in, x86_width w, bool sgn, bool re
 
 enum { MH_SS, MH_UU, MH_SU };
 
+/* mulx with rdx = x (rdx is PVM r5: kept in rax meanwhile unless it is an
+ * operand or a destination): hi:lo = x * y, hi != lo unless only the high
+ * half is wanted (hi == lo) */
+static void mulx_pair(jit_cc *c, x86_reg hi, x86_reg lo, x86_reg x, x86_reg y)
+{
+	if (y == X_RDX) {
+		y = x;
+		x = X_RDX;
+	}
+	if (x == X_RDX) {
+		x86_mulx(&c->a, hi, lo, y);
+		return;
+	}
+	bool keep = hi != X_RDX && lo != X_RDX;
+	if (keep)
+		x86_mov_rr(&c->a, X_W64, TMP, X_RDX);
+	x86_mov_rr(&c->a, X_W64, X_RDX, x);
+	x86_mulx(&c->a, hi, lo, y);
+	if (keep)
+		x86_mov_rr(&c->a, X_W64, X_RDX, TMP);
+}
+
 static void mulh(jit_cc *c, const pvm_insn *in, unsigned kind)
 {
 	x86_reg d = R(in->d), x = R(in->a), y = R(in->b);
+	if (kind == MH_UU && c->bmi2) {
+		mulx_pair(c, d, d, x, y);
+		return;
+	}
 	x86_rm xo = x == X_RDX ? SPILL : x86_r(x), yo = y == X_RDX ? SPILL : x86_r(y);
 	x86_store(&c->a, X_W64, SPILL, X_RDX);
 	x86_mov_rr(&c->a, X_W64, TMP, x);
@@ -948,19 +985,19 @@ _Static_assert(sizeof emit_table / sizeof emit_table[0] == PVM_I_COUNT, "one emi
  * interpreter stopped in the middle of a run) enters a copy of it compiled
  * alone (jit_code.entry_off). */
 
-/* mul_64 d1, a, b; mul_upper_u_u d2, a, b (either operand order, d1 not an
- * operand, d1 != d2): one `mul` for both halves */
-static bool fuse_mul_mulhu(jit_cc *c, const pvm_insn *lo, const pvm_insn *hi)
+/* d1 = the low, d2 = the high half of a * b (d1 != d2; either may be an
+ * operand: both are read first): mulx, or one `mul` */
+static void mul_both(jit_cc *c, x86_reg d1, x86_reg d2, x86_reg a, x86_reg b)
 {
-	if (!((lo->a == hi->a && lo->b == hi->b) || (lo->a == hi->b && lo->b == hi->a)) || lo->d == lo->a ||
-	    lo->d == lo->b || lo->d == hi->d)
-		return false;
-	x86_reg d1 = R(lo->d), d2 = R(hi->d);
+	if (c->bmi2) {
+		mulx_pair(c, d2, d1, a, b);
+		return;
+	}
 	bool keep_rdx = d1 != X_RDX && d2 != X_RDX; /* r5 lives in rdx, which mul overwrites */
 	if (keep_rdx)
 		x86_store(&c->a, X_W64, SPILL, X_RDX);
-	x86_mov_rr(&c->a, X_W64, TMP, R(lo->a));
-	x86_grp3(&c->a, X_W64, X_EXT_MUL, x86_r(R(lo->b))); /* rdx:rax = a * b (reads b first) */
+	x86_mov_rr(&c->a, X_W64, TMP, a);
+	x86_grp3(&c->a, X_W64, X_EXT_MUL, x86_r(b)); /* rdx:rax = a * b (reads b first) */
 	if (d1 == X_RDX) {
 		x86_mov_rr(&c->a, X_W64, d2, X_RDX);
 		x86_mov_rr(&c->a, X_W64, X_RDX, TMP);
@@ -971,6 +1008,30 @@ static bool fuse_mul_mulhu(jit_cc *c, const pvm_insn *lo, const pvm_insn *hi)
 			x86_load(&c->a, X_W64, X_RDX, SPILL);
 		}
 	}
+}
+
+static bool same_operands(const pvm_insn *x, const pvm_insn *y)
+{
+	return (x->a == y->a && x->b == y->b) || (x->a == y->b && x->b == y->a);
+}
+
+/* mul_64 d1, a, b; mul_upper_u_u d2, a, b (either operand order, d1 not an
+ * operand, d1 != d2): both halves at once */
+static bool fuse_mul_mulhu(jit_cc *c, const pvm_insn *lo, const pvm_insn *hi)
+{
+	if (!same_operands(lo, hi) || lo->d == lo->a || lo->d == lo->b || lo->d == hi->d)
+		return false;
+	mul_both(c, R(lo->d), R(hi->d), R(lo->a), R(lo->b));
+	return true;
+}
+
+/* mul_upper_u_u d2, a, b; mul_64 d1, a, b (either operand order, d2 not an
+ * operand, d1 != d2): the same, the other way round */
+static bool fuse_mulhu_mul(jit_cc *c, const pvm_insn *hi, const pvm_insn *lo)
+{
+	if (!same_operands(lo, hi) || hi->d == hi->a || hi->d == hi->b || lo->d == hi->d)
+		return false;
+	mul_both(c, R(lo->d), R(hi->d), R(hi->a), R(hi->b));
 	return true;
 }
 
@@ -984,11 +1045,36 @@ static bool fuse_sltu_neg(jit_cc *c, const pvm_insn *lt, const pvm_insn *neg)
 	return true;
 }
 
-/* add_64 s, x, y; set_lt_u k, s, x-or-y (not s): k = the carry of x + y */
-static bool fuse_add_carry(jit_cc *c, const pvm_insn *add, const pvm_insn *lt)
+/* neg_add_imm_64 k, k, 0 right after set_lt_u k, ...: k = -(k) */
+static bool is_neg_of(const pvm_insn *neg, uint8_t k)
 {
+	return neg->opi == PVM_I_neg_add_imm_64 && neg->a == k && neg->b == k && neg->imm == 0;
+}
+
+/* k = CF (set_lt_u's 0 or 1), or k = -CF with the negation fused too */
+static void carry_to(jit_cc *c, x86_reg k, bool negated)
+{
+	if (negated) {
+		x86_op_rr(&c->a, X_W64, OP_SBB_r_rm, k, k);
+		return;
+	}
+	x86_setcc(&c->a, X_CC_B, TMP);
+	x86_movzx(&c->a, X_W8, k, x86_r(TMP));
+}
+
+/* add_64 s, x, y; set_lt_u k, s, x-or-y (not s) [; neg_add_imm_64 k, k, 0
+ * | add_64 k, k, z (z not k)]: k = the carry of x + y (negated: add + sbb;
+ * plus z: add + mov + adc, the carry propagated into the next limb);
+ * returns the count fused */
+static unsigned fuse_add_carry(jit_cc *c, const pvm_insn *add, uint32_t left)
+{
+	const pvm_insn *lt = add + 1, *third = add + 2;
 	if (lt->a != add->d || lt->b == add->d || (lt->b != add->a && lt->b != add->b))
-		return false;
+		return 0;
+	bool negated = left >= 3 && is_neg_of(third, lt->d);
+	uint8_t z = PVM_NUM_REGS; /* the addend of the carry */
+	if (left >= 3 && third->opi == PVM_I_add_64 && third->d == lt->d && (third->a == lt->d) != (third->b == lt->d))
+		z = third->a == lt->d ? third->b : third->a;
 	x86_reg s = R(add->d), x = R(add->a), y = R(add->b);
 	if (s == x)
 		x86_alu_rr(&c->a, X_W64, X_EXT_ADD, s, y);
@@ -998,25 +1084,50 @@ static bool fuse_add_carry(jit_cc *c, const pvm_insn *add, const pvm_insn *lt)
 		x86_mov_rr(&c->a, X_W64, s, x);
 		x86_alu_rr(&c->a, X_W64, X_EXT_ADD, s, y);
 	}
-	x86_setcc(&c->a, X_CC_B, TMP);
-	x86_movzx(&c->a, X_W8, R(lt->d), x86_r(TMP));
-	return true;
+	if (z < PVM_NUM_REGS) { /* k = z + CF (mov keeps the flags; k != z) */
+		x86_mov_rr(&c->a, X_W64, R(lt->d), R(z));
+		x86_alu_mi(&c->a, X_W64, X_EXT_ADC, x86_r(R(lt->d)), 0);
+		return 3;
+	}
+	carry_to(c, R(lt->d), negated);
+	return negated ? 3 : 2;
 }
 
-/* the first instructions of the pairs above (none is a terminator) */
-static const bool fuse_first[PVM_I_COUNT] = {[PVM_I_mul_64] = 1, [PVM_I_set_lt_u] = 1, [PVM_I_add_64] = 1};
+/* sub_64 d, x, y; set_lt_u k, x, y (d neither x nor y) [; neg_add_imm_64
+ * k, k, 0]: k = the borrow of x - y (negated: sub + sbb) */
+static unsigned fuse_sub_borrow(jit_cc *c, const pvm_insn *sub, uint32_t left)
+{
+	const pvm_insn *lt = sub + 1;
+	if (lt->a != sub->a || lt->b != sub->b || sub->d == sub->a || sub->d == sub->b)
+		return 0;
+	bool negated = left >= 3 && is_neg_of(sub + 2, lt->d);
+	x86_mov_rr(&c->a, X_W64, R(sub->d), R(sub->a));
+	x86_alu_rr(&c->a, X_W64, X_EXT_SUB, R(sub->d), R(sub->b));
+	carry_to(c, R(lt->d), negated);
+	return negated ? 3 : 2;
+}
 
-/* Compile in[0] and in[1] together when a pattern applies. */
-static bool fuse_pair(jit_cc *c, const pvm_insn *in)
+/* the first instructions of the groups above (none is a terminator) */
+static const bool fuse_first[PVM_I_COUNT] = {
+	[PVM_I_mul_64] = 1, [PVM_I_mul_upper_u_u] = 1, [PVM_I_set_lt_u] = 1, [PVM_I_add_64] = 1, [PVM_I_sub_64] = 1};
+
+/* Compile in[0], in[1] (and in[2]) together when a pattern applies: the
+ * count of instructions compiled (0: none, compile in[0] alone). left: the
+ * instructions from in[0] to the end (at least 2). */
+static unsigned fuse_group(jit_cc *c, const pvm_insn *in, uint32_t left)
 {
 	unsigned o0 = in[0].opi, o1 = in[1].opi;
 	if (o0 == PVM_I_mul_64 && o1 == PVM_I_mul_upper_u_u)
-		return fuse_mul_mulhu(c, &in[0], &in[1]);
+		return fuse_mul_mulhu(c, &in[0], &in[1]) ? 2 : 0;
+	if (o0 == PVM_I_mul_upper_u_u && o1 == PVM_I_mul_64)
+		return fuse_mulhu_mul(c, &in[0], &in[1]) ? 2 : 0;
 	if (o0 == PVM_I_set_lt_u && o1 == PVM_I_neg_add_imm_64)
-		return fuse_sltu_neg(c, &in[0], &in[1]);
+		return fuse_sltu_neg(c, &in[0], &in[1]) ? 2 : 0;
 	if (o0 == PVM_I_add_64 && o1 == PVM_I_set_lt_u)
-		return fuse_add_carry(c, &in[0], &in[1]);
-	return false;
+		return fuse_add_carry(c, in, left);
+	if (o0 == PVM_I_sub_64 && o1 == PVM_I_set_lt_u)
+		return fuse_sub_borrow(c, in, left);
+	return 0;
 }
 
 /* ---- the trampolines ---------------------------------------------------- */
@@ -1052,11 +1163,60 @@ static void emit_exit(jit_cc *c)
 	x86_ret(&c->a);
 }
 
-static bool cpu_has_popcnt(void)
+/* The shared exits (after the common one): per reason, ctx.exit_idx = eax
+ * (the instruction's index); then a trap that starts a run (seg 1, index
+ * in eax: its run's gas check, then the panic), and the entry at such a
+ * trap, its run paid: only jit_run's first entry can be there (sbrk and
+ * ecalli resume at the next instruction, which never starts a run: neither
+ * is a terminator), and jit_run sets ctx.exit_idx to the entry's index
+ * before it, which is the panic's index. */
+static void emit_shared_exits(jit_cc *c, uint32_t exit_off)
 {
-	uint32_t a = 1, b, c = 0, d;
+	static const uint8_t reasons[] = {JIT_R_HALT, JIT_R_PANIC, JIT_R_HOST, JIT_R_NEED_GAS, JIT_R_SBRK};
+	for (unsigned k = 0; k < sizeof reasons; k++) {
+		uint32_t r = reasons[k];
+		c->shared[r] = (uint32_t)c->a.len;
+		x86_store(&c->a, X_W32, CTX(exit_idx), TMP);
+		x86_mov_imm(&c->a, TMP, r);
+		x86_patch_rel32(&c->a, x86_jmp32(&c->a), exit_off);
+	}
+	c->trap_run = (uint32_t)c->a.len;
+	x86_alu_mi(&c->a, X_W64, X_EXT_SUB, x86_r(GAS), 1);
+	x86_patch_rel32(&c->a, x86_jcc32(&c->a, X_CC_B), c->shared[JIT_R_NEED_GAS]);
+	x86_patch_rel32(&c->a, x86_jmp32(&c->a), c->shared[JIT_R_PANIC]);
+	c->entry_panic = (uint32_t)c->a.len;
+	x86_mov_imm(&c->a, TMP, JIT_R_PANIC);
+	x86_patch_rel32(&c->a, x86_jmp32(&c->a), exit_off);
+}
+
+/* CPU features, read once (cpuid exits to the hypervisor in a VM: slow);
+ * racing first readers store the same value */
+enum { CPU_KNOWN = 1, CPU_POPCNT = 2, CPU_BMI2 = 4 };
+static unsigned cpu_feature_bits;
+
+static unsigned cpu_features(void)
+{
+	unsigned f = __atomic_load_n(&cpu_feature_bits, __ATOMIC_RELAXED);
+	if (f)
+		return f;
+	uint32_t a = 0, b, c = 0, d;
 	__asm__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
-	return (c >> 23) & 1;
+	uint32_t max = a;
+	f = CPU_KNOWN;
+	a = 1;
+	c = 0;
+	__asm__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+	if ((c >> 23) & 1)
+		f |= CPU_POPCNT;
+	if (max >= 7) {
+		a = 7;
+		c = 0;
+		__asm__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+		if ((b >> 8) & 1)
+			f |= CPU_BMI2;
+	}
+	__atomic_store_n(&cpu_feature_bits, f, __ATOMIC_RELAXED);
+	return f;
 }
 
 size_t jit_code_size(const jit_code *c)
@@ -1096,8 +1256,14 @@ void jit_code_free(jit_code *c)
 
 jit_err jit_compile(const pvm_program *p, jit_code **out)
 {
+	return jit_compile_flags(p, 0, out);
+}
+
+jit_err jit_compile_flags(const pvm_program *p, unsigned flags, jit_code **out)
+{
 	*out = 0;
-	if (!cpu_has_popcnt())
+	unsigned cpu = cpu_features();
+	if (!(cpu & CPU_POPCNT))
 		return JIT_E_CPU;
 	jit_code *jc = pvm_plat_alloc(sizeof *jc);
 	if (!jc)
@@ -1111,23 +1277,34 @@ jit_err jit_compile(const pvm_program *p, jit_code **out)
 		jit_code_free(jc);
 		return JIT_E_NOMEM;
 	}
-	jit_cc c = {.p = p, .seg = pvm_plat_jit_segment()};
+	jit_cc c = {.p = p, .seg = pvm_plat_jit_segment(), .bmi2 = !(flags & JIT_C_NO_BMI2) && (cpu & CPU_BMI2)};
 	c.start_off = jc->start_off;
 	c.body_off = jc->body_off;
 
 	/* about 9 x86 bytes per PVM instruction (ed25519: 31 245 for 3 477):
 	 * reserve so that the buffer rarely grows (growth copies everything),
 	 * but not much more (every reserved byte is zeroed and faulted in) */
-	x86_asm_reserve(&c.a, (size_t)n * 12 + 4096);
+	x86_asm_reserve(&c.a, (size_t)n * 12 + 1024);
 	emit_entry(&c);
 	jc->exit_off = (uint32_t)c.a.len;
 	emit_exit(&c);
+	emit_shared_exits(&c, jc->exit_off);
 	bool run_starts = true; /* index 0, and after every terminator */
 	for (uint32_t i = 0; i < n && !c.err && !c.a.error; i++) {
 		const pvm_insn *in = &p->insns[i];
 		bool term = (pvm_op_info[in->opi].flags & PVM_F_TERM) != 0;
 		c.idx = i;
 		c.start_off[i] = (uint32_t)c.a.len;
+		if (run_starts && in->opi == PVM_I_trap && in->seg == 1) {
+			/* a trap alone in its run (the common filler): 10 bytes, the
+			 * gas check in the shared code; entered there (its run paid)
+			 * through entry_panic */
+			x86_mov_imm(&c.a, TMP, i);
+			x86_patch_rel32(&c.a, x86_jmp32(&c.a), c.trap_run);
+			c.body_off[i] = (uint32_t)c.a.len;
+			fix_add(&c, &c.traps, 0, i, 0);
+			continue; /* run_starts stays: a terminator */
+		}
 		if (run_starts) {
 			/* a straight-line run starts: charge all of it */
 			x86_alu_mi(&c.a, X_W64, X_EXT_SUB, x86_r(GAS), (int32_t)in->seg);
@@ -1135,42 +1312,49 @@ jit_err jit_compile(const pvm_program *p, jit_code **out)
 		}
 		c.body_off[i] = (uint32_t)c.a.len;
 		run_starts = term;
-		if (fuse_first[in->opi] && i + 1 < n && fuse_pair(&c, in)) {
-			/* the second one: no code of its own here; entered alone below */
-			c.start_off[i + 1] = c.body_off[i + 1] = (uint32_t)c.a.len;
-			fix_add(&c, &c.mids, 0, i + 1, 0);
-			i++; /* neither is a terminator: the next one continues the run */
+		unsigned fused = fuse_first[in->opi] && i + 1 < n ? fuse_group(&c, in, n - i) : 0;
+		if (fused) {
+			/* the later ones: no code of their own here; entered alone below */
+			for (uint32_t j = i + 1; j < i + fused; j++) {
+				c.start_off[j] = c.body_off[j] = (uint32_t)c.a.len;
+				fix_add(&c, &c.mids, 0, j, 0);
+			}
+			i += fused - 1; /* none is a terminator: the next one continues the run */
 		} else {
 			emit_table[in->opi](&c, in);
 		}
 		if (c.a.len > 0x7FFFFFFFu - 4096)
 			c.err = JIT_E_CODE_TOO_LARGE;
 	}
-	/* entries in the middle of a fused pair: the second instruction alone,
-	 * then on to the next one (never past the end: it is not a terminator,
-	 * and the code ends with one) */
+	/* entries in the middle of a fused group: each later instruction
+	 * alone, in order (the copy of the next one of the group follows), then
+	 * on to the instruction after the group (never past the end: none is a
+	 * terminator, and the code ends with one) */
 	__builtin_memcpy(jc->entry_off, c.body_off, (size_t)n * sizeof(uint32_t));
+	for (size_t k = 0; k < c.traps.n; k++)
+		jc->entry_off[c.traps.v[k].target] = c.entry_panic;
 	for (size_t k = 0; k < c.mids.n && !c.err && !c.a.error; k++) {
 		uint32_t j = c.mids.v[k].target;
 		c.idx = j;
 		jc->entry_off[j] = (uint32_t)c.a.len;
 		emit_table[p->insns[j].opi](&c, &p->insns[j]);
-		fix_add(&c, &c.branches, x86_jmp32(&c.a), j + 1, 0);
+		if (k + 1 == c.mids.n || c.mids.v[k + 1].target != j + 1)
+			fix_add(&c, &c.branches, x86_jmp32(&c.a), j + 1, 0);
 	}
 	jc->stubs_off = (uint32_t)c.a.len;
-	/* cold exit stubs: ctx.exit_idx = idx; eax = reason; jmp exit */
+	/* cold exit stubs: eax = idx; jmp to the reason's shared exit */
 	for (size_t k = 0; k < c.stubs.n && !c.err && !c.a.error; k++) {
 		const fixup *f = &c.stubs.v[k];
 		x86_patch_rel32(&c.a, f->pos, c.a.len);
-		x86_store_imm(&c.a, X_W32, CTX(exit_idx), (int32_t)f->target);
-		x86_mov_imm(&c.a, TMP, f->reason);
-		x86_patch_rel32(&c.a, x86_jmp32(&c.a), jc->exit_off);
+		x86_mov_imm(&c.a, TMP, f->target);
+		x86_patch_rel32(&c.a, x86_jmp32(&c.a), c.shared[f->reason]);
 	}
 	for (size_t k = 0; k < c.branches.n && !c.err && !c.a.error; k++)
 		x86_patch_rel32(&c.a, c.branches.v[k].pos, c.start_off[c.branches.v[k].target]);
 	fix_free(&c.stubs);
 	fix_free(&c.branches);
 	fix_free(&c.mids);
+	fix_free(&c.traps);
 	jit_err e = c.err ? c.err : c.a.error == X_E_NOMEM ? JIT_E_NOMEM : c.a.error ? JIT_E_ENCODE : JIT_E_OK;
 	if (!e) {
 		jc->code = pvm_plat_code_new(c.a.p, c.a.len);

@@ -54,8 +54,7 @@ void x86_patch32(x86_asm *a, size_t at, uint32_t v)
 {
 	if (a->error || at + 4 > a->len)
 		return;
-	for (unsigned i = 0; i < 4; i++)
-		a->p[at + i] = (uint8_t)(v >> (8 * i));
+	__builtin_memcpy(a->p + at, &v, 4); /* x86-64 only: little-endian */
 }
 
 static bool fits8(int64_t v)
@@ -289,6 +288,21 @@ void x86_imul_rri(x86_asm *a, x86_width w, x86_reg d, x86_reg s, int32_t imm)
 void x86_op_rr(x86_asm *a, x86_width w, unsigned opcode, x86_reg d, x86_reg s)
 {
 	emit_core(a, w, opcode, d, x86_r(s), 0, 0);
+}
+
+/* The one VEX form (3-byte prefix C4): R~ X~ B~ m-mmmm (00010: map 0F38),
+ * W vvvv~ L pp (W1, L0, pp 11: F2), opcode, ModRM (register form). */
+void x86_mulx(x86_asm *a, x86_reg hi, x86_reg lo, x86_reg s)
+{
+	if (!room(a, X_ROOM))
+		return;
+	uint8_t *q = a->p + a->len;
+	Q8(0xC4);
+	Q8(((~(unsigned)hi & 8u) << 4) | 0x40u | ((~(unsigned)s & 8u) << 2) | 0x02u);
+	Q8(0x80u | ((~(unsigned)lo & 15u) << 3) | 0x03u);
+	Q8(OP_VEX_MULX);
+	Q8(0xC0u | (((unsigned)hi & 7u) << 3) | ((unsigned)s & 7u));
+	a->len = (size_t)(q - a->p);
 }
 
 void x86_xchg(x86_asm *a, x86_reg x, x86_reg y)

@@ -49,7 +49,7 @@ enum {
 	OP_CMP_rm_r = 0x39, OP_CMP_r_rm = 0x3B,
 	OP_MOVSXD_r_rm32 = 0x63,
 	OP_IMUL_r_rm_imm32 = 0x69,
-	OP_GRP1_rm_imm32 = 0x81, OP_GRP1_rm_imm8 = 0x83, /* /0 add /1 or /4 and /5 sub /6 xor /7 cmp */
+	OP_GRP1_rm_imm32 = 0x81, OP_GRP1_rm_imm8 = 0x83, /* /0 add /1 or /2 adc /4 and /5 sub /6 xor /7 cmp */
 	OP_TEST_rm_r = 0x85,
 	OP_XCHG_rm_r = 0x87,
 	OP_MOV8_rm_r = 0x88, OP_MOV_rm_r = 0x89, OP_MOV_r_rm = 0x8B,
@@ -74,8 +74,10 @@ enum {
 	OP_MOVSX_r_rm8 = 0x0FBE, OP_MOVSX_r_rm16 = 0x0FBF,
 	OP_BSWAP_r = 0x0FC8, /* + register */
 };
+/* VEX-encoded (BMI2): the opcode byte after the VEX prefix (map 0F38) */
+enum { OP_VEX_MULX = 0xF6 /* VEX.LZ.F2.0F38.W1 F6 /r */ };
 enum {
-	X_EXT_ADD = 0, X_EXT_OR = 1, X_EXT_AND = 4, X_EXT_SUB = 5, X_EXT_XOR = 6, X_EXT_CMP = 7,
+	X_EXT_ADD = 0, X_EXT_OR = 1, X_EXT_ADC = 2, X_EXT_AND = 4, X_EXT_SUB = 5, X_EXT_XOR = 6, X_EXT_CMP = 7,
 	X_EXT_ROL = 0, X_EXT_ROR = 1, X_EXT_SHL = 4, X_EXT_SHR = 5, X_EXT_SAR = 7,
 	X_EXT_NOT = 2, X_EXT_NEG = 3, X_EXT_MUL = 4, X_EXT_IMUL1 = 5, X_EXT_DIV = 6, X_EXT_IDIV = 7,
 	X_EXT_JMP = 4,
@@ -174,6 +176,9 @@ void x86_xchg(x86_asm *a, x86_reg x, x86_reg y);
 void x86_setcc(x86_asm *a, x86_cc cc, x86_reg d);                                /* d8 = cc */
 void x86_cmovcc(x86_asm *a, x86_width w, x86_cc cc, x86_reg d, x86_rm s);
 void x86_bswap(x86_asm *a, x86_reg d);
+/* mulx hi, lo, s (BMI2): hi:lo = rdx * s, unsigned, flags untouched; reads
+ * rdx and s before writing; hi == lo gets the high half */
+void x86_mulx(x86_asm *a, x86_reg hi, x86_reg lo, x86_reg s);
 void x86_cqo(x86_asm *a, x86_width w);                                           /* cqo / cdq */
 void x86_push(x86_asm *a, x86_reg r);
 void x86_pop(x86_asm *a, x86_reg r);

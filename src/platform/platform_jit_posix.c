@@ -1,7 +1,8 @@
 /* platform_jit_posix.c: the JIT's host services on Linux x86-64: code pages, windows, the fault handler.
  *
- * Code pages are W^X: mapped read-write, filled, then made read+execute;
- * read-only data (the native jump table) likewise, then made read-only.
+ * Code pages are W^X: filled while read-write, then made read+execute;
+ * read-only data (the native jump table) likewise, then made read-only;
+ * both come from a small arena of pages reused across compiles (below).
  * A window is one reservation: a read-write context page, then 4 GiB + a
  * guard, inaccessible until the engine fills pages (pvm_plat_window_protect).
  *
@@ -42,44 +43,128 @@ static size_t page_round(size_t n)
 	return (n + 4095) & ~(size_t)4095;
 }
 
-void *pvm_plat_code_new(const void *code, size_t len)
+/* ---- code and read-only data pages: a small process-wide arena ---------
+ *
+ * A compile used to cost mmap + page faults + mprotect, and its free a
+ * munmap (about 17 us per page on this VM, most of a small program's
+ * compile). Now pages come read-write and populated from the arena: from
+ * the cache of freed pages (best fit, split), else from the rest of the last
+ * chunk (CHUNK_PAGES mapped and populated at once), else a new chunk (a
+ * request of a chunk or more gets its own mapping). A compile then costs
+ * one mprotect (to read+execute, or read-only), never both writable and
+ * executable. A free makes the pages read-write again (one mprotect: nothing
+ * can execute them any more) and keeps them for the next compile while the
+ * cache holds less than CACHE_MAX bytes in at most CACHE_SLOTS pieces;
+ * beyond that they are unmapped (memory really returned). At most
+ * CACHE_MAX + a chunk of read-write pages stay mapped for reuse. */
+#define CHUNK_PAGES 32
+#define CACHE_MAX ((size_t)64 * 4096)
+#define CACHE_SLOTS 32
+
+static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	uint8_t *p;
+	size_t sz;
+} cache[CACHE_SLOTS];
+static unsigned n_cache;
+static size_t cache_bytes;
+static uint8_t *fresh; /* the unused rest of the last chunk */
+static size_t fresh_left;
+
+static void *map_rw(size_t sz)
+{
+	void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* sz (page multiple) read-write bytes; the caller holds arena_lock */
+static uint8_t *pages_get_locked(size_t sz)
+{
+	unsigned best = CACHE_SLOTS;
+	for (unsigned i = 0; i < n_cache; i++)
+		if (cache[i].sz >= sz && (best == CACHE_SLOTS || cache[i].sz < cache[best].sz))
+			best = i;
+	if (best != CACHE_SLOTS) {
+		uint8_t *p = cache[best].p;
+		cache_bytes -= sz;
+		if (cache[best].sz > sz) {
+			cache[best].p += sz;
+			cache[best].sz -= sz;
+		} else {
+			cache[best] = cache[--n_cache];
+		}
+		return p;
+	}
+	if (sz >= (size_t)CHUNK_PAGES * 4096)
+		return map_rw(sz);
+	if (fresh_left < sz) {
+		uint8_t *c = map_rw((size_t)CHUNK_PAGES * 4096);
+		if (!c)
+			return NULL;
+		if (fresh_left)
+			munmap(fresh, fresh_left);
+		fresh = c;
+		fresh_left = (size_t)CHUNK_PAGES * 4096;
+	}
+	uint8_t *p = fresh;
+	fresh += sz;
+	fresh_left -= sz;
+	return p;
+}
+
+/* a copy of len bytes in pages of access prot (never writable) */
+static void *pages_new(const void *data, size_t len, int prot)
 {
 	size_t sz = page_round(len ? len : 1);
-	void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	pthread_mutex_lock(&arena_lock);
+	uint8_t *p = pages_get_locked(sz);
+	pthread_mutex_unlock(&arena_lock);
+	if (!p)
 		return NULL;
-	memcpy(p, code, len);
-	if (mprotect(p, sz, PROT_READ | PROT_EXEC) != 0) {
+	memcpy(p, data, len);
+	if (mprotect(p, sz, prot) != 0) {
 		munmap(p, sz);
 		return NULL;
 	}
 	return p;
+}
+
+static void pages_free(void *data, size_t len)
+{
+	if (!data)
+		return;
+	size_t sz = page_round(len ? len : 1);
+	pthread_mutex_lock(&arena_lock);
+	bool keep = n_cache < CACHE_SLOTS && cache_bytes + sz <= CACHE_MAX &&
+		    mprotect(data, sz, PROT_READ | PROT_WRITE) == 0;
+	if (keep) {
+		cache[n_cache].p = data;
+		cache[n_cache++].sz = sz;
+		cache_bytes += sz;
+	}
+	pthread_mutex_unlock(&arena_lock);
+	if (!keep)
+		munmap(data, sz);
+}
+
+void *pvm_plat_code_new(const void *code, size_t len)
+{
+	return pages_new(code, len, PROT_READ | PROT_EXEC);
 }
 
 void pvm_plat_code_free(void *code, size_t len)
 {
-	if (code)
-		munmap(code, page_round(len ? len : 1));
+	pages_free(code, len);
 }
 
 void *pvm_plat_rodata_new(const void *data, size_t len)
 {
-	size_t sz = page_round(len ? len : 1);
-	void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	memcpy(p, data, len);
-	if (mprotect(p, sz, PROT_READ) != 0) {
-		munmap(p, sz);
-		return NULL;
-	}
-	return p;
+	return pages_new(data, len, PROT_READ);
 }
 
 void pvm_plat_rodata_free(void *data, size_t len)
 {
-	if (data)
-		munmap(data, page_round(len ? len : 1));
+	pages_free(data, len);
 }
 
 uint8_t *pvm_plat_window_new(size_t ctx_size, size_t guard_size)
