@@ -1350,6 +1350,76 @@ static nub_err hc_publish(nub_sandbox *sb, const uint8_t *code, size_t len, bool
 
 static hc_state g_hs[2];
 
+/* The six invocations the host-call tests compare between kvm (mailbox or
+ * lane) and local: ping (a handler that writes memory the program then
+ * reads, refused accesses, accesses larger than one reply), then the loop:
+ * 1000 calls answered, STOP at the 3rd, gas 0, gas 2^63, more gas than the
+ * packet gave. counted: the kvm sandbox whose VM exits and time of the
+ * 1000-call invocation go to *exits and *ms (NULL: none). */
+static void hc_six(nub_sandbox *sb, nub_sandbox *counted, const uint8_t ping[NUB_CAP_HASH_LEN],
+                   const uint8_t loop[NUB_CAP_HASH_LEN], hc_state *h, nub_err e[6], InvocationResult r[6],
+                   uint64_t *exits, double *ms)
+{
+	memset(r, 0, 6 * sizeof *r);
+	for (int i = 0; i < 6; i++)
+		e[i] = NUB_E_MAX_; /* none yet */
+	InvokePacket p;
+	memset(&p, 0, sizeof p);
+	memcpy(p.instance_hash, ping, NUB_CAP_HASH_LEN);
+	p.initial_gas = 100;
+	p.args[0] = 4242;
+	memset(h, 0, sizeof *h);
+	e[0] = nub_invoke_with(sb, &p, hc_ping_handler, h, &r[0]);
+	memcpy(p.instance_hash, loop, NUB_CAP_HASH_LEN);
+	p.initial_gas = 1000000;
+	p.args[0] = 1000;
+	hc_state l = {.set_gas = ~0ull};
+	uint64_t x0 = counted ? kvm_sandbox_exits(counted) : 0;
+	double t0 = now_ms();
+	e[1] = nub_invoke_with(sb, &p, hc_loop_handler, &l, &r[1]);
+	if (counted) {
+		*ms = now_ms() - t0;
+		*exits = kvm_sandbox_exits(counted) - x0;
+	}
+	ASSERT_EQ(l.calls, 1000);
+	l = (hc_state){.set_gas = ~0ull, .stop_at = 3};
+	e[2] = nub_invoke_with(sb, &p, hc_loop_handler, &l, &r[2]);
+	l = (hc_state){.set_gas = 0};
+	e[3] = nub_invoke_with(sb, &p, hc_loop_handler, &l, &r[3]);
+	ASSERT_EQ(l.calls, 1);
+	l = (hc_state){.set_gas = 1ull << 63};
+	e[4] = nub_invoke_with(sb, &p, hc_loop_handler, &l, &r[4]);
+	l = (hc_state){.set_gas = 5000000}; /* more than the packet gave */
+	e[5] = nub_invoke_with(sb, &p, hc_loop_handler, &l, &r[5]);
+}
+
+/* hc_six's results: kvm ([0]) = local ([1]) byte for byte, and right. */
+static void hc_six_check(hc_state h[2], nub_err e[2][6], InvocationResult r[2][6])
+{
+	for (int i = 0; i < 6; i++) {
+		ASSERT_EQ(e[0][i], e[1][i]);
+		ASSERT_MEM_EQ(&r[0][i], &r[1][i], sizeof r[0][i]);
+	}
+	ASSERT_EQ(h[0].calls, 2);
+	ASSERT_EQ(h[0].seen[0], 4242);
+	ASSERT_EQ(h[0].seen[1], 2 * 4242 + 1);
+	for (int i = 0; i < 10; i++)
+		ASSERT_EQ(h[0].e[i], i >= 4 && i < 8 ? NUB_E_HOST_MEMORY : NUB_E_OK);
+	ASSERT_TRUE(h[0].big_ok);
+	ASSERT_MEM_EQ(h[0].big, h[1].big, sizeof h[0].big);
+	ASSERT_EQ(r[0][0].exit_reason, NUB_EXIT_HALT);
+	ASSERT_EQ(r[0][0].return_value, 2 * 4242 + 1);
+	ASSERT_EQ(r[0][0].gas_remaining, 95);
+	ASSERT_EQ(r[0][1].exit_reason, NUB_EXIT_HALT);
+	ASSERT_EQ(r[0][1].gas_remaining, 1000000 - 3 * 1000 - 1);
+	ASSERT_EQ(r[0][2].exit_reason, NUB_EXIT_HOST_CALL);
+	ASSERT_EQ(r[0][2].return_value, 777);
+	ASSERT_EQ(r[0][3].exit_reason, NUB_EXIT_OUT_OF_GAS);
+	ASSERT_EQ(e[0][4], NUB_E_BAD_GAS);
+	ASSERT_EQ(r[0][5].exit_reason, NUB_EXIT_HALT);
+	ASSERT_EQ(r[0][5].gas_remaining, 5000000 - 3); /* the handler's gas, then add, branch, jump */
+}
+
 TEST(host_calls_memory_stop_gas)
 {
 	if (!g_kvm_ok)
@@ -1365,64 +1435,9 @@ TEST(host_calls_memory_stop_gas)
 		uint8_t ping[NUB_CAP_HASH_LEN], loop[NUB_CAP_HASH_LEN];
 		ASSERT_EQ(hc_publish(sb[k], hc_prog_ping, sizeof hc_prog_ping, true, ping), NUB_E_OK);
 		ASSERT_EQ(hc_publish(sb[k], hc_prog_loop, sizeof hc_prog_loop, false, loop), NUB_E_OK);
-		InvokePacket p;
-		memset(&p, 0, sizeof p);
-		/* a handler that writes memory the program then reads; refused
-		 * accesses; accesses larger than one mailbox reply */
-		memcpy(p.instance_hash, ping, sizeof ping);
-		p.initial_gas = 100;
-		p.args[0] = 4242;
-		memset(&h[k], 0, sizeof h[k]);
-		e[k][0] = nub_invoke_with(sb[k], &p, hc_ping_handler, &h[k], &r[k][0]);
-		/* 1000 calls answered; then STOP at the 3rd; gas 0; gas 2 */
-		memcpy(p.instance_hash, loop, sizeof loop);
-		p.initial_gas = 1000000;
-		p.args[0] = 1000;
-		hc_state l = {.set_gas = ~0ull};
-		uint64_t x0 = k == 0 ? kvm_sandbox_exits(g_kvm) : 0;
-		double t0 = now_ms();
-		e[k][1] = nub_invoke_with(sb[k], &p, hc_loop_handler, &l, &r[k][1]);
-		if (k == 0) {
-			ms = now_ms() - t0;
-			exits = kvm_sandbox_exits(g_kvm) - x0;
-		}
-		ASSERT_EQ(l.calls, 1000);
-		l = (hc_state){.set_gas = ~0ull, .stop_at = 3};
-		e[k][2] = nub_invoke_with(sb[k], &p, hc_loop_handler, &l, &r[k][2]);
-		l = (hc_state){.set_gas = 0};
-		e[k][3] = nub_invoke_with(sb[k], &p, hc_loop_handler, &l, &r[k][3]);
-		ASSERT_EQ(l.calls, 1);
-		l = (hc_state){.set_gas = 1ull << 63};
-		e[k][4] = nub_invoke_with(sb[k], &p, hc_loop_handler, &l, &r[k][4]);
-		l = (hc_state){.set_gas = 5000000}; /* more than the packet gave */
-		e[k][5] = nub_invoke_with(sb[k], &p, hc_loop_handler, &l, &r[k][5]);
+		hc_six(sb[k], k == 0 ? g_kvm : NULL, ping, loop, &h[k], e[k], r[k], &exits, &ms);
 	}
-	for (int i = 0; i < 6; i++) {
-		ASSERT_EQ(e[0][i], e[1][i]);
-		ASSERT_MEM_EQ(&r[0][i], &r[1][i], sizeof r[0][i]);
-	}
-	ASSERT_EQ(h[0].calls, 2);
-	ASSERT_EQ(h[0].seen[0], 4242);
-	ASSERT_EQ(h[0].seen[1], 2 * 4242 + 1);
-	for (int i = 0; i < 4; i++)
-		ASSERT_EQ(h[0].e[i], NUB_E_OK);
-	for (int i = 4; i < 8; i++)
-		ASSERT_EQ(h[0].e[i], NUB_E_HOST_MEMORY);
-	ASSERT_EQ(h[0].e[8], NUB_E_OK);
-	ASSERT_EQ(h[0].e[9], NUB_E_OK);
-	ASSERT_TRUE(h[0].big_ok);
-	ASSERT_MEM_EQ(h[0].big, h[1].big, sizeof h[0].big);
-	ASSERT_EQ(r[0][0].exit_reason, NUB_EXIT_HALT);
-	ASSERT_EQ(r[0][0].return_value, 2 * 4242 + 1);
-	ASSERT_EQ(r[0][0].gas_remaining, 95);
-	ASSERT_EQ(r[0][1].exit_reason, NUB_EXIT_HALT);
-	ASSERT_EQ(r[0][1].gas_remaining, 1000000 - 3 * 1000 - 1);
-	ASSERT_EQ(r[0][2].exit_reason, NUB_EXIT_HOST_CALL);
-	ASSERT_EQ(r[0][2].return_value, 777);
-	ASSERT_EQ(r[0][3].exit_reason, NUB_EXIT_OUT_OF_GAS);
-	ASSERT_EQ(e[0][4], NUB_E_BAD_GAS);
-	ASSERT_EQ(r[0][5].exit_reason, NUB_EXIT_HALT);
-	ASSERT_EQ(r[0][5].gas_remaining, 5000000 - 3); /* the handler's gas, then add, branch, jump */
+	hc_six_check(h, e, r);
 	printf("    host calls on kvm: %.2f VM exits and %.1f us per host call (1000 calls)\n", (double)exits / 1000,
 	       ms * 1000.0 / 1000);
 	ASSERT_TRUE(exits >= 1000 && exits <= 2 * 1000 + 10);
@@ -1705,55 +1720,10 @@ static void hl_scenarios(nub_engine engine, const char *name)
 	hc_state *h = g_hs;
 	uint64_t exits = 0, j0 = kvm_sandbox_lane_host_jobs(sb);
 	double ms = 0;
-	for (int k = 0; k < 2; k++) {
-		InvokePacket p;
-		memset(&p, 0, sizeof p);
-		memcpy(p.instance_hash, ping, sizeof ping);
-		p.initial_gas = 100;
-		p.args[0] = 4242;
-		memset(&h[k], 0, sizeof h[k]);
-		e[k][0] = nub_invoke_with(both[k], &p, hc_ping_handler, &h[k], &r[k][0]);
-		memcpy(p.instance_hash, loop, sizeof loop);
-		p.initial_gas = 1000000;
-		p.args[0] = 1000;
-		hc_state l = {.set_gas = ~0ull};
-		uint64_t x0 = k == 0 ? kvm_sandbox_exits(sb) : 0;
-		double t0 = now_ms();
-		e[k][1] = nub_invoke_with(both[k], &p, hc_loop_handler, &l, &r[k][1]);
-		if (k == 0) {
-			ms = now_ms() - t0;
-			exits = kvm_sandbox_exits(sb) - x0;
-		}
-		ASSERT_EQ(l.calls, 1000);
-		l = (hc_state){.set_gas = ~0ull, .stop_at = 3};
-		e[k][2] = nub_invoke_with(both[k], &p, hc_loop_handler, &l, &r[k][2]);
-		l = (hc_state){.set_gas = 0};
-		e[k][3] = nub_invoke_with(both[k], &p, hc_loop_handler, &l, &r[k][3]);
-		ASSERT_EQ(l.calls, 1);
-		l = (hc_state){.set_gas = 1ull << 63};
-		e[k][4] = nub_invoke_with(both[k], &p, hc_loop_handler, &l, &r[k][4]);
-		l = (hc_state){.set_gas = 5000000};
-		e[k][5] = nub_invoke_with(both[k], &p, hc_loop_handler, &l, &r[k][5]);
-	}
+	for (int k = 0; k < 2; k++)
+		hc_six(both[k], k == 0 ? sb : NULL, ping, loop, &h[k], e[k], r[k], &exits, &ms);
 	ASSERT_EQ(kvm_sandbox_lane_host_jobs(sb), j0 + 6); /* every one on a lane */
-	for (int i = 0; i < 6; i++) {
-		ASSERT_EQ(e[0][i], e[1][i]);
-		ASSERT_MEM_EQ(&r[0][i], &r[1][i], sizeof r[0][i]);
-	}
-	ASSERT_EQ(h[0].calls, 2);
-	ASSERT_EQ(h[0].seen[0], 4242);
-	ASSERT_EQ(h[0].seen[1], 2 * 4242 + 1);
-	for (int i = 0; i < 10; i++)
-		ASSERT_EQ(h[0].e[i], i >= 4 && i < 8 ? NUB_E_HOST_MEMORY : NUB_E_OK);
-	ASSERT_TRUE(h[0].big_ok);
-	ASSERT_MEM_EQ(h[0].big, h[1].big, sizeof h[0].big);
-	ASSERT_EQ(r[0][0].exit_reason, NUB_EXIT_HALT);
-	ASSERT_EQ(r[0][0].return_value, 2 * 4242 + 1);
-	ASSERT_EQ(r[0][2].exit_reason, NUB_EXIT_HOST_CALL);
-	ASSERT_EQ(r[0][2].return_value, 777);
-	ASSERT_EQ(r[0][3].exit_reason, NUB_EXIT_OUT_OF_GAS);
-	ASSERT_EQ(e[0][4], NUB_E_BAD_GAS);
-	ASSERT_EQ(r[0][5].gas_remaining, 5000000 - 3);
+	hc_six_check(h, e, r);
 	printf("    %s: host calls on a lane: %.2f VM exits and %.1f us per host call (1000 calls)\n", name,
 	       (double)exits / 1000, ms * 1000.0 / 1000);
 	ASSERT_TRUE(exits <= 2 * 1000 + 10);
